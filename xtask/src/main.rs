@@ -1,0 +1,36 @@
+//! Project automation, the rust-analyzer way: `cargo xtask <command>`.
+//!
+//! One module per command. Each command is plain Rust calling the tools a developer
+//! would call by hand, so what CI does can be reproduced locally with the same command.
+
+mod ci;
+mod util;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci          run exactly what CI runs (.ci/run calls this after installing system packages)
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprint!("{USAGE}");
+        bail!("no command given");
+    };
+    let rest = &args[1..];
+    match command.as_str() {
+        "ci" => ci::run(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("{USAGE}");
+            bail!("unknown command `{other}`")
+        }
+    }
+}
