@@ -1,0 +1,63 @@
+//! Tandem's pipeline core: a typed dataflow graph and the embedded local runner.
+//!
+//! Build a graph with [`Pipeline`] and typed [`PCollection`] handles, then run it:
+//!
+//! ```
+//! use tandem_pipeline::Pipeline;
+//!
+//! let p = Pipeline::new();
+//! let words = p.create(vec!["a b", "b c"].into_iter().map(String::from));
+//! let counts = words
+//!     .flat_map("Split", |line: String| line.split(' ').map(String::from).collect::<Vec<_>>())
+//!     .count_per_element("Count")
+//!     .collect("Collect");
+//! let report = p.run()?;
+//! let mut got = counts.take();
+//! got.sort();
+//! assert_eq!(got, vec![("a".into(), 1), ("b".into(), 2), ("c".into(), 1)]);
+//! assert!(report.steps.iter().all(|s| s.is_balanced()));
+//! # Ok::<(), tandem_pipeline::Error>(())
+//! ```
+//!
+//! The graph is a description: a [`Runner`] executes it. [`LocalRunner`] (the default) runs
+//! steps on threads connected by bounded channels. Only elements that cross a shuffle
+//! (`group_by_key`, `co_group_by_key`, combines) must be serialisable, so a distributed runner
+//! can move them between machines.
+//!
+//! Failures: an `Err` or panic in user code fails that element. If the step declares a
+//! dead-letter output ([`Applied::dead_letters`]) the element goes there with the message;
+//! otherwise the run stops with [`Error::ElementFailed`] naming the step and the element.
+//! Nothing is dropped silently: [`RunReport`] counts, per step, elements in, out,
+//! dead-lettered, filtered and written, and the runner checks they balance.
+
+mod display;
+mod element;
+mod error;
+mod exec;
+mod graph;
+mod hash;
+pub mod io;
+mod metrics;
+mod pcollection;
+mod pipeline;
+pub mod runner;
+mod shuffle;
+pub mod transforms;
+pub mod window;
+
+pub use element::Elem;
+pub use error::{BoxError, Error, Result};
+pub use graph::{Accounting, Graph, StepKind};
+pub use hash::stable_hash;
+pub use io::{
+    ChannelSink, ChannelSource, Collected, ReadFiles, ReadImages, ReadJsonLines, ReadLines, Sink, Source,
+    WriteJsonLines, WriteStdout,
+};
+pub use metrics::{RunReport, StepMetrics};
+pub use pcollection::{Applied, PCollection};
+pub use pipeline::Pipeline;
+pub use runner::{LocalRunner, Runner};
+pub use transforms::co_group::{CoGbkResult, CoGroupByKey, CoGroupTag};
+pub use transforms::group::{Key, ShuffleValue};
+pub use transforms::par_do::{DoFn, Emitter, Failed, OutputTag};
+pub use window::{Clock, FixedWindows, ManualClock, SystemClock, Window};

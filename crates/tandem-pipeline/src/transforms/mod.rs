@@ -1,0 +1,11 @@
+//! The transforms, one per file. Each adds methods to [`PCollection`](crate::PCollection).
+
+pub mod co_group;
+pub mod flatten;
+pub mod group;
+pub(crate) mod keyed_state;
+pub mod keyed;
+pub mod map;
+pub mod par_do;
+pub mod partition;
+pub mod window_into;

@@ -1,0 +1,298 @@
+//! `DoFn`: stateful element-wise user code with a lifecycle, a timer hook, and an emitter for
+//! main, tagged and dead-letter outputs.
+
+use std::any::TypeId;
+use std::fmt::Display;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::element::{debug_text, downcast, panic_message, Elem, Element};
+use crate::error::BoxError;
+use crate::exec::{ElementResult, Exec, ExecContext, Failure, Outputs, ProcessError};
+use crate::graph::{Accounting, StepKind};
+use crate::pcollection::{Applied, ElementWise, PCollection};
+
+/// Element-wise user code with per-worker state.
+///
+/// Lifecycle per worker instance (the runner clones the `DoFn` once per worker):
+/// `setup` once → for each bundle: `start_bundle`, `process`×n, `finish_bundle` → `teardown`.
+/// Build expensive state (a loaded model) in `setup`, not in `new`, so it is built once per
+/// worker and never cloned.
+///
+/// **Timers.** A `DoFn` that holds elements (a batcher) reports when it next needs to run via
+/// [`next_deadline`](DoFn::next_deadline); the runner then calls
+/// [`on_deadline`](DoFn::on_deadline) once that instant passes even if no element arrives.
+/// The last `finish_bundle` runs at end of input, so held elements must be flushed there too.
+///
+/// **Failures.** An `Err` from `process`, or a panic, fails that element: it goes to the
+/// step's dead-letter output if declared ([`Applied::dead_letters`]), else the run fails.
+/// Outputs emitted during a failed `process` call are discarded. After a panic the instance
+/// is replaced by a fresh clone and `setup` runs again. Elements held past `process` are
+/// failed individually with [`Emitter::fail`].
+pub trait DoFn: Clone + Send + 'static {
+    /// Input element type.
+    type In: Elem;
+    /// Main output element type.
+    type Out: Elem;
+
+    /// Builds per-worker state. An error fails the run.
+    fn setup(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// Called before the first element of each bundle.
+    fn start_bundle(&mut self, _out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// Processes one element.
+    fn process(
+        &mut self,
+        element: Self::In,
+        out: &mut Emitter<'_, Self::In, Self::Out>,
+    ) -> Result<(), BoxError>;
+    /// Called after the last element of each bundle, including at end of input.
+    fn finish_bundle(&mut self, _out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// When [`on_deadline`](DoFn::on_deadline) should next run; `None`: no timer.
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// Called once the instant from `next_deadline` has passed.
+    fn on_deadline(&mut self, _out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// Releases per-worker state; also runs after a failed run.
+    fn teardown(&mut self) {}
+}
+
+/// An element that user code failed on, as sent to a dead-letter output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failed<T> {
+    /// The step that failed.
+    pub step: String,
+    /// The input element, unchanged.
+    pub element: T,
+    /// The error message, or `panicked: <message>`.
+    pub error: String,
+}
+
+/// Names a tagged side output of element type `U`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputTag<U> {
+    name: String,
+    _u: PhantomData<fn() -> U>,
+}
+
+impl<U> OutputTag<U> {
+    /// A tag; its name labels the output in the graph and in metrics.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            _u: PhantomData,
+        }
+    }
+
+    /// The tag's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Where a `DoFn` sends its results. Outputs inherit the window of the element being
+/// processed (in `finish_bundle`/`on_deadline`, of the last element processed).
+pub struct Emitter<'a, I, O> {
+    out: &'a mut Outputs,
+    ctx: &'a ExecContext,
+    _io: PhantomData<fn(I) -> O>,
+}
+
+impl<'a, I: Elem, O: Elem> Emitter<'a, I, O> {
+    pub(crate) fn new(out: &'a mut Outputs, ctx: &'a ExecContext) -> Self {
+        Self {
+            out,
+            ctx,
+            _io: PhantomData,
+        }
+    }
+
+    /// Sends `value` to the main output.
+    pub fn emit(&mut self, value: O) {
+        self.out.push(0, Box::new(value));
+    }
+
+    /// Sends `value` to the tagged output `tag`. The tag must have been declared with
+    /// [`Applied::side_output`]; otherwise the element being processed fails.
+    pub fn output<U: Elem>(&mut self, tag: &OutputTag<U>, value: U) {
+        match self.ctx.tag_port(tag.name(), TypeId::of::<U>()) {
+            Some(port) => self.out.push(port, Box::new(value)),
+            None => {
+                self.out.misuse = Some(format!(
+                    "emitted to output tag `{}` ({}) which the step does not declare",
+                    tag.name(),
+                    std::any::type_name::<U>()
+                ))
+            }
+        }
+    }
+
+    /// Fails `element` (typically one held from an earlier `process` call): it goes to the
+    /// dead-letter output, or fails the run if the step has none.
+    pub fn fail(&mut self, element: I, error: impl Display) {
+        let failure = make_failure(&self.ctx.step, element, error.to_string());
+        self.out.failures.push(failure);
+    }
+
+    /// The step's name.
+    pub fn step_name(&self) -> &str {
+        &self.ctx.step
+    }
+
+    pub(crate) fn note_filtered(&mut self) {
+        self.out.filtered += 1;
+    }
+}
+
+pub(crate) fn make_failure<I: Elem>(step: &str, element: I, message: String) -> Failure {
+    Failure {
+        element: debug_text(&element),
+        dead_letter: Box::new(Failed {
+            step: step.to_string(),
+            element,
+            error: message.clone(),
+        }),
+        message,
+    }
+}
+
+/// Adapts a typed `DoFn` to the erased [`Exec`] interface, catching panics.
+struct DoFnExec<D: DoFn> {
+    proto: D,
+    dofn: D,
+    ctx: ExecContext,
+}
+
+fn guarded<R>(f: impl FnOnce() -> Result<R, BoxError>) -> Result<R, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(payload) => Err(panic_message(payload.as_ref())),
+    }
+}
+
+impl<D: DoFn> DoFnExec<D> {
+    fn hook(
+        &mut self,
+        out: &mut Outputs,
+        f: impl FnOnce(&mut D, &mut Emitter<'_, D::In, D::Out>) -> Result<(), BoxError>,
+    ) -> Result<(), String> {
+        let mark = out.pending.len();
+        let dofn = &mut self.dofn;
+        let ctx = &self.ctx;
+        let result = guarded(|| f(dofn, &mut Emitter::new(out, ctx)));
+        let result = result.and_then(|()| out.misuse.take().map_or(Ok(()), Err));
+        if result.is_err() {
+            out.pending.truncate(mark);
+        }
+        result
+    }
+}
+
+impl<D: DoFn> Exec for DoFnExec<D> {
+    fn setup(&mut self) -> Result<(), String> {
+        let dofn = &mut self.dofn;
+        guarded(|| dofn.setup())
+    }
+
+    fn start_bundle(&mut self, out: &mut Outputs) -> Result<(), String> {
+        self.hook(out, |d, e| d.start_bundle(e))
+    }
+
+    fn process(&mut self, _port: usize, elem: Element, out: &mut Outputs) -> ElementResult {
+        let value: D::In = downcast(elem.value).map_err(|message| ProcessError::Step {
+            phase: "process",
+            message,
+        })?;
+        out.window = Some(elem.window);
+        let copy = value.clone();
+        let mark = out.pending.len();
+        let dofn = &mut self.dofn;
+        let ctx = &self.ctx;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            dofn.process(value, &mut Emitter::new(out, ctx))
+        }));
+        let message = match outcome {
+            Ok(Ok(())) => match out.misuse.take() {
+                None => return Ok(()),
+                Some(m) => m,
+            },
+            Ok(Err(e)) => e.to_string(),
+            Err(payload) => {
+                // The instance may be half-updated: replace it and set it up again.
+                let mut fresh = self.proto.clone();
+                guarded(|| fresh.setup()).map_err(|message| ProcessError::Step {
+                    phase: "setup (after a panic)",
+                    message,
+                })?;
+                self.dofn.teardown();
+                self.dofn = fresh;
+                panic_message(payload.as_ref())
+            }
+        };
+        out.pending.truncate(mark);
+        Err(ProcessError::Element(make_failure(&self.ctx.step, copy, message)))
+    }
+
+    fn finish_bundle(&mut self, out: &mut Outputs) -> Result<(), String> {
+        self.hook(out, |d, e| d.finish_bundle(e))
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        catch_unwind(AssertUnwindSafe(|| self.dofn.next_deadline())).unwrap_or(None)
+    }
+
+    fn on_deadline(&mut self, out: &mut Outputs) -> Result<(), String> {
+        self.hook(out, |d, e| d.on_deadline(e))
+    }
+
+    fn teardown(&mut self) {
+        let dofn = &mut self.dofn;
+        let _ = catch_unwind(AssertUnwindSafe(|| dofn.teardown()));
+    }
+}
+
+/// Everything an element-wise transform built on a `DoFn` needs besides the `DoFn`.
+pub(crate) fn apply_dofn<D: DoFn>(
+    input: &PCollection<D::In>,
+    name: String,
+    dofn: D,
+    accounting: Accounting,
+) -> Applied<D::In, D::Out> {
+    // `D` need not be `Sync`; the factory is shared between threads, so guard the prototype.
+    let proto = std::sync::Mutex::new(dofn);
+    let factory = Arc::new(move |ctx: &ExecContext| -> Box<dyn Exec> {
+        let dofn = proto.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Box::new(DoFnExec {
+            proto: dofn.clone(),
+            dofn,
+            ctx: ctx.clone(),
+        })
+    });
+    Applied::new(input.add_element_wise(ElementWise {
+        name,
+        kind: StepKind::ParDo,
+        accounting,
+        single_instance: false,
+        factory,
+    }))
+}
+
+impl<T: Elem> PCollection<T> {
+    /// Applies a [`DoFn`] to every element.
+    pub fn par_do<D: DoFn<In = T>>(&self, name: impl Into<String>, dofn: D) -> Applied<T, D::Out> {
+        apply_dofn(self, name.into(), dofn, Accounting::Variable)
+    }
+}
