@@ -1,0 +1,152 @@
+//! The [`Backend`] trait: the small set of primitives a device must implement, plus composite ops
+//! with default bodies that a backend overrides when it has a fused kernel.
+//!
+//! Contract shared by every method:
+//! - Data is device-resident. Methods enqueue work and may return before it ran; the only
+//!   host-visible sync point is [`Backend::read_bytes`] (and [`Backend::synchronize`]).
+//! - Inputs were validated by [`Tensor`](crate::Tensor)'s methods (shapes agree, dtypes match,
+//!   dims in range) before a backend sees them, so backends only check what is specific to them
+//!   (e.g. an unsupported dtype). What each method may assume about layouts is stated on it.
+//! - Primitives return a fresh contiguous storage holding exactly the output's elements; the
+//!   caller knows the output shape.
+
+use crate::op::{Activation, AttentionSpec, BinaryOp, MatmulSpec, ReduceOp, UnaryOp};
+use crate::{DType, Result, Tensor};
+use std::fmt::Debug;
+
+pub trait Backend: Clone + Send + Sync + Debug + 'static {
+    /// A device buffer (host memory for the CPU, a GPU buffer elsewhere). Cheap to drop.
+    type Storage: Send + Sync + 'static;
+
+    /// Human-readable device name, e.g. `cpu` or `wgpu:llvmpipe (LLVM 15, 256 bits)`.
+    fn name(&self) -> String;
+
+    /// Whether two backend handles address the same device (tensors may only be combined then).
+    fn same_device(&self, other: &Self) -> bool;
+
+    // ----- memory -------------------------------------------------------------------------
+
+    /// Uploads `bytes` (native-endian elements of `dtype`) into new device storage.
+    fn upload(&self, bytes: &[u8], dtype: DType) -> Result<Self::Storage>;
+
+    /// Reads `len` elements starting at element `offset`; waits for all queued work (the sync point).
+    fn read_bytes(&self, storage: &Self::Storage, dtype: DType, offset: usize, len: usize) -> Result<Vec<u8>>;
+
+    /// New storage of `len` elements, all equal to `value` (converted to `dtype`).
+    fn full(&self, value: f64, len: usize, dtype: DType) -> Result<Self::Storage>;
+
+    /// Blocks until queued work is complete (used by benchmarks for honest timings).
+    fn synchronize(&self) -> Result<()>;
+
+    // ----- primitives ---------------------------------------------------------------------
+
+    /// Materialises any strided layout (including broadcast strides of 0) contiguously.
+    fn copy_strided(&self, src: &Tensor<Self>) -> Result<Self::Storage>;
+
+    /// Converts a contiguous tensor to `to`. Float→int truncates toward zero, as `as` does.
+    fn cast(&self, src: &Tensor<Self>, to: DType) -> Result<Self::Storage>;
+
+    /// Elementwise `op` of a contiguous float tensor.
+    fn unary(&self, op: UnaryOp, src: &Tensor<Self>) -> Result<Self::Storage>;
+
+    /// Elementwise `op`; `lhs` and `rhs` have the output's dims already (broadcast dims have stride
+    /// 0) and any strides; the output is contiguous in those dims.
+    fn binary(&self, op: BinaryOp, lhs: &Tensor<Self>, rhs: &Tensor<Self>) -> Result<Self::Storage>;
+
+    /// Reduces the last dim of a contiguous tensor (rank ≥ 1). Arg-reductions return `U32`.
+    fn reduce_last(&self, op: ReduceOp, src: &Tensor<Self>) -> Result<Self::Storage>;
+
+    /// Batched matmul of two float storages of `dtype`, addressed by `spec` (no copies of
+    /// transposed or broadcast operands). Output contiguous `[batch, m, n]`.
+    fn matmul(&self, lhs: &Self::Storage, rhs: &Self::Storage, dtype: DType, spec: &MatmulSpec) -> Result<Self::Storage>;
+
+    /// Selects entries along `dim` of a contiguous `src` by a contiguous 1-D `U32`/`I64` index
+    /// tensor whose values were checked to be in range.
+    fn index_select(&self, src: &Tensor<Self>, dim: usize, indices: &Tensor<Self>) -> Result<Self::Storage>;
+
+    /// Concatenates tensors (any strides, equal dtype, equal dims except `dim`) along `dim`.
+    fn concat(&self, inputs: &[&Tensor<Self>], dim: usize) -> Result<Self::Storage>;
+
+    /// The `k` largest entries of each row of a contiguous float tensor, sorted descending
+    /// (ties: lower index first). Returns (values of the input dtype, `U32` indices).
+    fn topk_last(&self, src: &Tensor<Self>, k: usize) -> Result<(Self::Storage, Self::Storage)>;
+
+    // ----- composites (default bodies built from the primitives) --------------------------
+
+    /// `act(lhs · rhs + bias)`, with `bias` a contiguous vector of `n` broadcast over rows.
+    fn matmul_fused(
+        &self,
+        lhs: &Self::Storage,
+        rhs: &Self::Storage,
+        dtype: DType,
+        spec: &MatmulSpec,
+        bias: Option<&Tensor<Self>>,
+        activation: Option<Activation>,
+    ) -> Result<Self::Storage> {
+        let out = self.matmul(lhs, rhs, dtype, spec)?;
+        let mut t = Tensor::from_storage(out, &[spec.batch, spec.m, spec.n], dtype, self.clone());
+        if let Some(bias) = bias {
+            t = t.add(bias)?;
+        }
+        if let Some(act) = activation {
+            t = t.unary(act.as_unary())?;
+        }
+        t.into_contiguous_storage()
+    }
+
+    /// Softmax over the last dim of `x` (rank ≥ 2 when `causal`), after adding `mask` (already
+    /// broadcast to `x`'s dims). `causal` masks keys after each query's absolute position
+    /// (see [`AttentionSpec`]).
+    fn softmax_last(&self, x: &Tensor<Self>, mask: Option<&Tensor<Self>>, causal: bool) -> Result<Tensor<Self>> {
+        let mut x = match mask {
+            Some(m) => x.add(m)?,
+            None => x.clone(),
+        };
+        if causal {
+            x = x.add(&crate::tensor_ops::causal_mask(x.dims(), x.dtype(), self)?)?;
+        }
+        let max = x.max_keepdim()?;
+        let e = x.sub(&max)?.exp()?;
+        let sum = e.sum_keepdim()?;
+        e.div(&sum)
+    }
+
+    /// `log(softmax(x))` over the last dim, computed stably.
+    fn log_softmax_last(&self, x: &Tensor<Self>) -> Result<Tensor<Self>> {
+        let shifted = x.sub(&x.max_keepdim()?)?;
+        let lse = shifted.exp()?.sum_keepdim()?.log()?;
+        shifted.sub(&lse)
+    }
+
+    /// Layer norm over the last dim with biased variance, as PyTorch computes it.
+    fn layer_norm(&self, x: &Tensor<Self>, gamma: &Tensor<Self>, beta: &Tensor<Self>, eps: f32) -> Result<Tensor<Self>> {
+        let n = *x.dims().last().unwrap_or(&1) as f32;
+        let mean = x.sum_keepdim()?.affine(1.0 / n, 0.0)?;
+        let centered = x.sub(&mean)?;
+        let var = centered.square()?.sum_keepdim()?.affine(1.0 / n, eps)?;
+        centered.mul(&var.unary(UnaryOp::Rsqrt)?)?.mul(gamma)?.add(beta)
+    }
+
+    /// Scaled dot-product attention. `q: [b, h, lq, d]`, `k: [b, h, lk, d]`, `v: [b, h, lk, dv]`
+    /// with the last dim contiguous (other strides arbitrary, batch may be broadcast); `mask`, if
+    /// any, is additive and already broadcast to `[b, h, lq, lk]`. Output contiguous `[b, h, lq, dv]`.
+    fn attention(
+        &self,
+        q: &Tensor<Self>,
+        k: &Tensor<Self>,
+        v: &Tensor<Self>,
+        mask: Option<&Tensor<Self>>,
+        spec: AttentionSpec,
+    ) -> Result<Tensor<Self>> {
+        let scores = q.matmul(&k.transpose(2, 3)?)?.affine(spec.scale, 0.0)?;
+        let probs = self.softmax_last(&scores, mask, spec.causal)?;
+        probs.matmul(v)
+    }
+
+    /// `x / max(‖x‖₂, eps)` over the last dim (PyTorch's `F.normalize`).
+    fn l2_normalize(&self, x: &Tensor<Self>, eps: f32) -> Result<Tensor<Self>> {
+        let norm = x.square()?.sum_keepdim()?.sqrt()?;
+        let floor = Tensor::full(self, eps as f64, &[1], x.dtype())?;
+        x.div(&norm.maximum(&floor)?)
+    }
+}

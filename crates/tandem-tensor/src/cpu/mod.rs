@@ -1,0 +1,146 @@
+//! The CPU backend: the default device and the reference every other backend is checked against
+//! (together with the conformance suite's naive reference).
+//!
+//! Multi-threaded with rayon (the global pool: size it with `RAYON_NUM_THREADS`), SIMD GEMM from
+//! the `gemm` crate, fused softmax / layer norm / attention kernels.
+
+pub mod ops;
+mod storage;
+
+pub use storage::CpuStorage;
+
+use crate::op::{Activation, AttentionSpec, BinaryOp, MatmulSpec, ReduceOp, UnaryOp};
+use crate::{Backend, DType, Error, Result, Tensor};
+use ops::attention::Operand;
+
+/// Host memory and the machine's cores. Stateless and free to clone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuBackend;
+
+fn rows_cols(t: &Tensor<CpuBackend>) -> (usize, usize) {
+    let cols = *t.dims().last().unwrap_or(&1);
+    (if cols == 0 { 0 } else { t.elem_count() / cols }, cols)
+}
+
+fn operand(t: &Tensor<CpuBackend>) -> Operand<'_> {
+    Operand { storage: t.storage(), layout: t.layout() }
+}
+
+fn wrap(storage: CpuStorage, like: &Tensor<CpuBackend>) -> Tensor<CpuBackend> {
+    Tensor::from_storage(storage, like.dims(), like.dtype(), CpuBackend)
+}
+
+impl Backend for CpuBackend {
+    type Storage = CpuStorage;
+
+    fn name(&self) -> String {
+        "cpu".into()
+    }
+
+    fn same_device(&self, _other: &Self) -> bool {
+        true
+    }
+
+    fn upload(&self, bytes: &[u8], dtype: DType) -> Result<CpuStorage> {
+        CpuStorage::from_bytes(bytes, dtype)
+    }
+
+    fn read_bytes(&self, storage: &CpuStorage, _dtype: DType, offset: usize, len: usize) -> Result<Vec<u8>> {
+        storage.bytes(offset, len)
+    }
+
+    fn full(&self, value: f64, len: usize, dtype: DType) -> Result<CpuStorage> {
+        Ok(match dtype {
+            DType::U32 => CpuStorage::U32(vec![value as u32; len]),
+            DType::I64 => CpuStorage::I64(vec![value as i64; len]),
+            float => CpuStorage::from_f32(vec![value as f32; len], float),
+        })
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn copy_strided(&self, src: &Tensor<Self>) -> Result<CpuStorage> {
+        if src.layout().max_storage_index().is_some_and(|i| i >= src.storage().len()) {
+            return Err(Error::invalid("copy", "layout addresses past the end of its storage"));
+        }
+        Ok(ops::copy::copy_strided(src.storage(), src.layout()))
+    }
+
+    fn cast(&self, src: &Tensor<Self>, to: DType) -> Result<CpuStorage> {
+        Ok(ops::cast::cast(src.storage(), src.layout().offset(), src.elem_count(), to))
+    }
+
+    fn unary(&self, op: UnaryOp, src: &Tensor<Self>) -> Result<CpuStorage> {
+        Ok(ops::elementwise::unary(op, src.storage(), src.layout().offset(), src.elem_count()))
+    }
+
+    fn binary(&self, op: BinaryOp, lhs: &Tensor<Self>, rhs: &Tensor<Self>) -> Result<CpuStorage> {
+        Ok(ops::elementwise::binary(op, lhs.storage(), lhs.layout(), rhs.storage(), rhs.layout(), lhs.dtype()))
+    }
+
+    fn reduce_last(&self, op: ReduceOp, src: &Tensor<Self>) -> Result<CpuStorage> {
+        let (rows, cols) = rows_cols(src);
+        Ok(ops::reduce::reduce_last(op, src.storage(), src.layout().offset(), rows, cols))
+    }
+
+    fn matmul(&self, lhs: &CpuStorage, rhs: &CpuStorage, _dtype: DType, spec: &MatmulSpec) -> Result<CpuStorage> {
+        ops::matmul::matmul(lhs, rhs, spec, None, None)
+    }
+
+    fn index_select(&self, src: &Tensor<Self>, dim: usize, indices: &Tensor<Self>) -> Result<CpuStorage> {
+        let ids = indices.storage().as_indices()?;
+        let off = indices.layout().offset();
+        let ids = &ids[off..off + indices.elem_count()];
+        Ok(ops::index_select::index_select(src.storage(), src.layout().offset(), src.dims(), dim, ids))
+    }
+
+    fn concat(&self, inputs: &[&Tensor<Self>], dim: usize) -> Result<CpuStorage> {
+        let parts: Vec<_> = inputs.iter().map(|t| (t.storage(), t.layout())).collect();
+        ops::concat::concat(&parts, dim)
+    }
+
+    fn topk_last(&self, src: &Tensor<Self>, k: usize) -> Result<(CpuStorage, CpuStorage)> {
+        let (rows, cols) = rows_cols(src);
+        Ok(ops::topk::topk_last(src.storage(), src.layout().offset(), rows, cols, k))
+    }
+
+    fn matmul_fused(
+        &self,
+        lhs: &CpuStorage,
+        rhs: &CpuStorage,
+        _dtype: DType,
+        spec: &MatmulSpec,
+        bias: Option<&Tensor<Self>>,
+        activation: Option<Activation>,
+    ) -> Result<CpuStorage> {
+        let bias = bias.map(|b| b.storage().as_f32());
+        let bias = bias.as_deref().map(|b| &b[..spec.n]);
+        ops::matmul::matmul(lhs, rhs, spec, bias, activation)
+    }
+
+    fn softmax_last(&self, x: &Tensor<Self>, mask: Option<&Tensor<Self>>, causal: bool) -> Result<Tensor<Self>> {
+        let mask = mask.map(|m| (m.storage(), m.layout()));
+        Ok(wrap(ops::softmax::softmax_last(x.storage(), x.layout(), mask, causal), x))
+    }
+
+    fn layer_norm(&self, x: &Tensor<Self>, gamma: &Tensor<Self>, beta: &Tensor<Self>, eps: f32) -> Result<Tensor<Self>> {
+        let (rows, cols) = rows_cols(x);
+        let (g, b) = (gamma.to_vec_f32()?, beta.to_vec_f32()?);
+        Ok(wrap(ops::layer_norm::layer_norm(x.storage(), x.layout().offset(), rows, cols, &g, &b, eps), x))
+    }
+
+    fn attention(
+        &self,
+        q: &Tensor<Self>,
+        k: &Tensor<Self>,
+        v: &Tensor<Self>,
+        mask: Option<&Tensor<Self>>,
+        spec: AttentionSpec,
+    ) -> Result<Tensor<Self>> {
+        let out = ops::attention::attention(operand(q), operand(k), operand(v), mask.map(operand), spec)?;
+        let dims = [q.dims()[0], q.dims()[1], q.dims()[2], v.dims()[3]];
+        Ok(Tensor::from_storage(out, &dims, q.dtype(), CpuBackend))
+    }
+}

@@ -1,0 +1,104 @@
+//! Batched matmul on the `gemm` crate (SIMD micro-kernels, rayon-parallel), with the bias folded
+//! into the GEMM's accumulator and the activation applied in the same pass over the output.
+
+use super::elementwise::unary_in_place;
+use crate::cpu::storage::CpuStorage;
+use crate::op::{Activation, MatmulSpec, MatrixRef};
+use crate::{Error, Result};
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Below this many flops per matrix, batches run one matrix per rayon task instead of
+/// splitting each GEMM across threads (attention heads, decoder steps).
+const SPLIT_FLOPS: usize = 1 << 22;
+
+fn last_index(m: &MatrixRef, batch: usize, rows: usize, cols: usize) -> usize {
+    m.offset + (batch - 1) * m.batch_stride + (rows - 1) * m.row_stride + (cols - 1) * m.col_stride
+}
+
+/// Out-of-bounds addressing would be undefined behaviour inside `gemm`; a layout built by hand
+/// (`Tensor::from_shared`) must fail cleanly instead.
+fn check_bounds(name: &'static str, m: &MatrixRef, len: usize, batch: usize, rows: usize, cols: usize) -> Result<()> {
+    if batch * rows * cols > 0 && last_index(m, batch, rows, cols) >= len {
+        return Err(Error::invalid("matmul", format!("{name} operand addresses past the end of its storage ({len} elements)")));
+    }
+    Ok(())
+}
+
+/// `dst (m × n, row-major) = [dst +] lhs · rhs` for one matrix of the batch.
+///
+/// # Safety
+/// Every index addressed through the refs must be in bounds of the slices (checked by the caller).
+unsafe fn gemm_one(
+    spec: &MatmulSpec,
+    b: usize,
+    a: &[f32],
+    w: &[f32],
+    dst: &mut [f32],
+    accumulate: bool,
+    par: Parallelism,
+) {
+    let (l, r) = (&spec.lhs, &spec.rhs);
+    gemm::gemm(
+        spec.m,
+        spec.n,
+        spec.k,
+        dst.as_mut_ptr(),
+        1,
+        spec.n as isize,
+        accumulate,
+        a.as_ptr().add(l.offset + b * l.batch_stride),
+        l.col_stride as isize,
+        l.row_stride as isize,
+        w.as_ptr().add(r.offset + b * r.batch_stride),
+        r.col_stride as isize,
+        r.row_stride as isize,
+        1.0f32,
+        1.0f32,
+        false,
+        false,
+        false,
+        par,
+    )
+}
+
+pub fn matmul(
+    lhs: &CpuStorage,
+    rhs: &CpuStorage,
+    spec: &MatmulSpec,
+    bias: Option<&[f32]>,
+    activation: Option<Activation>,
+) -> Result<CpuStorage> {
+    let (a, w) = (lhs.as_f32(), rhs.as_f32());
+    check_bounds("left", &spec.lhs, a.len(), spec.batch, spec.m, spec.k)?;
+    check_bounds("right", &spec.rhs, w.len(), spec.batch, spec.k, spec.n)?;
+    let per = spec.m * spec.n;
+    let mut out = vec![0f32; spec.batch * per];
+    if per == 0 {
+        return Ok(CpuStorage::from_f32(out, lhs.dtype()));
+    }
+    if let Some(bias) = bias {
+        out.par_chunks_mut(spec.n).for_each(|row| row.copy_from_slice(bias));
+    }
+    let accumulate = bias.is_some();
+    let flops = 2 * spec.m * spec.n * spec.k;
+    if spec.k == 0 {
+        // Nothing to multiply: the result is the bias (or zeros).
+    } else if spec.batch > 1 && flops < SPLIT_FLOPS {
+        out.par_chunks_mut(per).enumerate().for_each(|(b, dst)| {
+            // SAFETY: bounds of both operands were checked for the whole batch above.
+            unsafe { gemm_one(spec, b, &a, &w, dst, accumulate, Parallelism::None) }
+        });
+    } else {
+        let threads = rayon::current_num_threads();
+        let par = if flops < SPLIT_FLOPS || threads == 1 { Parallelism::None } else { Parallelism::Rayon(threads) };
+        for (b, dst) in out.chunks_mut(per).enumerate() {
+            // SAFETY: as above.
+            unsafe { gemm_one(spec, b, &a, &w, dst, accumulate, par) }
+        }
+    }
+    if let Some(act) = activation {
+        unary_in_place(act.as_unary(), &mut out);
+    }
+    Ok(CpuStorage::from_f32(out, lhs.dtype()))
+}

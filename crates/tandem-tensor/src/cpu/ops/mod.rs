@@ -1,0 +1,17 @@
+//! CPU kernels, one op per file. Floats are computed in f32 (half types convert on load/store).
+
+pub mod attention;
+pub mod cast;
+pub mod concat;
+pub mod copy;
+pub mod elementwise;
+pub mod index_select;
+pub mod layer_norm;
+pub mod matmul;
+pub mod reduce;
+pub mod softmax;
+pub mod topk;
+
+/// Below this many elements an op runs on the calling thread: rayon's fork/join costs more
+/// than it saves on tiny tensors (decoder steps, biases).
+pub(crate) const PAR_THRESHOLD: usize = 1 << 14;

@@ -1,0 +1,242 @@
+//! [`Tensor`]: a typed view (layout + dtype) of storage that lives on a backend's device.
+
+use crate::layout::Layout;
+use crate::{Backend, DType, Element, Error, Result};
+use std::fmt;
+use std::sync::Arc;
+
+/// An n-dimensional array on a backend's device.
+///
+/// Cloning is cheap (the storage is shared). Views (`reshape`, `narrow`, `transpose`, `permute`,
+/// `broadcast_as`) share storage and only change the layout; ops produce new storage. Reading
+/// data back (`to_vec`) is the only point where the host waits for the device.
+pub struct Tensor<B: Backend> {
+    storage: Arc<B::Storage>,
+    layout: Layout,
+    dtype: DType,
+    backend: B,
+}
+
+impl<B: Backend> Clone for Tensor<B> {
+    fn clone(&self) -> Self {
+        Tensor { storage: self.storage.clone(), layout: self.layout.clone(), dtype: self.dtype, backend: self.backend.clone() }
+    }
+}
+
+impl<B: Backend> fmt::Debug for Tensor<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor[{:?}, {}, {}]", self.dims(), self.dtype, self.backend.name())
+    }
+}
+
+impl<B: Backend> Tensor<B> {
+    /// Wraps storage holding exactly `dims` elements contiguously (what backend ops return).
+    pub fn from_storage(storage: B::Storage, dims: &[usize], dtype: DType, backend: B) -> Self {
+        Tensor { storage: Arc::new(storage), layout: Layout::contiguous(dims), dtype, backend }
+    }
+
+    /// A view of existing storage with an explicit layout (used by backends and weight loaders).
+    pub fn from_shared(storage: Arc<B::Storage>, layout: Layout, dtype: DType, backend: B) -> Self {
+        Tensor { storage, layout, dtype, backend }
+    }
+
+    /// Uploads `data` with shape `dims`.
+    pub fn from_slice<T: Element>(backend: &B, data: &[T], dims: &[usize]) -> Result<Self> {
+        let expected: usize = dims.iter().product();
+        if data.len() != expected {
+            return Err(Error::DataLength { op: "from_slice", len: data.len(), expected, shape: dims.to_vec() });
+        }
+        let storage = backend.upload(bytemuck::cast_slice(data), T::DTYPE)?;
+        Ok(Self::from_storage(storage, dims, T::DTYPE, backend.clone()))
+    }
+
+    /// Uploads raw native-endian bytes of `dtype` (e.g. straight from a safetensors file).
+    pub fn from_bytes(backend: &B, bytes: &[u8], dims: &[usize], dtype: DType) -> Result<Self> {
+        let expected: usize = dims.iter().product();
+        if bytes.len() != expected * dtype.size_in_bytes() {
+            return Err(Error::DataLength {
+                op: "from_bytes",
+                len: bytes.len() / dtype.size_in_bytes(),
+                expected,
+                shape: dims.to_vec(),
+            });
+        }
+        let storage = backend.upload(bytes, dtype)?;
+        Ok(Self::from_storage(storage, dims, dtype, backend.clone()))
+    }
+
+    /// A tensor with every element equal to `value`.
+    pub fn full(backend: &B, value: f64, dims: &[usize], dtype: DType) -> Result<Self> {
+        let storage = backend.full(value, dims.iter().product(), dtype)?;
+        Ok(Self::from_storage(storage, dims, dtype, backend.clone()))
+    }
+
+    pub fn zeros(backend: &B, dims: &[usize], dtype: DType) -> Result<Self> {
+        Self::full(backend, 0.0, dims, dtype)
+    }
+
+    pub fn dims(&self) -> &[usize] {
+        self.layout.dims()
+    }
+    pub fn rank(&self) -> usize {
+        self.layout.rank()
+    }
+    /// Size of dimension `d`, or an error naming `op`.
+    pub fn dim(&self, d: usize) -> Result<usize> {
+        Ok(self.dims()[self.layout.resolve_dim("dim", d)?])
+    }
+    pub fn elem_count(&self) -> usize {
+        self.layout.elem_count()
+    }
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+    pub fn storage(&self) -> &B::Storage {
+        &self.storage
+    }
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+    pub fn is_contiguous(&self) -> bool {
+        self.layout.is_contiguous()
+    }
+
+    pub(crate) fn with_layout(&self, layout: Layout) -> Self {
+        Tensor { storage: self.storage.clone(), layout, dtype: self.dtype, backend: self.backend.clone() }
+    }
+
+    /// The same data, contiguous from the start of its own storage (a copy only when needed).
+    pub fn contiguous(&self) -> Result<Self> {
+        if self.layout.is_contiguous_from_start() {
+            return Ok(self.clone());
+        }
+        let storage = self.backend.copy_strided(self)?;
+        Ok(Self::from_storage(storage, self.dims(), self.dtype, self.backend.clone()))
+    }
+
+    /// Storage holding exactly this tensor's elements in row-major order.
+    pub fn into_contiguous_storage(self) -> Result<B::Storage> {
+        let t = self.contiguous()?;
+        let len = t.elem_count();
+        match Arc::try_unwrap(t.storage) {
+            Ok(s) => Ok(s),
+            Err(shared) => {
+                let view = Tensor::from_shared(shared, Layout::new(vec![len], vec![1], 0), t.dtype, t.backend);
+                view.backend.copy_strided(&view)
+            }
+        }
+    }
+
+    // ----- views ---------------------------------------------------------------------------
+
+    /// View with new dims (copies first if the layout is not contiguous).
+    pub fn reshape(&self, dims: &[usize]) -> Result<Self> {
+        let count: usize = dims.iter().product();
+        if count != self.elem_count() {
+            return Err(Error::ReshapeMismatch { from: self.dims().to_vec(), to: dims.to_vec() });
+        }
+        let base = if self.is_contiguous() { self.clone() } else { self.contiguous()? };
+        Ok(base.with_layout(base.layout.reshape(dims)?))
+    }
+
+    /// `len` entries of `dim` starting at `start`, without copying.
+    pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Self> {
+        Ok(self.with_layout(self.layout.narrow(dim, start, len)?))
+    }
+
+    pub fn transpose(&self, d0: usize, d1: usize) -> Result<Self> {
+        Ok(self.with_layout(self.layout.transpose(d0, d1)?))
+    }
+
+    pub fn permute(&self, order: &[usize]) -> Result<Self> {
+        Ok(self.with_layout(self.layout.permute(order)?))
+    }
+
+    /// Numpy-style broadcast view (stride 0 on expanded dims).
+    pub fn broadcast_as(&self, dims: &[usize]) -> Result<Self> {
+        Ok(self.with_layout(self.layout.broadcast_as(dims)?))
+    }
+
+    /// Inserts a dimension of size 1 at `dim` (≤ rank).
+    pub fn unsqueeze(&self, dim: usize) -> Result<Self> {
+        if dim > self.rank() {
+            return Err(Error::DimOutOfRange { op: "unsqueeze", dim, rank: self.rank() });
+        }
+        let mut dims = self.dims().to_vec();
+        let mut strides = self.layout.strides().to_vec();
+        let stride = if dim < self.rank() { strides[dim] * dims[dim] } else { 1 };
+        dims.insert(dim, 1);
+        strides.insert(dim, stride);
+        Ok(self.with_layout(Layout::new(dims, strides, self.layout.offset())))
+    }
+
+    /// Removes dimension `dim`, which must have size 1.
+    pub fn squeeze(&self, dim: usize) -> Result<Self> {
+        let d = self.layout.resolve_dim("squeeze", dim)?;
+        if self.dims()[d] != 1 {
+            return Err(Error::invalid("squeeze", format!("dimension {d} of {:?} is not 1", self.dims())));
+        }
+        let mut dims = self.dims().to_vec();
+        let mut strides = self.layout.strides().to_vec();
+        dims.remove(d);
+        strides.remove(d);
+        Ok(self.with_layout(Layout::new(dims, strides, self.layout.offset())))
+    }
+
+    /// Merges all dims into one.
+    pub fn flatten_all(&self) -> Result<Self> {
+        self.reshape(&[self.elem_count()])
+    }
+
+    // ----- host transfer -------------------------------------------------------------------
+
+    /// Copies the elements to the host in row-major order; waits for queued device work.
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype {
+            return Err(Error::DTypeMismatch { op: "to_vec", expected: self.dtype, got: T::DTYPE });
+        }
+        let t = if self.is_contiguous() { self.clone() } else { self.contiguous()? };
+        let bytes = self.backend.read_bytes(&t.storage, t.dtype, t.layout.offset(), t.elem_count())?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Converts any float or int dtype to `f32` on the host (for tests and reporting).
+    pub fn to_vec_f32(&self) -> Result<Vec<f32>> {
+        self.to_dtype(DType::F32)?.to_vec::<f32>()
+    }
+
+    /// The single element of a one-element tensor.
+    pub fn to_scalar<T: Element>(&self) -> Result<T> {
+        if self.elem_count() != 1 {
+            return Err(Error::invalid("to_scalar", format!("tensor has shape {:?}", self.dims())));
+        }
+        Ok(self.to_vec::<T>()?[0])
+    }
+
+    pub(crate) fn check_same_device(&self, op: &'static str, other: &Self) -> Result<()> {
+        if self.backend.same_device(&other.backend) {
+            Ok(())
+        } else {
+            Err(Error::DeviceMismatch { op, lhs: self.backend.name(), rhs: other.backend.name() })
+        }
+    }
+
+    pub(crate) fn check_float(&self, op: &'static str) -> Result<()> {
+        if self.dtype.is_float() {
+            Ok(())
+        } else {
+            Err(Error::UnsupportedDType { op, dtype: self.dtype })
+        }
+    }
+
+    pub(crate) fn check_same_dtype(&self, op: &'static str, other: &Self) -> Result<()> {
+        if self.dtype == other.dtype {
+            Ok(())
+        } else {
+            Err(Error::DTypeMismatch { op, expected: self.dtype, got: other.dtype })
+        }
+    }
+}

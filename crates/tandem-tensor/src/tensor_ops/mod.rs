@@ -1,0 +1,12 @@
+//! Tensor-level ops: validate shapes and dtypes, arrange layouts, then call the backend.
+//!
+//! Validation lives here, once, so every backend sees only well-formed requests.
+
+mod elementwise;
+mod index;
+mod matmul;
+mod nn;
+mod reduce;
+
+pub(crate) use nn::causal_mask;
+pub use nn::attention;
