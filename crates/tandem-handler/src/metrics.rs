@@ -1,0 +1,213 @@
+//! Inference metrics per step and model id, shared by all workers of a step.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// A fixed-bucket histogram (Prometheus-style upper bounds, plus an implicit `+Inf`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// Upper bounds of the buckets, ascending.
+    pub bounds: Vec<f64>,
+    /// Observations per bucket (non-cumulative); one more entry than `bounds` for `+Inf`.
+    pub counts: Vec<u64>,
+    /// Sum of observed values.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+impl Histogram {
+    /// An empty histogram over `bounds`.
+    pub fn new(bounds: Vec<f64>) -> Self {
+        let counts = vec![0; bounds.len() + 1];
+        Histogram { bounds, counts, sum: 0.0, count: 0 }
+    }
+
+    /// Powers of two from 1 to 4096: batch sizes.
+    pub fn batch_sizes() -> Self {
+        Self::new((0..=12).map(|p| f64::from(1u32 << p)).collect())
+    }
+
+    /// Seconds from 100 µs to about 100 s, x~3 per bucket: batch latencies.
+    pub fn latencies() -> Self {
+        let mut bounds = Vec::new();
+        let mut b = 1e-4;
+        while b < 200.0 {
+            bounds.push(b);
+            bounds.push(b * 2.5);
+            bounds.push(b * 5.0);
+            b *= 10.0;
+        }
+        Self::new(bounds)
+    }
+
+    /// Records one value.
+    pub fn observe(&mut self, value: f64) {
+        let idx = self.bounds.iter().position(|&b| value <= b).unwrap_or(self.bounds.len());
+        self.counts[idx] += 1;
+        self.sum += value;
+        self.count += 1;
+    }
+}
+
+/// Counters of one (step, model id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelStats {
+    /// Metric name prefix ([`crate::ModelHandler::metrics_namespace`]).
+    pub namespace: String,
+    /// Elements that got a prediction.
+    pub inferences: u64,
+    /// Elements sent to the dead-letter output.
+    pub dead_letters: u64,
+    /// `run_inference` calls (retries and bisection halves included).
+    pub batches: u64,
+    /// `run_inference` calls that failed (error, panic, wrong output count, timeout).
+    pub failed_batches: u64,
+    /// Size of every `run_inference` call.
+    pub batch_size: Histogram,
+    /// Duration of every `run_inference` call, in seconds.
+    pub batch_latency: Histogram,
+    /// Loads done by this step (a model shared with another step is counted where it loaded).
+    pub model_loads: u64,
+    /// Failed load attempts (each counted once, where it was attempted).
+    pub load_failures: u64,
+    /// Total time spent loading, in seconds.
+    pub model_load_seconds: f64,
+    /// Memory of the loaded copies, when the handler reports it.
+    pub model_bytes: Option<u64>,
+}
+
+impl ModelStats {
+    fn new(namespace: &str) -> Self {
+        ModelStats {
+            namespace: namespace.to_string(),
+            inferences: 0,
+            dead_letters: 0,
+            batches: 0,
+            failed_batches: 0,
+            batch_size: Histogram::batch_sizes(),
+            batch_latency: Histogram::latencies(),
+            model_loads: 0,
+            load_failures: 0,
+            model_load_seconds: 0.0,
+            model_bytes: None,
+        }
+    }
+}
+
+/// One row of a [`MetricsReport`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelReport {
+    /// The step name.
+    pub step: String,
+    /// The model id (version) the counters belong to.
+    pub model_id: String,
+    /// The counters.
+    pub stats: ModelStats,
+}
+
+/// A snapshot of all counters, ordered by step then model id.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricsReport {
+    /// One row per (step, model id).
+    pub models: Vec<ModelReport>,
+}
+
+impl MetricsReport {
+    /// The row of `(step, model_id)`.
+    pub fn get(&self, step: &str, model_id: &str) -> Option<&ModelStats> {
+        self.models.iter().find(|m| m.step == step && m.model_id == model_id).map(|m| &m.stats)
+    }
+
+    /// Sums `field` over all rows of `step`.
+    pub fn step_total(&self, step: &str, field: impl Fn(&ModelStats) -> u64) -> u64 {
+        self.models.iter().filter(|m| m.step == step).map(|m| field(&m.stats)).sum()
+    }
+}
+
+/// The metric sink: cheap to clone, every clone records into the same table.
+#[derive(Clone, Default)]
+pub struct InferenceMetrics {
+    table: Arc<Mutex<BTreeMap<(String, String), ModelStats>>>,
+}
+
+impl InferenceMetrics {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies `update` to the row of `(step, model_id)`, creating it if needed.
+    pub(crate) fn record(
+        &self,
+        step: &str,
+        model_id: &str,
+        namespace: &str,
+        update: impl FnOnce(&mut ModelStats),
+    ) {
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (step.to_string(), model_id.to_string());
+        update(table.entry(key).or_insert_with(|| ModelStats::new(namespace)));
+    }
+
+    pub(crate) fn record_batch(&self, at: &MetricKey<'_>, size: usize, took: Duration, ok: bool) {
+        self.record(at.step, at.model_id, at.namespace, |s| {
+            s.batches += 1;
+            if !ok {
+                s.failed_batches += 1;
+            }
+            s.batch_size.observe(size as f64);
+            s.batch_latency.observe(took.as_secs_f64());
+        });
+    }
+
+    /// A snapshot.
+    pub fn report(&self) -> MetricsReport {
+        let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        let models = table
+            .iter()
+            .map(|((step, model_id), stats)| ModelReport {
+                step: step.clone(),
+                model_id: model_id.clone(),
+                stats: stats.clone(),
+            })
+            .collect();
+        MetricsReport { models }
+    }
+}
+
+/// Where a record goes.
+pub(crate) struct MetricKey<'a> {
+    pub step: &'a str,
+    pub model_id: &'a str,
+    pub namespace: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_and_sums() {
+        let mut h = Histogram::new(vec![1.0, 10.0]);
+        for v in [0.5, 1.0, 3.0, 11.0] {
+            h.observe(v);
+        }
+        assert_eq!(h.counts, vec![2, 1, 1]);
+        assert_eq!(h.count, 4);
+        assert!((h.sum - 15.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn clones_share_the_table() {
+        let m = InferenceMetrics::new();
+        let other = m.clone();
+        let key = MetricKey { step: "s", model_id: "m", namespace: "ns" };
+        m.record_batch(&key, 4, Duration::from_millis(3), true);
+        other.record_batch(&key, 2, Duration::from_millis(1), false);
+        let stats = m.report().get("s", "m").cloned().unwrap();
+        assert_eq!((stats.batches, stats.failed_batches), (2, 1));
+        assert_eq!(stats.batch_size.sum, 6.0);
+    }
+}
