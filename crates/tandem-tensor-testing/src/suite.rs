@@ -1,0 +1,81 @@
+//! The `conformance_suite!` macro: one `#[test]` per op for a backend.
+
+/// Expands to a module `conformance` holding one `#[test]` per op (`conformance::matmul`,
+/// `conformance::attention`, …), so a failing test names the op.
+///
+/// ```ignore
+/// // A backend that always exists:
+/// tandem_tensor_testing::conformance_suite!(tandem_tensor::CpuBackend);
+/// // A backend whose constructor returns `Option<B>` or `Result<B, E: Display>`, with a smaller
+/// // default case count (software rasterisers are slow):
+/// tandem_tensor_testing::conformance_suite!(fallible: WgpuBackend::new(), cases: 32);
+/// ```
+///
+/// The constructor expression is evaluated once per test, inside the generated module (which
+/// glob-imports its parent, so names imported next to the macro call resolve). Cases per op:
+/// `TANDEM_CONFORMANCE_CASES` if set, else `cases`, else [`DEFAULT_CASES`](crate::DEFAULT_CASES).
+/// A fallible constructor that finds no device fails every test with its reason, unless
+/// `TANDEM_ALLOW_MISSING_DEVICE=1`, which turns that into a printed skip.
+#[macro_export]
+macro_rules! conformance_suite {
+    (fallible: $ctor:expr $(, cases: $cases:expr)? $(,)?) => {
+        $crate::__conformance_tests!(($ctor) ($crate::__default_cases!($($cases)?)));
+    };
+    ($ctor:expr $(, cases: $cases:expr)? $(,)?) => {
+        $crate::__conformance_tests!(($crate::runner::Always($ctor)) ($crate::__default_cases!($($cases)?)));
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __default_cases {
+    () => {
+        $crate::DEFAULT_CASES
+    };
+    ($cases:expr) => {
+        $cases
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_tests {
+    (($source:expr) ($cases:expr)) => {
+        #[allow(unused_imports)]
+        mod conformance {
+            use super::*;
+            $crate::__conformance_tests!(@tests ($source) ($cases)
+                unary => unary::run,
+                binary => binary::run,
+                reduce => reduce::run,
+                argmax_argmin => arg::run,
+                topk => topk::run,
+                matmul => matmul::run,
+                matmul_fused => fused::run,
+                softmax => softmax::run,
+                log_softmax => log_softmax::run,
+                layer_norm => layer_norm::run,
+                l2_normalize => l2_normalize::run,
+                attention => attention::run,
+                index_select => index_select::run,
+                embedding => index_select::run_embedding,
+                cat => cat::run,
+                patch_embed => patch_embed::run,
+                cast => cast::run,
+                views => views::run,
+                error_paths => errors::run,
+            );
+        }
+    };
+    (@tests ($source:expr) ($cases:expr) $($name:ident => $module:ident :: $run:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let cases = $crate::runner::cases($cases);
+                if let Some(backend) = $crate::acquire(stringify!($name), $source) {
+                    $crate::problems::$module::$run(&backend, cases);
+                }
+            }
+        )*
+    };
+}
