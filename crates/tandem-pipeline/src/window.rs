@@ -4,7 +4,10 @@
 //! fixed, non-overlapping windows by **processing time** (`FixedWindows`). An element is
 //! assigned to a window when it passes the `window_into` step, using that step's [`Clock`]; a
 //! grouping step emits a window's groups once the same clock passes the window's end, and emits
-//! every remaining window when its input closes. Event-time windows, sliding windows, sessions,
+//! every remaining window when its input closes. There is no watermark: an element that
+//! reaches a grouping step after its window fired (it was windowed just before the window's
+//! end and was still in flight) starts a new group for that window, emitted as a second,
+//! later result for the same key and window. Event-time windows, sliding windows, sessions,
 //! triggers and late data are not supported.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -90,7 +90,7 @@ impl Worker {
             };
             match msg {
                 Ok(msg) => {
-                    self.metrics.max_queued = self.metrics.max_queued.max(self.input.len() + 1);
+                    self.metrics.max_queued = self.metrics.max_queued.max(self.input.len());
                     if in_bundle == 0 {
                         self.hook("start_bundle", |e, o| e.start_bundle(o))?;
                     }
