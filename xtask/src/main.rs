@@ -4,6 +4,7 @@
 //! would call by hand, so what CI does can be reproduced locally with the same command.
 
 mod ci;
+mod fixtures;
 mod util;
 
 use anyhow::{bail, Result};
@@ -13,6 +14,7 @@ usage: cargo xtask <command>
 
 commands:
   ci          run exactly what CI runs (.ci/run calls this after installing system packages)
+  fixtures    regenerate the golden test fixtures with Python transformers (needs python3 and PyPI; not run by CI)
 ";
 
 fn main() -> Result<()> {
@@ -24,6 +26,7 @@ fn main() -> Result<()> {
     let rest = &args[1..];
     match command.as_str() {
         "ci" => ci::run(rest),
+        "fixtures" => fixtures::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
