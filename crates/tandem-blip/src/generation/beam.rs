@@ -1,0 +1,204 @@
+//! Beam search with the exact rules of `transformers`' (≥ 4.50) vectorised `_beam_search`
+//! for `num_beams`, `length_penalty`, `early_stopping` ∈ {false, true, "never"}, min/max length
+//! and `num_return_sequences`:
+//!
+//! - every step keeps the `2·num_beams` best continuations of all beams (accumulated
+//!   log-probabilities); the best `num_beams` that did not just end are the next beams;
+//! - a continuation ending with `[SEP]` (or reaching `max_length`) among the first
+//!   `num_beams` candidates competes for the finished list with score
+//!   `logp / generated_len^length_penalty` (generated length excludes the decoder prompt);
+//! - the early-stop heuristic and the stopping rules are those of `_check_early_stop_heuristic`
+//!   and `_beam_search_has_unfinished_sequences`, evaluated per image.
+//!
+//! Scores are kept in `f32` with the same operation order, so near-ties resolve alike. Images
+//! whose search has ended leave the batch; the beams of each image share its image keys/values.
+
+use super::config::{EarlyStopping, GenerationConfig};
+use super::logits;
+use super::{row_groups, DecodeStep};
+use crate::error::Result;
+use std::cmp::Ordering;
+use tandem_tensor::Backend;
+
+const NEG: f32 = -1.0e9;
+
+#[derive(Clone)]
+struct Beam {
+    tokens: Vec<u32>,
+    score: f32,
+    row: usize,
+}
+
+#[derive(Clone)]
+struct Hypothesis {
+    tokens: Vec<u32>,
+    score: f32,
+    finished: bool,
+}
+
+struct ImageSearch {
+    image: usize,
+    running: Vec<Beam>,
+    finished: Vec<Hypothesis>,
+    improvable: bool,
+    done: bool,
+}
+
+/// Indices of the `k` largest `scores`, best first; ties go to the lower index.
+fn top_indices(scores: &[f32], k: usize) -> Vec<usize> {
+    let cmp = |a: &usize, b: &usize| -> Ordering { scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)) };
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    let k = k.min(idx.len());
+    if k < idx.len() {
+        idx.select_nth_unstable_by(k, cmp);
+        idx.truncate(k);
+    }
+    idx.sort_by(cmp);
+    idx
+}
+
+fn penalty_denominator(len: usize, length_penalty: f32) -> f32 {
+    (len as f64).powf(f64::from(length_penalty)) as f32
+}
+
+struct Candidate {
+    beam: usize,
+    token: u32,
+    score: f32,
+    ends: bool,
+}
+
+impl ImageSearch {
+    /// One step of one image: `rows` are the logits of its current beams.
+    fn advance(&mut self, logits_of: impl Fn(usize) -> Vec<f32>, cfg: &GenerationConfig, cur_len: usize, prompt_len: usize, max_len: usize, eos: u32) {
+        let nb = cfg.num_beams;
+        let mut acc = Vec::new();
+        let mut vocab = 0;
+        for beam in &self.running {
+            let mut lp = logits::log_softmax(&logits_of(beam.row));
+            logits::repetition_penalty(&mut lp, &beam.tokens, cfg.repetition_penalty);
+            logits::min_length(&mut lp, cur_len, cfg.min_length, eos);
+            vocab = lp.len();
+            acc.extend(lp.iter().map(|&v| v + beam.score));
+        }
+        let cands: Vec<Candidate> = top_indices(&acc, 2 * nb)
+            .into_iter()
+            .map(|i| {
+                let token = (i % vocab) as u32;
+                Candidate { beam: i / vocab, token, score: acc[i], ends: token == eos || cur_len + 1 >= max_len }
+            })
+            .collect();
+
+        // Next running beams: the best candidates that did not just end.
+        let adjusted: Vec<f32> = cands.iter().map(|c| c.score + if c.ends { NEG } else { 0.0 }).collect();
+        let next: Vec<Beam> = top_indices(&adjusted, nb)
+            .into_iter()
+            .map(|k| {
+                let c = &cands[k];
+                let src = &self.running[c.beam];
+                let mut tokens = src.tokens.clone();
+                tokens.push(c.token);
+                Beam { tokens, score: adjusted[k], row: src.row }
+            })
+            .collect();
+
+        // Finished hypotheses: merge the old list with the candidates that just ended.
+        let all_full = self.finished.iter().all(|h| h.finished);
+        let denom = penalty_denominator(cur_len + 1 - prompt_len, cfg.length_penalty);
+        let mut merged: Vec<Hypothesis> = self.finished.clone();
+        for (k, c) in cands.iter().enumerate() {
+            let just_finished = c.ends && k < nb;
+            let mut s = c.score / denom;
+            if all_full && cfg.early_stopping == EarlyStopping::WhenFull {
+                s += NEG;
+            }
+            if !self.improvable {
+                s += NEG;
+            }
+            if !just_finished {
+                s += NEG;
+            }
+            let mut tokens = self.running[c.beam].tokens.clone();
+            tokens.push(c.token);
+            merged.push(Hypothesis { tokens, score: s, finished: just_finished });
+        }
+        let scores: Vec<f32> = merged.iter().map(|h| h.score).collect();
+        self.finished = top_indices(&scores, nb).into_iter().map(|i| merged[i].clone()).collect();
+        self.running = next;
+
+        // Stopping rules, at the new length.
+        let new_len = cur_len + 1;
+        let best_len = if cfg.early_stopping == EarlyStopping::Never && cfg.length_penalty > 0.0 {
+            max_len - prompt_len
+        } else {
+            new_len - prompt_len
+        };
+        let best_possible = self.running[0].score / penalty_denominator(best_len, cfg.length_penalty);
+        let worst = self.finished.iter().map(|h| h.score).fold(f32::INFINITY, f32::min);
+        let beats = self.finished.iter().any(|h| best_possible > if h.finished { worst } else { NEG });
+        self.improvable &= beats;
+        let all_finished = self.finished.iter().all(|h| h.finished);
+        let open = !(all_finished && cfg.early_stopping == EarlyStopping::WhenFull);
+        let can_continue = !cands.iter().all(|c| c.ends);
+        self.done = !(self.improvable && open && can_continue);
+    }
+}
+
+/// Returns, per image, the `num_return_sequences` best finished hypotheses, best first.
+pub(crate) fn run<B: Backend>(step: &mut DecodeStep<'_, B>, images: usize, prompt: &[u32], cfg: &GenerationConfig) -> Result<Vec<Vec<Vec<u32>>>> {
+    let nb = cfg.num_beams;
+    let max_len = cfg.effective_max_length(prompt.len());
+    let eos = step.eos();
+    let vocab = step.vocab();
+    let first: Vec<(usize, usize)> = (0..images).map(|i| (i, 1)).collect();
+    let mut logits = step.run(&vec![prompt.to_vec(); images], &first)?;
+    let mut searches: Vec<ImageSearch> = (0..images)
+        .map(|image| ImageSearch {
+            image,
+            running: (0..nb).map(|b| Beam { tokens: prompt.to_vec(), score: if b == 0 { 0.0 } else { NEG }, row: image }).collect(),
+            finished: (0..nb).map(|_| Hypothesis { tokens: prompt.to_vec(), score: NEG, finished: false }).collect(),
+            improvable: true,
+            done: false,
+        })
+        .collect();
+    let mut cur_len = prompt.len();
+    loop {
+        for s in searches.iter_mut().filter(|s| !s.done) {
+            let rows = &logits;
+            s.advance(|r| rows[r * vocab..(r + 1) * vocab].to_vec(), cfg, cur_len, prompt.len(), max_len, eos);
+        }
+        cur_len += 1;
+        let active: Vec<&mut ImageSearch> = searches.iter_mut().filter(|s| !s.done).collect();
+        if active.is_empty() {
+            break;
+        }
+        let mut keep = Vec::new();
+        let mut next = Vec::new();
+        let mut owners = Vec::new();
+        for s in active {
+            for beam in &mut s.running {
+                keep.push(beam.row as u32);
+                beam.row = next.len();
+                next.push(vec![*beam.tokens.last().unwrap_or(&eos)]);
+                owners.push(s.image);
+            }
+        }
+        step.select_rows(&keep)?;
+        logits = step.run(&next, &row_groups(owners.into_iter()))?;
+    }
+    Ok(searches
+        .into_iter()
+        .map(|s| s.finished.into_iter().take(cfg.num_return_sequences).map(|h| h.tokens).collect())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_indices;
+
+    #[test]
+    fn top_indices_orders_best_first_with_lower_index_on_ties() {
+        assert_eq!(top_indices(&[1.0, 3.0, 3.0, 2.0, -1.0], 3), vec![1, 2, 3]);
+        assert_eq!(top_indices(&[1.0, 2.0], 5), vec![1, 0]);
+    }
+}

@@ -1,0 +1,159 @@
+//! Logit processors on one row of next-token scores (host side), with the semantics and order
+//! of `transformers`: repetition penalty, minimum length, then (sampling only) temperature,
+//! top-k and top-p. Removed tokens get `-inf`.
+
+use super::rng::SequenceRng;
+
+/// CTRL penalty: every token already in `tokens` has its score divided by `penalty` when
+/// positive and multiplied when negative (`RepetitionPenaltyLogitsProcessor`).
+pub fn repetition_penalty(scores: &mut [f32], tokens: &[u32], penalty: f32) {
+    if penalty == 1.0 {
+        return;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(tokens.len());
+    for &t in tokens {
+        let i = t as usize;
+        if i < scores.len() && seen.insert(t) {
+            let s = scores[i];
+            scores[i] = if s < 0.0 { s * penalty } else { s / penalty };
+        }
+    }
+}
+
+/// Forbids `eos` while the sequence (prompt included) is shorter than `min_length`.
+pub fn min_length(scores: &mut [f32], cur_len: usize, min_length: usize, eos: u32) {
+    if cur_len < min_length {
+        if let Some(s) = scores.get_mut(eos as usize) {
+            *s = f32::NEG_INFINITY;
+        }
+    }
+}
+
+pub fn temperature(scores: &mut [f32], t: f32) {
+    if t != 1.0 {
+        scores.iter_mut().for_each(|s| *s /= t);
+    }
+}
+
+/// Keeps tokens scoring at least the `k`-th best score (ties with it are kept).
+pub fn top_k(scores: &mut [f32], k: usize) {
+    if k == 0 || k >= scores.len() {
+        return;
+    }
+    let mut sorted: Vec<f32> = scores.to_vec();
+    let (_, kth, _) = sorted.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+    let threshold = *kth;
+    scores.iter_mut().filter(|s| **s < threshold).for_each(|s| *s = f32::NEG_INFINITY);
+}
+
+/// Nucleus filtering: in ascending score order, removes the tokens whose cumulative
+/// probability is at most `1 - p`; the most likely token always stays.
+pub fn top_p(scores: &mut [f32], p: f32) {
+    if p >= 1.0 {
+        return;
+    }
+    // Tokens at -inf have probability 0 and are removed already: only the finite ones matter.
+    let mut idx: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] > f32::NEG_INFINITY).collect();
+    if idx.len() <= 1 {
+        return;
+    }
+    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let max = scores[idx[idx.len() - 1]];
+    let exps: Vec<f32> = idx.iter().map(|&i| (scores[i] - max).exp()).collect();
+    let total: f32 = exps.iter().sum();
+    let mut cum = 0.0f32;
+    let last = idx.len() - 1;
+    for (j, &i) in idx.iter().enumerate() {
+        cum += exps[j] / total;
+        if j < last && cum <= 1.0 - p {
+            scores[i] = f32::NEG_INFINITY;
+        }
+    }
+}
+
+/// `log_softmax` of one row.
+pub fn log_softmax(scores: &[f32]) -> Vec<f32> {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = scores.iter().map(|&s| f64::from(s - max).exp()).sum();
+    let lse = sum.ln() as f32;
+    scores.iter().map(|&s| s - max - lse).collect()
+}
+
+/// Index of the first best score (NaN never wins), as `argmax`.
+pub fn argmax(scores: &[f32]) -> u32 {
+    let mut best = 0usize;
+    let mut best_v = f32::NEG_INFINITY;
+    for (i, &s) in scores.iter().enumerate() {
+        if s > best_v {
+            best = i;
+            best_v = s;
+        }
+    }
+    best as u32
+}
+
+/// Draws a token from `softmax(scores)` by inverse transform with one uniform from `rng`.
+pub fn sample(scores: &[f32], rng: &mut SequenceRng) -> u32 {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if !max.is_finite() {
+        return argmax(scores);
+    }
+    let weights: Vec<f64> = scores.iter().map(|&s| f64::from(s - max).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let target = rng.uniform() * total;
+    let mut cum = 0.0;
+    let mut last_nonzero = 0;
+    for (i, &w) in weights.iter().enumerate() {
+        if w > 0.0 {
+            cum += w;
+            last_nonzero = i;
+            if cum > target {
+                return i as u32;
+            }
+        }
+    }
+    last_nonzero as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_keeps_ties_and_top_p_keeps_the_nucleus() {
+        let mut s = vec![1.0, 3.0, 2.0, 3.0, 0.0];
+        top_k(&mut s, 2);
+        assert_eq!(s, vec![f32::NEG_INFINITY, 3.0, f32::NEG_INFINITY, 3.0, f32::NEG_INFINITY]);
+        // probabilities ≈ [0.64, 0.24, 0.09, 0.03]: p = 0.8 keeps the first two.
+        let mut s = vec![3.0, 2.0, 1.0, 0.0];
+        top_p(&mut s, 0.8);
+        assert!(s[0].is_finite() && s[1].is_finite());
+        assert!(s[2] == f32::NEG_INFINITY && s[3] == f32::NEG_INFINITY);
+        let mut s = vec![5.0, 0.0];
+        top_p(&mut s, 0.01);
+        assert!(s[0].is_finite() && s[1] == f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn repetition_penalty_and_min_length() {
+        let mut s = vec![2.0, -2.0, 1.0];
+        repetition_penalty(&mut s, &[0, 1, 1], 2.0);
+        assert_eq!(s, vec![1.0, -4.0, 1.0]);
+        min_length(&mut s, 1, 3, 2);
+        assert_eq!(s[2], f32::NEG_INFINITY);
+        assert_eq!(argmax(&s), 0);
+    }
+
+    #[test]
+    fn sampling_follows_the_distribution() {
+        let mut rng = SequenceRng::new(0, "k", 0);
+        let scores = vec![0.0f32, (3.0f32).ln(), f32::NEG_INFINITY];
+        let mut counts = [0usize; 3];
+        for _ in 0..4000 {
+            counts[sample(&scores, &mut rng) as usize] += 1;
+        }
+        assert_eq!(counts[2], 0);
+        let frac = counts[1] as f64 / 4000.0;
+        assert!((frac - 0.75).abs() < 0.04, "{counts:?}");
+    }
+}
