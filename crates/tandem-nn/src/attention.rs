@@ -1,0 +1,223 @@
+//! Multi-head attention (self and cross) with per-request caches held outside the layer.
+//!
+//! The layer holds only weights, so one loaded model serves many concurrent requests; the
+//! growing self-attention keys/values of a decoder live in a [`KvCache`] owned by the caller,
+//! and the keys/values of cross-attention to an encoder output are computed once into a
+//! [`CrossKv`] and reused for every decoding step (and shared by every beam: a `CrossKv` of
+//! batch 1 broadcasts over any number of queries).
+//!
+//! Heads are split as strided views (`[b, l, h, d]` permuted to `[b, h, l, d]`) and handed to
+//! [`tandem_tensor::attention`] without copies.
+
+use crate::error::{NnError, Result};
+use crate::linear::Linear;
+use crate::weights::Weights;
+use tandem_tensor::{attention, AttentionSpec, Backend, Tensor};
+
+/// The query/key/value projections: three layers, or one fused `[3·dim, dim]` layer (BLIP's
+/// vision tower), whose output is split as views.
+#[derive(Clone, Debug)]
+pub enum QkvProjection<B: Backend> {
+    Separate { q: Linear<B>, k: Linear<B>, v: Linear<B> },
+    Fused(Linear<B>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Attention<B: Backend> {
+    qkv: QkvProjection<B>,
+    out: Linear<B>,
+    num_heads: usize,
+    head_dim: usize,
+    scale: f32,
+}
+
+/// Keys and values of one decoder's self-attention so far, `[b, h, len, d]` each.
+/// Owned by the request, not the model.
+#[derive(Clone, Debug)]
+pub struct KvCache<B: Backend> {
+    kv: Option<(Tensor<B>, Tensor<B>)>,
+}
+
+impl<B: Backend> Default for KvCache<B> {
+    fn default() -> Self {
+        KvCache { kv: None }
+    }
+}
+
+impl<B: Backend> KvCache<B> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of cached positions.
+    pub fn len(&self) -> usize {
+        self.kv.as_ref().map_or(0, |(k, _)| k.dims()[2])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends new keys/values `[b, h, n, d]` and returns the whole cache.
+    pub fn append(&mut self, k: &Tensor<B>, v: &Tensor<B>) -> Result<(Tensor<B>, Tensor<B>)> {
+        let next = match &self.kv {
+            None => (k.contiguous()?, v.contiguous()?),
+            Some((ck, cv)) => (Tensor::cat(&[ck, k], 2)?, Tensor::cat(&[cv, v], 2)?),
+        };
+        self.kv = Some(next.clone());
+        Ok(next)
+    }
+
+    /// Keeps batch rows `rows` (`U32`/`I64` indices), e.g. the surviving beams of a beam search.
+    pub fn select_batch(&mut self, rows: &Tensor<B>) -> Result<()> {
+        if let Some((k, v)) = &self.kv {
+            self.kv = Some((k.index_select(0, rows)?, v.index_select(0, rows)?));
+        }
+        Ok(())
+    }
+
+    /// The cached keys and values, if any.
+    pub fn get(&self) -> Option<&(Tensor<B>, Tensor<B>)> {
+        self.kv.as_ref()
+    }
+}
+
+/// Cross-attention keys and values of one encoder output, `[b or 1, h, len, d]`.
+#[derive(Clone, Debug)]
+pub struct CrossKv<B: Backend> {
+    pub k: Tensor<B>,
+    pub v: Tensor<B>,
+}
+
+impl<B: Backend> CrossKv<B> {
+    /// Keeps batch rows `rows` (e.g. repeats one image's keys for several beams).
+    pub fn select_batch(&self, rows: &Tensor<B>) -> Result<Self> {
+        Ok(CrossKv { k: self.k.index_select(0, rows)?, v: self.v.index_select(0, rows)? })
+    }
+}
+
+/// `[b, l, h·d]` → `[b, h, l, d]` as a view.
+fn split_heads<B: Backend>(x: &Tensor<B>, heads: usize, head_dim: usize) -> Result<Tensor<B>> {
+    let (b, l) = (x.dims()[0], x.dims()[1]);
+    Ok(x.reshape(&[b, l, heads, head_dim])?.permute(&[0, 2, 1, 3])?)
+}
+
+fn check_rank3<B: Backend>(what: &'static str, x: &Tensor<B>, dim: usize) -> Result<()> {
+    if x.rank() != 3 || x.dims()[2] != dim {
+        return Err(NnError::input(what, format!("expected [batch, len, {dim}], got {:?}", x.dims())));
+    }
+    Ok(())
+}
+
+impl<B: Backend> Attention<B> {
+    /// Builds from parts; `out` maps `heads·head_dim` back to the model width.
+    pub fn new(qkv: QkvProjection<B>, out: Linear<B>, num_heads: usize) -> Result<Self> {
+        let inner = out.in_dim();
+        if num_heads == 0 || inner % num_heads != 0 {
+            return Err(NnError::config("num_attention_heads", format!("{inner} is not divisible by {num_heads} heads")));
+        }
+        let head_dim = inner / num_heads;
+        Ok(Attention { qkv, out, num_heads, head_dim, scale: (head_dim as f32).powf(-0.5) })
+    }
+
+    /// CLIP/BLIP-text style names: `q_proj`, `k_proj`, `v_proj`, `out_proj`, all with biases.
+    /// `kv_dim` is the width keys and values are projected from (`dim` for self-attention).
+    pub fn load_qkv_proj(w: &Weights<B>, dim: usize, kv_dim: usize, num_heads: usize) -> Result<Self> {
+        let qkv = QkvProjection::Separate {
+            q: Linear::load(&w.prefix("q_proj"), dim, dim, true)?,
+            k: Linear::load(&w.prefix("k_proj"), kv_dim, dim, true)?,
+            v: Linear::load(&w.prefix("v_proj"), kv_dim, dim, true)?,
+        };
+        Self::new(qkv, Linear::load(&w.prefix("out_proj"), dim, dim, true)?, num_heads)
+    }
+
+    pub fn num_heads(&self) -> usize {
+        self.num_heads
+    }
+    pub fn head_dim(&self) -> usize {
+        self.head_dim
+    }
+    fn width(&self) -> usize {
+        self.num_heads * self.head_dim
+    }
+
+    /// Softmax temperature, `1/√head_dim` unless overridden.
+    pub fn with_scale(mut self, scale: f32) -> Self {
+        self.scale = scale;
+        self
+    }
+
+    /// (q, k, v) as `[b, h, l, d]` views for self-attention over `x: [b, l, dim]`.
+    fn project_self(&self, x: &Tensor<B>) -> Result<(Tensor<B>, Tensor<B>, Tensor<B>)> {
+        let (h, d) = (self.num_heads, self.head_dim);
+        match &self.qkv {
+            QkvProjection::Separate { q, k, v } => Ok((
+                split_heads(&q.forward(x)?, h, d)?,
+                split_heads(&k.forward(x)?, h, d)?,
+                split_heads(&v.forward(x)?, h, d)?,
+            )),
+            QkvProjection::Fused(qkv) => {
+                let (b, l) = (x.dims()[0], x.dims()[1]);
+                // [b, l, 3, h, d] → [3, b, h, l, d]; each of q/k/v is a view with a contiguous last dim.
+                let all = qkv.forward(x)?.reshape(&[b, l, 3, h, d])?.permute(&[2, 0, 3, 1, 4])?;
+                let part = |i: usize| -> Result<Tensor<B>> { Ok(all.narrow(0, i, 1)?.squeeze(0)?) };
+                Ok((part(0)?, part(1)?, part(2)?))
+            }
+        }
+    }
+
+    fn project_query(&self, x: &Tensor<B>) -> Result<Tensor<B>> {
+        match &self.qkv {
+            QkvProjection::Separate { q, .. } => split_heads(&q.forward(x)?, self.num_heads, self.head_dim),
+            QkvProjection::Fused(_) => Err(NnError::input("cross-attention", "a fused qkv projection cannot attend to another sequence")),
+        }
+    }
+
+    /// `[b, h, l, d]` → `[b, l, h·d]` → output projection.
+    fn merge(&self, ctx: &Tensor<B>) -> Result<Tensor<B>> {
+        let (b, l) = (ctx.dims()[0], ctx.dims()[2]);
+        let merged = ctx.permute(&[0, 2, 1, 3])?.reshape(&[b, l, self.width()])?;
+        self.out.forward(&merged)
+    }
+
+    /// Self-attention over `x: [b, l, dim]`. `mask` is additive, broadcastable to
+    /// `[b, h, l, l]` (see [`crate::padding_mask`]); `causal` hides later positions.
+    pub fn forward(&self, x: &Tensor<B>, mask: Option<&Tensor<B>>, causal: bool) -> Result<Tensor<B>> {
+        check_rank3("attention input", x, self.out.out_dim())?;
+        let (q, k, v) = self.project_self(x)?;
+        let ctx = attention(&q, &k, &v, mask, AttentionSpec { scale: self.scale, causal })?;
+        self.merge(&ctx)
+    }
+
+    /// Self-attention of new positions `x: [b, n, dim]` over the cache plus themselves; appends
+    /// their keys/values to `cache`. Causal: new position `i` sees the cache and new positions
+    /// `0..=i`. `mask` (additive) must cover all `cache.len() + n` keys.
+    pub fn forward_cached(&self, x: &Tensor<B>, mask: Option<&Tensor<B>>, cache: &mut KvCache<B>) -> Result<Tensor<B>> {
+        check_rank3("attention input", x, self.out.out_dim())?;
+        let (q, k, v) = self.project_self(x)?;
+        let (k, v) = cache.append(&k, &v)?;
+        let ctx = attention(&q, &k, &v, mask, AttentionSpec { scale: self.scale, causal: true })?;
+        self.merge(&ctx)
+    }
+
+    /// Keys and values of an encoder output `[b, len, kv_dim]`, computed once for every step.
+    pub fn cross_kv(&self, encoder: &Tensor<B>) -> Result<CrossKv<B>> {
+        let QkvProjection::Separate { k, v, .. } = &self.qkv else {
+            return Err(NnError::input("cross-attention", "a fused qkv projection cannot attend to another sequence"));
+        };
+        check_rank3("cross-attention encoder states", encoder, k.in_dim())?;
+        Ok(CrossKv {
+            k: split_heads(&k.forward(encoder)?, self.num_heads, self.head_dim)?,
+            v: split_heads(&v.forward(encoder)?, self.num_heads, self.head_dim)?,
+        })
+    }
+
+    /// Cross-attention of `x: [b, l, dim]` to precomputed keys/values (batch `b` or 1).
+    /// `mask` is additive over the encoder positions, broadcastable to `[b, h, l, len]`.
+    pub fn forward_cross(&self, x: &Tensor<B>, kv: &CrossKv<B>, mask: Option<&Tensor<B>>) -> Result<Tensor<B>> {
+        check_rank3("attention input", x, self.out.out_dim())?;
+        let q = self.project_query(x)?;
+        let ctx = attention(&q, &kv.k, &kv.v, mask, AttentionSpec { scale: self.scale, causal: false })?;
+        self.merge(&ctx)
+    }
+}
