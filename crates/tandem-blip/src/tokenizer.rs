@@ -153,6 +153,6 @@ mod tests {
 
     #[test]
     fn cleanup_matches_transformers() {
-        assert_eq!(clean_up_tokenization("a dog , a cat . isn 't it ?"), "a dog, a cat. isn't it?");
+        assert_eq!(clean_up_tokenization("a dog , a cat . is n't it ? it 's"), "a dog, a cat. isn't it? it's");
     }
 }
