@@ -104,7 +104,8 @@ impl Layout {
         let dim = self.resolve_dim("narrow", dim)?;
         let size = self.dims[dim];
         if start.checked_add(len).is_none_or(|end| end > size) {
-            return Err(Error::IndexOutOfRange { op: "narrow", index: start + len, size });
+            // `start + len` may overflow for user-supplied values: report it saturated, never panic.
+            return Err(Error::IndexOutOfRange { op: "narrow", index: start.saturating_add(len), size });
         }
         let mut l = self.clone();
         l.offset += start * self.strides[dim];

@@ -29,6 +29,17 @@ impl<B: Backend> fmt::Debug for Tensor<B> {
     }
 }
 
+/// The element count of user-supplied `dims`, or an error when the product overflows `usize`
+/// (a plain `product()` would panic in debug builds and wrap in release).
+fn checked_elem_count(op: &'static str, dims: &[usize]) -> Result<usize> {
+    if dims.contains(&0) {
+        return Ok(0);
+    }
+    dims.iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::invalid(op, format!("shape {dims:?} has more elements than fit in usize")))
+}
+
 impl<B: Backend> Tensor<B> {
     /// Wraps storage holding exactly `dims` elements contiguously (what backend ops return).
     pub fn from_storage(storage: B::Storage, dims: &[usize], dtype: DType, backend: B) -> Self {
@@ -42,7 +53,7 @@ impl<B: Backend> Tensor<B> {
 
     /// Uploads `data` with shape `dims`.
     pub fn from_slice<T: Element>(backend: &B, data: &[T], dims: &[usize]) -> Result<Self> {
-        let expected: usize = dims.iter().product();
+        let expected = checked_elem_count("from_slice", dims)?;
         if data.len() != expected {
             return Err(Error::DataLength { op: "from_slice", len: data.len(), expected, shape: dims.to_vec() });
         }
@@ -52,8 +63,8 @@ impl<B: Backend> Tensor<B> {
 
     /// Uploads raw native-endian bytes of `dtype` (e.g. straight from a safetensors file).
     pub fn from_bytes(backend: &B, bytes: &[u8], dims: &[usize], dtype: DType) -> Result<Self> {
-        let expected: usize = dims.iter().product();
-        if bytes.len() != expected * dtype.size_in_bytes() {
+        let expected = checked_elem_count("from_bytes", dims)?;
+        if expected.checked_mul(dtype.size_in_bytes()) != Some(bytes.len()) {
             return Err(Error::DataLength {
                 op: "from_bytes",
                 len: bytes.len() / dtype.size_in_bytes(),
@@ -67,7 +78,7 @@ impl<B: Backend> Tensor<B> {
 
     /// A tensor with every element equal to `value`.
     pub fn full(backend: &B, value: f64, dims: &[usize], dtype: DType) -> Result<Self> {
-        let storage = backend.full(value, dims.iter().product(), dtype)?;
+        let storage = backend.full(value, checked_elem_count("full", dims)?, dtype)?;
         Ok(Self::from_storage(storage, dims, dtype, backend.clone()))
     }
 
@@ -134,7 +145,7 @@ impl<B: Backend> Tensor<B> {
 
     /// View with new dims (copies first if the layout is not contiguous).
     pub fn reshape(&self, dims: &[usize]) -> Result<Self> {
-        let count: usize = dims.iter().product();
+        let count = checked_elem_count("reshape", dims)?;
         if count != self.elem_count() {
             return Err(Error::ReshapeMismatch { from: self.dims().to_vec(), to: dims.to_vec() });
         }
