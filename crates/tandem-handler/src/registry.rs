@@ -207,6 +207,24 @@ pub struct ModelHandle<M> {
     _slot: Arc<Slot>,
 }
 
+impl<M> std::fmt::Debug for ModelHandle<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelHandle")
+            .field("model_id", &self.copies.model_id)
+            .field("copies", &self.copies.models.len())
+            .finish()
+    }
+}
+
+impl<M> std::fmt::Debug for Acquired<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acquired")
+            .field("handle", &self.handle)
+            .field("loaded_in", &self.loaded_in)
+            .finish()
+    }
+}
+
 impl<M> Clone for ModelHandle<M> {
     fn clone(&self) -> Self {
         ModelHandle { copies: self.copies.clone(), _slot: self._slot.clone() }
