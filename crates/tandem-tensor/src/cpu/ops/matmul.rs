@@ -2,6 +2,7 @@
 //! into the GEMM's accumulator and the activation applied in the same pass over the output.
 
 use super::elementwise::unary_in_place;
+use super::matmul_skinny;
 use crate::cpu::storage::CpuStorage;
 use crate::op::{Activation, MatmulSpec, MatrixRef};
 use crate::{Error, Result};
@@ -89,6 +90,11 @@ pub fn matmul(
             // SAFETY: bounds of both operands were checked for the whole batch above.
             unsafe { gemm_one(spec, b, &a, &w, dst, accumulate, Parallelism::None) }
         });
+    } else if let Some(kernel) = matmul_skinny::kernel_for(spec) {
+        // A few rows times an `nn.Linear` weight (decoder steps, LM heads): see matmul_skinny.
+        for (b, dst) in out.chunks_mut(per).enumerate() {
+            matmul_skinny::matmul(kernel, spec, b, &a, &w, dst, accumulate);
+        }
     } else {
         let threads = rayon::current_num_threads();
         let par = if flops < SPLIT_FLOPS || threads == 1 { Parallelism::None } else { Parallelism::Rayon(threads) };
