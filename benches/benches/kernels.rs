@@ -36,7 +36,10 @@ fn cpu_lookup(c: &mut Criterion) {
 /// Shorter than criterion's defaults (3 s warm-up, 5 s, 100 samples): ~80 cases on a 2-core
 /// machine would otherwise take a quarter of an hour. Command-line flags still override.
 fn config() -> Criterion {
-    Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(30)
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
 }
 
 criterion_group! { name = cpu; config = config(); targets = cpu_matmul, cpu_attention, cpu_elementwise, cpu_lookup }

@@ -40,9 +40,16 @@ pub fn random<B: Backend>(backend: &B, dims: &[usize], scale: f32, seed: u64) ->
 }
 
 /// `count` token ids in `0..vocab` (U32), as a tokenizer would produce.
-pub fn token_ids<B: Backend>(backend: &B, count: usize, vocab: usize, seed: u64) -> Result<Tensor<B>> {
+pub fn token_ids<B: Backend>(
+    backend: &B,
+    count: usize,
+    vocab: usize,
+    seed: u64,
+) -> Result<Tensor<B>> {
     let mut rng = Rng::new(seed);
-    let ids: Vec<u32> = (0..count).map(|_| (rng.next_u64() % vocab.max(1) as u64) as u32).collect();
+    let ids: Vec<u32> = (0..count)
+        .map(|_| (rng.next_u64() % vocab.max(1) as u64) as u32)
+        .collect();
     Tensor::from_slice(backend, &ids, &[count])
 }
 

@@ -35,7 +35,9 @@ impl CpuInfo {
         let mut cores = BTreeSet::new();
         let mut phys = String::new();
         for line in text.lines() {
-            let Some((key, value)) = line.split_once(':') else { continue };
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
             let (key, value) = (key.trim(), value.trim());
             match key {
                 "processor" => info.logical_cpus += 1,
@@ -54,13 +56,19 @@ impl CpuInfo {
                 _ => {}
             }
         }
-        info.physical_cores = if cores.is_empty() { info.logical_cpus } else { cores.len() };
+        info.physical_cores = if cores.is_empty() {
+            info.logical_cpus
+        } else {
+            cores.len()
+        };
         info
     }
 
     /// Reads `/proc/cpuinfo`; `None` where it does not exist (not Linux).
     pub fn read() -> Option<CpuInfo> {
-        std::fs::read_to_string("/proc/cpuinfo").ok().map(|t| CpuInfo::parse(&t))
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .map(|t| CpuInfo::parse(&t))
     }
 
     /// f32 lanes of the widest FMA the CPU advertises (AVX-512: 16, AVX2+FMA: 8, else SSE's 4).

@@ -60,7 +60,9 @@ fn best_rates(threads: usize, adds: f64, clock: fn(), fmas: f64, fma: fn()) -> (
     handles
         .into_iter()
         .filter_map(|h| h.join().ok())
-        .fold((f64::INFINITY, f64::INFINITY), |(a, f), (ta, tf)| (a.min(ta), f.min(tf)))
+        .fold((f64::INFINITY, f64::INFINITY), |(a, f), (ta, tf)| {
+            (a.min(ta), f.min(tf))
+        })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -180,11 +182,18 @@ pub fn measure(threads: usize) -> Option<Probe> {
         let adds = (x86::ADD_ITERS * x86::ADDS_PER_ITER) as f64;
         let fmas = (x86::FMA_ITERS * x86::FMAS_PER_ITER) as f64;
         let (clock_hz, fma_per_sec) = best_rates(threads, adds, x86::add_chain, fmas, fma);
-        Some(Probe { clock_hz, fma_per_sec, lanes })
+        Some(Probe {
+            clock_hz,
+            fma_per_sec,
+            lanes,
+        })
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (threads, best_rates as fn(usize, f64, fn(), f64, fn()) -> (f64, f64));
+        let _ = (
+            threads,
+            best_rates as fn(usize, f64, fn(), f64, fn()) -> (f64, f64),
+        );
         None
     }
 }

@@ -40,7 +40,12 @@ impl MatmulShape {
 /// Large encoder matmuls: the ones the ≥ 70 %-of-peak target is about.
 pub const VIT_LARGE: &[MatmulShape] = &[
     MatmulShape::new(577, 768, 2304, "ViT-B/16@384 fused QKV"),
-    MatmulShape::new(577, 768, 768, "ViT-B/16@384 attn out / cross-attn K,V of image"),
+    MatmulShape::new(
+        577,
+        768,
+        768,
+        "ViT-B/16@384 attn out / cross-attn K,V of image",
+    ),
     MatmulShape::new(577, 768, 3072, "ViT-B/16@384 MLP up"),
     MatmulShape::new(577, 3072, 768, "ViT-B/16@384 MLP down"),
 ];
@@ -48,7 +53,12 @@ pub const VIT_LARGE: &[MatmulShape] = &[
 /// Every matmul shape benchmarked, large to small.
 pub const MATMULS: &[MatmulShape] = &[
     MatmulShape::new(577, 768, 2304, "ViT-B/16@384 fused QKV"),
-    MatmulShape::new(577, 768, 768, "ViT-B/16@384 attn out / cross-attn K,V of image"),
+    MatmulShape::new(
+        577,
+        768,
+        768,
+        "ViT-B/16@384 attn out / cross-attn K,V of image",
+    ),
     MatmulShape::new(577, 768, 3072, "ViT-B/16@384 MLP up"),
     MatmulShape::new(577, 3072, 768, "ViT-B/16@384 MLP down"),
     MatmulShape::new(50, 768, 2304, "ViT-B/32@224 fused QKV"),
@@ -87,12 +97,32 @@ impl AttentionShape {
     }
 
     pub fn id(&self) -> String {
-        format!("{}/b{}h{}q{}k{}d{}", self.name, self.batch, self.heads, self.q_len, self.kv_len, self.head_dim)
+        format!(
+            "{}/b{}h{}q{}k{}d{}",
+            self.name, self.batch, self.heads, self.q_len, self.kv_len, self.head_dim
+        )
     }
 }
 
-const fn attn(name: &'static str, batch: usize, heads: usize, q_len: usize, kv_len: usize, causal: bool, cached: bool) -> AttentionShape {
-    AttentionShape { batch, heads, q_len, kv_len, head_dim: 64, causal, cached, name }
+const fn attn(
+    name: &'static str,
+    batch: usize,
+    heads: usize,
+    q_len: usize,
+    kv_len: usize,
+    causal: bool,
+    cached: bool,
+) -> AttentionShape {
+    AttentionShape {
+        batch,
+        heads,
+        q_len,
+        kv_len,
+        head_dim: 64,
+        causal,
+        cached,
+        name,
+    }
 }
 
 pub const ATTENTIONS: &[AttentionShape] = &[

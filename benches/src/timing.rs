@@ -17,7 +17,12 @@ pub fn must<T>(what: &str, r: Result<T>) -> T {
 /// starts (so earlier queued work is not billed here) and after the last run (so queued work is
 /// billed at all). Each output is dropped when the next one is produced, as in a model, so at
 /// most two outputs are alive at a time.
-pub fn bench_op<B: Backend, T>(bencher: &mut Bencher, backend: &B, what: &str, mut op: impl FnMut() -> Result<T>) {
+pub fn bench_op<B: Backend, T>(
+    bencher: &mut Bencher,
+    backend: &B,
+    what: &str,
+    mut op: impl FnMut() -> Result<T>,
+) {
     bencher.iter_custom(|iters| {
         must(what, backend.synchronize());
         let start = Instant::now();
@@ -42,7 +47,12 @@ pub struct Timings {
 
 /// Times `runs` calls of `op` after `warmup` calls, synchronising after each so an asynchronous
 /// backend is timed to completion. For the criterion-free `matmul_peak` tool.
-pub fn time_runs<B: Backend, T>(backend: &B, warmup: usize, runs: usize, mut op: impl FnMut() -> Result<T>) -> Result<Timings> {
+pub fn time_runs<B: Backend, T>(
+    backend: &B,
+    warmup: usize,
+    runs: usize,
+    mut op: impl FnMut() -> Result<T>,
+) -> Result<Timings> {
     for _ in 0..warmup {
         black_box(op()?);
         backend.synchronize()?;
@@ -55,5 +65,8 @@ pub fn time_runs<B: Backend, T>(backend: &B, warmup: usize, runs: usize, mut op:
         times.push(start.elapsed());
     }
     times.sort();
-    Ok(Timings { best: times[0], median: times[times.len() / 2] })
+    Ok(Timings {
+        best: times[0],
+        median: times[times.len() / 2],
+    })
 }

@@ -33,8 +33,12 @@ struct Peak {
 fn machine_peak() -> Peak {
     let mut notes = Vec::new();
     let info = CpuInfo::read();
-    let fallback_cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let cores = info.as_ref().map_or(fallback_cores, |i| i.physical_cores.max(1));
+    let fallback_cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let cores = info
+        .as_ref()
+        .map_or(fallback_cores, |i| i.physical_cores.max(1));
     match &info {
         Some(i) => notes.push(format!(
             "cpu: {} | {} physical cores, {} logical CPUs (/proc/cpuinfo) | avx512f={} avx2={} fma={}",
@@ -59,11 +63,16 @@ fn machine_peak() -> Peak {
             units
         }
         None => {
-            notes.push("no FMA probe on this CPU/architecture: ASSUMING 2 FMA units per core".into());
+            notes.push(
+                "no FMA probe on this CPU/architecture: ASSUMING 2 FMA units per core".into(),
+            );
             2
         }
     };
-    let clocks: Vec<f64> = nominal_hz.into_iter().chain(probe.map(|p| p.clock_hz)).collect();
+    let clocks: Vec<f64> = nominal_hz
+        .into_iter()
+        .chain(probe.map(|p| p.clock_hz))
+        .collect();
     // The higher of the nominal and the measured clock, so "% of peak" is never flattered.
     let hz = clocks.iter().copied().fold(0.0, f64::max);
     let hz = if hz > 0.0 { hz } else { 2.0e9 };
@@ -107,18 +116,40 @@ fn raw_gemm(s: &MatmulShape, rhs_transposed: bool, budget: Duration) -> Result<T
     let (a, b) = (rng.vec(s.m * s.k), rng.vec(s.k * s.n));
     let mut dst = vec![0f32; s.m * s.n];
     let threads = rayon::current_num_threads();
-    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
     // B's (column, row) strides: row-major [k, n] or the transpose of row-major [n, k].
-    let (b_cs, b_rs) = if rhs_transposed { (s.k as isize, 1) } else { (1, s.n as isize) };
+    let (b_cs, b_rs) = if rhs_transposed {
+        (s.k as isize, 1)
+    } else {
+        (1, s.n as isize)
+    };
     time_it(budget, || {
         // SAFETY: a is m×k, b is k×n (either layout), dst is m×n, all with the strides given.
         unsafe {
             gemm::gemm(
-                s.m, s.n, s.k,
-                dst.as_mut_ptr(), 1, s.n as isize, false,
-                a.as_ptr(), 1, s.k as isize,
-                b.as_ptr(), b_cs, b_rs,
-                0.0, 1.0, false, false, false, par,
+                s.m,
+                s.n,
+                s.k,
+                dst.as_mut_ptr(),
+                1,
+                s.n as isize,
+                false,
+                a.as_ptr(),
+                1,
+                s.k as isize,
+                b.as_ptr(),
+                b_cs,
+                b_rs,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                par,
             );
         }
         Ok(())
@@ -128,21 +159,35 @@ fn raw_gemm(s: &MatmulShape, rhs_transposed: bool, budget: Duration) -> Result<T
 /// `best GFLOP/s (% of peak) median GFLOP/s`.
 fn cell(flops: u64, t: Timings, peak: f64) -> String {
     let rate = |d: Duration| flops as f64 / d.as_secs_f64();
-    format!("{:>6.1} ({:>3.0}%) {:>5.1}", rate(t.best) / 1e9, 100.0 * rate(t.best) / peak, rate(t.median) / 1e9)
+    format!(
+        "{:>6.1} ({:>3.0}%) {:>5.1}",
+        rate(t.best) / 1e9,
+        100.0 * rate(t.best) / peak,
+        rate(t.median) / 1e9
+    )
 }
 
 fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "n/a".into(), |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "n/a".into(),
+        |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
 }
 
 fn matmul_table(shapes: &[MatmulShape], peak: f64, budget: Duration) -> Result<()> {
     let cpu = CpuBackend;
-    println!("\n## matmul on `{}`: best GFLOP/s (% of peak) median GFLOP/s\n", cpu.name());
+    println!(
+        "\n## matmul on `{}`: best GFLOP/s (% of peak) median GFLOP/s\n",
+        cpu.name()
+    );
     println!(
         "| {:<14} | {:<47} | {:>20} | {:>20} | {:>20} | {:>20} |",
         "m x k x n", "role", "matmul", "linear+bias", "raw gemm", "raw gemm Bt"
     );
-    println!("|{:-<16}|{:-<49}|{:->22}|{:->22}|{:->22}|{:->22}|", "", "", "", "", "", "");
+    println!(
+        "|{:-<16}|{:-<49}|{:->22}|{:->22}|{:->22}|{:->22}|",
+        "", "", "", "", "", ""
+    );
     for s in shapes {
         let a = random(&cpu, &[s.m, s.k], 1.0, 1)?;
         let b = random(&cpu, &[s.k, s.n], 1.0, 2)?;
@@ -169,8 +214,14 @@ fn matmul_table(shapes: &[MatmulShape], peak: f64, budget: Duration) -> Result<(
 fn attention_table(peak: f64, budget: Duration) -> Result<()> {
     let cpu = CpuBackend;
     println!("\n## attention: fused kernel vs matmul + softmax + matmul (best ms; GFLOP/s of the two products)\n");
-    println!("| {:<34} | {:>9} | {:>20} | {:>10} | {:>20} | {:>7} |", "shape", "fused ms", "fused", "unfused ms", "unfused", "speedup");
-    println!("|{:-<36}|{:->11}|{:->22}|{:->12}|{:->22}|{:->9}|", "", "", "", "", "", "");
+    println!(
+        "| {:<34} | {:>9} | {:>20} | {:>10} | {:>20} | {:>7} |",
+        "shape", "fused ms", "fused", "unfused ms", "unfused", "speedup"
+    );
+    println!(
+        "|{:-<36}|{:->11}|{:->22}|{:->12}|{:->22}|{:->9}|",
+        "", "", "", "", "", ""
+    );
     for s in ATTENTIONS {
         let [q, k, v] = inputs(&cpu, s)?;
         let sp = spec(s);
@@ -194,7 +245,10 @@ fn run() -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let vit_only = args.iter().any(|a| a == "--vit");
     let budget = Duration::from_millis(if quick { 150 } else { 600 });
-    println!("## machine peak (f32)\n\n- load average before: {}", load_average());
+    println!(
+        "## machine peak (f32)\n\n- load average before: {}",
+        load_average()
+    );
     let peak = machine_peak();
     for note in &peak.notes {
         println!("- {note}");
@@ -203,7 +257,11 @@ fn run() -> Result<()> {
         "- rayon threads: {} (set RAYON_NUM_THREADS to change); timing: best and median of >= 5 calls after 2 warm-ups",
         rayon::current_num_threads()
     );
-    matmul_table(if vit_only { VIT_LARGE } else { MATMULS }, peak.flops, budget)?;
+    matmul_table(
+        if vit_only { VIT_LARGE } else { MATMULS },
+        peak.flops,
+        budget,
+    )?;
     if !vit_only {
         attention_table(peak.flops, budget)?;
     }

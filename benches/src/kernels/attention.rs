@@ -28,11 +28,19 @@ pub fn inputs<B: Backend>(backend: &B, s: &AttentionShape) -> Result<[Tensor<B>;
 }
 
 pub fn spec(s: &AttentionShape) -> AttentionSpec {
-    AttentionSpec { scale: 1.0 / (s.head_dim as f32).sqrt(), causal: s.causal }
+    AttentionSpec {
+        scale: 1.0 / (s.head_dim as f32).sqrt(),
+        causal: s.causal,
+    }
 }
 
 /// Attention as separate matmul, softmax and matmul kernels (the trait's default composition).
-pub fn unfused<B: Backend>(q: &Tensor<B>, k: &Tensor<B>, v: &Tensor<B>, spec: AttentionSpec) -> Result<Tensor<B>> {
+pub fn unfused<B: Backend>(
+    q: &Tensor<B>,
+    k: &Tensor<B>,
+    v: &Tensor<B>,
+    spec: AttentionSpec,
+) -> Result<Tensor<B>> {
     let scores = q.matmul(&k.transpose(2, 3)?)?.scale(spec.scale)?;
     scores.softmax(None, spec.causal)?.matmul(v)
 }

@@ -22,7 +22,9 @@ pub fn bench_embedding<B: Backend>(c: &mut Criterion, backend: &B, prefix: &str)
         let table = must(&name, random(backend, &[vocab, dim], 0.1, 61));
         let ids = must(&name, token_ids(backend, count, vocab, 62));
         group.throughput(Throughput::Bytes(2 * f32_bytes(count * dim)));
-        group.bench_function(id, |bencher| bench_op(bencher, backend, &name, || table.embedding(&ids)));
+        group.bench_function(id, |bencher| {
+            bench_op(bencher, backend, &name, || table.embedding(&ids))
+        });
     }
     group.finish();
 }

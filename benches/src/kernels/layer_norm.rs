@@ -23,7 +23,11 @@ pub fn bench_layer_norm<B: Backend>(c: &mut Criterion, backend: &B, prefix: &str
         let gamma = must(&name, random(backend, &[cols], 1.0, 32));
         let beta = must(&name, random(backend, &[cols], 1.0, 33));
         group.throughput(Throughput::Bytes(2 * f32_bytes(rows * cols)));
-        group.bench_function(id, |bencher| bench_op(bencher, backend, &name, || x.layer_norm(&gamma, &beta, 1e-12)));
+        group.bench_function(id, |bencher| {
+            bench_op(bencher, backend, &name, || {
+                x.layer_norm(&gamma, &beta, 1e-12)
+            })
+        });
     }
     group.finish();
 }

@@ -14,7 +14,9 @@ pub fn bench_matmul<B: Backend>(c: &mut Criterion, backend: &B, prefix: &str) {
         let a = must(&name, random(backend, &[s.m, s.k], 1.0, 1));
         let b = must(&name, random(backend, &[s.k, s.n], 1.0, 2));
         group.throughput(Throughput::Elements(s.flops()));
-        group.bench_function(s.id(), |bencher| bench_op(bencher, backend, &name, || a.matmul(&b)));
+        group.bench_function(s.id(), |bencher| {
+            bench_op(bencher, backend, &name, || a.matmul(&b))
+        });
     }
     group.finish();
 }

@@ -21,12 +21,21 @@ pub fn bench_patch_embed<B: Backend>(c: &mut Criterion, backend: &B, prefix: &st
     let mut group = c.benchmark_group(format!("{prefix}/patch_embed"));
     for &(id, batch, side, p) in CASES {
         let name = format!("{prefix}/patch_embed/{id}");
-        let pixels = must(&name, random(backend, &[batch, CHANNELS, side, side], 1.0, 81));
+        let pixels = must(
+            &name,
+            random(backend, &[batch, CHANNELS, side, side], 1.0, 81),
+        );
         let weight = must(&name, random(backend, &[WIDTH, CHANNELS, p, p], 0.02, 82));
         let bias = must(&name, random(backend, &[WIDTH], 0.02, 83));
         let patches = batch * (side / p) * (side / p);
-        group.throughput(Throughput::Elements(2 * (patches * CHANNELS * p * p * WIDTH) as u64));
-        group.bench_function(id, |bencher| bench_op(bencher, backend, &name, || pixels.patch_embed(&weight, Some(&bias))));
+        group.throughput(Throughput::Elements(
+            2 * (patches * CHANNELS * p * p * WIDTH) as u64,
+        ));
+        group.bench_function(id, |bencher| {
+            bench_op(bencher, backend, &name, || {
+                pixels.patch_embed(&weight, Some(&bias))
+            })
+        });
     }
     group.finish();
 }

@@ -18,11 +18,36 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { id: "vit_b16_384_scores/12x577x577", dims: &[12, 577, 577], causal: false, log: false },
-    Case { id: "vit_b32_224_scores/12x50x50", dims: &[12, 50, 50], causal: false, log: false },
-    Case { id: "clip_text_causal/8x77x77", dims: &[8, 77, 77], causal: true, log: false },
-    Case { id: "bert_vocab/10x30524", dims: &[10, BERT_VOCAB], causal: false, log: false },
-    Case { id: "bert_vocab_log/10x30524", dims: &[10, BERT_VOCAB], causal: false, log: true },
+    Case {
+        id: "vit_b16_384_scores/12x577x577",
+        dims: &[12, 577, 577],
+        causal: false,
+        log: false,
+    },
+    Case {
+        id: "vit_b32_224_scores/12x50x50",
+        dims: &[12, 50, 50],
+        causal: false,
+        log: false,
+    },
+    Case {
+        id: "clip_text_causal/8x77x77",
+        dims: &[8, 77, 77],
+        causal: true,
+        log: false,
+    },
+    Case {
+        id: "bert_vocab/10x30524",
+        dims: &[10, BERT_VOCAB],
+        causal: false,
+        log: false,
+    },
+    Case {
+        id: "bert_vocab_log/10x30524",
+        dims: &[10, BERT_VOCAB],
+        causal: false,
+        log: true,
+    },
 ];
 
 pub fn bench_softmax<B: Backend>(c: &mut Criterion, backend: &B, prefix: &str) {
