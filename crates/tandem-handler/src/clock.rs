@@ -41,7 +41,10 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock frozen at the moment of creation.
     pub fn new() -> Self {
-        ManualClock { origin: Instant::now(), offset: Arc::new(Mutex::new(Duration::ZERO)) }
+        ManualClock {
+            origin: Instant::now(),
+            offset: Arc::new(Mutex::new(Duration::ZERO)),
+        }
     }
 
     /// Moves time forward by `by`.

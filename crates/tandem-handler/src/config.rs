@@ -28,9 +28,11 @@ impl Bucketing {
         Some(match self {
             Bucketing::Exact => length,
             Bucketing::PowersOfTwo => length.checked_next_power_of_two().unwrap_or(length),
-            Bucketing::Bounds(bounds) => {
-                bounds.iter().copied().find(|&b| b >= length).unwrap_or(length)
-            }
+            Bucketing::Bounds(bounds) => bounds
+                .iter()
+                .copied()
+                .find(|&b| b >= length)
+                .unwrap_or(length),
         })
     }
 }
@@ -64,7 +66,9 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The wait before retry number `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.backoff.saturating_mul(factor).min(self.max_backoff)
     }
 }
@@ -119,7 +123,10 @@ impl BatchConfig {
         if self.max_batch_size < self.min_batch_size {
             return Err(config_error(
                 "max_batch_size",
-                format!("{} is below min_batch_size {}", self.max_batch_size, self.min_batch_size),
+                format!(
+                    "{} is below min_batch_size {}",
+                    self.max_batch_size, self.min_batch_size
+                ),
             ));
         }
         if self.max_batch_weight == Some(0) {
@@ -127,7 +134,10 @@ impl BatchConfig {
         }
         if let Bucketing::Bounds(bounds) = &self.bucketing {
             if bounds.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(config_error("bucketing", "bounds must be strictly ascending".into()));
+                return Err(config_error(
+                    "bucketing",
+                    "bounds must be strictly ascending".into(),
+                ));
             }
         }
         Ok(())
@@ -166,7 +176,11 @@ mod tests {
 
     #[test]
     fn validate_names_the_field() {
-        let cfg = BatchConfig { min_batch_size: 8, max_batch_size: 4, ..Default::default() };
+        let cfg = BatchConfig {
+            min_batch_size: 8,
+            max_batch_size: 4,
+            ..Default::default()
+        };
         match cfg.validate() {
             Err(HandlerError::Config { field, .. }) => assert_eq!(field, "max_batch_size"),
             other => panic!("expected config error, got {other:?}"),

@@ -50,12 +50,17 @@ pub enum HandlerError {
 impl HandlerError {
     /// An inference failure described by any displayable error (its `source()` chain included).
     pub fn inference(err: impl Display) -> Self {
-        HandlerError::Inference { reason: err.to_string() }
+        HandlerError::Inference {
+            reason: err.to_string(),
+        }
     }
 
     /// A loading failure for `model_id`.
     pub fn load(model_id: impl Into<String>, err: impl Display) -> Self {
-        HandlerError::Load { model_id: model_id.into(), reason: err.to_string() }
+        HandlerError::Load {
+            model_id: model_id.into(),
+            reason: err.to_string(),
+        }
     }
 
     /// An inference failure with the whole `source()` chain of `err` rendered into the message.

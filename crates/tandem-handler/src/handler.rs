@@ -215,6 +215,13 @@ impl<K, E, P> PredictionResult<(K, E), P> {
     /// Moves the key out: `(K, Example)` in, `(K, PredictionResult)` out.
     pub fn into_keyed(self) -> (K, PredictionResult<E, P>) {
         let (key, example) = self.example;
-        (key, PredictionResult { example, inference: self.inference, model_id: self.model_id })
+        (
+            key,
+            PredictionResult {
+                example,
+                inference: self.inference,
+                model_id: self.model_id,
+            },
+        )
     }
 }

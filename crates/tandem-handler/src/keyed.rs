@@ -67,7 +67,10 @@ pub struct KeyedModelHandler<K, H> {
 impl<K, H> KeyedModelHandler<K, H> {
     /// Wraps `inner`.
     pub fn new(inner: H) -> Self {
-        KeyedModelHandler { inner, _key: PhantomData }
+        KeyedModelHandler {
+            inner,
+            _key: PhantomData,
+        }
     }
 }
 
@@ -124,7 +127,14 @@ impl<K, E, P> PredictionResult<MaybeKeyed<K, E>, P> {
     /// Moves the optional key out.
     pub fn into_maybe_keyed(self) -> (Option<K>, PredictionResult<E, P>) {
         let (key, example) = self.example.into_parts();
-        (key, PredictionResult { example, inference: self.inference, model_id: self.model_id })
+        (
+            key,
+            PredictionResult {
+                example,
+                inference: self.inference,
+                model_id: self.model_id,
+            },
+        )
     }
 }
 
@@ -137,7 +147,10 @@ pub struct MaybeKeyedModelHandler<K, H> {
 impl<K, H> MaybeKeyedModelHandler<K, H> {
     /// Wraps `inner`.
     pub fn new(inner: H) -> Self {
-        MaybeKeyedModelHandler { inner, _key: PhantomData }
+        MaybeKeyedModelHandler {
+            inner,
+            _key: PhantomData,
+        }
     }
 }
 

@@ -77,7 +77,10 @@ impl<K: Hash + Eq + Debug, H: ModelHandler> KeyModelMapping<K, H> {
 enum Loaded<M> {
     Ready(ModelHandle<M>),
     /// The pin keeps the failure cached in the registry for other users of the model id.
-    Failed { error: HandlerError, _pin: FailurePin },
+    Failed {
+        error: HandlerError,
+        _pin: FailurePin,
+    },
 }
 
 struct LruState<M> {
@@ -141,7 +144,10 @@ where
             };
         }
         loop {
-            let ready = state.entries.values().filter(|(l, _)| matches!(l, Loaded::Ready(_)));
+            let ready = state
+                .entries
+                .values()
+                .filter(|(l, _)| matches!(l, Loaded::Ready(_)));
             if ready.count() < models.max_loaded {
                 break;
             }
@@ -167,12 +173,23 @@ where
         match acquired {
             Ok(acquired) => {
                 let handle = acquired.handle;
-                state.entries.insert(index, (Loaded::Ready(handle.clone()), tick));
+                state
+                    .entries
+                    .insert(index, (Loaded::Ready(handle.clone()), tick));
                 Ok(handle)
             }
             Err(failed) => {
                 let error = failed.error.clone();
-                state.entries.insert(index, (Loaded::Failed { error: failed.error, _pin: failed.pin }, tick));
+                state.entries.insert(
+                    index,
+                    (
+                        Loaded::Failed {
+                            error: failed.error,
+                            _pin: failed.pin,
+                        },
+                        tick,
+                    ),
+                );
                 Err(error)
             }
         }
@@ -219,7 +236,9 @@ where
                 .position(|(k, _)| self.group_of(k) != group)
                 .map_or(batch.len(), |p| start + p);
             if group == UNROUTED {
-                return Err(HandlerError::UnknownKey { key: format!("{:?}", batch[start].0) });
+                return Err(HandlerError::UnknownKey {
+                    key: format!("{:?}", batch[start].0),
+                });
             }
             let handle = self.model_for(model, group)?;
             let lease = handle.lease();
@@ -240,7 +259,9 @@ where
     }
 
     fn metrics_namespace(&self) -> String {
-        self.handlers.first().map_or_else(|| "tandem_inference".into(), H::metrics_namespace)
+        self.handlers
+            .first()
+            .map_or_else(|| "tandem_inference".into(), H::metrics_namespace)
     }
 
     fn element_weight(&self, example: &Self::Example) -> u64 {
@@ -251,7 +272,9 @@ where
     }
 
     fn element_length(&self, example: &Self::Example) -> Option<usize> {
-        self.handlers.get(self.group_of(&example.0)).and_then(|h| h.element_length(&example.1))
+        self.handlers
+            .get(self.group_of(&example.0))
+            .and_then(|h| h.element_length(&example.1))
     }
 
     fn batch_group(&self, example: &Self::Example) -> usize {
@@ -259,7 +282,9 @@ where
     }
 
     fn group_batch_config(&self, group: usize) -> BatchConfig {
-        self.handlers.get(group).map_or_else(BatchConfig::default, ModelHandler::batch_config)
+        self.handlers
+            .get(group)
+            .map_or_else(BatchConfig::default, ModelHandler::batch_config)
     }
 
     fn group_model_id(&self, group: usize) -> Option<String> {

@@ -21,7 +21,12 @@ impl Histogram {
     /// An empty histogram over `bounds`.
     pub fn new(bounds: Vec<f64>) -> Self {
         let counts = vec![0; bounds.len() + 1];
-        Histogram { bounds, counts, sum: 0.0, count: 0 }
+        Histogram {
+            bounds,
+            counts,
+            sum: 0.0,
+            count: 0,
+        }
     }
 
     /// Powers of two from 1 to 4096: batch sizes.
@@ -44,7 +49,11 @@ impl Histogram {
 
     /// Records one value.
     pub fn observe(&mut self, value: f64) {
-        let idx = self.bounds.iter().position(|&b| value <= b).unwrap_or(self.bounds.len());
+        let idx = self
+            .bounds
+            .iter()
+            .position(|&b| value <= b)
+            .unwrap_or(self.bounds.len());
         self.counts[idx] += 1;
         self.sum += value;
         self.count += 1;
@@ -117,12 +126,19 @@ pub struct MetricsReport {
 impl MetricsReport {
     /// The row of `(step, model_id)`.
     pub fn get(&self, step: &str, model_id: &str) -> Option<&ModelStats> {
-        self.models.iter().find(|m| m.step == step && m.model_id == model_id).map(|m| &m.stats)
+        self.models
+            .iter()
+            .find(|m| m.step == step && m.model_id == model_id)
+            .map(|m| &m.stats)
     }
 
     /// Sums `field` over all rows of `step`.
     pub fn step_total(&self, step: &str, field: impl Fn(&ModelStats) -> u64) -> u64 {
-        self.models.iter().filter(|m| m.step == step).map(|m| field(&m.stats)).sum()
+        self.models
+            .iter()
+            .filter(|m| m.step == step)
+            .map(|m| field(&m.stats))
+            .sum()
     }
 }
 
@@ -148,7 +164,11 @@ impl InferenceMetrics {
     ) {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         let key = (step.to_string(), model_id.to_string());
-        update(table.entry(key).or_insert_with(|| ModelStats::new(namespace)));
+        update(
+            table
+                .entry(key)
+                .or_insert_with(|| ModelStats::new(namespace)),
+        );
     }
 
     pub(crate) fn record_batch(&self, at: &MetricKey<'_>, size: usize, took: Duration, ok: bool) {
@@ -203,7 +223,11 @@ mod tests {
     fn clones_share_the_table() {
         let m = InferenceMetrics::new();
         let other = m.clone();
-        let key = MetricKey { step: "s", model_id: "m", namespace: "ns" };
+        let key = MetricKey {
+            step: "s",
+            model_id: "m",
+            namespace: "ns",
+        };
         m.record_batch(&key, 4, Duration::from_millis(3), true);
         other.record_batch(&key, 2, Duration::from_millis(1), false);
         let stats = m.report().get("s", "m").cloned().unwrap();

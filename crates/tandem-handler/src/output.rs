@@ -28,7 +28,10 @@ pub struct Completed<E, P> {
 
 impl<E, P> Default for Completed<E, P> {
     fn default() -> Self {
-        Completed { results: Vec::new(), dead_letters: Vec::new() }
+        Completed {
+            results: Vec::new(),
+            dead_letters: Vec::new(),
+        }
     }
 }
 

@@ -25,7 +25,11 @@ pub struct PreprocessHandler<H, A, F> {
 impl<H, A, F> PreprocessHandler<H, A, F> {
     /// Wraps `inner` with `preprocess`.
     pub fn new(inner: H, preprocess: F) -> Self {
-        PreprocessHandler { inner, preprocess, _input: PhantomData }
+        PreprocessHandler {
+            inner,
+            preprocess,
+            _input: PhantomData,
+        }
     }
 }
 
@@ -46,8 +50,10 @@ where
         model: &Self::Model,
         inference_args: &Self::Args,
     ) -> Result<Vec<Self::Prediction>, HandlerError> {
-        let examples: Vec<H::Example> =
-            batch.iter().map(|a| (self.preprocess)(a)).collect::<Result<_, _>>()?;
+        let examples: Vec<H::Example> = batch
+            .iter()
+            .map(|a| (self.preprocess)(a))
+            .collect::<Result<_, _>>()?;
         let refs: Vec<&H::Example> = examples.iter().collect();
         self.inner.run_inference(&refs, model, inference_args)
     }
@@ -88,7 +94,11 @@ pub struct PostprocessHandler<H, Q, F> {
 impl<H, Q, F> PostprocessHandler<H, Q, F> {
     /// Wraps `inner` with `postprocess`.
     pub fn new(inner: H, postprocess: F) -> Self {
-        PostprocessHandler { inner, postprocess, _output: PhantomData }
+        PostprocessHandler {
+            inner,
+            postprocess,
+            _output: PhantomData,
+        }
     }
 }
 

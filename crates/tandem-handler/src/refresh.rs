@@ -62,7 +62,10 @@ pub struct FsStat;
 impl FileStat for FsStat {
     fn stat(&mut self, path: &Path) -> std::io::Result<FileVersion> {
         let meta = std::fs::metadata(path)?;
-        Ok(FileVersion { modified: meta.modified()?, len: meta.len() })
+        Ok(FileVersion {
+            modified: meta.modified()?,
+            len: meta.len(),
+        })
     }
 }
 
@@ -87,7 +90,11 @@ impl<S: FileStat> PathWatcher<S> {
     /// Watches `path` through `stat`.
     pub fn with_stat(path: impl Into<PathBuf>, stat: S) -> Self {
         let path = path.into();
-        let mut watcher = PathWatcher { path, stat, last: None };
+        let mut watcher = PathWatcher {
+            path,
+            stat,
+            last: None,
+        };
         watcher.last = watcher.stat.stat(&watcher.path).ok();
         watcher
     }
@@ -100,7 +107,11 @@ impl<S: FileStat> ModelWatcher for PathWatcher<S> {
             return None;
         }
         self.last = Some(version);
-        let nanos = version.modified.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = version
+            .modified
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         Some(ModelMetadata {
             model_id: format!("{}@{}-{}", self.path.display(), nanos, version.len),
             path: Some(self.path.clone()),
@@ -163,7 +174,9 @@ impl ModelUpdates {
     /// The newest update if it is newer than `seen`, polling the watcher first when due.
     pub fn newer_than(&self, seen: u64, now: Instant) -> Option<(u64, ModelMetadata)> {
         let mut hub = self.lock();
-        let due = hub.last_check.is_none_or(|t| now.saturating_duration_since(t) >= hub.check_every);
+        let due = hub
+            .last_check
+            .is_none_or(|t| now.saturating_duration_since(t) >= hub.check_every);
         if due {
             if let Some(meta) = hub.watcher.as_mut().and_then(|w| w.poll()) {
                 hub.generation += 1;
@@ -196,12 +209,18 @@ mod tests {
 
     #[test]
     fn path_watcher_reports_changes_only() {
-        let state = Arc::new(Mutex::new(Some(FileVersion { modified: UNIX_EPOCH, len: 10 })));
+        let state = Arc::new(Mutex::new(Some(FileVersion {
+            modified: UNIX_EPOCH,
+            len: 10,
+        })));
         let mut w = PathWatcher::with_stat("m.safetensors", FakeStat(state.clone()));
         assert_eq!(w.poll(), None);
         *state.lock().unwrap() = None;
         assert_eq!(w.poll(), None);
-        *state.lock().unwrap() = Some(FileVersion { modified: UNIX_EPOCH, len: 12 });
+        *state.lock().unwrap() = Some(FileVersion {
+            modified: UNIX_EPOCH,
+            len: 12,
+        });
         let meta = w.poll().unwrap();
         assert_eq!(meta.model_id, "m.safetensors@0-12");
         assert_eq!(w.poll(), None);
@@ -213,12 +232,19 @@ mod tests {
         let updates = ModelUpdates::watching(rx, Duration::from_secs(1));
         let t0 = Instant::now();
         assert!(updates.newer_than(0, t0).is_none());
-        let meta = ModelMetadata { model_id: "v2".into(), path: None };
+        let meta = ModelMetadata {
+            model_id: "v2".into(),
+            path: None,
+        };
         tx.send(meta.clone()).unwrap();
         // Not due yet: the watcher is not polled.
-        assert!(updates.newer_than(0, t0 + Duration::from_millis(10)).is_none());
+        assert!(updates
+            .newer_than(0, t0 + Duration::from_millis(10))
+            .is_none());
         let (generation, got) = updates.newer_than(0, t0 + Duration::from_secs(1)).unwrap();
         assert_eq!(got, meta);
-        assert!(updates.newer_than(generation, t0 + Duration::from_secs(3)).is_none());
+        assert!(updates
+            .newer_than(generation, t0 + Duration::from_secs(3))
+            .is_none());
     }
 }

@@ -66,7 +66,9 @@ pub struct FailurePin {
 
 impl std::fmt::Debug for LoadFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadFailed").field("error", &self.error).finish()
+        f.debug_struct("LoadFailed")
+            .field("error", &self.error)
+            .finish()
     }
 }
 
@@ -97,7 +99,11 @@ impl ModelManager {
         M: Send + Sync + 'static,
         F: FnMut() -> Result<M, HandlerError>,
     {
-        let slot = if shared { self.slot(model_id) } else { new_slot(model_id) };
+        let slot = if shared {
+            self.slot(model_id)
+        } else {
+            new_slot(model_id)
+        };
         let mut loaded_in = None;
         let outcome = slot.outcome.get_or_init(|| {
             let started = Instant::now();
@@ -107,22 +113,30 @@ impl ModelManager {
         });
         match outcome {
             Ok((erased, type_name)) => match erased.clone().downcast::<ModelCopies<M>>() {
-                Ok(copies) => {
-                    Ok(Acquired { handle: ModelHandle { copies, _slot: slot.clone() }, loaded_in })
-                }
+                Ok(copies) => Ok(Acquired {
+                    handle: ModelHandle {
+                        copies,
+                        _slot: slot.clone(),
+                    },
+                    loaded_in,
+                }),
                 Err(_) => Err(LoadFailed {
                     error: HandlerError::ModelTypeMismatch {
                         model_id: model_id.to_string(),
                         existing: (*type_name).to_string(),
                     },
                     attempted_here: false,
-                    pin: FailurePin { _slot: slot.clone() },
+                    pin: FailurePin {
+                        _slot: slot.clone(),
+                    },
                 }),
             },
             Err(error) => Err(LoadFailed {
                 error: error.clone(),
                 attempted_here: loaded_in.is_some(),
-                pin: FailurePin { _slot: slot.clone() },
+                pin: FailurePin {
+                    _slot: slot.clone(),
+                },
             }),
         }
     }
@@ -154,7 +168,10 @@ impl ModelManager {
 }
 
 fn new_slot(model_id: &str) -> Arc<Slot> {
-    Arc::new(Slot { model_id: model_id.to_string(), outcome: OnceLock::new() })
+    Arc::new(Slot {
+        model_id: model_id.to_string(),
+        outcome: OnceLock::new(),
+    })
 }
 
 fn load_copies<M, F>(
@@ -177,7 +194,10 @@ where
             Ok(Err(other)) => return Err(HandlerError::load(model_id, other)),
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
-                return Err(HandlerError::load(model_id, format!("load_model panicked: {message}")));
+                return Err(HandlerError::load(
+                    model_id,
+                    format!("load_model panicked: {message}"),
+                ));
             }
         };
         models.push(Arc::new(model));
@@ -227,7 +247,10 @@ impl<M> std::fmt::Debug for Acquired<M> {
 
 impl<M> Clone for ModelHandle<M> {
     fn clone(&self) -> Self {
-        ModelHandle { copies: self.copies.clone(), _slot: self._slot.clone() }
+        ModelHandle {
+            copies: self.copies.clone(),
+            _slot: self._slot.clone(),
+        }
     }
 }
 
@@ -256,12 +279,19 @@ impl<M> ModelHandle<M> {
                 .unwrap_or(start),
         };
         c.busy[index].fetch_add(1, Ordering::Relaxed);
-        ModelLease { copies: c.clone(), index }
+        ModelLease {
+            copies: c.clone(),
+            index,
+        }
     }
 
     /// Batches in flight per copy.
     pub fn busy(&self) -> Vec<usize> {
-        self.copies.busy.iter().map(|b| b.load(Ordering::Relaxed)).collect()
+        self.copies
+            .busy
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// The first copy, for inspection (e.g. [`crate::ModelHandler::model_bytes`]).

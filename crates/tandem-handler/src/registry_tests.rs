@@ -17,9 +17,13 @@ fn loads_once_shares_and_releases() {
         loads.fetch_add(1, Ordering::SeqCst);
         Ok(Dropped(drops.clone()))
     };
-    let a = manager.acquire("m", 1, true, CopyPolicy::LeastBusy, load).unwrap();
+    let a = manager
+        .acquire("m", 1, true, CopyPolicy::LeastBusy, load)
+        .unwrap();
     assert!(a.loaded_in.is_some());
-    let b = manager.acquire("m", 1, true, CopyPolicy::LeastBusy, load).unwrap();
+    let b = manager
+        .acquire("m", 1, true, CopyPolicy::LeastBusy, load)
+        .unwrap();
     assert!(b.loaded_in.is_none());
     assert_eq!(loads.load(Ordering::SeqCst), 1);
     assert_eq!(manager.loaded_ids(), vec!["m".to_string()]);
@@ -31,7 +35,9 @@ fn loads_once_shares_and_releases() {
     drop(lease);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     assert!(manager.loaded_ids().is_empty());
-    let _c = manager.acquire("m", 1, true, CopyPolicy::LeastBusy, load).unwrap();
+    let _c = manager
+        .acquire("m", 1, true, CopyPolicy::LeastBusy, load)
+        .unwrap();
     assert_eq!(loads.load(Ordering::SeqCst), 2);
 }
 
@@ -43,8 +49,12 @@ fn unshared_models_are_private() {
         loads.fetch_add(1, Ordering::SeqCst);
         Ok(1u8)
     };
-    let _a = manager.acquire("m", 1, false, CopyPolicy::LeastBusy, load).unwrap();
-    let _b = manager.acquire("m", 1, false, CopyPolicy::LeastBusy, load).unwrap();
+    let _a = manager
+        .acquire("m", 1, false, CopyPolicy::LeastBusy, load)
+        .unwrap();
+    let _b = manager
+        .acquire("m", 1, false, CopyPolicy::LeastBusy, load)
+        .unwrap();
     assert_eq!(loads.load(Ordering::SeqCst), 2);
 }
 
@@ -56,10 +66,18 @@ fn failure_is_cached_while_pinned_and_reported_once() {
         loads.fetch_add(1, Ordering::SeqCst);
         panic!("weights file is corrupt")
     };
-    let first = manager.acquire("bad", 1, true, CopyPolicy::LeastBusy, load).unwrap_err();
+    let first = manager
+        .acquire("bad", 1, true, CopyPolicy::LeastBusy, load)
+        .unwrap_err();
     assert!(first.attempted_here);
-    assert!(first.error.to_string().contains("weights file is corrupt"), "{}", first.error);
-    let second = manager.acquire("bad", 1, true, CopyPolicy::LeastBusy, load).unwrap_err();
+    assert!(
+        first.error.to_string().contains("weights file is corrupt"),
+        "{}",
+        first.error
+    );
+    let second = manager
+        .acquire("bad", 1, true, CopyPolicy::LeastBusy, load)
+        .unwrap_err();
     assert!(!second.attempted_here);
     assert_eq!(first.error, second.error);
     assert_eq!(loads.load(Ordering::SeqCst), 1);
@@ -71,8 +89,12 @@ fn failure_is_cached_while_pinned_and_reported_once() {
 #[test]
 fn type_clash_is_an_error() {
     let manager = ModelManager::new();
-    let _a = manager.acquire("m", 1, true, CopyPolicy::LeastBusy, || Ok(1u8)).unwrap();
-    let err = manager.acquire("m", 1, true, CopyPolicy::LeastBusy, || Ok(1u16)).unwrap_err();
+    let _a = manager
+        .acquire("m", 1, true, CopyPolicy::LeastBusy, || Ok(1u8))
+        .unwrap();
+    let err = manager
+        .acquire("m", 1, true, CopyPolicy::LeastBusy, || Ok(1u16))
+        .unwrap_err();
     assert!(matches!(err.error, HandlerError::ModelTypeMismatch { .. }));
 }
 
@@ -90,7 +112,10 @@ fn copies_are_spread() {
     let picks: Vec<usize> = (0..6).map(|_| *rr.lease().model()).collect();
     assert_eq!(picks, vec![1, 2, 3, 1, 2, 3]);
 
-    let lb = manager.acquire("lb", 2, true, CopyPolicy::LeastBusy, || Ok(())).unwrap().handle;
+    let lb = manager
+        .acquire("lb", 2, true, CopyPolicy::LeastBusy, || Ok(()))
+        .unwrap()
+        .handle;
     let held = lb.lease();
     // While copy `held` is busy, every new lease goes to the other one.
     for _ in 0..3 {

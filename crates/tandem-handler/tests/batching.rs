@@ -20,7 +20,11 @@ fn setup(name: &str, dims: usize) -> std::path::PathBuf {
 fn full_batch_runs_at_max_size_with_correct_predictions() {
     let path = setup("size", 4);
     let clock = ManualClock::new();
-    let cfg = BatchConfig { max_batch_size: 4, max_wait: Duration::from_secs(1), ..Default::default() };
+    let cfg = BatchConfig {
+        max_batch_size: 4,
+        max_wait: Duration::from_secs(1),
+        ..Default::default()
+    };
     let handler = Arc::new(Linear::new(&path, cfg));
     let mut engine = InferenceEngine::new(handler.clone(), (), options("size", &clock)).unwrap();
     for x in 0..3 {
@@ -39,16 +43,23 @@ fn full_batch_runs_at_max_size_with_correct_predictions() {
 fn deadline_flushes_a_trickle() {
     let path = setup("deadline", 4);
     let clock = ManualClock::new();
-    let cfg =
-        BatchConfig { max_batch_size: 8, max_wait: Duration::from_millis(100), ..Default::default() };
+    let cfg = BatchConfig {
+        max_batch_size: 8,
+        max_wait: Duration::from_millis(100),
+        ..Default::default()
+    };
     let handler = Arc::new(Linear::new(&path, cfg));
-    let mut engine = InferenceEngine::new(handler.clone(), (), options("deadline", &clock)).unwrap();
+    let mut engine =
+        InferenceEngine::new(handler.clone(), (), options("deadline", &clock)).unwrap();
     let t0 = clock.now();
     assert!(engine.next_deadline().is_none());
     engine.push(ex(1.0));
     clock.advance(Duration::from_millis(40));
     engine.push(ex(2.0));
-    assert_eq!(engine.next_deadline(), Some(t0 + Duration::from_millis(100)));
+    assert_eq!(
+        engine.next_deadline(),
+        Some(t0 + Duration::from_millis(100))
+    );
     clock.advance(Duration::from_millis(59));
     assert!(engine.poll().is_empty());
     clock.advance(Duration::from_millis(1));
@@ -77,11 +88,15 @@ fn weight_budget_caps_batches_and_outlier_runs_alone() {
     let mut dead = Vec::new();
     // Weight = length: three of length 2 fill the budget of 6.
     for i in 0..7 {
-        engine.push(vec![i as f32, 1.0]).drain_into(&mut results, &mut dead);
+        engine
+            .push(vec![i as f32, 1.0])
+            .drain_into(&mut results, &mut dead);
     }
     assert_eq!(handler.sizes(), vec![3, 3]);
     // An outlier of weight 8 > 6 runs alone, in its own length bucket.
-    engine.push(vec![1.0; 8]).drain_into(&mut results, &mut dead);
+    engine
+        .push(vec![1.0; 8])
+        .drain_into(&mut results, &mut dead);
     assert_eq!(handler.sizes(), vec![3, 3, 1]);
     engine.flush().drain_into(&mut results, &mut dead);
     assert_eq!(handler.sizes(), vec![3, 3, 1, 1]);
@@ -95,14 +110,20 @@ fn length_buckets_batch_ragged_inputs_without_failures() {
     let lengths: Vec<usize> = (0..200).map(|i| 1 + (i * 7 + i / 3) % 4).collect();
     let run = |bucket: bool| {
         let clock = ManualClock::new();
-        let cfg = BatchConfig { max_batch_size: 8, ..Default::default() };
+        let cfg = BatchConfig {
+            max_batch_size: 8,
+            ..Default::default()
+        };
         let mut linear = Linear::new(&path, cfg);
         linear.bucket_by_length = bucket;
-        let mut engine = InferenceEngine::new(Arc::new(linear), (), options("ragged", &clock)).unwrap();
+        let mut engine =
+            InferenceEngine::new(Arc::new(linear), (), options("ragged", &clock)).unwrap();
         let mut results = Vec::new();
         let mut dead = Vec::new();
         for (i, &len) in lengths.iter().enumerate() {
-            engine.push(vec![i as f32; len]).drain_into(&mut results, &mut dead);
+            engine
+                .push(vec![i as f32; len])
+                .drain_into(&mut results, &mut dead);
         }
         engine.flush().drain_into(&mut results, &mut dead);
         let report = engine.metrics().report();
@@ -139,7 +160,8 @@ fn batch_size_adapts_to_target_duration() {
     linear.overhead = Duration::from_millis(10);
     linear.per_element = Duration::from_millis(1);
     let handler = Arc::new(linear);
-    let mut engine = InferenceEngine::new(handler.clone(), (), options("adaptive", &clock)).unwrap();
+    let mut engine =
+        InferenceEngine::new(handler.clone(), (), options("adaptive", &clock)).unwrap();
     let mut served = 0;
     for i in 0..3000 {
         served += engine.push(ex(i as f32)).results.len();
@@ -150,5 +172,8 @@ fn batch_size_adapts_to_target_duration() {
     assert_eq!(sizes[0], 2, "starts from min_batch_size");
     // 10 ms + 1 ms per element meets 100 ms at 90 elements.
     let settled = &sizes[sizes.len() - 6..sizes.len() - 1];
-    assert!(settled.iter().all(|n| (88..=90).contains(n)), "sizes {sizes:?}");
+    assert!(
+        settled.iter().all(|n| (88..=90).contains(n)),
+        "sizes {sizes:?}"
+    );
 }

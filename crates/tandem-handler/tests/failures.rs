@@ -22,7 +22,10 @@ fn weights(name: &str) -> std::path::PathBuf {
 fn bisection_isolates_one_poison_element() {
     let path = weights("poison");
     let clock = ManualClock::new();
-    let cfg = BatchConfig { max_batch_size: 16, ..Default::default() };
+    let cfg = BatchConfig {
+        max_batch_size: 16,
+        ..Default::default()
+    };
     let handler = Arc::new(Linear::new(&path, cfg));
     let mut engine = InferenceEngine::new(handler.clone(), (), options("poison", &clock)).unwrap();
     let mut results = Vec::new();
@@ -34,7 +37,12 @@ fn bisection_isolates_one_poison_element() {
     assert_eq!(results.len(), 15);
     assert_eq!(dead.len(), 1);
     assert!(dead[0].example[0].is_nan());
-    assert_eq!(dead[0].error, HandlerError::Inference { reason: "non-finite input".into() });
+    assert_eq!(
+        dead[0].error,
+        HandlerError::Inference {
+            reason: "non-finite input".into()
+        }
+    );
     let mut served: Vec<f32> = results.iter().map(|r| r.example[0]).collect();
     served.sort_by(f32::total_cmp);
     let expected: Vec<f32> = (0..16).filter(|&i| i != 11).map(|i| i as f32).collect();
@@ -42,9 +50,17 @@ fn bisection_isolates_one_poison_element() {
     // Depth first: 16 fails; 8 (ok), 8 fails; 4 fails; 2 (ok), 2 fails; 1 (ok), 1 (poison);
     // then the remaining 4 (ok). One full call plus two per halving level.
     assert_eq!(handler.sizes(), vec![16, 8, 8, 4, 2, 2, 1, 1, 4]);
-    let stats = engine.metrics().report().get("poison", &path.display().to_string()).cloned();
+    let stats = engine
+        .metrics()
+        .report()
+        .get("poison", &path.display().to_string())
+        .cloned();
     let stats = stats.unwrap();
-    assert_eq!((stats.batches, stats.failed_batches), (9, 5), "16, 8, 4, 2 and 1 failed");
+    assert_eq!(
+        (stats.batches, stats.failed_batches),
+        (9, 5),
+        "16, 8, 4, 2 and 1 failed"
+    );
     assert_eq!((stats.inferences, stats.dead_letters), (15, 1));
 }
 
@@ -85,8 +101,16 @@ impl ModelHandler for Flaky {
 }
 
 fn flaky(transient: usize, retry: RetryPolicy) -> Flaky {
-    let config = BatchConfig { max_batch_size: 4, retry, ..Default::default() };
-    Flaky { calls: AtomicUsize::new(0), transient, config }
+    let config = BatchConfig {
+        max_batch_size: 4,
+        retry,
+        ..Default::default()
+    };
+    Flaky {
+        calls: AtomicUsize::new(0),
+        transient,
+        config,
+    }
 }
 
 #[test]
@@ -101,10 +125,22 @@ fn panics_and_wrong_output_counts_fail_only_their_element() {
     let mut served: Vec<i32> = out.results.iter().map(|r| r.inference).collect();
     served.sort();
     assert_eq!(served, vec![10, 30, 40, 50, 70, 80]);
-    let mut errors: Vec<(i32, HandlerError)> =
-        out.dead_letters.into_iter().map(|d| (d.example, d.error)).collect();
+    let mut errors: Vec<(i32, HandlerError)> = out
+        .dead_letters
+        .into_iter()
+        .map(|d| (d.example, d.error))
+        .collect();
     errors.sort_by_key(|(x, _)| *x);
-    assert_eq!(errors[0], (-2, HandlerError::OutputCount { expected: 1, got: 0 }));
+    assert_eq!(
+        errors[0],
+        (
+            -2,
+            HandlerError::OutputCount {
+                expected: 1,
+                got: 0
+            }
+        )
+    );
     assert_eq!(errors[1].0, -1);
     assert!(matches!(&errors[1].1, HandlerError::Panicked { message } if message.contains("-1")));
 }
@@ -125,8 +161,16 @@ fn transient_failures_are_retried_with_backoff_before_bisection() {
     }
     assert_eq!(out.results.len(), 4);
     assert!(out.dead_letters.is_empty());
-    assert_eq!(handler.calls.load(Ordering::SeqCst), 3, "two failures, then success");
-    assert_eq!(clock.elapsed(), Duration::from_millis(300), "waited 100 ms then 200 ms");
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        3,
+        "two failures, then success"
+    );
+    assert_eq!(
+        clock.elapsed(),
+        Duration::from_millis(300),
+        "waited 100 ms then 200 ms"
+    );
 }
 
 #[test]
@@ -135,12 +179,20 @@ fn loading_failure_is_reported_once_and_every_element_dead_lettered() {
     let missing = dir.join("missing.safetensors");
     let clock = ManualClock::new();
     let opts = options("broken", &clock);
-    let handler = Arc::new(Linear::new(&missing, BatchConfig { max_batch_size: 2, ..Default::default() }));
+    let handler = Arc::new(Linear::new(
+        &missing,
+        BatchConfig {
+            max_batch_size: 2,
+            ..Default::default()
+        },
+    ));
     // Two workers of the step share the registry and the metrics.
     let mut a = InferenceEngine::new(handler.clone(), (), opts.clone()).unwrap();
     let mut b = InferenceEngine::new(handler.clone(), (), opts).unwrap();
     let err = a.ensure_loaded().unwrap_err();
-    assert!(matches!(&err, HandlerError::Load { model_id, .. } if model_id.ends_with("missing.safetensors")));
+    assert!(
+        matches!(&err, HandlerError::Load { model_id, .. } if model_id.ends_with("missing.safetensors"))
+    );
     let mut dead = Vec::new();
     for i in 0..5 {
         dead.extend(a.push(ex(i as f32)).dead_letters);
@@ -150,10 +202,19 @@ fn loading_failure_is_reported_once_and_every_element_dead_lettered() {
     dead.extend(b.flush().dead_letters);
     assert_eq!(dead.len(), 10);
     assert!(dead.iter().all(|d| d.error == err));
-    assert_eq!(handler.loads.load(Ordering::SeqCst), 1, "one load attempt for both workers");
+    assert_eq!(
+        handler.loads.load(Ordering::SeqCst),
+        1,
+        "one load attempt for both workers"
+    );
     let report = a.metrics().report();
-    let stats = report.get("broken", &missing.display().to_string()).unwrap();
-    assert_eq!((stats.load_failures, stats.dead_letters, stats.batches), (1, 10, 0));
+    let stats = report
+        .get("broken", &missing.display().to_string())
+        .unwrap();
+    assert_eq!(
+        (stats.load_failures, stats.dead_letters, stats.batches),
+        (1, 10, 0)
+    );
 }
 
 /// Blocks on a gate for batches containing 0, to simulate a hung call.
@@ -192,20 +253,31 @@ impl ModelHandler for Hanging {
 fn timed_out_batch_is_dead_lettered_and_loses_nothing() {
     let (release, gate) = mpsc::channel();
     let clock = ManualClock::new();
-    let handler = Arc::new(Hanging { gate: Mutex::new(gate) });
+    let handler = Arc::new(Hanging {
+        gate: Mutex::new(gate),
+    });
     let mut engine = InferenceEngine::new(handler, (), options("hang", &clock)).unwrap();
     let mut out = engine.push(0);
     out.extend(engine.push(1)); // [0, 1] hangs past the timeout and is set aside
     assert_eq!(engine.buffered(), 2);
-    assert!(engine.next_deadline().is_some(), "asks to be polled until the batch returns");
+    assert!(
+        engine.next_deadline().is_some(),
+        "asks to be polled until the batch returns"
+    );
     out.extend(engine.push(2));
     out.extend(engine.push(3)); // [2, 3] runs normally meanwhile
-    assert_eq!(out.results.iter().map(|r| r.inference).collect::<Vec<_>>(), vec![3, 4]);
+    assert_eq!(
+        out.results.iter().map(|r| r.inference).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
     release.send(()).unwrap();
     out.extend(engine.flush());
     let mut dead: Vec<i32> = out.dead_letters.iter().map(|d| d.example).collect();
     dead.sort();
     assert_eq!(dead, vec![0, 1]);
-    assert!(out.dead_letters.iter().all(|d| matches!(d.error, HandlerError::Timeout { .. })));
+    assert!(out
+        .dead_letters
+        .iter()
+        .all(|d| matches!(d.error, HandlerError::Timeout { .. })));
     assert_eq!(engine.buffered(), 0);
 }

@@ -17,14 +17,19 @@ fn counts_add_up_across_workers_and_steps() {
     let clock = ManualClock::new();
     let manager = Arc::new(ModelManager::new());
     let metrics = InferenceMetrics::new();
-    let cfg = BatchConfig { max_batch_size: 8, ..Default::default() };
+    let cfg = BatchConfig {
+        max_batch_size: 8,
+        ..Default::default()
+    };
     let mut linear = Linear::new(&path, cfg).with_id("m");
     linear.clock = Some(clock.clone());
     linear.overhead = Duration::from_millis(3);
     let handler = Arc::new(linear);
     let loads = handler.loads.clone();
     let opts = |step: &str| {
-        options(step, &clock).with_manager(manager.clone()).with_metrics(metrics.clone())
+        options(step, &clock)
+            .with_manager(manager.clone())
+            .with_metrics(metrics.clone())
     };
     // Two workers of step "A" and one worker of step "B", all naming model "m".
     let mut engines = vec![
@@ -49,7 +54,11 @@ fn counts_add_up_across_workers_and_steps() {
     }
     let poison = (0..301).filter(|i| i % 37 == 5).count() as u64;
     assert_eq!((served, dead), (301 - poison, poison));
-    assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1, "one load for both steps");
+    assert_eq!(
+        loads.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one load for both steps"
+    );
 
     let report = metrics.report();
     let a = report.get("A", "m").unwrap();
@@ -70,9 +79,15 @@ fn counts_add_up_across_workers_and_steps() {
     assert_eq!(a.model_bytes, Some(20));
 
     let text = report.to_prometheus();
-    let line = format!("tandem_inference_inferences_total{{step=\"A\",model_id=\"m\"}} {}", a.inferences);
+    let line = format!(
+        "tandem_inference_inferences_total{{step=\"A\",model_id=\"m\"}} {}",
+        a.inferences
+    );
     assert!(text.contains(&line), "{text}");
-    let line = format!("tandem_inference_batch_size_count{{step=\"B\",model_id=\"m\"}} {}", b.batches);
+    let line = format!(
+        "tandem_inference_batch_size_count{{step=\"B\",model_id=\"m\"}} {}",
+        b.batches
+    );
     assert!(text.contains(&line));
     assert!(text.contains("tandem_inference_model_bytes{step=\"A\",model_id=\"m\"} 20"));
 }

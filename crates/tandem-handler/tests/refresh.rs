@@ -14,7 +14,11 @@ use tandem_handler::{
 };
 
 fn cfg() -> BatchConfig {
-    BatchConfig { max_batch_size: 4, max_wait: Duration::from_secs(1), ..Default::default() }
+    BatchConfig {
+        max_batch_size: 4,
+        max_wait: Duration::from_secs(1),
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -28,7 +32,9 @@ fn metadata_update_swaps_model_mid_stream_without_dropping_elements() {
     let manager = Arc::new(ModelManager::new());
     let updates = ModelUpdates::new();
     let handler = Arc::new(Linear::new(&v1, cfg()).with_id("linear@v1"));
-    let opts = options("refresh", &clock).with_manager(manager.clone()).with_updates(updates.clone());
+    let opts = options("refresh", &clock)
+        .with_manager(manager.clone())
+        .with_updates(updates.clone());
     // Two workers on the same feed.
     let mut a = InferenceEngine::new(handler.clone(), (), opts.clone()).unwrap();
     let mut b = InferenceEngine::new(handler.clone(), (), opts).unwrap();
@@ -41,7 +47,10 @@ fn metadata_update_swaps_model_mid_stream_without_dropping_elements() {
     // Each worker has 2 elements waiting when the update arrives.
     assert_eq!(a.buffered() + b.buffered(), 4);
     assert_eq!(manager.loaded_ids(), vec!["linear@v1".to_string()]);
-    updates.publish(ModelMetadata { model_id: "linear@v2".into(), path: Some(v2.clone()) });
+    updates.publish(ModelMetadata {
+        model_id: "linear@v2".into(),
+        path: Some(v2.clone()),
+    });
     for i in 6..10 {
         a.push(ex(i as f32)).drain_into(&mut results, &mut dead);
         b.push(ex(i as f32)).drain_into(&mut results, &mut dead);
@@ -59,8 +68,14 @@ fn metadata_update_swaps_model_mid_stream_without_dropping_elements() {
             other => panic!("unexpected model id {other}"),
         }
     }
-    let v1_served = results.iter().filter(|r| &*r.model_id == "linear@v1").count();
-    assert_eq!(v1_served, 8, "the first full batches of each worker ran on v1");
+    let v1_served = results
+        .iter()
+        .filter(|r| &*r.model_id == "linear@v1")
+        .count();
+    assert_eq!(
+        v1_served, 8,
+        "the first full batches of each worker ran on v1"
+    );
     // v2 loaded once for both workers; v1 was released when both swapped.
     assert_eq!(handler.loads.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert_eq!(manager.loaded_ids(), vec!["linear@v2".to_string()]);
@@ -79,14 +94,22 @@ fn failed_update_keeps_the_old_model_and_is_reported() {
     let mut engine = InferenceEngine::new(handler, (), opts).unwrap();
     engine.ensure_loaded().unwrap();
     let bad = dir.join("absent.safetensors");
-    updates.publish(ModelMetadata { model_id: "v2".into(), path: Some(bad) });
+    updates.publish(ModelMetadata {
+        model_id: "v2".into(),
+        path: Some(bad),
+    });
     let mut out = engine.push(ex(3.0));
     out.extend(engine.flush());
     assert_eq!(out.results.len(), 1);
     assert_eq!(&*out.results[0].model_id, "v1");
-    assert!(matches!(engine.last_refresh_error(), Some(HandlerError::Load { model_id, .. }) if model_id == "v2"));
+    assert!(
+        matches!(engine.last_refresh_error(), Some(HandlerError::Load { model_id, .. }) if model_id == "v2")
+    );
     let report = engine.metrics().report();
-    assert_eq!(report.get("refresh-fail", "v2").map(|s| s.load_failures), Some(1));
+    assert_eq!(
+        report.get("refresh-fail", "v2").map(|s| s.load_failures),
+        Some(1)
+    );
 }
 
 /// A file stat the test controls, so no real mtime resolution is involved.
@@ -104,7 +127,10 @@ fn watched_path_change_reloads_the_file() {
     let dir = temp_dir("refresh-watch");
     let path = dir.join("model.safetensors");
     write_weights(&path, &[2.0, 0.0, 0.0, 0.0], 0.0);
-    let version = Arc::new(Mutex::new(FileVersion { modified: UNIX_EPOCH, len: 1 }));
+    let version = Arc::new(Mutex::new(FileVersion {
+        modified: UNIX_EPOCH,
+        len: 1,
+    }));
     let watcher = PathWatcher::with_stat(&path, TestStat(version.clone()));
     let updates = ModelUpdates::watching(watcher, Duration::from_secs(5));
     let clock = ManualClock::new();
@@ -116,7 +142,10 @@ fn watched_path_change_reloads_the_file() {
     out.extend(engine.flush());
     // The file is replaced in place and its stat changes.
     write_weights(&path, &[3.0, 0.0, 0.0, 0.0], 0.0);
-    *version.lock().unwrap() = FileVersion { modified: UNIX_EPOCH + Duration::from_secs(9), len: 2 };
+    *version.lock().unwrap() = FileVersion {
+        modified: UNIX_EPOCH + Duration::from_secs(9),
+        len: 2,
+    };
     // Not checked again until the interval passes on the engine's clock.
     out.extend(engine.push(ex(1.0)));
     out.extend(engine.flush());
@@ -128,5 +157,8 @@ fn watched_path_change_reloads_the_file() {
     assert_eq!(ys, vec![2.0, 2.0, 3.0]);
     let new_id = format!("{}@9000000000-2", path.display());
     assert_eq!(&*out.results[2].model_id, new_id.as_str());
-    assert_eq!(&*out.results[0].model_id, path.display().to_string().as_str());
+    assert_eq!(
+        &*out.results[0].model_id,
+        path.display().to_string().as_str()
+    );
 }

@@ -48,13 +48,21 @@ fn hundred_thousand_elements_with_bounded_buffering() {
             let out = engine.poll();
             served += out.results.len();
             dead += out.dead_letters.len();
-            checksum += out.results.iter().map(|r| f64::from(r.inference)).sum::<f64>();
+            checksum += out
+                .results
+                .iter()
+                .map(|r| f64::from(r.inference))
+                .sum::<f64>();
         }
     }
     let out = engine.flush();
     served += out.results.len();
     dead += out.dead_letters.len();
-    checksum += out.results.iter().map(|r| f64::from(r.inference)).sum::<f64>();
+    checksum += out
+        .results
+        .iter()
+        .map(|r| f64::from(r.inference))
+        .sum::<f64>();
 
     let poison = (0..n).filter(|i| i % 10_007 == 3).count();
     assert_eq!((served, dead), (n - poison, poison));

@@ -23,7 +23,10 @@ pub(crate) struct Batcher<E> {
 
 impl<E> Batcher<E> {
     pub(crate) fn new() -> Self {
-        Batcher { buckets: BTreeMap::new(), buffered: 0 }
+        Batcher {
+            buckets: BTreeMap::new(),
+            buffered: 0,
+        }
     }
 
     /// Adds an element and returns the batches it made ready (at most two: the bucket flushed
@@ -52,7 +55,9 @@ impl<E> Batcher<E> {
         bucket.weight = bucket.weight.saturating_add(weight);
         self.buffered += 1;
         let full = bucket.items.len() >= target_size.max(1)
-            || cfg.max_batch_weight.is_some_and(|budget| bucket.weight >= budget);
+            || cfg
+                .max_batch_weight
+                .is_some_and(|budget| bucket.weight >= budget);
         if full {
             ready.extend(self.take(key));
         }
@@ -61,14 +66,22 @@ impl<E> Batcher<E> {
 
     /// Removes and returns every bucket whose deadline has passed.
     pub(crate) fn due(&mut self, now: Instant) -> Vec<(BucketKey, Vec<E>)> {
-        let keys: Vec<BucketKey> =
-            self.buckets.iter().filter(|(_, b)| b.deadline <= now).map(|(k, _)| *k).collect();
+        let keys: Vec<BucketKey> = self
+            .buckets
+            .iter()
+            .filter(|(_, b)| b.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
         keys.into_iter().filter_map(|k| self.take(k)).collect()
     }
 
     /// Removes the bucket with the earliest deadline.
     pub(crate) fn take_oldest(&mut self) -> Option<(BucketKey, Vec<E>)> {
-        let key = self.buckets.iter().min_by_key(|(_, b)| b.deadline).map(|(k, _)| *k)?;
+        let key = self
+            .buckets
+            .iter()
+            .min_by_key(|(_, b)| b.deadline)
+            .map(|(k, _)| *k)?;
         self.take(key)
     }
 
@@ -102,7 +115,11 @@ mod tests {
 
     #[test]
     fn weight_budget_splits_before_overflow_and_outlier_runs_alone() {
-        let cfg = BatchConfig { max_batch_weight: Some(10), max_batch_size: 100, ..Default::default() };
+        let cfg = BatchConfig {
+            max_batch_weight: Some(10),
+            max_batch_size: 100,
+            ..Default::default()
+        };
         let now = Instant::now();
         let mut b = Batcher::new();
         assert!(b.add((0, None), 'a', 4, &cfg, 100, now).is_empty());
@@ -118,14 +135,20 @@ mod tests {
 
     #[test]
     fn deadlines_are_per_bucket() {
-        let cfg = BatchConfig { max_wait: Duration::from_millis(10), ..Default::default() };
+        let cfg = BatchConfig {
+            max_wait: Duration::from_millis(10),
+            ..Default::default()
+        };
         let t0 = Instant::now();
         let mut b = Batcher::new();
         b.add((0, Some(1)), 1, 1, &cfg, 8, t0);
         b.add((0, Some(2)), 2, 1, &cfg, 8, t0 + Duration::from_millis(5));
         assert_eq!(b.next_deadline(), Some(t0 + Duration::from_millis(10)));
         assert!(b.due(t0 + Duration::from_millis(9)).is_empty());
-        assert_eq!(b.due(t0 + Duration::from_millis(10)), vec![((0, Some(1)), vec![1])]);
+        assert_eq!(
+            b.due(t0 + Duration::from_millis(10)),
+            vec![((0, Some(1)), vec![1])]
+        );
         assert_eq!(b.take_oldest(), Some(((0, Some(2)), vec![2])));
         assert_eq!(b.next_deadline(), None);
     }

@@ -29,7 +29,11 @@ impl SizeEstimator {
             Some(per) if per <= 0.0 => cfg.max_batch_size,
             Some(per) => {
                 let n = (target.as_secs_f64() / per).floor();
-                let n = if n.is_finite() { n.min(usize::MAX as f64) as usize } else { usize::MAX };
+                let n = if n.is_finite() {
+                    n.min(usize::MAX as f64) as usize
+                } else {
+                    usize::MAX
+                };
                 n.clamp(cfg.min_batch_size, cfg.max_batch_size)
             }
         }
@@ -73,7 +77,10 @@ mod tests {
 
     #[test]
     fn without_target_uses_max() {
-        let cfg = BatchConfig { max_batch_size: 7, ..Default::default() };
+        let cfg = BatchConfig {
+            max_batch_size: 7,
+            ..Default::default()
+        };
         assert_eq!(SizeEstimator::default().target(&cfg), 7);
     }
 }

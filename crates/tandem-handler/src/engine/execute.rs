@@ -18,6 +18,9 @@ use super::InferenceEngine;
 
 type Outcome<E, P> = (Vec<E>, Result<Vec<P>, HandlerError>);
 
+/// A call that returned in time, or the receiver its late outcome will arrive on.
+type TimedCall<E, P> = Result<Outcome<E, P>, Receiver<Outcome<E, P>>>;
+
 /// A batch that outlived its timeout. Its thread still owns the examples; when it returns them
 /// they are dead-lettered, so even a hung batch loses no element (`flush` waits for it).
 pub(crate) struct StuckBatch<E, P> {
@@ -60,7 +63,10 @@ impl<H: ModelHandler> InferenceEngine<H> {
         let lease = match self.lease() {
             Ok(lease) => Arc::new(lease),
             Err((error, model_id)) => {
-                let model_id = self.handler.group_model_id(group).map_or(model_id, Arc::from);
+                let model_id = self
+                    .handler
+                    .group_model_id(group)
+                    .map_or(model_id, Arc::from);
                 return self.dead_letter_all(batch, error, &model_id, out);
             }
         };
@@ -140,7 +146,9 @@ impl<H: ModelHandler> InferenceEngine<H> {
                 Ok(outcome) => outcome,
                 Err(returned) => {
                     let metric = self.metric_key(model_id);
-                    self.options.metrics.record_batch(&metric, size, limit, false);
+                    self.options
+                        .metrics
+                        .record_batch(&metric, size, limit, false);
                     self.stuck.push(StuckBatch {
                         returned,
                         len: size,
@@ -153,7 +161,9 @@ impl<H: ModelHandler> InferenceEngine<H> {
         };
         let took = self.options.clock.now().saturating_duration_since(started);
         let metric = self.metric_key(model_id);
-        self.options.metrics.record_batch(&metric, size, took, result.is_ok());
+        self.options
+            .metrics
+            .record_batch(&metric, size, took, result.is_ok());
         if result.is_ok() {
             self.estimators.entry(key).or_default().observe(size, took);
         }
@@ -168,23 +178,25 @@ impl<H: ModelHandler> InferenceEngine<H> {
         lease: &Lease<H>,
         batch: Vec<H::Example>,
         limit: Duration,
-    ) -> Result<Outcome<H::Example, H::Prediction>, Receiver<Outcome<H::Example, H::Prediction>>>
-    {
+    ) -> TimedCall<H::Example, H::Prediction> {
         let (job_tx, job_rx) = mpsc::channel::<Vec<H::Example>>();
         let (done_tx, done_rx) = mpsc::channel();
         let handler = self.handler.clone();
         let args = self.args.clone();
         let thread_lease = lease.clone();
-        let spawned = std::thread::Builder::new().name("tandem-inference".into()).spawn(move || {
-            if let Ok(batch) = job_rx.recv() {
-                let result = invoke(&*handler, &batch, thread_lease.model(), &args);
-                drop(thread_lease);
-                let _ = done_tx.send((batch, result));
-            }
-        });
+        let spawned = std::thread::Builder::new()
+            .name("tandem-inference".into())
+            .spawn(move || {
+                if let Ok(batch) = job_rx.recv() {
+                    let result = invoke(&*handler, &batch, thread_lease.model(), &args);
+                    drop(thread_lease);
+                    let _ = done_tx.send((batch, result));
+                }
+            });
         if let Err(spawn_error) = spawned {
             // The job channel's receiver died with the closure: the batch comes back to us.
-            let error = HandlerError::inference(format!("cannot start inference thread: {spawn_error}"));
+            let error =
+                HandlerError::inference(format!("cannot start inference thread: {spawn_error}"));
             return match job_tx.send(batch) {
                 Err(mpsc::SendError(batch)) => Ok((batch, Err(error))),
                 Ok(()) => Err(done_rx),
@@ -221,7 +233,10 @@ impl<H: ModelHandler> InferenceEngine<H> {
                 }
             };
             if let Some((examples, _ignored_late_result)) = returned {
-                let error = HandlerError::Timeout { batch_size: stuck.len, limit: stuck.limit };
+                let error = HandlerError::Timeout {
+                    batch_size: stuck.len,
+                    limit: stuck.limit,
+                };
                 self.dead_letter_all(examples, error, &stuck.model_id, out);
             }
         }
@@ -235,16 +250,29 @@ impl<H: ModelHandler> InferenceEngine<H> {
         out: &mut Completed<H::Example, H::Prediction>,
     ) {
         let n = examples.len() as u64;
-        self.options.metrics.record(&self.options.step, model_id, &self.namespace, |s| {
-            s.inferences += n
-        });
-        out.results.extend(examples.into_iter().zip(predictions).map(|(example, inference)| {
-            PredictionResult { example, inference, model_id: model_id.clone() }
-        }));
+        self.options
+            .metrics
+            .record(&self.options.step, model_id, &self.namespace, |s| {
+                s.inferences += n
+            });
+        out.results.extend(
+            examples
+                .into_iter()
+                .zip(predictions)
+                .map(|(example, inference)| PredictionResult {
+                    example,
+                    inference,
+                    model_id: model_id.clone(),
+                }),
+        );
     }
 
     fn metric_key<'a>(&'a self, model_id: &'a str) -> MetricKey<'a> {
-        MetricKey { step: &self.options.step, model_id, namespace: &self.namespace }
+        MetricKey {
+            step: &self.options.step,
+            model_id,
+            namespace: &self.namespace,
+        }
     }
 }
 
@@ -256,12 +284,19 @@ fn invoke<H: ModelHandler>(
     args: &H::Args,
 ) -> Result<Vec<H::Prediction>, HandlerError> {
     let refs: Vec<&H::Example> = batch.iter().collect();
-    let result = catch_unwind(AssertUnwindSafe(|| handler.run_inference(&refs, model, args)))
-        .unwrap_or_else(|payload| {
-            Err(HandlerError::Panicked { message: panic_message(payload.as_ref()) })
-        })?;
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        handler.run_inference(&refs, model, args)
+    }))
+    .unwrap_or_else(|payload| {
+        Err(HandlerError::Panicked {
+            message: panic_message(payload.as_ref()),
+        })
+    })?;
     if result.len() != batch.len() {
-        return Err(HandlerError::OutputCount { expected: batch.len(), got: result.len() });
+        return Err(HandlerError::OutputCount {
+            expected: batch.len(),
+            got: result.len(),
+        });
     }
     Ok(result)
 }

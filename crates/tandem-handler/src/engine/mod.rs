@@ -58,7 +58,9 @@ impl<H: ModelHandler> InferenceEngine<H> {
     ) -> Result<Self, HandlerError> {
         let config = handler.batch_config();
         config.validate()?;
-        let max_buffered = options.max_buffered.unwrap_or(config.max_batch_size.saturating_mul(4));
+        let max_buffered = options
+            .max_buffered
+            .unwrap_or(config.max_batch_size.saturating_mul(4));
         if max_buffered == 0 {
             return Err(HandlerError::Config {
                 field: "max_buffered",
@@ -97,7 +99,10 @@ impl<H: ModelHandler> InferenceEngine<H> {
                 return out;
             }
         };
-        let key = (group, cfg.bucketing.bucket(self.handler.element_length(&example)));
+        let key = (
+            group,
+            cfg.bucketing.bucket(self.handler.element_length(&example)),
+        );
         let weight = self.handler.element_weight(&example);
         let target = self.estimators.get(&key).map_or_else(
             || SizeEstimator::default().target(&cfg),
@@ -108,7 +113,9 @@ impl<H: ModelHandler> InferenceEngine<H> {
         }
         self.run_due(now, &mut out);
         while self.batcher.buffered() > self.max_buffered {
-            let Some((key, batch)) = self.batcher.take_oldest() else { break };
+            let Some((key, batch)) = self.batcher.take_oldest() else {
+                break;
+            };
             self.run_batch(key, batch, &mut out);
         }
         out
@@ -195,7 +202,8 @@ impl<H: ModelHandler> InferenceEngine<H> {
         if let Some(id) = self.handler.group_model_id(group) {
             return Arc::from(id);
         }
-        self.current_model_id().unwrap_or_else(|| Arc::from(self.handler.model_id()))
+        self.current_model_id()
+            .unwrap_or_else(|| Arc::from(self.handler.model_id()))
     }
 
     fn dead_letter_all(
@@ -206,13 +214,55 @@ impl<H: ModelHandler> InferenceEngine<H> {
         out: &mut Completed<H::Example, H::Prediction>,
     ) {
         let n = examples.len() as u64;
-        self.options.metrics.record(&self.options.step, model_id, &self.namespace, |s| {
-            s.dead_letters += n
-        });
-        out.dead_letters.extend(examples.into_iter().map(|example| DeadLetter {
-            example,
-            error: error.clone(),
-            model_id: model_id.clone(),
-        }));
+        self.options
+            .metrics
+            .record(&self.options.step, model_id, &self.namespace, |s| {
+                s.dead_letters += n
+            });
+        out.dead_letters
+            .extend(examples.into_iter().map(|example| DeadLetter {
+                example,
+                error: error.clone(),
+                model_id: model_id.clone(),
+            }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Unit;
+    impl ModelHandler for Unit {
+        type Example = u8;
+        type Prediction = u8;
+        type Model = ();
+        type Args = ();
+        fn load_model(&self) -> Result<(), HandlerError> {
+            Ok(())
+        }
+        fn run_inference(&self, b: &[&u8], _: &(), _: &()) -> Result<Vec<u8>, HandlerError> {
+            Ok(b.iter().map(|&&x| x).collect())
+        }
+    }
+
+    /// A runner moves engines into worker threads.
+    #[test]
+    fn engine_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<InferenceEngine<Unit>>();
+    }
+
+    #[test]
+    fn invalid_config_and_zero_buffer_are_rejected() {
+        let opts = EngineOptions::new("s").with_max_buffered(0);
+        let err = InferenceEngine::new(Arc::new(Unit), (), opts).err();
+        assert!(matches!(
+            err,
+            Some(HandlerError::Config {
+                field: "max_buffered",
+                ..
+            })
+        ));
     }
 }

@@ -17,7 +17,11 @@ pub(crate) enum ModelState<M> {
     /// Serving.
     Ready(ModelHandle<M>),
     /// The load failed; the pin keeps the failure cached for other workers.
-    Failed { error: HandlerError, model_id: Arc<str>, _pin: FailurePin },
+    Failed {
+        error: HandlerError,
+        model_id: Arc<str>,
+        _pin: FailurePin,
+    },
 }
 
 impl<H: ModelHandler> InferenceEngine<H> {
@@ -42,10 +46,15 @@ impl<H: ModelHandler> InferenceEngine<H> {
         let _ = self.ensure_loaded();
         match &self.model {
             ModelState::Ready(handle) => Ok(handle.lease()),
-            ModelState::Failed { error, model_id, .. } => Err((error.clone(), model_id.clone())),
+            ModelState::Failed {
+                error, model_id, ..
+            } => Err((error.clone(), model_id.clone())),
             ModelState::NotLoaded => {
                 let id: Arc<str> = Arc::from(self.handler.model_id());
-                Err((HandlerError::load(id.to_string(), "model was not loaded"), id))
+                Err((
+                    HandlerError::load(id.to_string(), "model was not loaded"),
+                    id,
+                ))
             }
         }
     }
@@ -53,7 +62,9 @@ impl<H: ModelHandler> InferenceEngine<H> {
     /// Switches to a newer model version if the update feed has one. A version that fails to
     /// load is recorded once and the current model keeps serving.
     pub(crate) fn check_refresh(&mut self) {
-        let Some(updates) = &self.options.updates else { return };
+        let Some(updates) = &self.options.updates else {
+            return;
+        };
         let now = self.options.clock.now();
         let Some((generation, meta)) = updates.newer_than(self.seen_generation, now) else {
             return;
@@ -103,11 +114,19 @@ impl<H: ModelHandler> InferenceEngine<H> {
                 }
                 ModelState::Ready(handle)
             }
-            Err(LoadFailed { error, attempted_here, pin }) => {
+            Err(LoadFailed {
+                error,
+                attempted_here,
+                pin,
+            }) => {
                 if attempted_here {
                     metrics.record(&self.options.step, model_id, ns, |s| s.load_failures += 1);
                 }
-                ModelState::Failed { error, model_id: Arc::from(model_id), _pin: pin }
+                ModelState::Failed {
+                    error,
+                    model_id: Arc::from(model_id),
+                    _pin: pin,
+                }
             }
         }
     }

@@ -17,7 +17,10 @@ pub fn write_weights(path: &Path, weight: &[f32], bias: f32) {
     let w: Vec<u8> = weight.iter().flat_map(|v| v.to_le_bytes()).collect();
     let b: Vec<u8> = bias.to_le_bytes().to_vec();
     let tensors = vec![
-        ("weight", TensorView::new(Dtype::F32, vec![weight.len()], &w).unwrap()),
+        (
+            "weight",
+            TensorView::new(Dtype::F32, vec![weight.len()], &w).unwrap(),
+        ),
         ("bias", TensorView::new(Dtype::F32, vec![1], &b).unwrap()),
     ];
     let bytes = safetensors::serialize(tensors, None).unwrap();
@@ -43,7 +46,10 @@ pub struct LinearModel {
 
 fn read_f32s(st: &SafeTensors<'_>, name: &str) -> Result<Vec<f32>, HandlerError> {
     let t = st.tensor(name).map_err(HandlerError::inference)?;
-    Ok(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Ok(t.data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 pub fn load_linear(path: &Path) -> Result<LinearModel, HandlerError> {
@@ -52,7 +58,9 @@ pub fn load_linear(path: &Path) -> Result<LinearModel, HandlerError> {
     let st = SafeTensors::deserialize(&bytes).map_err(|e| HandlerError::load(&id, e))?;
     let weight = read_f32s(&st, "weight").map_err(|e| HandlerError::load(&id, e))?;
     let bias = read_f32s(&st, "bias").map_err(|e| HandlerError::load(&id, e))?;
-    let bias = *bias.first().ok_or_else(|| HandlerError::load(&id, "empty bias"))?;
+    let bias = *bias
+        .first()
+        .ok_or_else(|| HandlerError::load(&id, "empty bias"))?;
     Ok(LinearModel { weight, bias })
 }
 
@@ -124,7 +132,9 @@ impl ModelHandler for Linear {
         }
         let len = batch.first().map_or(0, |x| x.len());
         if batch.iter().any(|x| x.len() != len) {
-            return Err(HandlerError::inference("unable to batch inputs of different lengths"));
+            return Err(HandlerError::inference(
+                "unable to batch inputs of different lengths",
+            ));
         }
         if len > model.weight.len() {
             return Err(HandlerError::inference(format!(
@@ -144,7 +154,9 @@ impl ModelHandler for Linear {
     }
 
     fn model_id(&self) -> String {
-        self.id.clone().unwrap_or_else(|| self.path.display().to_string())
+        self.id
+            .clone()
+            .unwrap_or_else(|| self.path.display().to_string())
     }
 
     fn batch_config(&self) -> BatchConfig {
