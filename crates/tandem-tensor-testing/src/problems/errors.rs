@@ -59,9 +59,12 @@ pub enum Case {
     FromSliceLength,
     ToVecDType,
     ToScalarMany,
+    FromSliceHugeDims,
+    FullHugeDims,
+    ReshapeHugeDims,
 }
 
-const CASES: [Case; 51] = [
+const CASES: [Case; 54] = [
     Case::BinaryShapes,
     Case::BinaryDTypes,
     Case::BinaryInts,
@@ -113,6 +116,9 @@ const CASES: [Case; 51] = [
     Case::FromSliceLength,
     Case::ToVecDType,
     Case::ToScalarMany,
+    Case::FromSliceHugeDims,
+    Case::FullHugeDims,
+    Case::ReshapeHugeDims,
 ];
 
 #[derive(Clone, Debug)]
@@ -211,6 +217,10 @@ fn attempt<B: Backend>(b: &B, p: &Problem) -> Result<Result<()>> {
         Case::FromSliceLength => Tensor::from_slice(b, &vec![0f32; m * n + 1], &[m, n]).map(drop),
         Case::ToVecDType => x.to_vec::<u32>().map(drop),
         Case::ToScalarMany => x.to_scalar::<f32>().map(drop),
+        // Element counts that overflow usize: an error, not an overflow panic or a wrapped count.
+        Case::FromSliceHugeDims => Tensor::from_slice(b, &[0f32; 4], &[usize::MAX, m, 2]).map(drop),
+        Case::FullHugeDims => Tensor::full(b, 0.0, &[usize::MAX, m], dt).map(drop),
+        Case::ReshapeHugeDims => x.reshape(&[usize::MAX, 2, m]).map(drop),
     };
     Ok(r)
 }
