@@ -13,6 +13,9 @@ pub enum BlipError {
     /// A tensor op rejected its inputs or the backend failed.
     #[error(transparent)]
     Tensor(#[from] tandem_tensor::Error),
+    /// Decoding or preprocessing an image failed.
+    #[error(transparent)]
+    Image(#[from] tandem_clip::ClipError),
     /// Reading a file of the checkpoint failed.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },

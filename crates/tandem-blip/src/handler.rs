@@ -10,14 +10,15 @@ use crate::generation::{Caption, GenerationConfig};
 use crate::model::BlipCaptioner;
 use std::path::PathBuf;
 use tandem_handler::{HandlerError, ModelHandler};
-use tandem_tensor::{CpuBackend, DType, Tensor};
+use tandem_clip::RgbImage;
+use tandem_tensor::{CpuBackend, DType};
 
-/// One preprocessed image: `pixels` is `[3, size, size]` row-major (`BlipImageProcessor`
-/// output for one image), `key` identifies it (its random streams derive from it).
+/// One decoded image (see [`crate::open_image`] / [`crate::decode_image`]); `key` identifies it
+/// (its random streams derive from it).
 #[derive(Clone, Debug)]
 pub struct BlipImage {
     pub key: String,
-    pub pixels: Vec<f32>,
+    pub image: RgbImage,
 }
 
 /// Loads a checkpoint directory on the CPU backend in f32.
@@ -47,26 +48,9 @@ impl ModelHandler for BlipHandler {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let v = &model.model.config.vision_config;
-        let per_image = v.num_channels * v.image_size * v.image_size;
-        let mut flat = Vec::with_capacity(per_image * batch.len());
-        for image in batch {
-            if image.pixels.len() != per_image {
-                return Err(HandlerError::inference(format!(
-                    "image `{}`: {} pixel values, expected {per_image} ([{}, {}, {}])",
-                    image.key,
-                    image.pixels.len(),
-                    v.num_channels,
-                    v.image_size,
-                    v.image_size
-                )));
-            }
-            flat.extend_from_slice(&image.pixels);
-        }
-        let pixels = Tensor::from_slice(&CpuBackend, &flat, &[batch.len(), v.num_channels, v.image_size, v.image_size])
-            .map_err(HandlerError::inference)?;
+        let images: Vec<&RgbImage> = batch.iter().map(|i| &i.image).collect();
         let keys: Vec<&str> = batch.iter().map(|i| i.key.as_str()).collect();
-        model.caption(&pixels, &keys, args).map_err(HandlerError::inference)
+        model.caption_images(&images, &keys, args).map_err(HandlerError::inference)
     }
 
     fn model_id(&self) -> String {

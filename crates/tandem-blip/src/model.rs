@@ -3,6 +3,7 @@
 
 use crate::config::BlipConfig;
 use crate::error::{BlipError, Result};
+use crate::preprocess::BlipImageProcessor;
 use crate::text::{BlipTextDecoder, ImageContext};
 use crate::tokenizer::BlipTokenizer;
 use crate::vision::{BlipVisionModel, VisionOutput};
@@ -20,11 +21,12 @@ pub struct BlipModel<B: Backend> {
     backend: B,
 }
 
-/// A model with the tokenizer of its checkpoint.
+/// A model with the tokenizer and image processor of its checkpoint.
 #[derive(Clone)]
 pub struct BlipCaptioner<B: Backend> {
     pub model: BlipModel<B>,
     pub tokenizer: BlipTokenizer,
+    pub processor: BlipImageProcessor,
 }
 
 impl<B: Backend> BlipModel<B> {
@@ -69,9 +71,15 @@ impl<B: Backend> BlipModel<B> {
 }
 
 impl<B: Backend> BlipCaptioner<B> {
-    /// Model and tokenizer of a checkpoint directory.
+    /// Model, tokenizer and image processor of a checkpoint directory.
     pub fn from_dir(dir: impl AsRef<Path>, backend: &B, dtype: DType) -> Result<Self> {
         let dir = dir.as_ref();
-        Ok(BlipCaptioner { model: BlipModel::from_dir(dir, backend, dtype)?, tokenizer: BlipTokenizer::from_dir(dir)? })
+        let model = BlipModel::from_dir(dir, backend, dtype)?;
+        let processor = BlipImageProcessor::from_dir(dir, model.config.vision_config.image_size)?;
+        let size = model.config.vision_config.image_size;
+        if processor.output_size() != (size, size) {
+            return Err(BlipError::config("preprocessor_config.json size", format!("{:?} does not match the model's image size {size}", processor.output_size())));
+        }
+        Ok(BlipCaptioner { model, tokenizer: BlipTokenizer::from_dir(dir)?, processor })
     }
 }

@@ -118,6 +118,19 @@ pub fn generate<B: Backend>(model: &BlipModel<B>, pixels: &Tensor<B>, keys: &[&s
 }
 
 impl<B: Backend> BlipCaptioner<B> {
+    /// Captions for decoded images: preprocessed as `BlipImageProcessor` does, encoded once,
+    /// decoded together (see [`BlipCaptioner::caption`]).
+    pub fn caption_images(&self, images: &[&tandem_clip::RgbImage], keys: &[&str], cfg: &GenerationConfig) -> Result<Vec<Vec<Caption>>> {
+        if images.len() != keys.len() {
+            return Err(BlipError::input("keys", format!("{} keys for {} images", keys.len(), images.len())));
+        }
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pixels = self.processor.pixel_values(self.model.backend(), images)?;
+        self.caption(&pixels, keys, cfg)
+    }
+
     /// Captions for preprocessed `pixels` (one image per `keys` entry), with the prompt of
     /// `cfg` tokenized as `BlipForConditionalGeneration.generate` does.
     pub fn caption(&self, pixels: &Tensor<B>, keys: &[&str], cfg: &GenerationConfig) -> Result<Vec<Vec<Caption>>> {
