@@ -58,7 +58,10 @@ pub fn build_ab(requests: &PCollection<Request>) -> AbTest {
     let arm_counts = predictions
         .map("ArmOf", |p: Prediction| (p.arm, ()))
         .count_per_key("CountPerArm");
-    AbTest { predictions, arm_counts }
+    AbTest {
+        predictions,
+        arm_counts,
+    }
 }
 
 /// `n` stand-in requests from `n / 2` users (every user sends two).
@@ -66,7 +69,9 @@ pub fn synthetic_requests(n: usize) -> Vec<Request> {
     (0..n)
         .map(|i| {
             let user = format!("user-{}", i / 2);
-            let features = (0..4).map(|j| ((i * 7 + j * 3) % 11) as f32 / 10.0).collect();
+            let features = (0..4)
+                .map(|j| ((i * 7 + j * 3) % 11) as f32 / 10.0)
+                .collect();
             (user, features)
         })
         .collect()

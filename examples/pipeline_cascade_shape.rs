@@ -11,7 +11,9 @@
 //! Images that "model A" cannot handle go to a dead-letter output instead of failing the run.
 
 use serde::{Deserialize, Serialize};
-use tandem_pipeline::{BoxError, DoFn, Emitter, Failed, PCollection, Pipeline, ReadImages, WriteJsonLines, WriteStdout};
+use tandem_pipeline::{
+    BoxError, DoFn, Emitter, Failed, PCollection, Pipeline, ReadImages, WriteJsonLines, WriteStdout,
+};
 
 /// An image as read from disk: its key (path) and undecoded bytes.
 pub type Image = (String, Vec<u8>);
@@ -66,17 +68,24 @@ impl DoFn for Rank {
         Ok(())
     }
 
-    fn process(&mut self, (image, (bytes, captions)): Self::In, out: &mut Emitter<'_, Self::In, RankedCaptions>) -> Result<(), BoxError> {
+    fn process(
+        &mut self,
+        (image, (bytes, captions)): Self::In,
+        out: &mut Emitter<'_, Self::In, RankedCaptions>,
+    ) -> Result<(), BoxError> {
         if !self.loaded {
             return Err("ranker used before setup".into());
         }
         let [bytes] = bytes.as_slice() else {
             return Err(format!("expected one image for `{image}`, found {}", bytes.len()).into());
         };
-        let mut ranking: Vec<(String, f32)> = captions.into_iter().map(|c| {
-            let s = score(bytes, &c);
-            (c, s)
-        }).collect();
+        let mut ranking: Vec<(String, f32)> = captions
+            .into_iter()
+            .map(|c| {
+                let s = score(bytes, &c);
+                (c, s)
+            })
+            .collect();
         ranking.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.emit(RankedCaptions { image, ranking });
         Ok(())
@@ -97,7 +106,10 @@ pub fn build_cascade(images: &PCollection<Image>) -> Cascade {
         propose_captions(&bytes).map(|captions| (key, captions))
     });
     let captions = proposals.flat_map("PostProcess", |(key, captions): (String, Vec<String>)| {
-        captions.iter().map(|c| (key.clone(), clean_caption(c))).collect::<Vec<_>>()
+        captions
+            .iter()
+            .map(|c| (key.clone(), clean_caption(c)))
+            .collect::<Vec<_>>()
     });
     let ranked = images
         .co_group_by_key("JoinImageWithCaptions", &captions)
@@ -114,10 +126,16 @@ pub fn build_cascade(images: &PCollection<Image>) -> Cascade {
 /// A few stand-in images, one of them empty (model A rejects it).
 pub fn synthetic_images() -> Vec<Image> {
     vec![
-        (String::from("img-0.png"), b"a photo of a cat on a sofa".to_vec()),
+        (
+            String::from("img-0.png"),
+            b"a photo of a cat on a sofa".to_vec(),
+        ),
         (String::from("img-1.png"), vec![200u8; 64]),
         (String::from("img-2.png"), Vec::new()),
-        (String::from("img-3.png"), b"blurry pixels with a dark sky".to_vec()),
+        (
+            String::from("img-3.png"),
+            b"blurry pixels with a dark sky".to_vec(),
+        ),
     ]
 }
 
@@ -130,12 +148,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let cascade = build_cascade(&images);
     match args.get(1) {
-        Some(out) => cascade.ranked.write("WriteRanked", WriteJsonLines::to_path(out)),
+        Some(out) => cascade
+            .ranked
+            .write("WriteRanked", WriteJsonLines::to_path(out)),
         None => cascade.ranked.write("WriteRanked", WriteStdout),
     }
     cascade
         .rejected
-        .map("DescribeRejected", |f: Failed<Image>| format!("{}: {} ({})", f.element.0, f.error, f.step))
+        .map("DescribeRejected", |f: Failed<Image>| {
+            format!("{}: {} ({})", f.element.0, f.error, f.step)
+        })
         .write("WriteRejected", WriteStdout);
     eprintln!("{}", p.to_text());
     let report = p.run()?;

@@ -88,7 +88,9 @@ pub(crate) fn to_dot(g: &Graph) -> String {
     }
     for (i, step) in g.steps.iter().enumerate() {
         for &c in &step.inputs {
-            let Some(col) = g.collections.get(c) else { continue };
+            let Some(col) = g.collections.get(c) else {
+                continue;
+            };
             let port = if col.port_name == "main" {
                 String::new()
             } else {

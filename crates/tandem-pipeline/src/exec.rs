@@ -72,7 +72,10 @@ pub(crate) enum ProcessError {
     /// The element failed; it goes to the dead-letter output or fails the run.
     Element(Failure),
     /// The step itself is broken (e.g. re-running `setup` after a panic failed).
-    Step { phase: &'static str, message: String },
+    Step {
+        phase: &'static str,
+        message: String,
+    },
 }
 
 pub(crate) type ElementResult = Result<(), ProcessError>;

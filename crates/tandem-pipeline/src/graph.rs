@@ -46,7 +46,9 @@ pub enum Accounting {
 
 /// An erased source: opened once by the runner on one thread.
 pub(crate) trait ErasedSource: Send {
-    fn open(self: Box<Self>) -> Result<Box<dyn Iterator<Item = Result<AnyBox, Error>> + Send>, Error>;
+    fn open(
+        self: Box<Self>,
+    ) -> Result<Box<dyn Iterator<Item = Result<AnyBox, Error>> + Send>, Error>;
 }
 
 /// How a step runs.

@@ -50,14 +50,14 @@ pub use error::{BoxError, Error, Result};
 pub use graph::{Accounting, Graph, StepKind};
 pub use hash::stable_hash;
 pub use io::{
-    ChannelSink, ChannelSource, Collected, ReadFiles, ReadImages, ReadJsonLines, ReadLines, Sink, Source,
-    WriteJsonLines, WriteStdout,
+    ChannelSink, ChannelSource, Collected, ReadFiles, ReadImages, ReadJsonLines, ReadLines, Sink,
+    Source, WriteJsonLines, WriteStdout,
 };
 pub use metrics::{RunReport, StepMetrics};
 pub use pcollection::{Applied, PCollection};
 pub use pipeline::Pipeline;
 pub use runner::{LocalRunner, Runner};
-pub use transforms::co_group::{CoGbkResult, CoGroupByKey, CoGroupTag};
+pub use transforms::co_group::{CoGbkResult, CoGroupByKey, CoGroupTag, CoGrouped};
 pub use transforms::group::{Key, ShuffleValue};
 pub use transforms::par_do::{DoFn, Emitter, Failed, OutputTag};
 pub use window::{Clock, FixedWindows, ManualClock, SystemClock, Window};

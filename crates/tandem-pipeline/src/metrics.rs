@@ -80,7 +80,14 @@ impl RunReport {
             let _ = writeln!(
                 s,
                 "{:<32} {:>4} {:>10} {:>10} {:>8} {:>8} {:>8} {:>10.3?}",
-                m.name, m.workers, m.elements_in, m.elements_out, m.dead_lettered, m.filtered, m.written, m.busy
+                m.name,
+                m.workers,
+                m.elements_in,
+                m.elements_out,
+                m.dead_lettered,
+                m.filtered,
+                m.written,
+                m.busy
             );
         }
         let unbalanced: Vec<&str> = self

@@ -7,10 +7,10 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 
 use crate::element::Elem;
+use crate::exec::ExecFactory;
 use crate::graph::{Accounting, CollectionId, StepExec, StepId, StepKind, StepSpec};
 use crate::pipeline::Pipeline;
 use crate::transforms::par_do::{Failed, OutputTag};
-use crate::exec::ExecFactory;
 
 /// A typed, immutable collection of elements in a pipeline. Transforms take `&self` and
 /// return new collections, so a collection can feed several steps (elements are cloned).
@@ -35,7 +35,11 @@ impl<T> std::fmt::Debug for PCollection<T> {
                 "PCollection<{}>({}.{})",
                 c.type_name, g.steps[c.producer].name, c.port_name
             ),
-            None => write!(f, "PCollection(#{} of a pipeline that already ran)", self.id),
+            None => write!(
+                f,
+                "PCollection(#{} of a pipeline that already ran)",
+                self.id
+            ),
         }
     }
 }
@@ -55,7 +59,11 @@ impl<T> PCollection<T> {
     }
 
     fn producer(&self) -> Option<StepId> {
-        self.pipeline.graph().collections.get(self.id).map(|c| c.producer)
+        self.pipeline
+            .graph()
+            .collections
+            .get(self.id)
+            .map(|c| c.producer)
     }
 
     /// Renames the step that produced this collection (names appear in metrics, errors and

@@ -17,11 +17,14 @@ fn large_source_through_slow_step_buffers_at_most_the_channel_capacity() {
 
     let p = Pipeline::new();
     let counter = Arc::clone(&produced);
-    let source = p.create((0..N).map(move |i| {
+    let source = p.create((0..N).inspect(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
-        i
     }));
-    let (prod, cons, gap) = (Arc::clone(&produced), Arc::clone(&consumed), Arc::clone(&max_gap));
+    let (prod, cons, gap) = (
+        Arc::clone(&produced),
+        Arc::clone(&consumed),
+        Arc::clone(&max_gap),
+    );
     let total = source
         .map("Slow", move |i| {
             if i % 500 == 0 {
@@ -44,6 +47,10 @@ fn large_source_through_slow_step_buffers_at_most_the_channel_capacity() {
     let gap = max_gap.load(Ordering::SeqCst);
     assert!(gap <= CAPACITY + 2, "source ran {gap} elements ahead");
     let slow = report.step("Slow").unwrap();
-    assert!(slow.max_queued <= CAPACITY, "queue reached {}", slow.max_queued);
+    assert!(
+        slow.max_queued <= CAPACITY,
+        "queue reached {}",
+        slow.max_queued
+    );
     assert!(report.steps.iter().all(|s| s.max_queued <= CAPACITY));
 }

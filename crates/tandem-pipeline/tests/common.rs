@@ -34,7 +34,10 @@ impl Drop for TempDir {
 }
 
 pub fn runner(workers: usize) -> LocalRunner {
-    LocalRunner::new().with_parallelism(workers).with_channel_capacity(8).with_bundle_size(4)
+    LocalRunner::new()
+        .with_parallelism(workers)
+        .with_channel_capacity(8)
+        .with_bundle_size(4)
 }
 
 pub fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
@@ -44,6 +47,11 @@ pub fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
 
 pub fn assert_balanced(report: &RunReport) {
     for s in &report.steps {
-        assert!(s.is_balanced(), "step {} unbalanced: {s:?}\n{}", s.name, report.summary());
+        assert!(
+            s.is_balanced(),
+            "step {} unbalanced: {s:?}\n{}",
+            s.name,
+            report.summary()
+        );
     }
 }

@@ -52,7 +52,14 @@ fn cascade_ranks_every_good_image_and_dead_letters_the_bad_one() {
 
     assert_balanced(&report);
     let model_a = report.step("ModelA/Caption").unwrap();
-    assert_eq!((model_a.elements_in, model_a.elements_out, model_a.dead_lettered), (4, 3, 1));
+    assert_eq!(
+        (
+            model_a.elements_in,
+            model_a.elements_out,
+            model_a.dead_lettered
+        ),
+        (4, 3, 1)
+    );
     assert_eq!(report.step("ModelB/Rank").unwrap().elements_in, 3);
 }
 
@@ -71,7 +78,10 @@ fn cascade_reads_a_folder_of_images() {
         .into_iter()
         .map(|r| r.image.rsplit('/').next().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(names, BTreeSet::from(["a.JPG".to_string(), "b.png".to_string()]));
+    assert_eq!(
+        names,
+        BTreeSet::from(["a.JPG".to_string(), "b.png".to_string()])
+    );
 }
 
 #[test]
@@ -97,15 +107,29 @@ fn ab_split_is_stable_per_user_and_counts_each_arm() {
 
     let mut arm_of_user: BTreeMap<String, String> = BTreeMap::new();
     for pr in &predictions {
-        let arm = arm_of_user.entry(pr.user.clone()).or_insert_with(|| pr.arm.clone());
+        let arm = arm_of_user
+            .entry(pr.user.clone())
+            .or_insert_with(|| pr.arm.clone());
         assert_eq!(arm, &pr.arm, "user {} seen in both arms", pr.user);
     }
-    let key = |user: &str, arm: &str, score: f32| (user.to_string(), arm.to_string(), score.to_bits());
-    let got = sorted(predictions.iter().map(|p| key(&p.user, &p.arm, p.score)).collect());
+    let key =
+        |user: &str, arm: &str, score: f32| (user.to_string(), arm.to_string(), score.to_bits());
+    let got = sorted(
+        predictions
+            .iter()
+            .map(|p| key(&p.user, &p.arm, p.score))
+            .collect(),
+    );
     let want = sorted(
         requests
             .iter()
-            .map(|(u, f)| if in_a(u) { key(u, "A", ab::model_a(f)) } else { key(u, "B", ab::model_b(f)) })
+            .map(|(u, f)| {
+                if in_a(u) {
+                    key(u, "A", ab::model_a(f))
+                } else {
+                    key(u, "B", ab::model_b(f))
+                }
+            })
             .collect(),
     );
     assert_eq!(got, want);

@@ -4,7 +4,9 @@ mod common;
 
 use common::{sorted, TempDir};
 use serde::{Deserialize, Serialize};
-use tandem_pipeline::{Error, Pipeline, ReadFiles, ReadImages, ReadJsonLines, ReadLines, WriteJsonLines};
+use tandem_pipeline::{
+    Error, Pipeline, ReadFiles, ReadImages, ReadJsonLines, ReadLines, WriteJsonLines,
+};
 
 #[test]
 fn read_images_yields_raw_bytes_of_image_files_only() {
@@ -20,7 +22,14 @@ fn read_images_yields_raw_bytes_of_image_files_only() {
     let got: Vec<(String, Vec<u8>)> = sorted(
         got.take()
             .into_iter()
-            .map(|(path, bytes)| (path.strip_prefix(&*dir.0.to_string_lossy()).unwrap_or(&path).to_string(), bytes))
+            .map(|(path, bytes)| {
+                (
+                    path.strip_prefix(&*dir.0.to_string_lossy())
+                        .unwrap_or(&path)
+                        .to_string(),
+                    bytes,
+                )
+            })
             .collect(),
     );
     assert_eq!(
@@ -37,7 +46,8 @@ fn read_images_yields_raw_bytes_of_image_files_only() {
 fn missing_folder_and_empty_globs_are_errors() {
     let dir = TempDir::new("missing");
     let p = Pipeline::new();
-    p.read(ReadImages::from_folder(dir.path("nope"))).collect("Out");
+    p.read(ReadImages::from_folder(dir.path("nope")))
+        .collect("Out");
     assert!(matches!(p.run(), Err(Error::Io { path, .. }) if path.ends_with("nope")));
 
     let p = Pipeline::new();
@@ -59,7 +69,10 @@ fn glob_lines_and_recursive_patterns() {
     let files = p.read(ReadFiles::glob(deep)).keys("Paths").collect("Files");
     p.run().unwrap();
     assert_eq!(sorted(lines.take()), vec!["a", "b", "c", "d"]);
-    let files: Vec<bool> = sorted(files.take()).iter().map(|f| f.ends_with(".txt")).collect();
+    let files: Vec<bool> = sorted(files.take())
+        .iter()
+        .map(|f| f.ends_with(".txt"))
+        .collect();
     assert_eq!(files, vec![true, true]);
 }
 
@@ -72,15 +85,23 @@ struct Rec {
 #[test]
 fn json_lines_round_trip() {
     let dir = TempDir::new("jsonl");
-    let recs: Vec<Rec> = (0..25).map(|id| Rec { id, caption: format!("caption \"{id}\"") }).collect();
+    let recs: Vec<Rec> = (0..25)
+        .map(|id| Rec {
+            id,
+            caption: format!("caption \"{id}\""),
+        })
+        .collect();
     let p = Pipeline::new();
-    p.create(recs.clone()).write("Write", WriteJsonLines::to_path(dir.path("out.jsonl")));
+    p.create(recs.clone())
+        .write("Write", WriteJsonLines::to_path(dir.path("out.jsonl")));
     let report = p.run().unwrap();
     assert_eq!(report.step("Write").unwrap().written, 25);
 
     let p = Pipeline::new();
     let back = p
-        .read(ReadJsonLines::<Rec>::from_glob(dir.path("*.jsonl").to_string_lossy().into_owned()))
+        .read(ReadJsonLines::<Rec>::from_glob(
+            dir.path("*.jsonl").to_string_lossy().into_owned(),
+        ))
         .collect("Back");
     p.run().unwrap();
     let mut back = back.take();

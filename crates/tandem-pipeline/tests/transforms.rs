@@ -3,7 +3,7 @@
 mod common;
 
 use common::{assert_balanced, runner, sorted};
-use tandem_pipeline::{CoGroupByKey, DoFn, Emitter, Error, OutputTag, Pipeline, BoxError};
+use tandem_pipeline::{BoxError, CoGroupByKey, DoFn, Emitter, Error, OutputTag, Pipeline};
 
 #[test]
 fn map_flat_map_filter_and_keyed_helpers() {
@@ -11,21 +11,37 @@ fn map_flat_map_filter_and_keyed_helpers() {
     let nums = p.create(1..=20u32).named("Numbers");
     let evens = nums.filter("Evens", |x| x % 2 == 0);
     let doubled = evens.map("Double", |x| x * 2).collect("CollectDoubled");
-    let repeated = nums.flat_map("Repeat", |x| vec![x; (x % 3) as usize]).collect("CollectRepeated");
+    let repeated = nums
+        .flat_map("Repeat", |x| vec![x; (x % 3) as usize])
+        .collect("CollectRepeated");
     let keyed = nums.with_keys("KeyByMod", |x| x % 4);
     let keys = keyed.keys("Keys").collect("CollectKeys");
     let values = keyed.values("Values").collect("CollectValues");
     let report = p.run_with(&runner(3)).unwrap();
 
-    assert_eq!(sorted(doubled.take()), (1..=20u32).filter(|x| x % 2 == 0).map(|x| x * 2).collect::<Vec<_>>());
-    let expected: Vec<u32> = (1..=20u32).flat_map(|x| vec![x; (x % 3) as usize]).collect();
+    assert_eq!(
+        sorted(doubled.take()),
+        (1..=20u32)
+            .filter(|x| x % 2 == 0)
+            .map(|x| x * 2)
+            .collect::<Vec<_>>()
+    );
+    let expected: Vec<u32> = (1..=20u32)
+        .flat_map(|x| vec![x; (x % 3) as usize])
+        .collect();
     assert_eq!(sorted(repeated.take()), sorted(expected));
-    assert_eq!(sorted(keys.take()), sorted((1..=20u32).map(|x| x % 4).collect()));
+    assert_eq!(
+        sorted(keys.take()),
+        sorted((1..=20u32).map(|x| x % 4).collect())
+    );
     assert_eq!(sorted(values.take()), (1..=20u32).collect::<Vec<_>>());
 
     assert_balanced(&report);
     let evens = report.step("Evens").unwrap();
-    assert_eq!((evens.elements_in, evens.elements_out, evens.filtered), (20, 10, 10));
+    assert_eq!(
+        (evens.elements_in, evens.elements_out, evens.filtered),
+        (20, 10, 10)
+    );
     assert_eq!(report.step("Numbers").unwrap().elements_out, 20);
     assert_eq!(report.step("CollectDoubled").unwrap().written, 10);
 }
@@ -33,22 +49,52 @@ fn map_flat_map_filter_and_keyed_helpers() {
 #[test]
 fn group_co_group_and_combines() {
     let p = Pipeline::new();
-    let pairs = p.create(vec![("a", 1u32), ("b", 2), ("a", 3), ("c", 4), ("a", 5)].into_iter().map(|(k, v)| (k.to_string(), v)));
+    let pairs = p.create(
+        vec![("a", 1u32), ("b", 2), ("a", 3), ("c", 4), ("a", 5)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v)),
+    );
     let grouped = pairs.group_by_key("Group").collect("G");
-    let sums = pairs.combine_per_key("Sum", 0u64, |acc, v| acc + u64::from(v)).collect("S");
+    let sums = pairs
+        .combine_per_key("Sum", 0u64, |acc, v| acc + u64::from(v))
+        .collect("S");
     let counts = pairs.count_per_key("Count").collect("C");
     let total = pairs.count_globally("Total").collect("T");
     let labels = p.create(vec![("a".to_string(), 'x'), ("d".to_string(), 'y')]);
     let joined = pairs.co_group_by_key("Join", &labels).collect("J");
     p.run_with(&runner(2)).unwrap();
 
-    let grouped: Vec<(String, Vec<u32>)> = sorted(grouped.take().into_iter().map(|(k, v)| (k, sorted(v))).collect());
-    assert_eq!(grouped, vec![("a".into(), vec![1, 3, 5]), ("b".into(), vec![2]), ("c".into(), vec![4])]);
-    assert_eq!(sorted(sums.take()), vec![("a".into(), 9), ("b".into(), 2), ("c".into(), 4)]);
-    assert_eq!(sorted(counts.take()), vec![("a".into(), 3), ("b".into(), 1), ("c".into(), 1)]);
+    let grouped: Vec<(String, Vec<u32>)> = sorted(
+        grouped
+            .take()
+            .into_iter()
+            .map(|(k, v)| (k, sorted(v)))
+            .collect(),
+    );
+    assert_eq!(
+        grouped,
+        vec![
+            ("a".into(), vec![1, 3, 5]),
+            ("b".into(), vec![2]),
+            ("c".into(), vec![4])
+        ]
+    );
+    assert_eq!(
+        sorted(sums.take()),
+        vec![("a".into(), 9), ("b".into(), 2), ("c".into(), 4)]
+    );
+    assert_eq!(
+        sorted(counts.take()),
+        vec![("a".into(), 3), ("b".into(), 1), ("c".into(), 1)]
+    );
     assert_eq!(total.take(), vec![5]);
-    let joined: Vec<(String, (Vec<u32>, Vec<char>))> =
-        sorted(joined.take().into_iter().map(|(k, (a, b))| (k, (sorted(a), b))).collect());
+    let joined: Vec<tandem_pipeline::CoGrouped<String, u32, char>> = sorted(
+        joined
+            .take()
+            .into_iter()
+            .map(|(k, (a, b))| (k, (sorted(a), b)))
+            .collect(),
+    );
     assert_eq!(
         joined,
         vec![
@@ -64,7 +110,11 @@ fn group_co_group_and_combines() {
 fn three_way_co_group_with_tags() {
     let p = Pipeline::new();
     let images = p.create(vec![(1u32, "img1".to_string()), (2, "img2".to_string())]);
-    let captions = p.create(vec![(1u32, "a cat".to_string()), (1, "a dog".to_string()), (2, "a car".to_string())]);
+    let captions = p.create(vec![
+        (1u32, "a cat".to_string()),
+        (1, "a dog".to_string()),
+        (2, "a car".to_string()),
+    ]);
     let scores = p.create(vec![(2u32, 0.5f32)]);
     let mut cg = CoGroupByKey::new(&p);
     let t_img = cg.add(&images);
@@ -83,7 +133,12 @@ fn three_way_co_group_with_tags() {
     assert_eq!(
         sorted(out.take()),
         vec![
-            (1, vec!["img1".to_string()], vec!["a cat".to_string(), "a dog".to_string()], 0),
+            (
+                1,
+                vec!["img1".to_string()],
+                vec!["a cat".to_string(), "a dog".to_string()],
+                0
+            ),
             (2, vec!["img2".to_string()], vec!["a car".to_string()], 1),
         ]
     );
@@ -96,13 +151,18 @@ fn partition_flatten_and_key_hash_split_are_deterministic() {
     let parts = nums.partition("ByMod", 3, |x, n| (*x as usize) % n);
     assert_eq!(parts.len(), 3);
     let firsts = parts[1].collect("Arm1");
-    let all = parts[0].flatten_with("Merge", &[&parts[1], &parts[2]]).collect("All");
+    let all = parts[0]
+        .flatten_with("Merge", &[&parts[1], &parts[2]])
+        .collect("All");
     let users = p.create((0..200u32).map(|u| (format!("user-{u}"), u)));
     let arms = users.partition_by_key_hash("AB", &[50, 50]);
     let a = arms[0].collect("A");
     let b = arms[1].collect("B");
     let report = p.run_with(&runner(2)).unwrap();
-    assert_eq!(sorted(firsts.take()), (0..30).filter(|x| x % 3 == 1).collect::<Vec<_>>());
+    assert_eq!(
+        sorted(firsts.take()),
+        (0..30).filter(|x| x % 3 == 1).collect::<Vec<_>>()
+    );
     assert_eq!(sorted(all.take()), (0..30).collect::<Vec<_>>());
     let (a, b) = (a.take(), b.take());
     assert_eq!(a.len() + b.len(), 200);
@@ -120,7 +180,9 @@ fn partition_flatten_and_key_hash_split_are_deterministic() {
 #[test]
 fn key_hash_split_rejects_zero_weights() {
     let p = Pipeline::new();
-    let arms = p.create(vec![("k".to_string(), 1u8)]).partition_by_key_hash("AB", &[0, 0]);
+    let arms = p
+        .create(vec![("k".to_string(), 1u8)])
+        .partition_by_key_hash("AB", &[0, 0]);
     assert!(arms.is_empty());
     assert!(matches!(p.run(), Err(Error::InvalidGraph { .. })));
 }
@@ -148,23 +210,34 @@ impl DoFn for SplitOdd {
 fn tagged_side_outputs() {
     let p = Pipeline::new();
     let odd = OutputTag::<String>::new("odd");
-    let step = p.create(0..6u32).par_do("Split", SplitOdd { odd: odd.clone() });
+    let step = p
+        .create(0..6u32)
+        .par_do("Split", SplitOdd { odd: odd.clone() });
     let evens = step.collect("Evens");
     let odds = step.side_output(&odd).collect("Odds");
     let report = p.run().unwrap();
     assert_eq!(sorted(evens.take()), vec![0, 4, 8]);
     assert_eq!(sorted(odds.take()), vec!["odd 1", "odd 3", "odd 5"]);
     let m = report.step("Split").unwrap();
-    assert_eq!(m.outputs, vec![("main".to_string(), 3), ("odd".to_string(), 3)]);
+    assert_eq!(
+        m.outputs,
+        vec![("main".to_string(), 3), ("odd".to_string(), 3)]
+    );
 }
 
 #[test]
 fn emitting_to_an_undeclared_tag_fails_the_element() {
     let p = Pipeline::new();
     let odd = OutputTag::<String>::new("odd");
-    p.create(0..4u32).par_do("Split", SplitOdd { odd }).collect("Evens");
+    p.create(0..4u32)
+        .par_do("Split", SplitOdd { odd })
+        .collect("Evens");
     match p.run() {
-        Err(Error::ElementFailed { step, element, message }) => {
+        Err(Error::ElementFailed {
+            step,
+            element,
+            message,
+        }) => {
             assert_eq!(step, "Split");
             assert_eq!(element, "1");
             assert!(message.contains("`odd`"), "{message}");
@@ -176,7 +249,7 @@ fn emitting_to_an_undeclared_tag_fails_the_element() {
 #[test]
 fn duplicate_names_are_made_unique_and_graph_prints() {
     let p = Pipeline::new();
-    let a = p.create(0..3u8).map("Step", |x| x).map("Step", |x| u16::from(x));
+    let a = p.create(0..3u8).map("Step", |x| x).map("Step", u16::from);
     a.collect("Out");
     let text = p.to_text();
     assert!(text.contains("Step [ParDo] <- Create.main"), "{text}");

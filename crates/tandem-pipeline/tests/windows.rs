@@ -10,7 +10,9 @@ use tandem_pipeline::{ChannelSink, ChannelSource, Error, FixedWindows, ManualClo
 fn grouping_unbounded_input_needs_a_window() {
     let (_tx, rx) = unbounded::<(String, u32)>();
     let p = Pipeline::new();
-    p.read(ChannelSource::new(rx)).group_by_key("Group").collect("Out");
+    p.read(ChannelSource::new(rx))
+        .group_by_key("Group")
+        .collect("Out");
     match p.run() {
         Err(Error::UnboundedGroupWithoutWindow { step }) => assert_eq!(step, "Group"),
         other => panic!("expected UnboundedGroupWithoutWindow, got {other:?}"),
@@ -24,9 +26,10 @@ fn fixed_windows_fire_when_the_clock_passes_their_end() {
     let (seen_tx, seen_rx) = unbounded::<String>();
     let (out_tx, out_rx) = unbounded::<(String, u64)>();
     let p = Pipeline::new();
-    let windowed = p
-        .read(ChannelSource::new(input_rx))
-        .window_into("Window", FixedWindows::of(Duration::from_millis(10)).with_clock(clock.clone()));
+    let windowed = p.read(ChannelSource::new(input_rx)).window_into(
+        "Window",
+        FixedWindows::of(Duration::from_millis(10)).with_clock(clock.clone()),
+    );
     windowed
         .map("Pair", |w: String| (w, ()))
         // Counts, and tells the test each element has reached the grouping step's state.
@@ -41,13 +44,22 @@ fn fixed_windows_fire_when_the_clock_passes_their_end() {
         input_tx.send(w.to_string()).unwrap();
     }
     for _ in 0..3 {
-        seen_rx.recv_timeout(Duration::from_secs(20)).expect("element reached the grouping step");
+        seen_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("element reached the grouping step");
     }
-    assert!(out_rx.try_recv().is_err(), "window [0, 10) fired before its end");
+    assert!(
+        out_rx.try_recv().is_err(),
+        "window [0, 10) fired before its end"
+    );
     clock.advance(Duration::from_millis(15));
     let mut first = vec![
-        out_rx.recv_timeout(Duration::from_secs(20)).expect("window fired"),
-        out_rx.recv_timeout(Duration::from_secs(20)).expect("window fired"),
+        out_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("window fired"),
+        out_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("window fired"),
     ];
     first.sort();
     assert_eq!(first, vec![("a".to_string(), 2), ("b".to_string(), 1)]);

@@ -87,7 +87,10 @@ impl Source for ReadImages {
             });
         }
         let pattern = self.folder.join("**").to_string_lossy().into_owned();
-        let paths: Vec<PathBuf> = glob(&pattern)?.into_iter().filter(|p| is_image(p)).collect();
+        let paths: Vec<PathBuf> = glob(&pattern)?
+            .into_iter()
+            .filter(|p| is_image(p))
+            .collect();
         Ok(read_lazily(paths))
     }
 }

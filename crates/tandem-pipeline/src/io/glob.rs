@@ -17,7 +17,8 @@ fn component_matches(pat: &[char], name: &[char]) -> bool {
     match (pat.first(), name.first()) {
         (None, None) => true,
         (Some('*'), _) => {
-            component_matches(&pat[1..], name) || (!name.is_empty() && component_matches(pat, &name[1..]))
+            component_matches(&pat[1..], name)
+                || (!name.is_empty() && component_matches(pat, &name[1..]))
         }
         (Some('?'), Some(_)) => component_matches(&pat[1..], &name[1..]),
         (Some(p), Some(n)) if p == n => component_matches(&pat[1..], &name[1..]),
@@ -35,7 +36,10 @@ pub(crate) fn glob(pattern: &str) -> Result<Vec<PathBuf>, Error> {
         return Err(invalid(pattern, "empty pattern"));
     }
     if pattern.contains(['[', ']', '{', '}']) {
-        return Err(invalid(pattern, "character classes and alternatives are not supported"));
+        return Err(invalid(
+            pattern,
+            "character classes and alternatives are not supported",
+        ));
     }
     let path = Path::new(pattern);
     let mut base = PathBuf::new();
@@ -130,7 +134,10 @@ mod tests {
     use super::*;
 
     fn m(p: &str, n: &str) -> bool {
-        component_matches(&p.chars().collect::<Vec<_>>(), &n.chars().collect::<Vec<_>>())
+        component_matches(
+            &p.chars().collect::<Vec<_>>(),
+            &n.chars().collect::<Vec<_>>(),
+        )
     }
 
     #[test]

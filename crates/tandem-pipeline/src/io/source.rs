@@ -28,7 +28,9 @@ pub trait Source: Send + 'static {
 struct SourceBox<S>(S);
 
 impl<S: Source> ErasedSource for SourceBox<S> {
-    fn open(self: Box<Self>) -> Result<Box<dyn Iterator<Item = Result<AnyBox, Error>> + Send>, Error> {
+    fn open(
+        self: Box<Self>,
+    ) -> Result<Box<dyn Iterator<Item = Result<AnyBox, Error>> + Send>, Error> {
         let iter = self.0.open()?;
         Ok(Box::new(iter.map(|r| r.map(|t| Box::new(t) as AnyBox))))
     }

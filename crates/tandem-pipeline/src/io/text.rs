@@ -13,24 +13,33 @@ use crate::io::glob::glob;
 use crate::io::source::{ElementIter, Source};
 
 /// `(path, 1-based line number, line)` for every line of every file, read lazily.
-fn lines_of(paths: Vec<PathBuf>) -> impl Iterator<Item = Result<(PathBuf, usize, String), Error>> + Send {
+fn lines_of(
+    paths: Vec<PathBuf>,
+) -> impl Iterator<Item = Result<(PathBuf, usize, String), Error>> + Send {
     paths.into_iter().flat_map(|path| {
         let opened = File::open(&path).map_err(|source| Error::Io {
             path: path.clone(),
             source,
         });
-        let lines: Box<dyn Iterator<Item = Result<(PathBuf, usize, String), Error>> + Send> = match opened {
-            Err(e) => Box::new(std::iter::once(Err(e))),
-            Ok(file) => {
-                let p = path.clone();
-                Box::new(BufReader::new(file).lines().enumerate().map(move |(i, line)| {
-                    line.map(|l| (p.clone(), i + 1, l)).map_err(|source| Error::Io {
-                        path: p.clone(),
-                        source,
-                    })
-                }))
-            }
-        };
+        let lines: Box<dyn Iterator<Item = Result<(PathBuf, usize, String), Error>> + Send> =
+            match opened {
+                Err(e) => Box::new(std::iter::once(Err(e))),
+                Ok(file) => {
+                    let p = path.clone();
+                    Box::new(
+                        BufReader::new(file)
+                            .lines()
+                            .enumerate()
+                            .map(move |(i, line)| {
+                                line.map(|l| (p.clone(), i + 1, l))
+                                    .map_err(|source| Error::Io {
+                                        path: p.clone(),
+                                        source,
+                                    })
+                            }),
+                    )
+                }
+            };
         lines
     })
 }
@@ -84,7 +93,9 @@ impl Source for ReadLines {
     }
     fn open(self) -> Result<ElementIter<String>, Error> {
         match self.from {
-            LinesFrom::Glob(pattern) => Ok(Box::new(lines_of(matched(pattern)?).map(|r| r.map(|(_, _, l)| l)))),
+            LinesFrom::Glob(pattern) => Ok(Box::new(
+                lines_of(matched(pattern)?).map(|r| r.map(|(_, _, l)| l)),
+            )),
             LinesFrom::Stdin => {
                 // `Stdin` is `Send`, its lock is not: take the lock per line.
                 let stdin = std::io::stdin();
@@ -135,7 +146,9 @@ impl<T: Elem + DeserializeOwned> Source for ReadJsonLines<T> {
         Ok(Box::new(lines.filter_map(|r| match r {
             Err(e) => Some(Err(e)),
             Ok((_, _, l)) if l.trim().is_empty() => None,
-            Ok((path, line, l)) => Some(serde_json::from_str(&l).map_err(|source| Error::Json { path, line, source })),
+            Ok((path, line, l)) => {
+                Some(serde_json::from_str(&l).map_err(|source| Error::Json { path, line, source }))
+            }
         })))
     }
 }

@@ -129,7 +129,10 @@ impl<T: Elem + Serialize> Sink<T> for WriteJsonLines {
     }
 
     fn write(&mut self, element: T) -> Result<(), BoxError> {
-        let out = self.out.as_mut().ok_or("JSON Lines sink written before open")?;
+        let out = self
+            .out
+            .as_mut()
+            .ok_or("JSON Lines sink written before open")?;
         serde_json::to_writer(&mut *out, &element)?;
         out.write_all(b"\n")?;
         Ok(())

@@ -25,6 +25,12 @@ static NEXT_GROUP: AtomicU64 = AtomicU64::new(1);
 
 type Splitter<K> = Arc<dyn Fn(AnyBox) -> Result<(K, AnyBox), String> + Send + Sync>;
 type Shape<K> = Arc<dyn Fn(K, Vec<Vec<AnyBox>>) -> Result<AnyBox, String> + Send + Sync>;
+/// Fired windows: per window, per key, the values of each input.
+type Fired<K> = Vec<(Window, HashMap<K, Vec<Vec<AnyBox>>>)>;
+
+/// A two-way co-group's element: the key, the values from the first input, those from the
+/// second.
+pub type CoGrouped<K, V, W> = (K, (Vec<V>, Vec<W>));
 
 /// Builder for an N-way co-group. Add each input with [`CoGroupByKey::add`], keep the
 /// returned tags, then [`apply`](CoGroupByKey::apply).
@@ -132,9 +138,12 @@ impl<K: Key> CoGroupByKey<K> {
     /// Adds an input; its values are read back from the result with the returned tag.
     pub fn add<V: ShuffleValue>(&mut self, input: &PCollection<(K, V)>) -> CoGroupTag<V> {
         if !input.pipeline.same_as(&self.pipeline) {
-            self.pipeline.graph().build_errors.push(Error::InvalidGraph {
-                reason: String::from("co_group_by_key input belongs to another pipeline"),
-            });
+            self.pipeline
+                .graph()
+                .build_errors
+                .push(Error::InvalidGraph {
+                    reason: String::from("co_group_by_key input belongs to another pipeline"),
+                });
         } else {
             self.inputs.push(input.id);
             self.splitters.push(Arc::new(|b: AnyBox| {
@@ -167,7 +176,11 @@ impl<K: Key> CoGroupByKey<K> {
         self.apply_shaped(name.into(), shape)
     }
 
-    pub(crate) fn apply_shaped<O: crate::Elem>(self, name: String, shape: Shape<K>) -> PCollection<O> {
+    pub(crate) fn apply_shaped<O: crate::Elem>(
+        self,
+        name: String,
+        shape: Shape<K>,
+    ) -> PCollection<O> {
         check_groupable(&self.pipeline, &name, &self.inputs);
         let splitters = Arc::new(self.splitters);
         let arity = self.inputs.len();
@@ -203,7 +216,7 @@ struct CoGroupExec<K> {
 }
 
 impl<K: Key> CoGroupExec<K> {
-    fn emit(&self, out: &mut Outputs, fired: Vec<(Window, HashMap<K, Vec<Vec<AnyBox>>>)>) -> Result<(), String> {
+    fn emit(&self, out: &mut Outputs, fired: Fired<K>) -> Result<(), String> {
         for (window, groups) in fired {
             for (k, values) in groups {
                 out.push_in(0, (self.shape)(k, values)?, window);
@@ -254,15 +267,21 @@ impl<K: Key, V: ShuffleValue> PCollection<(K, V)> {
         &self,
         name: impl Into<String>,
         other: &PCollection<(K, W)>,
-    ) -> PCollection<(K, (Vec<V>, Vec<W>))> {
+    ) -> PCollection<CoGrouped<K, V, W>> {
         let mut cg = CoGroupByKey::<K>::new(&self.pipeline);
         cg.add(self);
         cg.add(other);
         let shape: Shape<K> = Arc::new(|k, mut values| {
             let ws = values.pop().unwrap_or_default();
             let vs = values.pop().unwrap_or_default();
-            let vs = vs.into_iter().map(downcast::<V>).collect::<Result<Vec<_>, _>>()?;
-            let ws = ws.into_iter().map(downcast::<W>).collect::<Result<Vec<_>, _>>()?;
+            let vs = vs
+                .into_iter()
+                .map(downcast::<V>)
+                .collect::<Result<Vec<_>, _>>()?;
+            let ws = ws
+                .into_iter()
+                .map(downcast::<W>)
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(Box::new((k, (vs, ws))) as AnyBox)
         });
         cg.apply_shaped(name.into(), shape)

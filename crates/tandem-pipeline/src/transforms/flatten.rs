@@ -20,15 +20,22 @@ impl Exec for FlattenExec {
 impl<T: Elem> PCollection<T> {
     /// The union of `self` and `others` (a multiset: nothing is deduplicated). The result is
     /// unbounded if any input is, and takes `self`'s windowing.
-    pub fn flatten_with(&self, name: impl Into<String>, others: &[&PCollection<T>]) -> PCollection<T> {
+    pub fn flatten_with(
+        &self,
+        name: impl Into<String>,
+        others: &[&PCollection<T>],
+    ) -> PCollection<T> {
         let mut inputs = vec![self.id];
         for other in others {
             if other.pipeline.same_as(&self.pipeline) {
                 inputs.push(other.id);
             } else {
-                self.pipeline.graph().build_errors.push(Error::InvalidGraph {
-                    reason: String::from("flatten input belongs to another pipeline"),
-                });
+                self.pipeline
+                    .graph()
+                    .build_errors
+                    .push(Error::InvalidGraph {
+                        reason: String::from("flatten input belongs to another pipeline"),
+                    });
             }
         }
         let factory = Arc::new(|_: &ExecContext| -> Box<dyn Exec> { Box::new(FlattenExec) });

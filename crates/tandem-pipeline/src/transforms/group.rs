@@ -114,7 +114,14 @@ pub(crate) fn check_groupable(pipeline: &crate::Pipeline, step: &str, inputs: &[
 }
 
 impl<K: Key, V: ShuffleValue> PCollection<(K, V)> {
-    fn fold_step<A: Elem>(&self, name: String, kind: StepKind, init: A, fold: Fold<A, V>, user_code: bool) -> PCollection<(K, A)> {
+    fn fold_step<A: Elem>(
+        &self,
+        name: String,
+        kind: StepKind,
+        init: A,
+        fold: Fold<A, V>,
+        user_code: bool,
+    ) -> PCollection<(K, A)> {
         check_groupable(&self.pipeline, &name, &[self.id]);
         // `A` need not be `Sync`; the factory is shared between threads.
         let init = std::sync::Mutex::new(init);
@@ -135,7 +142,9 @@ impl<K: Key, V: ShuffleValue> PCollection<(K, V)> {
             single_instance: true,
             accounting: Accounting::Variable,
             exec: StepExec::Worker(factory),
-            shuffle: Some(vec![Arc::new(JsonKvCodec::<K, V>::new()) as Arc<dyn ShuffleCodec>]),
+            shuffle: Some(vec![
+                Arc::new(JsonKvCodec::<K, V>::new()) as Arc<dyn ShuffleCodec>
+            ]),
         });
         let out = g.add_output::<(K, A)>(step, "main", None, None);
         drop(g);
@@ -153,11 +162,22 @@ impl<K: Key, V: ShuffleValue> PCollection<(K, V)> {
 
     /// Folds the values of each key (per window), starting from `init`; emits `(key, acc)`.
     /// Holds one accumulator per key, not every value.
-    pub fn combine_per_key<A: Elem, F>(&self, name: impl Into<String>, init: A, fold: F) -> PCollection<(K, A)>
+    pub fn combine_per_key<A: Elem, F>(
+        &self,
+        name: impl Into<String>,
+        init: A,
+        fold: F,
+    ) -> PCollection<(K, A)>
     where
         F: Fn(A, V) -> A + Send + Sync + 'static,
     {
-        self.fold_step(name.into(), StepKind::GroupByKey, init, Arc::new(fold), true)
+        self.fold_step(
+            name.into(),
+            StepKind::GroupByKey,
+            init,
+            Arc::new(fold),
+            true,
+        )
     }
 
     /// Number of elements per key (per window).

@@ -106,7 +106,12 @@ impl<T: Elem> PCollection<T> {
     where
         F: Fn(T) -> U + Send + Sync + 'static,
     {
-        apply_dofn(self, name.into(), fn_dofn(MapP(f, PhantomData)), Accounting::Exact)
+        apply_dofn(
+            self,
+            name.into(),
+            fn_dofn(MapP(f, PhantomData)),
+            Accounting::Exact,
+        )
     }
 
     /// One output per element, or a failure: an `Err` fails the element (dead-letter output or
@@ -115,7 +120,12 @@ impl<T: Elem> PCollection<T> {
     where
         F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
     {
-        apply_dofn(self, name.into(), fn_dofn(TryMapP(f, PhantomData)), Accounting::Exact)
+        apply_dofn(
+            self,
+            name.into(),
+            fn_dofn(TryMapP(f, PhantomData)),
+            Accounting::Exact,
+        )
     }
 
     /// Zero or more outputs per element.
@@ -124,7 +134,12 @@ impl<T: Elem> PCollection<T> {
         It: IntoIterator<Item = U>,
         F: Fn(T) -> It + Send + Sync + 'static,
     {
-        apply_dofn(self, name.into(), fn_dofn(FlatMapP(f, PhantomData)), Accounting::Variable)
+        apply_dofn(
+            self,
+            name.into(),
+            fn_dofn(FlatMapP(f, PhantomData)),
+            Accounting::Variable,
+        )
     }
 
     /// Keeps the elements for which `keep` is true. Dropped elements are counted as
@@ -133,6 +148,11 @@ impl<T: Elem> PCollection<T> {
     where
         F: Fn(&T) -> bool + Send + Sync + 'static,
     {
-        apply_dofn(self, name.into(), fn_dofn(FilterP(keep, PhantomData)), Accounting::Exact)
+        apply_dofn(
+            self,
+            name.into(),
+            fn_dofn(FilterP(keep, PhantomData)),
+            Accounting::Exact,
+        )
     }
 }

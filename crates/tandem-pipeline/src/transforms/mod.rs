@@ -3,8 +3,8 @@
 pub mod co_group;
 pub mod flatten;
 pub mod group;
-pub(crate) mod keyed_state;
 pub mod keyed;
+pub(crate) mod keyed_state;
 pub mod map;
 pub mod par_do;
 pub mod partition;

@@ -44,7 +44,10 @@ pub trait DoFn: Clone + Send + 'static {
         Ok(())
     }
     /// Called before the first element of each bundle.
-    fn start_bundle(&mut self, _out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {
+    fn start_bundle(
+        &mut self,
+        _out: &mut Emitter<'_, Self::In, Self::Out>,
+    ) -> Result<(), BoxError> {
         Ok(())
     }
     /// Processes one element.
@@ -54,7 +57,10 @@ pub trait DoFn: Clone + Send + 'static {
         out: &mut Emitter<'_, Self::In, Self::Out>,
     ) -> Result<(), BoxError>;
     /// Called after the last element of each bundle, including at end of input.
-    fn finish_bundle(&mut self, _out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {
+    fn finish_bundle(
+        &mut self,
+        _out: &mut Emitter<'_, Self::In, Self::Out>,
+    ) -> Result<(), BoxError> {
         Ok(())
     }
     /// When [`on_deadline`](DoFn::on_deadline) should next run; `None`: no timer.
@@ -243,7 +249,11 @@ impl<D: DoFn> Exec for DoFnExec<D> {
             }
         };
         out.pending.truncate(mark);
-        Err(ProcessError::Element(make_failure(&self.ctx.step, copy, message)))
+        Err(ProcessError::Element(make_failure(
+            &self.ctx.step,
+            copy,
+            message,
+        )))
     }
 
     fn finish_bundle(&mut self, out: &mut Outputs) -> Result<(), String> {

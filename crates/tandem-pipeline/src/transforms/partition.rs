@@ -91,7 +91,11 @@ impl<K: Elem + Hash, V: Elem> PCollection<(K, V)> {
     ///
     /// Empty or all-zero weights are recorded as a build error that `run` reports, and yield
     /// no arms.
-    pub fn partition_by_key_hash(&self, name: impl Into<String>, weights: &[u32]) -> Vec<PCollection<(K, V)>> {
+    pub fn partition_by_key_hash(
+        &self,
+        name: impl Into<String>,
+        weights: &[u32],
+    ) -> Vec<PCollection<(K, V)>> {
         let name = name.into();
         let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
         if total == 0 {
@@ -111,6 +115,7 @@ impl<K: Elem + Hash, V: Elem> PCollection<(K, V)> {
             let bucket = stable_hash(k) % total;
             cumulative.iter().position(|&c| bucket < c).unwrap_or(0)
         };
-        self.partition_applied(name, weights.len(), Arc::new(pick)).1
+        self.partition_applied(name, weights.len(), Arc::new(pick))
+            .1
     }
 }

@@ -150,7 +150,11 @@ impl Runner for LocalRunner {
                     let Some(source) = slot.take() else { continue };
                     workers_per_step[sid] = 1;
                     match spawn(&name, move || source::run_source(source, router)) {
-                        Ok(handle) => running.push(Running { step: sid, is_source: true, handle }),
+                        Ok(handle) => running.push(Running {
+                            step: sid,
+                            is_source: true,
+                            handle,
+                        }),
                         Err(e) => spawn_error = spawn_error.or(Some(e)),
                     }
                 }
@@ -169,7 +173,9 @@ impl Runner for LocalRunner {
                             .first()
                             .and_then(|&c| graph.collections[c].windowing.clone()),
                     };
-                    let Some(rx) = receivers[sid].clone() else { continue };
+                    let Some(rx) = receivers[sid].clone() else {
+                        continue;
+                    };
                     for _ in 0..n {
                         let w = Worker {
                             exec: factory(&ctx),
@@ -180,7 +186,11 @@ impl Runner for LocalRunner {
                             out: Outputs::default(),
                         };
                         match spawn(&name, move || w.run()) {
-                            Ok(handle) => running.push(Running { step: sid, is_source: false, handle }),
+                            Ok(handle) => running.push(Running {
+                                step: sid,
+                                is_source: false,
+                                handle,
+                            }),
                             Err(e) => spawn_error = spawn_error.or(Some(e)),
                         }
                     }
@@ -200,7 +210,8 @@ impl Runner for LocalRunner {
             .iter()
             .map(|s| WorkerMetrics::new(s.inputs.len(), s.outputs.len()))
             .collect();
-        let (workers, sources): (Vec<Running>, Vec<Running>) = running.into_iter().partition(|r| !r.is_source);
+        let (workers, sources): (Vec<Running>, Vec<Running>) =
+            running.into_iter().partition(|r| !r.is_source);
         for r in workers {
             match r.handle.join() {
                 Ok(m) => per_step[r.step].merge(&m),
@@ -229,7 +240,12 @@ impl Runner for LocalRunner {
     }
 }
 
-fn build_report(graph: &Graph, per_step: &[WorkerMetrics], workers: &[usize], started: Instant) -> RunReport {
+fn build_report(
+    graph: &Graph,
+    per_step: &[WorkerMetrics],
+    workers: &[usize],
+    started: Instant,
+) -> RunReport {
     let steps = graph
         .steps
         .iter()
@@ -278,10 +294,18 @@ fn build_report(graph: &Graph, per_step: &[WorkerMetrics], workers: &[usize], st
 
 /// Every element a step emitted on a collection must have been received by each reader, and
 /// every exact step must balance. A mismatch is a runner bug; report it rather than hide it.
-fn check_edges(graph: &Graph, consumers: &[Vec<(usize, usize)>], per_step: &[WorkerMetrics]) -> Result<()> {
+fn check_edges(
+    graph: &Graph,
+    consumers: &[Vec<(usize, usize)>],
+    per_step: &[WorkerMetrics],
+) -> Result<()> {
     let mut problems = Vec::new();
     for (c, col) in graph.collections.iter().enumerate() {
-        let sent = per_step[col.producer].out.get(col.port).copied().unwrap_or(0);
+        let sent = per_step[col.producer]
+            .out
+            .get(col.port)
+            .copied()
+            .unwrap_or(0);
         for &(t, port) in &consumers[c] {
             let got = per_step[t].inp.get(port).copied().unwrap_or(0);
             if got != sent {

@@ -1,11 +1,11 @@
 //! The loop a source thread runs: pull from the source, push downstream (blocking while the
 //! first step's channel is full, which is what bounds memory).
 
+use crate::element::Element;
 use crate::error::Error;
 use crate::graph::ErasedSource;
 use crate::runner::local::metrics::WorkerMetrics;
 use crate::runner::local::router::Router;
-use crate::element::Element;
 use crate::window::Window;
 
 pub(crate) fn run_source(source: Box<dyn ErasedSource>, router: Router) -> WorkerMetrics {
@@ -44,7 +44,10 @@ pub(crate) fn run_source(source: Box<dyn ErasedSource>, router: Router) -> Worke
 /// File errors already name the file; other errors get the step name.
 fn wrap(step: &str, e: Error) -> Error {
     match e {
-        Error::Io { .. } | Error::Json { .. } | Error::NoMatch { .. } | Error::InvalidGlob { .. } => e,
+        Error::Io { .. }
+        | Error::Json { .. }
+        | Error::NoMatch { .. }
+        | Error::InvalidGlob { .. } => e,
         other => Error::SourceFailed {
             step: step.to_string(),
             message: other.to_string(),

@@ -6,7 +6,7 @@
 //! input no longer than that deadline, so a batching step is woken when input goes quiet.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
@@ -16,6 +16,9 @@ use crate::exec::{Exec, Outputs, ProcessError};
 use crate::runner::local::metrics::WorkerMetrics;
 use crate::runner::local::router::{Msg, Router};
 use crate::runner::local::shared::Stop;
+
+/// Shortest pause between two `on_deadline` calls when the deadline does not move forward.
+const MIN_TIMER_GAP: Duration = Duration::from_millis(1);
 
 pub(crate) struct Worker {
     pub(crate) exec: Box<dyn Exec>,
@@ -67,8 +70,12 @@ impl Worker {
         match result {
             Ok(Ok(())) => {}
             Ok(Err(ProcessError::Element(failure))) => self.out.failures.push(failure),
-            Ok(Err(ProcessError::Step { phase, message })) => return Err(self.step_failed(phase, message)),
-            Err(payload) => return Err(self.step_failed("process", panic_message(payload.as_ref()))),
+            Ok(Err(ProcessError::Step { phase, message })) => {
+                return Err(self.step_failed(phase, message))
+            }
+            Err(payload) => {
+                return Err(self.step_failed("process", panic_message(payload.as_ref())))
+            }
         }
         self.router.publish(&mut self.out, &mut self.metrics)
     }
@@ -79,14 +86,22 @@ impl Worker {
             if self.router.shared.aborted() {
                 return Err(Stop);
             }
-            let deadline = self.exec.next_deadline();
+            let mut deadline = self.exec.next_deadline();
             if deadline.is_some_and(|d| d <= Instant::now()) {
                 self.hook("on_deadline", |e, o| e.on_deadline(o))?;
-                continue;
+                // A step whose deadline stays in the past must not starve its input: look
+                // at the input for a moment before calling it again.
+                deadline = self
+                    .exec
+                    .next_deadline()
+                    .map(|d| d.max(Instant::now() + MIN_TIMER_GAP));
             }
             let msg = match deadline {
                 Some(d) => self.input.recv_deadline(d),
-                None => self.input.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                None => self
+                    .input
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
             };
             match msg {
                 Ok(msg) => {
