@@ -30,7 +30,9 @@ pub fn gen_data(seed: u64, len: usize, dist: Dist) -> Vec<f32> {
     (0..len)
         .map(|_| match dist {
             Dist::Uniform(lo, hi) => lo + (hi - lo) * ((next() >> 40) as f32 / (1u64 << 24) as f32),
-            Dist::Ints(lo, hi) => (lo as i64 + (next() % (hi as i64 - lo as i64 + 1) as u64) as i64) as f32,
+            Dist::Ints(lo, hi) => {
+                (lo as i64 + (next() % (hi as i64 - lo as i64 + 1) as u64) as i64) as f32
+            }
         })
         .collect()
 }
@@ -41,9 +43,16 @@ pub enum ViewSpec {
     Contiguous,
     /// Stored with its dims in another order, then `permute`d back; the stored tensor is padded
     /// along stored dim `pad_dim` (`before` / `after` poison entries) and `narrow`ed.
-    Strided { order: Vec<usize>, pad_dim: usize, before: usize, after: usize },
+    Strided {
+        order: Vec<usize>,
+        pad_dim: usize,
+        before: usize,
+        after: usize,
+    },
     /// Stored with size 1 on the dims where `broadcast[d]`, then `broadcast_as` the logical dims.
-    Broadcast { broadcast: Vec<bool> },
+    Broadcast {
+        broadcast: Vec<bool>,
+    },
 }
 
 /// A strategy for a non-broadcast view of a rank-`rank` tensor (contiguous about a third of the time).
@@ -51,15 +60,26 @@ pub fn arb_view(rank: usize) -> BoxedStrategy<ViewSpec> {
     if rank == 0 {
         return Just(ViewSpec::Contiguous).boxed();
     }
-    let strided = (Just((0..rank).collect::<Vec<_>>()).prop_shuffle(), 0..rank, 0usize..3, 0usize..3)
-        .prop_map(|(order, pad_dim, before, after)| ViewSpec::Strided { order, pad_dim, before, after });
+    let strided = (
+        Just((0..rank).collect::<Vec<_>>()).prop_shuffle(),
+        0..rank,
+        0usize..3,
+        0usize..3,
+    )
+        .prop_map(|(order, pad_dim, before, after)| ViewSpec::Strided {
+            order,
+            pad_dim,
+            before,
+            after,
+        });
     prop_oneof![1 => Just(ViewSpec::Contiguous), 2 => strided].boxed()
 }
 
 /// A strategy that also offers broadcast views (only values constant along a dim can be
 /// broadcast, so [`Input::new`] collapses those dims of the generated data).
 pub fn arb_view_or_broadcast(rank: usize) -> BoxedStrategy<ViewSpec> {
-    let bc = proptest::collection::vec(proptest::bool::weighted(0.4), rank).prop_map(|broadcast| ViewSpec::Broadcast { broadcast });
+    let bc = proptest::collection::vec(proptest::bool::weighted(0.4), rank)
+        .prop_map(|broadcast| ViewSpec::Broadcast { broadcast });
     prop_oneof![3 => arb_view(rank), 1 => bc].boxed()
 }
 
@@ -73,7 +93,11 @@ pub struct Input {
 
 impl fmt::Debug for Input {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Input {{ dims: {:?}, view: {:?}, data: {:?} }}", self.dims, self.view, self.data)
+        write!(
+            f,
+            "Input {{ dims: {:?}, view: {:?}, data: {:?} }}",
+            self.dims, self.view, self.data
+        )
     }
 }
 
@@ -86,12 +110,21 @@ impl Input {
     pub fn new(dims: Vec<usize>, data: Vec<f32>, view: ViewSpec) -> Input {
         let data = match &view {
             ViewSpec::Broadcast { broadcast } => {
-                let small: Vec<usize> = dims.iter().zip(broadcast).map(|(&d, &b)| if b { 1 } else { d }).collect();
+                let small: Vec<usize> = dims
+                    .iter()
+                    .zip(broadcast)
+                    .map(|(&d, &b)| if b { 1 } else { d })
+                    .collect();
                 let strides = contiguous_strides(&dims);
                 (0..data.len())
                     .map(|i| {
                         let idx = crate::tolerance::unflatten(i, &dims);
-                        let src: usize = idx.iter().zip(&small).zip(&strides).map(|((&x, &s), &st)| if s == 1 { 0 } else { x * st }).sum();
+                        let src: usize = idx
+                            .iter()
+                            .zip(&small)
+                            .zip(&strides)
+                            .map(|((&x, &s), &st)| if s == 1 { 0 } else { x * st })
+                            .sum();
                         data[src]
                     })
                     .collect()
@@ -102,15 +135,25 @@ impl Input {
     }
 
     pub fn contiguous(dims: Vec<usize>, data: Vec<f32>) -> Input {
-        Input { dims, data, view: ViewSpec::Contiguous }
+        Input {
+            dims,
+            data,
+            view: ViewSpec::Contiguous,
+        }
     }
 
     /// A strategy for an input of `dims` with values from `dist` and any view (`broadcast`
     /// allows stride-0 views too).
     pub fn arb(dims: Vec<usize>, dist: Dist, broadcast: bool) -> BoxedStrategy<Input> {
         let n: usize = dims.iter().product();
-        let view = if broadcast { arb_view_or_broadcast(dims.len()) } else { arb_view(dims.len()) };
-        (any::<u64>(), view).prop_map(move |(seed, view)| Input::new(dims.clone(), gen_data(seed, n, dist), view)).boxed()
+        let view = if broadcast {
+            arb_view_or_broadcast(dims.len())
+        } else {
+            arb_view(dims.len())
+        };
+        (any::<u64>(), view)
+            .prop_map(move |(seed, view)| Input::new(dims.clone(), gen_data(seed, n, dist), view))
+            .boxed()
     }
 
     /// The logical values after rounding to `dtype` (what the device actually holds).
@@ -123,18 +166,32 @@ impl Input {
         match &self.view {
             ViewSpec::Contiguous => upload(backend, &self.data, &self.dims, dtype),
             ViewSpec::Broadcast { broadcast } => {
-                let small: Vec<usize> = self.dims.iter().zip(broadcast).map(|(&d, &b)| if b { 1 } else { d }).collect();
+                let small: Vec<usize> = self
+                    .dims
+                    .iter()
+                    .zip(broadcast)
+                    .map(|(&d, &b)| if b { 1 } else { d })
+                    .collect();
                 let strides = contiguous_strides(&self.dims);
                 let n: usize = small.iter().product();
                 let data: Vec<f32> = (0..n)
                     .map(|i| {
                         let idx = crate::tolerance::unflatten(i, &small);
-                        self.data[idx.iter().zip(&strides).map(|(&x, &s)| x * s).sum::<usize>()]
+                        self.data[idx
+                            .iter()
+                            .zip(&strides)
+                            .map(|(&x, &s)| x * s)
+                            .sum::<usize>()]
                     })
                     .collect();
                 upload(backend, &data, &small, dtype)?.broadcast_as(&self.dims)
             }
-            ViewSpec::Strided { order, pad_dim, before, after } => {
+            ViewSpec::Strided {
+                order,
+                pad_dim,
+                before,
+                after,
+            } => {
                 // Stored dims: stored[order[i]] = logical[i]; then pad one stored dim.
                 let rank = self.dims.len();
                 let mut stored = vec![0; rank];
@@ -155,7 +212,9 @@ impl Input {
                     }
                     buf[pos] = v;
                 }
-                upload(backend, &buf, &padded, dtype)?.narrow(*pad_dim, *before, stored[*pad_dim])?.permute(order)
+                upload(backend, &buf, &padded, dtype)?
+                    .narrow(*pad_dim, *before, stored[*pad_dim])?
+                    .permute(order)
             }
         }
     }
@@ -177,13 +236,34 @@ pub fn round_to(x: f32, dtype: DType) -> f64 {
 }
 
 /// Uploads f32 host values as `dtype` (NaN poison becomes 0 in integer dtypes).
-pub fn upload<B: Backend>(backend: &B, data: &[f32], dims: &[usize], dtype: DType) -> Result<Tensor<B>> {
+pub fn upload<B: Backend>(
+    backend: &B,
+    data: &[f32],
+    dims: &[usize],
+    dtype: DType,
+) -> Result<Tensor<B>> {
     match dtype {
         DType::F32 => Tensor::from_slice(backend, data, dims),
-        DType::F16 => Tensor::from_slice(backend, &data.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>(), dims),
-        DType::BF16 => Tensor::from_slice(backend, &data.iter().map(|&x| bf16::from_f32(x)).collect::<Vec<_>>(), dims),
-        DType::U32 => Tensor::from_slice(backend, &data.iter().map(|&x| x as u32).collect::<Vec<_>>(), dims),
-        DType::I64 => Tensor::from_slice(backend, &data.iter().map(|&x| x as i64).collect::<Vec<_>>(), dims),
+        DType::F16 => Tensor::from_slice(
+            backend,
+            &data.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>(),
+            dims,
+        ),
+        DType::BF16 => Tensor::from_slice(
+            backend,
+            &data.iter().map(|&x| bf16::from_f32(x)).collect::<Vec<_>>(),
+            dims,
+        ),
+        DType::U32 => Tensor::from_slice(
+            backend,
+            &data.iter().map(|&x| x as u32).collect::<Vec<_>>(),
+            dims,
+        ),
+        DType::I64 => Tensor::from_slice(
+            backend,
+            &data.iter().map(|&x| x as i64).collect::<Vec<_>>(),
+            dims,
+        ),
     }
 }
 
@@ -193,7 +273,11 @@ pub fn download<B: Backend>(t: &Tensor<B>) -> Result<Vec<f64>> {
     Ok(match t.dtype() {
         DType::F32 => t.to_vec::<f32>()?.into_iter().map(f64::from).collect(),
         DType::F16 => t.to_vec::<f16>()?.into_iter().map(|x| x.to_f64()).collect(),
-        DType::BF16 => t.to_vec::<bf16>()?.into_iter().map(|x| x.to_f64()).collect(),
+        DType::BF16 => t
+            .to_vec::<bf16>()?
+            .into_iter()
+            .map(|x| x.to_f64())
+            .collect(),
         DType::U32 => t.to_vec::<u32>()?.into_iter().map(f64::from).collect(),
         DType::I64 => t.to_vec::<i64>()?.into_iter().map(|x| x as f64).collect(),
     })
@@ -202,7 +286,16 @@ pub fn download<B: Backend>(t: &Tensor<B>) -> Result<Vec<f64>> {
 /// Rounds reference results to `dtype` (so exactly-representable expectations, like the max of
 /// a row, compare exactly).
 pub fn round_all(values: &[f64], dtype: DType) -> Vec<f64> {
-    values.iter().map(|&x| if dtype == DType::F32 { x as f32 as f64 } else { round_to(x as f32, dtype) }).collect()
+    values
+        .iter()
+        .map(|&x| {
+            if dtype == DType::F32 {
+                x as f32 as f64
+            } else {
+                round_to(x as f32, dtype)
+            }
+        })
+        .collect()
 }
 
 /// A strategy for one float dtype, mostly f32.
@@ -217,9 +310,15 @@ pub fn arb_size(max: usize) -> BoxedStrategy<usize> {
 }
 
 /// A strategy for dims of rank in `ranks`, each dim at most `max`, total at most `budget`.
-pub fn arb_dims(ranks: std::ops::RangeInclusive<usize>, max: usize, budget: usize) -> BoxedStrategy<Vec<usize>> {
+pub fn arb_dims(
+    ranks: std::ops::RangeInclusive<usize>,
+    max: usize,
+    budget: usize,
+) -> BoxedStrategy<Vec<usize>> {
     ranks
         .prop_flat_map(move |r| proptest::collection::vec(arb_size(max), r))
-        .prop_filter("shape too large", move |d| d.iter().product::<usize>() <= budget)
+        .prop_filter("shape too large", move |d| {
+            d.iter().product::<usize>() <= budget
+        })
         .boxed()
 }

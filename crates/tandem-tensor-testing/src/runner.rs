@@ -49,16 +49,25 @@ pub fn acquire<B: Backend>(op: &str, source: impl DeviceSource<B>) -> Option<B> 
 /// `TANDEM_CONFORMANCE_CASES` if set (and a number), otherwise `default`.
 pub fn cases(default: u32) -> u32 {
     match std::env::var("TANDEM_CONFORMANCE_CASES") {
-        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("TANDEM_CONFORMANCE_CASES={v:?} is not a whole number")),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("TANDEM_CONFORMANCE_CASES={v:?} is not a whole number")),
         Err(_) => default,
     }
 }
 
 fn seed() -> u64 {
     match std::env::var("TANDEM_CONFORMANCE_SEED") {
-        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("TANDEM_CONFORMANCE_SEED={v:?} is not a u64")),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("TANDEM_CONFORMANCE_SEED={v:?} is not a u64")),
         Err(_) => {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
             (t as u64) ^ ((t >> 64) as u64) ^ (std::process::id() as u64).rotate_left(32)
         }
     }
@@ -76,9 +85,17 @@ where
     let seed = seed();
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let config = Config { cases, failure_persistence: None, max_shrink_iters: 256, ..Config::default() };
-    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
-    let result = runner.run(&strategy, |problem| check(backend, &problem).map_err(TestCaseError::fail));
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        ..Config::default()
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+    let result = runner.run(&strategy, |problem| {
+        check(backend, &problem).map_err(TestCaseError::fail)
+    });
     match result {
         Ok(()) => {}
         Err(TestError::Fail(reason, problem)) => panic!(

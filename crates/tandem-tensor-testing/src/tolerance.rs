@@ -20,16 +20,36 @@ impl Tolerance {
     /// The base tolerance of a dtype: tight for f32, a few ulps for the half types.
     pub fn of(dtype: DType) -> Tolerance {
         match dtype {
-            DType::F32 => Tolerance { atol: 2e-5, rtol: 2e-5, acc: 2e-6 },
-            DType::F16 => Tolerance { atol: 4e-3, rtol: 4e-3, acc: 2e-6 },
-            DType::BF16 => Tolerance { atol: 2e-2, rtol: 2e-2, acc: 2e-6 },
-            DType::U32 | DType::I64 => Tolerance { atol: 0.0, rtol: 0.0, acc: 0.0 },
+            DType::F32 => Tolerance {
+                atol: 2e-5,
+                rtol: 2e-5,
+                acc: 2e-6,
+            },
+            DType::F16 => Tolerance {
+                atol: 4e-3,
+                rtol: 4e-3,
+                acc: 2e-6,
+            },
+            DType::BF16 => Tolerance {
+                atol: 2e-2,
+                rtol: 2e-2,
+                acc: 2e-6,
+            },
+            DType::U32 | DType::I64 => Tolerance {
+                atol: 0.0,
+                rtol: 0.0,
+                acc: 0.0,
+            },
         }
     }
 
     /// Every term multiplied by `factor` (ops whose result goes through several roundings).
     pub fn scaled(self, factor: f64) -> Tolerance {
-        Tolerance { atol: self.atol * factor, rtol: self.rtol * factor, acc: self.acc * factor }
+        Tolerance {
+            atol: self.atol * factor,
+            rtol: self.rtol * factor,
+            acc: self.acc * factor,
+        }
     }
 }
 
@@ -45,7 +65,11 @@ pub fn compare(
     tol: Tolerance,
 ) -> Result<(), String> {
     if actual.len() != expected.len() {
-        return Err(format!("{what}: got {} elements, expected {} (dims {dims:?})", actual.len(), expected.len()));
+        return Err(format!(
+            "{what}: got {} elements, expected {} (dims {dims:?})",
+            actual.len(),
+            expected.len()
+        ));
     }
     let mut worst: Option<(usize, f64, f64)> = None;
     let mut bad = 0usize;
@@ -61,7 +85,11 @@ pub fn compare(
         if !ok {
             bad += 1;
             // Rank by how many allowed errors the element is off (NaN/inf count as infinitely bad).
-            let ratio = if (a - e).is_finite() { (a - e).abs() / allowed.max(f64::MIN_POSITIVE) } else { f64::INFINITY };
+            let ratio = if (a - e).is_finite() {
+                (a - e).abs() / allowed.max(f64::MIN_POSITIVE)
+            } else {
+                f64::INFINITY
+            };
             if worst.is_none_or(|(_, r, _)| ratio > r) {
                 worst = Some((i, ratio, allowed));
             }
@@ -88,11 +116,22 @@ pub fn compare(
 }
 
 /// Exact comparison for integer results (indices).
-pub fn compare_exact(what: &str, dims: &[usize], actual: &[u32], expected: &[u32]) -> Result<(), String> {
+pub fn compare_exact(
+    what: &str,
+    dims: &[usize],
+    actual: &[u32],
+    expected: &[u32],
+) -> Result<(), String> {
     if actual.len() != expected.len() {
-        return Err(format!("{what}: got {} elements, expected {} (dims {dims:?})", actual.len(), expected.len()));
+        return Err(format!(
+            "{what}: got {} elements, expected {} (dims {dims:?})",
+            actual.len(),
+            expected.len()
+        ));
     }
-    let bad: Vec<usize> = (0..actual.len()).filter(|&i| actual[i] != expected[i]).collect();
+    let bad: Vec<usize> = (0..actual.len())
+        .filter(|&i| actual[i] != expected[i])
+        .collect();
     match bad.first() {
         None => Ok(()),
         Some(&i) => Err(format!(
@@ -126,7 +165,15 @@ mod tests {
     fn compare_names_the_worst_element() {
         let tol = Tolerance::of(DType::F32);
         assert!(compare("x", &[3], &[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], None, tol).is_ok());
-        let err = compare("x", &[2, 2], &[1.0, 2.5, 3.0, 9.0], &[1.0, 2.0, 3.0, 4.0], None, tol).unwrap_err();
+        let err = compare(
+            "x",
+            &[2, 2],
+            &[1.0, 2.5, 3.0, 9.0],
+            &[1.0, 2.0, 3.0, 4.0],
+            None,
+            tol,
+        )
+        .unwrap_err();
         assert!(err.contains("2 of 4"), "{err}");
         assert!(err.contains("index [1, 1]"), "{err}");
         assert!(compare("x", &[1], &[f64::NAN], &[f64::NAN], None, tol).is_ok());

@@ -11,9 +11,15 @@ fn missing_device_fails_with_its_reason() {
     if std::env::var("TANDEM_ALLOW_MISSING_DEVICE").is_ok() {
         return;
     }
-    let err = std::panic::catch_unwind(|| acquire::<CpuBackend>("op", Err::<CpuBackend, _>("no adapter"))).unwrap_err();
+    let err = std::panic::catch_unwind(|| {
+        acquire::<CpuBackend>("op", Err::<CpuBackend, _>("no adapter"))
+    })
+    .unwrap_err();
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(msg.contains("no adapter") && msg.contains("TANDEM_ALLOW_MISSING_DEVICE"), "{msg}");
+    assert!(
+        msg.contains("no adapter") && msg.contains("TANDEM_ALLOW_MISSING_DEVICE"),
+        "{msg}"
+    );
     assert!(acquire("op", Some(CpuBackend)).is_some());
 }
 
@@ -30,8 +36,24 @@ fn reference_matches_hand_values() {
     let (v, i) = topk::topk_last(&[1., 3., 3., f64::NAN], 4, 3);
     assert!(v[0].is_nan() && v[1] == 3.0 && v[2] == 3.0);
     assert_eq!(i, vec![3, 1, 2]);
-    let s = attention::AttnShape { b: 1, bk: 1, h: 1, lq: 1, lk: 2, d: 1, dv: 1 };
+    let s = attention::AttnShape {
+        b: 1,
+        bk: 1,
+        h: 1,
+        lq: 1,
+        lk: 2,
+        d: 1,
+        dv: 1,
+    };
     let (o, _) = attention::attention(&[1.], &[0., 0.], &[2., 4.], None, s, 1.0, false);
     assert_eq!(o, vec![3.0]);
-    assert!(compare("t", &[1], &[1.0], &[1.0 + 1e-6], None, Tolerance::of(DType::F32)).is_ok());
+    assert!(compare(
+        "t",
+        &[1],
+        &[1.0],
+        &[1.0 + 1e-6],
+        None,
+        Tolerance::of(DType::F32)
+    )
+    .is_ok());
 }

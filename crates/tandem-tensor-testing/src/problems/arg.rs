@@ -18,7 +18,13 @@ pub struct Problem {
 pub fn strategy() -> BoxedStrategy<Problem> {
     let dist = prop_oneof![Just(Dist::Ints(-3, 3)), Just(Dist::Uniform(-2.0, 2.0))];
     let nans = proptest::collection::vec(any::<proptest::sample::Index>(), 0..3);
-    (proptest::sample::select(vec![ReduceOp::ArgMax, ReduceOp::ArgMin]), arb_float_dtype(), super::reduce::arb_rows(), dist, nans)
+    (
+        proptest::sample::select(vec![ReduceOp::ArgMax, ReduceOp::ArgMin]),
+        arb_float_dtype(),
+        super::reduce::arb_rows(),
+        dist,
+        nans,
+    )
         .prop_flat_map(|(op, dtype, dims, dist, nans)| {
             Input::arb(dims, dist, false).prop_map(move |mut x| {
                 let n = x.data.len();
@@ -34,12 +40,20 @@ pub fn strategy() -> BoxedStrategy<Problem> {
 pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
     let what = format!("{:?}", p.op);
     let x = p.x.to_tensor(backend, p.dtype).map_err(|e| e.to_string())?;
-    let y = if p.op == ReduceOp::ArgMax { x.argmax_last() } else { x.argmin_last() }.map_err(|e| format!("{what}: {e}"))?;
+    let y = if p.op == ReduceOp::ArgMax {
+        x.argmax_last()
+    } else {
+        x.argmin_last()
+    }
+    .map_err(|e| format!("{what}: {e}"))?;
     let dims = p.x.dims[..p.x.dims.len() - 1].to_vec();
     check_meta(&what, &y, &dims, DType::U32)?;
     let got = y.to_vec::<u32>().ctx(&what)?;
     let cols = *p.x.dims.last().unwrap_or(&1);
-    let expected: Vec<u32> = reduce::reduce_last(p.op, &p.x.values(p.dtype), cols).into_iter().map(|i| i as u32).collect();
+    let expected: Vec<u32> = reduce::reduce_last(p.op, &p.x.values(p.dtype), cols)
+        .into_iter()
+        .map(|i| i as u32)
+        .collect();
     compare_exact(&what, &dims, &got, &expected)
 }
 

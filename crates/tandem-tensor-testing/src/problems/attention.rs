@@ -40,46 +40,111 @@ fn arb_attn_view() -> BoxedStrategy<ViewSpec> {
 fn operand(dims: Vec<usize>) -> BoxedStrategy<Input> {
     let n = dims.iter().product();
     (any::<u64>(), arb_attn_view())
-        .prop_map(move |(seed, view)| Input::new(dims.clone(), gen_data(seed, n, Dist::Uniform(-1.5, 1.5)), view))
-        .boxed()
-}
-
-pub fn strategy() -> BoxedStrategy<Problem> {
-    let sizes = (1usize..=2, any::<bool>(), 1usize..=3, prop_oneof![3 => 1usize..=12, 1 => 30usize..=40], 1usize..=40);
-    let dims = (prop_oneof![Just(1usize), 2usize..=24], prop_oneof![Just(None), (1usize..=24).prop_map(Some)]);
-    (arb_float_dtype(), sizes, dims, any::<bool>(), any::<bool>(), any::<bool>())
-        .prop_flat_map(|(dtype, (b, shared_kv, h, lq, lk), (d, dv), causal, with_mask, default_scale)| {
-            let lq = if causal { lq.min(lk) } else { lq };
-            let s = AttnShape { b, bk: if shared_kv { 1 } else { b }, h, lq, lk, d, dv: dv.unwrap_or(d) };
-            let scale = if default_scale { Just(1.0 / (d as f32).sqrt()).boxed() } else { (0.05f32..1.5).boxed() };
-            let mask = if with_mask {
-                super::softmax::arb_mask(vec![s.b, s.h, s.lq, s.lk]).prop_map(Some).boxed()
-            } else {
-                Just(None).boxed()
-            };
-            (
-                operand(vec![s.b, s.h, s.lq, s.d]),
-                operand(vec![s.bk, s.h, s.lk, s.d]),
-                operand(vec![s.bk, s.h, s.lk, s.dv]),
-                mask,
-                scale,
+        .prop_map(move |(seed, view)| {
+            Input::new(
+                dims.clone(),
+                gen_data(seed, n, Dist::Uniform(-1.5, 1.5)),
+                view,
             )
-                .prop_map(move |(q, k, v, mask, scale)| Problem { dtype, shape: s, scale, causal, q, k, v, mask })
         })
         .boxed()
 }
 
+pub fn strategy() -> BoxedStrategy<Problem> {
+    let sizes = (
+        1usize..=2,
+        any::<bool>(),
+        1usize..=3,
+        prop_oneof![3 => 1usize..=12, 1 => 30usize..=40],
+        1usize..=40,
+    );
+    let dims = (
+        prop_oneof![Just(1usize), 2usize..=24],
+        prop_oneof![Just(None), (1usize..=24).prop_map(Some)],
+    );
+    (
+        arb_float_dtype(),
+        sizes,
+        dims,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_flat_map(
+            |(dtype, (b, shared_kv, h, lq, lk), (d, dv), causal, with_mask, default_scale)| {
+                let lq = if causal { lq.min(lk) } else { lq };
+                let s = AttnShape {
+                    b,
+                    bk: if shared_kv { 1 } else { b },
+                    h,
+                    lq,
+                    lk,
+                    d,
+                    dv: dv.unwrap_or(d),
+                };
+                let scale = if default_scale {
+                    Just(1.0 / (d as f32).sqrt()).boxed()
+                } else {
+                    (0.05f32..1.5).boxed()
+                };
+                let mask = if with_mask {
+                    super::softmax::arb_mask(vec![s.b, s.h, s.lq, s.lk])
+                        .prop_map(Some)
+                        .boxed()
+                } else {
+                    Just(None).boxed()
+                };
+                (
+                    operand(vec![s.b, s.h, s.lq, s.d]),
+                    operand(vec![s.bk, s.h, s.lk, s.d]),
+                    operand(vec![s.bk, s.h, s.lk, s.dv]),
+                    mask,
+                    scale,
+                )
+                    .prop_map(move |(q, k, v, mask, scale)| Problem {
+                        dtype,
+                        shape: s,
+                        scale,
+                        causal,
+                        q,
+                        k,
+                        v,
+                        mask,
+                    })
+            },
+        )
+        .boxed()
+}
+
 pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
-    let what = format!("attention (causal {}, mask {:?})", p.causal, p.mask.as_ref().map(|m| &m.dims));
+    let what = format!(
+        "attention (causal {}, mask {:?})",
+        p.causal,
+        p.mask.as_ref().map(|m| &m.dims)
+    );
     let up = |i: &Input| i.to_tensor(backend, p.dtype).map_err(|e| e.to_string());
     let (q, k, v) = (up(&p.q)?, up(&p.k)?, up(&p.v)?);
     let mask = p.mask.as_ref().map(up).transpose()?;
-    let spec = AttentionSpec { scale: p.scale, causal: p.causal };
-    let y = tandem_tensor::attention(&q, &k, &v, mask.as_ref(), spec).map_err(|e| format!("{what}: {e}"))?;
+    let spec = AttentionSpec {
+        scale: p.scale,
+        causal: p.causal,
+    };
+    let y = tandem_tensor::attention(&q, &k, &v, mask.as_ref(), spec)
+        .map_err(|e| format!("{what}: {e}"))?;
     let s = p.shape;
-    let mask_v = p.mask.as_ref().map(|m| super::softmax::expand(&m.values(p.dtype), &m.dims, &[s.b, s.h, s.lq, s.lk]));
-    let (expected, scale) =
-        attention(&p.q.values(p.dtype), &p.k.values(p.dtype), &p.v.values(p.dtype), mask_v.as_deref(), s, p.scale as f64, p.causal);
+    let mask_v = p
+        .mask
+        .as_ref()
+        .map(|m| super::softmax::expand(&m.values(p.dtype), &m.dims, &[s.b, s.h, s.lq, s.lk]));
+    let (expected, scale) = attention(
+        &p.q.values(p.dtype),
+        &p.k.values(p.dtype),
+        &p.v.values(p.dtype),
+        mask_v.as_deref(),
+        s,
+        p.scale as f64,
+        p.causal,
+    );
     let dims = [s.b, s.h, s.lq, s.dv];
     // Half-type backends may round the scores before the softmax (as PyTorch does): allow one
     // rounding of the largest score's magnitude, in units of the output scale.

@@ -29,7 +29,9 @@ fn dist(from: DType, to: DType) -> Dist {
 pub fn strategy() -> BoxedStrategy<Problem> {
     let dt = || proptest::sample::select(DType::ALL.to_vec());
     (dt(), dt(), arb_dims(0..=3, 17, 2048))
-        .prop_flat_map(|(from, to, dims)| Input::arb(dims, dist(from, to), true).prop_map(move |x| Problem { from, to, x }))
+        .prop_flat_map(|(from, to, dims)| {
+            Input::arb(dims, dist(from, to), true).prop_map(move |x| Problem { from, to, x })
+        })
         .boxed()
 }
 
@@ -38,9 +40,24 @@ pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
     let x = p.x.to_tensor(backend, p.from).map_err(|e| e.to_string())?;
     let y = x.to_dtype(p.to).map_err(|e| format!("{what}: {e}"))?;
     check_meta(&what, &y, &p.x.dims, p.to)?;
-    let expected: Vec<f64> = p.x.values(p.from).into_iter().map(|v| cast::cast(v, p.to)).collect();
+    let expected: Vec<f64> =
+        p.x.values(p.from)
+            .into_iter()
+            .map(|v| cast::cast(v, p.to))
+            .collect();
     let got = download(&y).ctx(&what)?;
-    compare(&what, &p.x.dims, &got, &expected, None, Tolerance { atol: 0.0, rtol: 0.0, acc: 0.0 })
+    compare(
+        &what,
+        &p.x.dims,
+        &got,
+        &expected,
+        None,
+        Tolerance {
+            atol: 0.0,
+            rtol: 0.0,
+            acc: 0.0,
+        },
+    )
 }
 
 pub fn run<B: Backend>(backend: &B, cases: u32) {

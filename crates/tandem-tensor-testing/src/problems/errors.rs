@@ -132,7 +132,14 @@ pub struct Problem {
 
 pub fn strategy() -> BoxedStrategy<Problem> {
     let dtype = proptest::sample::select(DType::FLOATS.to_vec());
-    (proptest::sample::select(CASES.to_vec()), dtype, 2usize..6, 2usize..6).prop_map(|(case, dtype, m, n)| Problem { case, dtype, m, n }).boxed()
+    (
+        proptest::sample::select(CASES.to_vec()),
+        dtype,
+        2usize..6,
+        2usize..6,
+    )
+        .prop_map(|(case, dtype, m, n)| Problem { case, dtype, m, n })
+        .boxed()
 }
 
 fn other_float(d: DType) -> DType {
@@ -148,38 +155,85 @@ fn attempt<B: Backend>(b: &B, p: &Problem) -> Result<Result<()>> {
     let (m, n, dt) = (p.m, p.n, p.dtype);
     let t = |dims: &[usize], dtype: DType| -> Result<Tensor<B>> {
         let len = dims.iter().product::<usize>();
-        upload(b, &(0..len).map(|i| (i % 7) as f32).collect::<Vec<_>>(), dims, dtype)
+        upload(
+            b,
+            &(0..len).map(|i| (i % 7) as f32).collect::<Vec<_>>(),
+            dims,
+            dtype,
+        )
     };
     let x = t(&[m, n], dt)?;
-    let spec = AttentionSpec { scale: 1.0, causal: false };
+    let spec = AttentionSpec {
+        scale: 1.0,
+        causal: false,
+    };
     let r: Result<()> = match p.case {
         Case::BinaryShapes => x.add(&t(&[m, n + 1], dt)?).map(drop),
         Case::BinaryDTypes => x.mul(&t(&[m, n], other_float(dt))?).map(drop),
-        Case::BinaryInts => t(&[m, n], DType::U32)?.add(&t(&[m, n], DType::U32)?).map(drop),
+        Case::BinaryInts => t(&[m, n], DType::U32)?
+            .add(&t(&[m, n], DType::U32)?)
+            .map(drop),
         Case::UnaryInts => t(&[m], DType::I64)?.exp().map(drop),
         Case::MatmulInner => x.matmul(&t(&[n + 1, m], dt)?).map(drop),
         Case::MatmulRank1 => x.matmul(&t(&[n], dt)?).map(drop),
         Case::MatmulDTypes => x.matmul(&t(&[n, m], other_float(dt))?).map(drop),
         Case::MatmulBatch => t(&[2, m, n], dt)?.matmul(&t(&[3, n, m], dt)?).map(drop),
-        Case::MatmulBiasLen => x.matmul_fused(&t(&[n, m], dt)?, Some(&t(&[m + 1], dt)?), None).map(drop),
-        Case::MatmulBiasDType => x.matmul_fused(&t(&[n, m], dt)?, Some(&t(&[m], other_float(dt))?), None).map(drop),
+        Case::MatmulBiasLen => x
+            .matmul_fused(&t(&[n, m], dt)?, Some(&t(&[m + 1], dt)?), None)
+            .map(drop),
+        Case::MatmulBiasDType => x
+            .matmul_fused(&t(&[n, m], dt)?, Some(&t(&[m], other_float(dt))?), None)
+            .map(drop),
         Case::LinearWeight => x.linear(&t(&[m, n + 1], dt)?, None, None).map(drop),
         Case::SoftmaxMask => x.softmax(Some(&t(&[m + 1, n], dt)?), false).map(drop),
-        Case::SoftmaxMaskDType => x.softmax(Some(&t(&[m, n], other_float(dt))?), false).map(drop),
+        Case::SoftmaxMaskDType => x
+            .softmax(Some(&t(&[m, n], other_float(dt))?), false)
+            .map(drop),
         Case::SoftmaxCausalTooManyQueries => t(&[n + 1, n], dt)?.softmax(None, true).map(drop),
         Case::SoftmaxScalar => t(&[], dt)?.softmax(None, false).map(drop),
-        Case::LayerNormGamma => x.layer_norm(&t(&[n + 1], dt)?, &t(&[n], dt)?, 1e-5).map(drop),
-        Case::LayerNormDType => x.layer_norm(&t(&[n], other_float(dt))?, &t(&[n], dt)?, 1e-5).map(drop),
-        Case::AttentionRank => attention(&t(&[1, m, n], dt)?, &t(&[1, m, n], dt)?, &t(&[1, m, n], dt)?, None, spec).map(drop),
-        Case::AttentionHeads => {
-            attention(&t(&[1, 2, m, n], dt)?, &t(&[1, 3, m, n], dt)?, &t(&[1, 3, m, n], dt)?, None, spec).map(drop)
-        }
-        Case::AttentionKvLen => {
-            attention(&t(&[1, 1, m, n], dt)?, &t(&[1, 1, m, n], dt)?, &t(&[1, 1, m + 1, n], dt)?, None, spec).map(drop)
-        }
+        Case::LayerNormGamma => x
+            .layer_norm(&t(&[n + 1], dt)?, &t(&[n], dt)?, 1e-5)
+            .map(drop),
+        Case::LayerNormDType => x
+            .layer_norm(&t(&[n], other_float(dt))?, &t(&[n], dt)?, 1e-5)
+            .map(drop),
+        Case::AttentionRank => attention(
+            &t(&[1, m, n], dt)?,
+            &t(&[1, m, n], dt)?,
+            &t(&[1, m, n], dt)?,
+            None,
+            spec,
+        )
+        .map(drop),
+        Case::AttentionHeads => attention(
+            &t(&[1, 2, m, n], dt)?,
+            &t(&[1, 3, m, n], dt)?,
+            &t(&[1, 3, m, n], dt)?,
+            None,
+            spec,
+        )
+        .map(drop),
+        Case::AttentionKvLen => attention(
+            &t(&[1, 1, m, n], dt)?,
+            &t(&[1, 1, m, n], dt)?,
+            &t(&[1, 1, m + 1, n], dt)?,
+            None,
+            spec,
+        )
+        .map(drop),
         Case::AttentionCausal => {
-            let causal = AttentionSpec { scale: 1.0, causal: true };
-            attention(&t(&[1, 1, m + 1, n], dt)?, &t(&[1, 1, m, n], dt)?, &t(&[1, 1, m, n], dt)?, None, causal).map(drop)
+            let causal = AttentionSpec {
+                scale: 1.0,
+                causal: true,
+            };
+            attention(
+                &t(&[1, 1, m + 1, n], dt)?,
+                &t(&[1, 1, m, n], dt)?,
+                &t(&[1, 1, m, n], dt)?,
+                None,
+                causal,
+            )
+            .map(drop)
         }
         Case::AttentionMask => {
             let q = t(&[1, 1, m, n], dt)?;
@@ -189,12 +243,18 @@ fn attempt<B: Backend>(b: &B, p: &Problem) -> Result<Result<()>> {
             let q = t(&[1, 1, m, n], dt)?;
             attention(&q, &t(&[1, 1, m, n], other_float(dt))?, &q, None, spec).map(drop)
         }
-        Case::IndexOutOfRange => x.index_select(0, &t(&[2], DType::U32)?.affine_ids(m as i64)?).map(drop),
-        Case::IndexNegative => x.index_select(1, &Tensor::from_slice(b, &[0i64, -1], &[2])?).map(drop),
+        Case::IndexOutOfRange => x
+            .index_select(0, &t(&[2], DType::U32)?.affine_ids(m as i64)?)
+            .map(drop),
+        Case::IndexNegative => x
+            .index_select(1, &Tensor::from_slice(b, &[0i64, -1], &[2])?)
+            .map(drop),
         Case::IndexFloatIds => x.index_select(0, &t(&[1], dt)?).map(drop),
         Case::IndexIdsRank2 => x.index_select(0, &t(&[1, 1], DType::U32)?).map(drop),
         Case::IndexDim => x.index_select(2, &t(&[1], DType::U32)?).map(drop),
-        Case::EmbeddingRank => t(&[2, m, n], dt)?.embedding(&t(&[1], DType::U32)?).map(drop),
+        Case::EmbeddingRank => t(&[2, m, n], dt)?
+            .embedding(&t(&[1], DType::U32)?)
+            .map(drop),
         Case::CatShapes => Tensor::cat(&[&x, &t(&[m + 1, n + 1], dt)?], 0).map(drop),
         Case::CatDTypes => Tensor::cat(&[&x, &t(&[m, n], other_float(dt))?], 0).map(drop),
         Case::CatEmpty => Tensor::<B>::cat(&[], 0).map(drop),
@@ -204,8 +264,12 @@ fn attempt<B: Backend>(b: &B, p: &Problem) -> Result<Result<()>> {
         Case::TopkTooMany => x.topk_last(n + 1).map(drop),
         Case::ReduceInts => t(&[m, n], DType::U32)?.argmax_last().map(drop),
         Case::ReduceEmptyRow => t(&[m, 0], dt)?.sum_last().map(drop),
-        Case::PatchIndivisible => t(&[1, 1, m * 2 + 1, m * 2], dt)?.patch_embed(&t(&[n, 1, 2, 2], dt)?, None).map(drop),
-        Case::PatchChannels => t(&[1, 2, 4, 4], dt)?.patch_embed(&t(&[n, 3, 2, 2], dt)?, None).map(drop),
+        Case::PatchIndivisible => t(&[1, 1, m * 2 + 1, m * 2], dt)?
+            .patch_embed(&t(&[n, 1, 2, 2], dt)?, None)
+            .map(drop),
+        Case::PatchChannels => t(&[1, 2, 4, 4], dt)?
+            .patch_embed(&t(&[n, 3, 2, 2], dt)?, None)
+            .map(drop),
         Case::ReshapeCount => x.reshape(&[m * n + 1]).map(drop),
         Case::NarrowRange => x.narrow(1, n - 1, 2).map(drop),
         Case::NarrowOverflow => x.narrow(0, usize::MAX, 2).map(drop),
@@ -239,8 +303,14 @@ impl<B: Backend> AffineIds for Tensor<B> {
 
 pub fn check<B: Backend>(backend: &B, p: &Problem) -> std::result::Result<(), String> {
     match attempt(backend, p) {
-        Err(e) => Err(format!("{:?}: building the valid operands failed: {e}", p.case)),
-        Ok(Ok(())) => Err(format!("{:?}: invalid input was accepted (expected an Err)", p.case)),
+        Err(e) => Err(format!(
+            "{:?}: building the valid operands failed: {e}",
+            p.case
+        )),
+        Ok(Ok(())) => Err(format!(
+            "{:?}: invalid input was accepted (expected an Err)",
+            p.case
+        )),
         Ok(Err(_)) => Ok(()),
     }
 }

@@ -24,10 +24,23 @@ fn arb_any_dtype() -> BoxedStrategy<DType> {
 
 fn arb_ids(size: usize, dims: Vec<usize>) -> BoxedStrategy<Vec<i64>> {
     let n: usize = dims.iter().product();
-    any::<u64>().prop_map(move |seed| gen_data(seed, n, Dist::Ints(0, size as i32 - 1)).into_iter().map(|x| x as i64).collect()).boxed()
+    any::<u64>()
+        .prop_map(move |seed| {
+            gen_data(seed, n, Dist::Ints(0, size as i32 - 1))
+                .into_iter()
+                .map(|x| x as i64)
+                .collect()
+        })
+        .boxed()
 }
 
-fn ids_tensor<B: Backend>(backend: &B, ids: &[i64], dims: &[usize], dtype: DType, narrowed: bool) -> Result<tandem_tensor::Tensor<B>, String> {
+fn ids_tensor<B: Backend>(
+    backend: &B,
+    ids: &[i64],
+    dims: &[usize],
+    dtype: DType,
+    narrowed: bool,
+) -> Result<tandem_tensor::Tensor<B>, String> {
     let mut data: Vec<f32> = ids.iter().map(|&i| i as f32).collect();
     if !narrowed {
         return upload(backend, &data, dims, dtype).map_err(|e| e.to_string());
@@ -38,7 +51,9 @@ fn ids_tensor<B: Backend>(backend: &B, ids: &[i64], dims: &[usize], dtype: DType
     padded.append(&mut data);
     let mut pd = dims.to_vec();
     pd[0] += 2;
-    upload(backend, &padded, &pd, dtype).and_then(|t| t.narrow(0, 2, dims[0])).map_err(|e| e.to_string())
+    upload(backend, &padded, &pd, dtype)
+        .and_then(|t| t.narrow(0, 2, dims[0]))
+        .map_err(|e| e.to_string())
 }
 
 /// Values of `dtype` that survive every dtype exactly (small integers for the integer types).
@@ -52,12 +67,29 @@ fn dist_for(dtype: DType) -> Dist {
 
 pub fn strategy() -> BoxedStrategy<Problem> {
     let ids_dtype = proptest::sample::select(vec![DType::U32, DType::I64]);
-    (arb_any_dtype(), arb_dims(1..=4, 9, 4096), ids_dtype, any::<bool>(), 1usize..12, any::<proptest::sample::Index>())
+    (
+        arb_any_dtype(),
+        arb_dims(1..=4, 9, 4096),
+        ids_dtype,
+        any::<bool>(),
+        1usize..12,
+        any::<proptest::sample::Index>(),
+    )
         .prop_flat_map(|(dtype, dims, ids_dtype, ids_narrowed, n_ids, dim)| {
             let dim = dim.index(dims.len());
             let size = dims[dim];
-            (Input::arb(dims, dist_for(dtype), false), arb_ids(size, vec![n_ids]))
-                .prop_map(move |(x, ids)| Problem { dtype, dim, x, ids, ids_dtype, ids_narrowed })
+            (
+                Input::arb(dims, dist_for(dtype), false),
+                arb_ids(size, vec![n_ids]),
+            )
+                .prop_map(move |(x, ids)| Problem {
+                    dtype,
+                    dim,
+                    x,
+                    ids,
+                    ids_dtype,
+                    ids_narrowed,
+                })
         })
         .boxed()
 }
@@ -66,13 +98,27 @@ pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
     let what = format!("index_select(dim {})", p.dim);
     let x = p.x.to_tensor(backend, p.dtype).map_err(|e| e.to_string())?;
     let ids = ids_tensor(backend, &p.ids, &[p.ids.len()], p.ids_dtype, p.ids_narrowed)?;
-    let y = x.index_select(p.dim, &ids).map_err(|e| format!("{what}: {e}"))?;
+    let y = x
+        .index_select(p.dim, &ids)
+        .map_err(|e| format!("{what}: {e}"))?;
     let mut dims = p.x.dims.clone();
     dims[p.dim] = p.ids.len();
-    let expected = index_select::index_select(&p.x.values(p.dtype), &p.x.dims, p.dim, &p.ids).ok_or("generator made a bad id")?;
+    let expected = index_select::index_select(&p.x.values(p.dtype), &p.x.dims, p.dim, &p.ids)
+        .ok_or("generator made a bad id")?;
     check_meta(&what, &y, &dims, p.dtype)?;
     let got = download(&y).ctx(&what)?;
-    compare(&what, &dims, &got, &expected, None, Tolerance { atol: 0.0, rtol: 0.0, acc: 0.0 })
+    compare(
+        &what,
+        &dims,
+        &got,
+        &expected,
+        None,
+        Tolerance {
+            atol: 0.0,
+            rtol: 0.0,
+            acc: 0.0,
+        },
+    )
 }
 
 pub fn run<B: Backend>(backend: &B, cases: u32) {
@@ -92,28 +138,65 @@ pub struct EmbeddingProblem {
 
 pub fn embedding_strategy() -> BoxedStrategy<EmbeddingProblem> {
     let ids_dtype = proptest::sample::select(vec![DType::U32, DType::I64]);
-    (crate::input::arb_float_dtype(), 1usize..300, 1usize..40, arb_dims(1..=3, 7, 64), ids_dtype, any::<bool>())
+    (
+        crate::input::arb_float_dtype(),
+        1usize..300,
+        1usize..40,
+        arb_dims(1..=3, 7, 64),
+        ids_dtype,
+        any::<bool>(),
+    )
         .prop_flat_map(|(dtype, vocab, d, ids_dims, ids_dtype, ids_narrowed)| {
-            (Input::arb(vec![vocab, d], Dist::Uniform(-1.0, 1.0), true), arb_ids(vocab, ids_dims.clone())).prop_map(
-                move |(table, ids)| EmbeddingProblem { dtype, table, ids, ids_dims: ids_dims.clone(), ids_dtype, ids_narrowed },
+            (
+                Input::arb(vec![vocab, d], Dist::Uniform(-1.0, 1.0), true),
+                arb_ids(vocab, ids_dims.clone()),
             )
+                .prop_map(move |(table, ids)| EmbeddingProblem {
+                    dtype,
+                    table,
+                    ids,
+                    ids_dims: ids_dims.clone(),
+                    ids_dtype,
+                    ids_narrowed,
+                })
         })
         .boxed()
 }
 
 pub fn check_embedding<B: Backend>(backend: &B, p: &EmbeddingProblem) -> Result<(), String> {
     let what = "embedding";
-    let table = p.table.to_tensor(backend, p.dtype).map_err(|e| e.to_string())?;
+    let table = p
+        .table
+        .to_tensor(backend, p.dtype)
+        .map_err(|e| e.to_string())?;
     let ids = ids_tensor(backend, &p.ids, &p.ids_dims, p.ids_dtype, p.ids_narrowed)?;
     let y = table.embedding(&ids).map_err(|e| format!("{what}: {e}"))?;
     let mut dims = p.ids_dims.clone();
     dims.push(p.table.dims[1]);
-    let expected = index_select::index_select(&p.table.values(p.dtype), &p.table.dims, 0, &p.ids).ok_or("generator made a bad id")?;
+    let expected = index_select::index_select(&p.table.values(p.dtype), &p.table.dims, 0, &p.ids)
+        .ok_or("generator made a bad id")?;
     check_meta(what, &y, &dims, p.dtype)?;
     let got = download(&y).ctx(what)?;
-    compare(what, &dims, &got, &expected, None, Tolerance { atol: 0.0, rtol: 0.0, acc: 0.0 })
+    compare(
+        what,
+        &dims,
+        &got,
+        &expected,
+        None,
+        Tolerance {
+            atol: 0.0,
+            rtol: 0.0,
+            acc: 0.0,
+        },
+    )
 }
 
 pub fn run_embedding<B: Backend>(backend: &B, cases: u32) {
-    run_problem("embedding", backend, cases, embedding_strategy(), check_embedding);
+    run_problem(
+        "embedding",
+        backend,
+        cases,
+        embedding_strategy(),
+        check_embedding,
+    );
 }

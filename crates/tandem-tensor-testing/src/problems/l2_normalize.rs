@@ -18,7 +18,12 @@ pub struct Problem {
 
 pub fn strategy() -> BoxedStrategy<Problem> {
     let eps = proptest::sample::select(vec![1e-12f32, 1e-6, 1e-2]);
-    (arb_float_dtype(), super::reduce::arb_rows(), eps, proptest::option::of(0usize..64))
+    (
+        arb_float_dtype(),
+        super::reduce::arb_rows(),
+        eps,
+        proptest::option::of(0usize..64),
+    )
         .prop_flat_map(|(dtype, dims, eps, zero_row)| {
             let zero_row = if dtype == DType::F32 { zero_row } else { None };
             Input::arb(dims, Dist::Uniform(-2.0, 2.0), false).prop_map(move |mut x| {
@@ -26,9 +31,16 @@ pub fn strategy() -> BoxedStrategy<Problem> {
                 let rows = x.data.len() / cols.max(1);
                 if let (Some(r), true) = (zero_row, rows > 0) {
                     let r = r % rows;
-                    x.data[r * cols..(r + 1) * cols].iter_mut().for_each(|v| *v = 0.0);
+                    x.data[r * cols..(r + 1) * cols]
+                        .iter_mut()
+                        .for_each(|v| *v = 0.0);
                 }
-                Problem { dtype, eps, x, zero_row }
+                Problem {
+                    dtype,
+                    eps,
+                    x,
+                    zero_row,
+                }
             })
         })
         .boxed()
@@ -40,7 +52,15 @@ pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
     let y = x.l2_normalize(p.eps).map_err(|e| format!("{what}: {e}"))?;
     let cols = *p.x.dims.last().unwrap_or(&1);
     let expected = l2_normalize::l2_normalize(&p.x.values(p.dtype), cols, p.eps as f64);
-    check_float(&what, &y, &p.x.dims, p.dtype, &expected, None, Tolerance::of(p.dtype).scaled(3.0))
+    check_float(
+        &what,
+        &y,
+        &p.x.dims,
+        p.dtype,
+        &expected,
+        None,
+        Tolerance::of(p.dtype).scaled(3.0),
+    )
 }
 
 pub fn run<B: Backend>(backend: &B, cases: u32) {

@@ -29,7 +29,13 @@ pub fn strategy() -> BoxedStrategy<Problem> {
                 Input::arb(vec![n], Dist::Uniform(0.5, 1.5), false),
                 Input::arb(vec![n], Dist::Uniform(-1.0, 1.0), false),
             )
-                .prop_map(move |(x, gamma, beta)| Problem { dtype, eps, x, gamma, beta })
+                .prop_map(move |(x, gamma, beta)| Problem {
+                    dtype,
+                    eps,
+                    x,
+                    gamma,
+                    beta,
+                })
         })
         .boxed()
 }
@@ -37,14 +43,35 @@ pub fn strategy() -> BoxedStrategy<Problem> {
 pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
     let what = format!("layer_norm (eps {})", p.eps);
     let x = p.x.to_tensor(backend, p.dtype).map_err(|e| e.to_string())?;
-    let g = p.gamma.to_tensor(backend, p.dtype).map_err(|e| e.to_string())?;
-    let b = p.beta.to_tensor(backend, p.dtype).map_err(|e| e.to_string())?;
-    let y = x.layer_norm(&g, &b, p.eps).map_err(|e| format!("{what}: {e}"))?;
+    let g = p
+        .gamma
+        .to_tensor(backend, p.dtype)
+        .map_err(|e| e.to_string())?;
+    let b = p
+        .beta
+        .to_tensor(backend, p.dtype)
+        .map_err(|e| e.to_string())?;
+    let y = x
+        .layer_norm(&g, &b, p.eps)
+        .map_err(|e| format!("{what}: {e}"))?;
     let cols = *p.x.dims.last().unwrap_or(&1);
-    let expected =
-        layer_norm::layer_norm(&p.x.values(p.dtype), cols, &p.gamma.values(p.dtype), &p.beta.values(p.dtype), p.eps as f64);
+    let expected = layer_norm::layer_norm(
+        &p.x.values(p.dtype),
+        cols,
+        &p.gamma.values(p.dtype),
+        &p.beta.values(p.dtype),
+        p.eps as f64,
+    );
     // Outputs are O(3); f32 kernels lose a little more than one rounding in mean and variance.
-    check_float(&what, &y, &p.x.dims, p.dtype, &expected, None, Tolerance::of(p.dtype).scaled(4.0))
+    check_float(
+        &what,
+        &y,
+        &p.x.dims,
+        p.dtype,
+        &expected,
+        None,
+        Tolerance::of(p.dtype).scaled(4.0),
+    )
 }
 
 pub fn run<B: Backend>(backend: &B, cases: u32) {

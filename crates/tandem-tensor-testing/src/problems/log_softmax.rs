@@ -15,7 +15,9 @@ pub struct Problem {
 
 pub fn strategy() -> BoxedStrategy<Problem> {
     (arb_float_dtype(), super::reduce::arb_rows())
-        .prop_flat_map(|(dtype, dims)| Input::arb(dims, Dist::Uniform(-6.0, 6.0), true).prop_map(move |x| Problem { dtype, x }))
+        .prop_flat_map(|(dtype, dims)| {
+            Input::arb(dims, Dist::Uniform(-6.0, 6.0), true).prop_map(move |x| Problem { dtype, x })
+        })
         .boxed()
 }
 
@@ -26,7 +28,15 @@ pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
     let cols = *p.x.dims.last().unwrap_or(&1);
     let expected = softmax::log_softmax(&p.x.values(p.dtype), cols);
     // Composite implementations round every intermediate to a half type: allow a few roundings.
-    check_float(what, &y, &p.x.dims, p.dtype, &expected, None, Tolerance::of(p.dtype).scaled(3.0))
+    check_float(
+        what,
+        &y,
+        &p.x.dims,
+        p.dtype,
+        &expected,
+        None,
+        Tolerance::of(p.dtype).scaled(3.0),
+    )
 }
 
 pub fn run<B: Backend>(backend: &B, cases: u32) {

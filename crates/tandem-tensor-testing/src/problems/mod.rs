@@ -38,9 +38,18 @@ impl<T, E: Display> Ctx<T> for Result<T, E> {
 }
 
 /// Checks dims and dtype of a result before comparing values.
-pub(crate) fn check_meta<B: Backend>(what: &str, t: &Tensor<B>, dims: &[usize], dtype: DType) -> Result<(), String> {
+pub(crate) fn check_meta<B: Backend>(
+    what: &str,
+    t: &Tensor<B>,
+    dims: &[usize],
+    dtype: DType,
+) -> Result<(), String> {
     if t.dims() != dims || t.dtype() != dtype {
-        return Err(format!("{what}: result is {:?} {}, expected {dims:?} {dtype}", t.dims(), t.dtype()));
+        return Err(format!(
+            "{what}: result is {:?} {}, expected {dims:?} {dtype}",
+            t.dims(),
+            t.dtype()
+        ));
     }
     Ok(())
 }

@@ -27,9 +27,19 @@ pub fn arb_rows() -> BoxedStrategy<Vec<usize>> {
 
 pub fn strategy() -> BoxedStrategy<Problem> {
     let ops = vec![ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min];
-    (proptest::sample::select(ops), any::<bool>(), arb_float_dtype(), arb_rows())
+    (
+        proptest::sample::select(ops),
+        any::<bool>(),
+        arb_float_dtype(),
+        arb_rows(),
+    )
         .prop_flat_map(|(op, keepdim, dtype, dims)| {
-            Input::arb(dims, Dist::Uniform(-2.0, 2.0), true).prop_map(move |x| Problem { op, keepdim, dtype, x })
+            Input::arb(dims, Dist::Uniform(-2.0, 2.0), true).prop_map(move |x| Problem {
+                op,
+                keepdim,
+                dtype,
+                x,
+            })
         })
         .boxed()
 }
@@ -55,11 +65,31 @@ pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
     let expected = reduce::reduce_last(p.op, &values, cols);
     if p.op == ReduceOp::Sum {
         let scale = reduce::abs_sum_last(&values, cols);
-        check_float(&what, &y, &dims, p.dtype, &expected, Some(&scale), Tolerance::of(p.dtype))
+        check_float(
+            &what,
+            &y,
+            &dims,
+            p.dtype,
+            &expected,
+            Some(&scale),
+            Tolerance::of(p.dtype),
+        )
     } else {
         // The extreme of a row is one of its (already rounded) entries: exact.
-        let exact = Tolerance { atol: 0.0, rtol: 0.0, acc: 0.0 };
-        check_float(&what, &y, &dims, p.dtype, &round_all(&expected, p.dtype), None, exact)
+        let exact = Tolerance {
+            atol: 0.0,
+            rtol: 0.0,
+            acc: 0.0,
+        };
+        check_float(
+            &what,
+            &y,
+            &dims,
+            p.dtype,
+            &round_all(&expected, p.dtype),
+            None,
+            exact,
+        )
     }
 }
 
@@ -70,7 +100,9 @@ trait MinKeepdim: Sized {
 
 impl<B: Backend> MinKeepdim for tandem_tensor::Tensor<B> {
     fn min_keepdim_via_neg(&self) -> tandem_tensor::Result<Self> {
-        self.unary(tandem_tensor::UnaryOp::Neg)?.max_keepdim()?.unary(tandem_tensor::UnaryOp::Neg)
+        self.unary(tandem_tensor::UnaryOp::Neg)?
+            .max_keepdim()?
+            .unary(tandem_tensor::UnaryOp::Neg)
     }
 }
 

@@ -21,13 +21,28 @@ pub struct Problem {
 /// mask of `0` / `-inf`.
 pub fn arb_mask(dims: Vec<usize>) -> BoxedStrategy<Input> {
     let r = dims.len();
-    (0..=r.saturating_sub(1), proptest::collection::vec(proptest::bool::weighted(0.5), r), any::<bool>())
+    (
+        0..=r.saturating_sub(1),
+        proptest::collection::vec(proptest::bool::weighted(0.5), r),
+        any::<bool>(),
+    )
         .prop_flat_map(move |(drop, ones, padding)| {
-            let md: Vec<usize> = dims.iter().zip(&ones).skip(drop).map(|(&d, &o)| if o { 1 } else { d }).collect();
-            let dist = if padding { Dist::Ints(0, 4) } else { Dist::Uniform(-3.0, 3.0) };
+            let md: Vec<usize> = dims
+                .iter()
+                .zip(&ones)
+                .skip(drop)
+                .map(|(&d, &o)| if o { 1 } else { d })
+                .collect();
+            let dist = if padding {
+                Dist::Ints(0, 4)
+            } else {
+                Dist::Uniform(-3.0, 3.0)
+            };
             Input::arb(md, dist, true).prop_map(move |mut m| {
                 if padding {
-                    m.data.iter_mut().for_each(|v| *v = if *v == 0.0 { f32::NEG_INFINITY } else { 0.0 });
+                    m.data
+                        .iter_mut()
+                        .for_each(|v| *v = if *v == 0.0 { f32::NEG_INFINITY } else { 0.0 });
                 }
                 m
             })
@@ -38,7 +53,9 @@ pub fn arb_mask(dims: Vec<usize>) -> BoxedStrategy<Input> {
 /// `mask` expanded to `dims` (row-major).
 pub fn expand(mask: &[f64], mask_dims: &[usize], dims: &[usize]) -> Vec<f64> {
     let n: usize = dims.iter().product();
-    (0..n).map(|i| mask[broadcast_flat(&unflatten(i, dims), mask_dims)]).collect()
+    (0..n)
+        .map(|i| mask[broadcast_flat(&unflatten(i, dims), mask_dims)])
+        .collect()
 }
 
 pub fn strategy() -> BoxedStrategy<Problem> {
@@ -48,20 +65,53 @@ pub fn strategy() -> BoxedStrategy<Problem> {
         .prop_flat_map(|(dtype, causal, mut dims, (lq, lk), with_mask)| {
             let lq = if causal { lq.min(lk) } else { lq };
             dims.extend([lq, lk]);
-            let mask = if with_mask { arb_mask(dims.clone()).prop_map(Some).boxed() } else { Just(None).boxed() };
-            (Input::arb(dims, Dist::Uniform(-4.0, 4.0), false), mask).prop_map(move |(x, mask)| Problem { dtype, causal, x, mask })
+            let mask = if with_mask {
+                arb_mask(dims.clone()).prop_map(Some).boxed()
+            } else {
+                Just(None).boxed()
+            };
+            (Input::arb(dims, Dist::Uniform(-4.0, 4.0), false), mask).prop_map(move |(x, mask)| {
+                Problem {
+                    dtype,
+                    causal,
+                    x,
+                    mask,
+                }
+            })
         })
         .boxed()
 }
 
 pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
-    let what = format!("softmax (causal {}, mask {:?})", p.causal, p.mask.as_ref().map(|m| &m.dims));
+    let what = format!(
+        "softmax (causal {}, mask {:?})",
+        p.causal,
+        p.mask.as_ref().map(|m| &m.dims)
+    );
     let x = p.x.to_tensor(backend, p.dtype).map_err(|e| e.to_string())?;
-    let mask = p.mask.as_ref().map(|m| m.to_tensor(backend, p.dtype)).transpose().map_err(|e| e.to_string())?;
-    let y = x.softmax(mask.as_ref(), p.causal).map_err(|e| format!("{what}: {e}"))?;
-    let mask_v = p.mask.as_ref().map(|m| expand(&m.values(p.dtype), &m.dims, &p.x.dims));
+    let mask = p
+        .mask
+        .as_ref()
+        .map(|m| m.to_tensor(backend, p.dtype))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let y = x
+        .softmax(mask.as_ref(), p.causal)
+        .map_err(|e| format!("{what}: {e}"))?;
+    let mask_v = p
+        .mask
+        .as_ref()
+        .map(|m| expand(&m.values(p.dtype), &m.dims, &p.x.dims));
     let expected = softmax::softmax(&p.x.values(p.dtype), &p.x.dims, mask_v.as_deref(), p.causal);
-    check_float(&what, &y, &p.x.dims, p.dtype, &expected, None, Tolerance::of(p.dtype))
+    check_float(
+        &what,
+        &y,
+        &p.x.dims,
+        p.dtype,
+        &expected,
+        None,
+        Tolerance::of(p.dtype),
+    )
 }
 
 pub fn run<B: Backend>(backend: &B, cases: u32) {

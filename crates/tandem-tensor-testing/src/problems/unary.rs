@@ -24,9 +24,16 @@ fn domain(op: UnaryOp) -> Dist {
 }
 
 pub fn strategy() -> BoxedStrategy<Problem> {
-    let dims = prop_oneof![4 => arb_dims(0..=4, 17, 4096), 1 => (1usize..5000).prop_map(|n| vec![n])];
-    (proptest::sample::select(unary::all_ops()), arb_float_dtype(), dims)
-        .prop_flat_map(|(op, dtype, dims)| Input::arb(dims, domain(op), true).prop_map(move |x| Problem { op, dtype, x }))
+    let dims =
+        prop_oneof![4 => arb_dims(0..=4, 17, 4096), 1 => (1usize..5000).prop_map(|n| vec![n])];
+    (
+        proptest::sample::select(unary::all_ops()),
+        arb_float_dtype(),
+        dims,
+    )
+        .prop_flat_map(|(op, dtype, dims)| {
+            Input::arb(dims, domain(op), true).prop_map(move |x| Problem { op, dtype, x })
+        })
         .boxed()
 }
 
@@ -35,7 +42,15 @@ pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
     let x = p.x.to_tensor(backend, p.dtype).map_err(|e| e.to_string())?;
     let y = x.unary(p.op).map_err(|e| format!("{what}: {e}"))?;
     let expected = unary::unary(p.op, &p.x.values(p.dtype));
-    check_float(&what, &y, &p.x.dims, p.dtype, &expected, None, Tolerance::of(p.dtype))
+    check_float(
+        &what,
+        &y,
+        &p.x.dims,
+        p.dtype,
+        &expected,
+        None,
+        Tolerance::of(p.dtype),
+    )
 }
 
 pub fn run<B: Backend>(backend: &B, cases: u32) {

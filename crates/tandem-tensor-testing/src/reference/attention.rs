@@ -39,13 +39,16 @@ pub fn attention(
                     let dot: f64 = qrow.iter().zip(krow).map(|(a, b)| a * b).sum();
                     let abs: f64 = qrow.iter().zip(krow).map(|(a, b)| (a * b).abs()).sum();
                     max_abs = max_abs.max(abs * scale.abs());
-                    *sc = dot * scale + mask.map_or(0.0, |m| m[((bi * s.h + hi) * s.lq + i) * s.lk + j]);
+                    *sc = dot * scale
+                        + mask.map_or(0.0, |m| m[((bi * s.h + hi) * s.lq + i) * s.lk + j]);
                     if causal && j > s.lk - s.lq + i {
                         *sc = f64::NEG_INFINITY;
                     }
                 }
                 let p = super::softmax::softmax(&scores, &[s.lk], None, false);
-                let vmax = v[kv_head * s.dv..(kv_head + s.lk) * s.dv].iter().fold(0.0f64, |a, x| a.max(x.abs()));
+                let vmax = v[kv_head * s.dv..(kv_head + s.lk) * s.dv]
+                    .iter()
+                    .fold(0.0f64, |a, x| a.max(x.abs()));
                 for c in 0..s.dv {
                     let acc: f64 = (0..s.lk).map(|j| p[j] * v[(kv_head + j) * s.dv + c]).sum();
                     out.push(acc);

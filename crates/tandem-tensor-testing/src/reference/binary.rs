@@ -28,7 +28,13 @@ pub fn apply(op: BinaryOp, a: f64, b: f64) -> f64 {
 }
 
 /// Returns the broadcast output dims and values, or `None` for incompatible shapes.
-pub fn binary(op: BinaryOp, a: &[f64], ad: &[usize], b: &[f64], bd: &[usize]) -> Option<(Vec<usize>, Vec<f64>)> {
+pub fn binary(
+    op: BinaryOp,
+    a: &[f64],
+    ad: &[usize],
+    b: &[f64],
+    bd: &[usize],
+) -> Option<(Vec<usize>, Vec<f64>)> {
     let dims = broadcast_shapes(ad, bd)?;
     let n: usize = dims.iter().product();
     let out = (0..n)

@@ -17,7 +17,11 @@ pub fn cat(parts: &[(&[f64], &[usize])], dim: usize) -> (Vec<usize>, Vec<f64>) {
             part += 1;
         }
         let pd = parts[part].1;
-        let flat = idx.iter().zip(super::strides(pd)).map(|(x, s)| x * s).sum::<usize>();
+        let flat = idx
+            .iter()
+            .zip(super::strides(pd))
+            .map(|(x, s)| x * s)
+            .sum::<usize>();
         out.push(parts[part].0[flat]);
     }
     (dims, out)

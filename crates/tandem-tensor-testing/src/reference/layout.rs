@@ -10,14 +10,24 @@ pub fn permute(x: &[f64], dims: &[usize], order: &[usize]) -> (Vec<usize>, Vec<f
     let out = (0..n)
         .map(|i| {
             let idx = unflatten(i, &out_dims);
-            x[idx.iter().zip(order).map(|(&v, &o)| v * st[o]).sum::<usize>()]
+            x[idx
+                .iter()
+                .zip(order)
+                .map(|(&v, &o)| v * st[o])
+                .sum::<usize>()]
         })
         .collect();
     (out_dims, out)
 }
 
 /// `x.narrow(dim, start, len)`.
-pub fn narrow(x: &[f64], dims: &[usize], dim: usize, start: usize, len: usize) -> (Vec<usize>, Vec<f64>) {
+pub fn narrow(
+    x: &[f64],
+    dims: &[usize],
+    dim: usize,
+    start: usize,
+    len: usize,
+) -> (Vec<usize>, Vec<f64>) {
     let mut out_dims = dims.to_vec();
     out_dims[dim] = len;
     let st = super::strides(dims);

@@ -61,5 +61,9 @@ pub fn matmul(
     }
     let mut dims = batch_dims;
     dims.extend([m, n]);
-    Some(MatmulOut { dims, values, scale })
+    Some(MatmulOut {
+        dims,
+        values,
+        scale,
+    })
 }

@@ -32,7 +32,10 @@ pub fn strides(dims: &[usize]) -> Vec<usize> {
 pub fn broadcast_flat(idx: &[usize], dims: &[usize]) -> usize {
     let lead = idx.len() - dims.len();
     let st = strides(dims);
-    dims.iter().enumerate().map(|(d, &n)| if n == 1 { 0 } else { idx[lead + d] * st[d] }).sum()
+    dims.iter()
+        .enumerate()
+        .map(|(d, &n)| if n == 1 { 0 } else { idx[lead + d] * st[d] })
+        .sum()
 }
 
 /// Numpy broadcast of two shapes, or `None` when they are incompatible.
@@ -40,8 +43,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let r = a.len().max(b.len());
     (0..r)
         .map(|i| {
-            let x = if i + a.len() >= r { a[i + a.len() - r] } else { 1 };
-            let y = if i + b.len() >= r { b[i + b.len() - r] } else { 1 };
+            let x = if i + a.len() >= r {
+                a[i + a.len() - r]
+            } else {
+                1
+            };
+            let y = if i + b.len() >= r {
+                b[i + b.len() - r]
+            } else {
+                1
+            };
             if x == y || y == 1 {
                 Some(x)
             } else if x == 1 {

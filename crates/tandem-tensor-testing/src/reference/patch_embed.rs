@@ -16,7 +16,10 @@ pub fn patch_embed(
         for py in 0..gh {
             for px in 0..gw {
                 for o in 0..d {
-                    let (mut acc, mut mag) = (bias.map_or(0.0, |bs| bs[o]), bias.map_or(0.0, |bs| bs[o].abs()));
+                    let (mut acc, mut mag) = (
+                        bias.map_or(0.0, |bs| bs[o]),
+                        bias.map_or(0.0, |bs| bs[o].abs()),
+                    );
                     for ci in 0..c {
                         for y in 0..p {
                             for x in 0..p {

@@ -8,8 +8,14 @@ pub fn reduce_last(op: ReduceOp, x: &[f64], cols: usize) -> Vec<f64> {
     x.chunks(cols)
         .map(|row| match op {
             ReduceOp::Sum => row.iter().sum(),
-            ReduceOp::Max => row.iter().copied().fold(f64::NEG_INFINITY, |a, b| if b > a { b } else { a }),
-            ReduceOp::Min => row.iter().copied().fold(f64::INFINITY, |a, b| if b < a { b } else { a }),
+            ReduceOp::Max => row
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, |a, b| if b > a { b } else { a }),
+            ReduceOp::Min => row
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, |a, b| if b < a { b } else { a }),
             ReduceOp::ArgMax => first_best(row, |a, b| a > b) as f64,
             ReduceOp::ArgMin => first_best(row, |a, b| a < b) as f64,
         })
@@ -32,5 +38,7 @@ fn first_best(row: &[f64], better: impl Fn(f64, f64) -> bool) -> usize {
 
 /// `Σ|x|` per row: the scale of a sum's accumulation error.
 pub fn abs_sum_last(x: &[f64], cols: usize) -> Vec<f64> {
-    x.chunks(cols).map(|row| row.iter().map(|v| v.abs()).sum()).collect()
+    x.chunks(cols)
+        .map(|row| row.iter().map(|v| v.abs()).sum())
+        .collect()
 }

@@ -5,7 +5,11 @@
 /// `-inf` entries get probability 0; a row with nothing visible is NaN (as PyTorch).
 pub fn softmax(x: &[f64], dims: &[usize], mask: Option<&[f64]>, causal: bool) -> Vec<f64> {
     let lk = dims[dims.len() - 1];
-    let lq = if dims.len() >= 2 { dims[dims.len() - 2] } else { 1 };
+    let lq = if dims.len() >= 2 {
+        dims[dims.len() - 2]
+    } else {
+        1
+    };
     let mut out = Vec::with_capacity(x.len());
     for (r, row) in x.chunks(lk).enumerate() {
         let qi = r % lq;

@@ -40,7 +40,10 @@ pub fn unary(op: UnaryOp, x: &[f64]) -> Vec<f64> {
 /// Every unary op, with the affine parameters the suite uses.
 pub fn all_ops() -> Vec<UnaryOp> {
     vec![
-        UnaryOp::Affine { mul: 1.5, add: -0.25 },
+        UnaryOp::Affine {
+            mul: 1.5,
+            add: -0.25,
+        },
         UnaryOp::Neg,
         UnaryOp::Exp,
         UnaryOp::Log,
