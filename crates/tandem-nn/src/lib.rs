@@ -38,6 +38,6 @@ pub use linear::Linear;
 pub use mask::{mask_value, padding_mask};
 pub use mlp::{activation, Mlp};
 pub use safetensors_file::{SafetensorsFile, TensorEntry};
-pub use safetensors_writer::{write_safetensors, HostTensor};
+pub use safetensors_writer::{write_safetensors, write_safetensors_with, HostTensor};
 pub use vision_embeddings::VisionEmbeddings;
 pub use weights::{WeightReport, Weights};

@@ -45,3 +45,49 @@ pub fn write_safetensors(path: &Path, tensors: &[HostTensor], dtype: DType) -> R
     safetensors::serialize_to_file(views, None, path)
         .map_err(|e| NnError::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })
 }
+
+/// Writes a safetensors file tensor by tensor without holding all values in memory:
+/// `fill(name, buffer)` is called once per entry of `specs` (name, shape) with a buffer of the
+/// tensor's length to overwrite. Used to build full-size random-weight checkpoints.
+pub fn write_safetensors_with(
+    path: &Path,
+    specs: &[(String, Vec<usize>)],
+    dtype: DType,
+    mut fill: impl FnMut(&str, &mut [f32]),
+) -> Result<()> {
+    use std::io::Write;
+    let io_err = |source: std::io::Error| NnError::Io { path: path.to_path_buf(), source };
+    let (tag, size) = match dtype {
+        DType::F32 => ("F32", 4),
+        DType::F16 => ("F16", 2),
+        DType::BF16 => ("BF16", 2),
+        other => return Err(NnError::config("safetensors dtype", format!("{other} is not a float dtype"))),
+    };
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (name, shape) in specs {
+        let bytes = shape.iter().product::<usize>() * size;
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": tag, "shape": shape, "data_offsets": [offset, offset + bytes]}),
+        );
+        offset += bytes;
+    }
+    let mut text = serde_json::Value::Object(header).to_string();
+    while text.len() % 8 != 0 {
+        text.push(' ');
+    }
+    let file = std::fs::File::create(path).map_err(io_err)?;
+    let mut out = std::io::BufWriter::new(file);
+    out.write_all(&(text.len() as u64).to_le_bytes()).map_err(io_err)?;
+    out.write_all(text.as_bytes()).map_err(io_err)?;
+    let mut buf = Vec::new();
+    for (name, shape) in specs {
+        buf.clear();
+        buf.resize(shape.iter().product(), 0f32);
+        fill(name, &mut buf);
+        let (_, bytes) = encode(&buf, dtype)?;
+        out.write_all(&bytes).map_err(io_err)?;
+    }
+    out.flush().map_err(io_err)
+}

@@ -1,0 +1,234 @@
+//! `CLIPImageProcessor`: resize the shortest edge (Pillow bicubic), centre crop, rescale by
+//! 1/255, normalise with CLIP's mean and std; channels first.
+//!
+//! Settings come from the checkpoint's `preprocessor_config.json` when present (both the
+//! current dict form of `size`/`crop_size` and the old integer form are read), else CLIP's
+//! defaults for the vision tower's image size.
+
+use crate::error::{ClipError, Result};
+use crate::resample::{resize_bicubic, RgbImage};
+use serde_json::Value;
+use std::path::Path;
+use tandem_tensor::{Backend, Tensor};
+
+pub const CLIP_MEAN: [f32; 3] = [0.48145466, 0.4578275, 0.40821073];
+pub const CLIP_STD: [f32; 3] = [0.26862954, 0.26130258, 0.27577711];
+/// `PILImageResampling.BICUBIC`, the only resampling filter implemented.
+const BICUBIC: u64 = 3;
+
+/// How `size` is interpreted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResizeTo {
+    /// Shortest edge to this length, aspect ratio kept (long edge truncated as `int()` does).
+    ShortestEdge(usize),
+    /// Exactly this `height × width`.
+    Exact { height: usize, width: usize },
+}
+
+/// The settings of a `CLIPImageProcessor`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageProcessor {
+    pub resize: Option<ResizeTo>,
+    /// `(height, width)` of the centre crop.
+    pub crop: Option<(usize, usize)>,
+    pub rescale_factor: Option<f64>,
+    pub normalize: Option<([f32; 3], [f32; 3])>,
+}
+
+impl ImageProcessor {
+    /// CLIP's defaults for `image_size` (224 for the OpenAI models).
+    pub fn clip(image_size: usize) -> Self {
+        ImageProcessor {
+            resize: Some(ResizeTo::ShortestEdge(image_size)),
+            crop: Some((image_size, image_size)),
+            rescale_factor: Some(1.0 / 255.0),
+            normalize: Some((CLIP_MEAN, CLIP_STD)),
+        }
+    }
+
+    /// Reads `preprocessor_config.json`; absent fields keep [`ImageProcessor::clip`]'s values.
+    pub fn from_json(text: &str, image_size: usize) -> Result<Self> {
+        let bad = |reason: String| ClipError::config("preprocessor_config.json", reason);
+        let v: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let mut p = Self::clip(image_size);
+        let flag = |key: &str| v.get(key).and_then(Value::as_bool).unwrap_or(true);
+        let usize_of = |x: &Value| x.as_u64().map(|n| n as usize);
+        if let Some(r) = v.get("resample").and_then(Value::as_u64) {
+            if r != BICUBIC && flag("do_resize") {
+                return Err(bad(format!("resample {r} is not supported (only bicubic, 3)")));
+            }
+        }
+        if !flag("do_resize") {
+            p.resize = None;
+        } else if let Some(size) = v.get("size") {
+            p.resize = Some(if let Some(n) = usize_of(size) {
+                ResizeTo::ShortestEdge(n)
+            } else if let Some(n) = size.get("shortest_edge").and_then(usize_of) {
+                ResizeTo::ShortestEdge(n)
+            } else if let (Some(h), Some(w)) = (size.get("height").and_then(usize_of), size.get("width").and_then(usize_of)) {
+                ResizeTo::Exact { height: h, width: w }
+            } else {
+                return Err(bad(format!("unsupported `size` {size}")));
+            });
+        }
+        if !flag("do_center_crop") {
+            p.crop = None;
+        } else if let Some(c) = v.get("crop_size") {
+            p.crop = Some(if let Some(n) = usize_of(c) {
+                (n, n)
+            } else if let (Some(h), Some(w)) = (c.get("height").and_then(usize_of), c.get("width").and_then(usize_of)) {
+                (h, w)
+            } else {
+                return Err(bad(format!("unsupported `crop_size` {c}")));
+            });
+        }
+        if !flag("do_rescale") {
+            p.rescale_factor = None;
+        } else if let Some(f) = v.get("rescale_factor").and_then(Value::as_f64) {
+            p.rescale_factor = Some(f);
+        }
+        if !flag("do_normalize") {
+            p.normalize = None;
+        } else {
+            let triple = |key: &str, default: [f32; 3]| -> Result<[f32; 3]> {
+                match v.get(key) {
+                    None => Ok(default),
+                    Some(Value::Number(n)) => Ok([n.as_f64().unwrap_or(0.0) as f32; 3]),
+                    Some(Value::Array(a)) if a.len() == 3 => {
+                        let mut out = [0f32; 3];
+                        for (o, x) in out.iter_mut().zip(a) {
+                            *o = x.as_f64().ok_or_else(|| bad(format!("`{key}` has a non-number")))? as f32;
+                        }
+                        Ok(out)
+                    }
+                    Some(other) => Err(bad(format!("`{key}` must be a number or 3 numbers, got {other}"))),
+                }
+            };
+            p.normalize = Some((triple("image_mean", CLIP_MEAN)?, triple("image_std", CLIP_STD)?));
+        }
+        Ok(p)
+    }
+
+    /// [`ImageProcessor::from_json`] on `dir/preprocessor_config.json`, or the defaults.
+    pub fn from_dir(dir: &Path, image_size: usize) -> Result<Self> {
+        let path = dir.join("preprocessor_config.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_json(&text, image_size),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::clip(image_size)),
+            Err(source) => Err(ClipError::Io { path, source }),
+        }
+    }
+
+    /// The `(height, width)` the resize step produces for an input of `height × width`.
+    pub fn resized_size(&self, height: usize, width: usize) -> (usize, usize) {
+        match self.resize {
+            None => (height, width),
+            Some(ResizeTo::Exact { height, width }) => (height, width),
+            Some(ResizeTo::ShortestEdge(size)) => {
+                let (short, long) = if width <= height { (width, height) } else { (height, width) };
+                // transformers: `int(size * long / short)`, float division then truncation.
+                let new_long = (size as f64 * long as f64 / short as f64) as usize;
+                if width <= height {
+                    (new_long, size)
+                } else {
+                    (size, new_long)
+                }
+            }
+        }
+    }
+
+    /// Resize and centre crop, still 8-bit RGB.
+    pub fn resize_and_crop(&self, img: &RgbImage) -> Result<RgbImage> {
+        if img.width == 0 || img.height == 0 {
+            return Err(ClipError::input("image", "image has no pixels"));
+        }
+        let (h, w) = self.resized_size(img.height, img.width);
+        if h == 0 || w == 0 {
+            return Err(ClipError::input("image", format!("{}×{} is too thin to resize", img.width, img.height)));
+        }
+        let resized = resize_bicubic(img, w, h);
+        Ok(match self.crop {
+            Some((ch, cw)) => center_crop(&resized, ch, cw),
+            None => resized,
+        })
+    }
+
+    /// The full pipeline for one image: `[3, height, width]` floats, channels first.
+    pub fn preprocess(&self, img: &RgbImage) -> Result<Vec<f32>> {
+        let img = self.resize_and_crop(img)?;
+        let plane = img.width * img.height;
+        let mut out = vec![0f32; 3 * plane];
+        for (i, px) in img.data.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                let mut v = match self.rescale_factor {
+                    // numpy: float64 product, then float32.
+                    Some(f) => (px[c] as f64 * f) as f32,
+                    None => px[c] as f32,
+                };
+                if let Some((mean, std)) = &self.normalize {
+                    v = (v - mean[c]) / std[c];
+                }
+                out[c * plane + i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A batch `[n, 3, h, w]` of `pixel_values` on `backend`. All images must crop to the same
+    /// size (they do whenever a crop or an exact resize is configured).
+    pub fn pixel_values<B: Backend>(&self, backend: &B, images: &[&RgbImage]) -> Result<Tensor<B>> {
+        if images.is_empty() {
+            return Err(ClipError::input("images", "no images to preprocess"));
+        }
+        let mut data = Vec::new();
+        let mut size = None;
+        for img in images {
+            let out = self.resize_and_crop(img)?;
+            if *size.get_or_insert((out.height, out.width)) != (out.height, out.width) {
+                return Err(ClipError::input("images", "images preprocess to different sizes; configure a crop"));
+            }
+            data.extend(self.preprocess_resized(&out));
+        }
+        let (h, w) = size.unwrap_or((0, 0));
+        Ok(Tensor::from_slice(backend, &data, &[images.len(), 3, h, w])?)
+    }
+
+    fn preprocess_resized(&self, img: &RgbImage) -> Vec<f32> {
+        let no_resize = ImageProcessor { resize: None, crop: None, ..self.clone() };
+        // Infallible for a non-empty image: no resize, no crop.
+        no_resize.preprocess(img).unwrap_or_default()
+    }
+}
+
+/// transformers' `center_crop`: `top = (h - crop_h) // 2` (floor); an image smaller than the
+/// crop is first padded with zeros, centred with `ceil` offsets.
+pub fn center_crop(img: &RgbImage, crop_h: usize, crop_w: usize) -> RgbImage {
+    let (h, w) = (img.height as i64, img.width as i64);
+    let (ch, cw) = (crop_h as i64, crop_w as i64);
+    let mut top = (h - ch).div_euclid(2);
+    let mut left = (w - cw).div_euclid(2);
+    let (src, sh, sw) = if top >= 0 && left >= 0 && top + ch <= h && left + cw <= w {
+        (img.clone(), h, w)
+    } else {
+        let (nh, nw) = (ch.max(h), cw.max(w));
+        let (tp, lp) = ((nh - h + 1) / 2, (nw - w + 1) / 2);
+        let mut data = vec![0u8; (nh * nw * 3) as usize];
+        for y in 0..h {
+            let dst = (((y + tp) * nw + lp) * 3) as usize;
+            let src = (y * w * 3) as usize;
+            data[dst..dst + (w * 3) as usize].copy_from_slice(&img.data[src..src + (w * 3) as usize]);
+        }
+        top += tp;
+        left += lp;
+        (RgbImage { width: nw as usize, height: nh as usize, data }, nh, nw)
+    };
+    let (y0, y1) = (top.max(0), (top + ch).min(sh));
+    let (x0, x1) = (left.max(0), (left + cw).min(sw));
+    let (oh, ow) = ((y1 - y0).max(0) as usize, (x1 - x0).max(0) as usize);
+    let mut data = Vec::with_capacity(oh * ow * 3);
+    for y in y0..y1 {
+        let start = ((y * sw + x0) * 3) as usize;
+        data.extend_from_slice(&src.data[start..start + ow * 3]);
+    }
+    RgbImage { width: ow, height: oh, data }
+}
