@@ -56,6 +56,7 @@ fn arm_tag<T>(i: usize) -> OutputTag<T> {
 
 impl<T: Elem> PCollection<T> {
     /// Splits into `arms` collections: each element goes to arm `pick(&element, arms)`.
+    /// Arm 0 is the step's `main` output, arm `i` its output named `arm{i}`.
     /// An out-of-range arm fails the element (and so the run). `arms == 0` is treated as 1.
     pub fn partition<F>(&self, name: impl Into<String>, arms: usize, pick: F) -> Vec<PCollection<T>>
     where

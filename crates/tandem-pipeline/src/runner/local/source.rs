@@ -17,10 +17,15 @@ pub(crate) fn run_source(source: Box<dyn ErasedSource>, router: Router) -> Worke
             return m;
         }
     };
-    for item in iter {
+    let mut iter = iter;
+    loop {
         if router.shared.aborted() {
             break;
         }
+        let start = std::time::Instant::now();
+        let next = iter.next();
+        m.busy += start.elapsed();
+        let Some(item) = next else { break };
         match item {
             Ok(value) => {
                 m.out[0] += 1;
