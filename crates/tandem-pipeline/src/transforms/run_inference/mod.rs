@@ -27,7 +27,7 @@ use tandem_handler::{
 };
 
 use crate::element::Elem;
-use crate::graph::{Accounting, Graph, StepId};
+use crate::graph::{Accounting, Graph};
 use crate::metrics::RunReport;
 use crate::pcollection::{Applied, PCollection};
 use crate::transforms::par_do::apply_dofn;
@@ -175,12 +175,11 @@ impl<T: Elem> PCollection<T> {
         let metrics = InferenceMetrics::new();
         let dofn = run.into().into_dofn(&name, metrics.clone());
         let applied = apply_dofn(self, name, dofn, Accounting::Exact);
-        if let Some(step) = applied.producer_step() {
-            self.pipeline
-                .graph()
-                .inference_metrics
-                .push((step, metrics));
+        let mut graph = self.pipeline.graph();
+        if let Some(step) = graph.collections.get(applied.id).map(|c| c.producer) {
+            graph.inference_metrics.push((step, metrics));
         }
+        drop(graph);
         applied
     }
 }
@@ -201,9 +200,6 @@ pub(crate) fn collect_metrics(graph: &Graph) -> MetricsReport {
     models.sort_by(|a, b| (&a.step, &a.model_id).cmp(&(&b.step, &b.model_id)));
     MetricsReport { models }
 }
-
-/// Registers nothing but is named for readers of the graph: which step a metrics sink serves.
-pub(crate) type InferenceMetricsOf = (StepId, InferenceMetrics);
 
 impl RunReport {
     /// The inference metrics in the Prometheus text format (see
