@@ -97,6 +97,8 @@ pub struct Graph {
     /// builder API stays chainable).
     pub(crate) build_errors: Vec<Error>,
     pub(crate) ran: bool,
+    /// The metrics sink of each RunInference step, collected into the run report.
+    pub(crate) inference_metrics: Vec<(StepId, tandem_handler::InferenceMetrics)>,
 }
 
 /// Everything needed to add a step, besides its outputs.

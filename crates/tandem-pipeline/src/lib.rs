@@ -24,6 +24,59 @@
 //! (`group_by_key`, `co_group_by_key`, combines) must be serialisable, so a distributed runner
 //! can move them between machines.
 //!
+//! # Model inference
+//!
+//! [`PCollection::run_inference`] runs a [`tandem_handler::ModelHandler`] over a collection
+//! with dynamic batching, one model load shared by all workers, failed batches bisected so only
+//! bad elements are dead-lettered, and per-model metrics in the run report ([`RunInference`]):
+//!
+//! ```
+//! use tandem_handler::{HandlerError, ModelHandler};
+//! use tandem_pipeline::{Pipeline, RunInference};
+//!
+//! /// `y = scale * x`, refusing negative inputs.
+//! struct Scaler;
+//! impl ModelHandler for Scaler {
+//!     type Example = f32;
+//!     type Prediction = f32;
+//!     type Model = f32; // the loaded "weights"
+//!     type Args = ();
+//!     fn load_model(&self) -> Result<f32, HandlerError> {
+//!         Ok(10.0)
+//!     }
+//!     fn run_inference(&self, batch: &[&f32], scale: &f32, _: &()) -> Result<Vec<f32>, HandlerError> {
+//!         batch
+//!             .iter()
+//!             .map(|&&x| match x >= 0.0 {
+//!                 true => Ok(scale * x),
+//!                 false => Err(HandlerError::inference(format!("negative input {x}"))),
+//!             })
+//!             .collect()
+//!     }
+//!     fn model_id(&self) -> String {
+//!         "scaler-v1".into()
+//!     }
+//! }
+//!
+//! let p = Pipeline::new();
+//! let applied = p
+//!     .create(vec![1.0f32, 2.0, -1.0, 3.0])
+//!     .run_inference("RunInference(Scaler)", RunInference::new(Scaler))
+//!     .with_parallelism(2);
+//! let failed = applied.dead_letters().collect("Failed");
+//! let served = applied.map("Value", |r| r.inference).collect("Served");
+//! let report = p.run()?;
+//!
+//! let mut got = served.take();
+//! got.sort_by(f32::total_cmp);
+//! assert_eq!(got, vec![10.0, 20.0, 30.0]);
+//! assert_eq!(failed.take()[0].element, -1.0);
+//! let stats = report.inference.get("RunInference(Scaler)", "scaler-v1").expect("metrics");
+//! assert_eq!((stats.inferences, stats.dead_letters), (3, 1));
+//! assert!(report.inference_prometheus().contains("tandem_inference_inferences_total"));
+//! # Ok::<(), tandem_pipeline::Error>(())
+//! ```
+//!
 //! Failures: an `Err` or panic in user code fails that element. If the step declares a
 //! dead-letter output ([`Applied::dead_letters`]) the element goes there with the message;
 //! otherwise the run stops with [`Error::ElementFailed`] naming the step and the element.
@@ -60,4 +113,5 @@ pub use runner::{LocalRunner, Runner};
 pub use transforms::co_group::{CoGbkResult, CoGroupByKey, CoGroupTag, CoGrouped};
 pub use transforms::group::{Key, ShuffleValue};
 pub use transforms::par_do::{DoFn, Emitter, Failed, OutputTag};
+pub use transforms::run_inference::RunInference;
 pub use window::{Clock, FixedWindows, ManualClock, SystemClock, Window};

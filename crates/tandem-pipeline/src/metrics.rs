@@ -55,6 +55,8 @@ pub struct RunReport {
     pub steps: Vec<StepMetrics>,
     /// Wall-clock duration of the run.
     pub wall_time: Duration,
+    /// Inference metrics of the RunInference steps, per step and model id.
+    pub inference: tandem_handler::MetricsReport,
 }
 
 impl RunReport {

@@ -8,4 +8,5 @@ pub(crate) mod keyed_state;
 pub mod map;
 pub mod par_do;
 pub mod partition;
+pub mod run_inference;
 pub mod window_into;

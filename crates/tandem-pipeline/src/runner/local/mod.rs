@@ -289,6 +289,7 @@ fn build_report(
     RunReport {
         steps,
         wall_time: started.elapsed(),
+        inference: crate::transforms::run_inference::collect_metrics(graph),
     }
 }
 
