@@ -46,6 +46,8 @@ fn hundred_thousand_elements_stream_through_bounded_buffers() {
     let dir = TempDir::new("ri-volume");
     let (mut handler, manager) = setup(&dir, "volume");
     handler.config.max_batch_size = 32;
+    // No deadline flushes: batch sizes then depend only on counts, not on thread timing.
+    handler.config.max_wait = std::time::Duration::from_secs(600);
     let sizes = handler.batch_sizes.clone();
     let expected = model(W1, B1);
 
@@ -83,8 +85,15 @@ fn hundred_thousand_elements_stream_through_bounded_buffers() {
     let sizes = sizes.lock().unwrap();
     assert!(sizes.iter().all(|&n| (1..=32).contains(&n)), "{sizes:?}");
     assert_eq!(sizes.iter().sum::<usize>(), N as usize);
-    // Batching happened: far fewer calls than elements.
-    assert!(sizes.len() < N as usize / 4, "{} batches", sizes.len());
+    // Full batches except at most one partial batch per worker at the end of its input
+    // (bundles of 256 are a multiple of the batch size).
+    let partial = sizes.iter().filter(|&&n| n < 32).count();
+    assert!(partial <= 4, "{partial} partial batches");
+    assert!(
+        sizes.len() <= N as usize / 32 + 4,
+        "{} batches",
+        sizes.len()
+    );
 }
 
 #[test]
@@ -94,7 +103,13 @@ fn poison_elements_go_to_dead_letters_and_nothing_is_lost() {
     handler.config.max_batch_size = 8;
     let p = Pipeline::new();
     let inputs: Vec<Vec<f32>> = (0..1000)
-        .map(|i| if i % 97 == 13 { ex(f32::NAN) } else { ex(i as f32) })
+        .map(|i| {
+            if i % 97 == 13 {
+                ex(f32::NAN)
+            } else {
+                ex(i as f32)
+            }
+        })
         .collect();
     let poisoned = inputs.iter().filter(|x| x[0].is_nan()).count() as u64;
     let applied = p
@@ -119,7 +134,11 @@ fn poison_elements_go_to_dead_letters_and_nothing_is_lost() {
         assert!(d.element[0].is_nan(), "{d:?}");
         assert_eq!(d.step, "RunInference(toy)");
         assert!(d.error.contains("non-finite input"), "{}", d.error);
-        assert!(d.error.contains("poison"), "error names the model: {}", d.error);
+        assert!(
+            d.error.contains("poison"),
+            "error names the model: {}",
+            d.error
+        );
     }
     let served = served.take();
     assert_eq!(served.len() as u64, 1000 - poisoned);
@@ -176,7 +195,10 @@ fn one_model_load_serves_every_worker_and_steps_sharing_the_id() {
     let first_stats = report.inference.get("First", "shared").unwrap();
     assert_eq!(first_stats.model_loads, 1);
     let second_stats = report.inference.get("Second", "shared").unwrap();
-    assert_eq!(second_stats.model_loads, 0, "the second step reused the load");
+    assert_eq!(
+        second_stats.model_loads, 0,
+        "the second step reused the load"
+    );
 }
 
 #[test]
@@ -248,7 +270,10 @@ fn model_refresh_mid_stream_changes_model_id_without_dropping_elements() {
         match &*r.model_id {
             "v1" => {
                 assert!(!seen_v2, "element {i} served by v1 after v2");
-                assert!(i < SWITCH + 1, "element {i} pushed after the update, served by v1");
+                assert!(
+                    i < SWITCH + 1,
+                    "element {i} pushed after the update, served by v1"
+                );
                 assert_eq!(r.inference, v1.apply(&r.example));
             }
             "v2" => {
@@ -340,7 +365,13 @@ fn metrics_in_the_run_report_add_up_and_render_as_prometheus() {
     let sizes = handler.batch_sizes.clone();
     let p = Pipeline::new();
     let applied = p
-        .create((0..1500).map(|i| if i % 250 == 7 { ex(f32::NAN) } else { ex(i as f32) }))
+        .create((0..1500).map(|i| {
+            if i % 250 == 7 {
+                ex(f32::NAN)
+            } else {
+                ex(i as f32)
+            }
+        }))
         .run_inference("Step", RunInference::new(handler).model_manager(manager))
         .with_parallelism(3)
         .named("Scoring");
@@ -371,5 +402,8 @@ fn metrics_in_the_run_report_add_up_and_render_as_prometheus() {
         stats.inferences
     );
     assert!(text.contains(&line), "{text}");
-    assert!(text.contains("tandem_inference_batch_size_bucket{"), "{text}");
+    assert!(
+        text.contains("tandem_inference_batch_size_bucket{"),
+        "{text}"
+    );
 }

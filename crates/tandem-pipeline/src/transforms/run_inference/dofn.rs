@@ -45,8 +45,7 @@ impl<H: ModelHandler> Clone for InferenceDoFn<H> {
     }
 }
 
-type Out<H> =
-    PredictionResult<<H as ModelHandler>::Example, <H as ModelHandler>::Prediction>;
+type Out<H> = PredictionResult<<H as ModelHandler>::Example, <H as ModelHandler>::Prediction>;
 
 impl<H> InferenceDoFn<H>
 where
@@ -133,7 +132,9 @@ where
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.engine.as_ref().and_then(InferenceEngine::next_deadline)
+        self.engine
+            .as_ref()
+            .and_then(InferenceEngine::next_deadline)
     }
 
     fn on_deadline(&mut self, out: &mut Emitter<'_, H::Example, Out<H>>) -> Result<(), BoxError> {
