@@ -271,7 +271,7 @@ fn model_refresh_mid_stream_changes_model_id_without_dropping_elements() {
             "v1" => {
                 assert!(!seen_v2, "element {i} served by v1 after v2");
                 assert!(
-                    i < SWITCH + 1,
+                    i < SWITCH,
                     "element {i} pushed after the update, served by v1"
                 );
                 assert_eq!(r.inference, v1.apply(&r.example));
