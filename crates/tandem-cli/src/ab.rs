@@ -1,0 +1,168 @@
+//! The A/B pattern: inputs split deterministically by a stable hash of their key between a
+//! champion and a challenger arm, a per-image metric in each arm, and a Welch comparison.
+//!
+//! Here both arms rank the same BLIP candidates, each with its own CLIP checkpoint; the
+//! metric is the top-1 CLIP probability (how confidently the arm picks its best caption).
+
+use std::fmt::Write as _;
+
+use tandem_pipeline::PCollection;
+use tandem_tensor::Backend;
+
+use crate::cascade::{self, BlipStage, ClipStage};
+use crate::images::ImageLimits;
+use crate::inputs::InputRef;
+use crate::records::{ErrorRecord, ImageResult};
+use crate::stats::{welch, ArmStats, Comparison};
+
+/// Arm names as they appear in results and reports.
+pub const CHAMPION: &str = "champion";
+pub const CHALLENGER: &str = "challenger";
+
+/// Builds the A/B pipeline: shared read + BLIP, then a `[champion, challenger]` split by key
+/// hash in proportion to `weights`, each arm ranking with its own CLIP stage.
+pub fn build<B: Backend>(
+    inputs: &PCollection<InputRef>,
+    limits: ImageLimits,
+    blip: &BlipStage<B>,
+    arms: [&ClipStage<B>; 2],
+    weights: [u32; 2],
+) -> (PCollection<ImageResult>, PCollection<ErrorRecord>) {
+    let (images, read_errors) = cascade::read_images(inputs, limits);
+    let (captions, blip_errors) = cascade::caption_candidates(&images, blip, "");
+    let pairs = cascade::join_with_captions(&images, &captions, "");
+    let split = pairs.partition_by_key_hash("SplitByKeyHash", &weights);
+    let mut results = Vec::new();
+    let mut errors = vec![blip_errors];
+    for ((part, clip), name) in split.iter().zip(arms).zip([CHAMPION, CHALLENGER]) {
+        let (r, e) = cascade::rank_captions(part, clip, Some(blip.dir.display().to_string()), Some(name.to_string()), &format!("{name}/"));
+        results.push(r);
+        errors.push(e);
+    }
+    let results = match results.split_first() {
+        Some((first, rest)) => first.flatten_with("AllResults", &rest.iter().collect::<Vec<_>>()),
+        None => inputs.pipeline().create(Vec::<ImageResult>::new()).named("NoArms"),
+    };
+    let errors = read_errors.flatten_with("AllErrors", &errors.iter().collect::<Vec<_>>());
+    (results, errors)
+}
+
+/// One arm's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArmReport {
+    pub name: String,
+    pub model: String,
+    pub stats: ArmStats,
+}
+
+/// The comparison of the two arms (challenger − champion).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AbReport {
+    pub metric: String,
+    pub weights: [u32; 2],
+    pub champion: ArmReport,
+    pub challenger: ArmReport,
+    pub comparison: Comparison,
+}
+
+/// Computes the report from the results (each tagged with its arm).
+pub fn report(results: &[ImageResult], models: [&str; 2], weights: [u32; 2], confidence: f64) -> AbReport {
+    let metric_of = |arm: &str| -> Vec<f64> {
+        results.iter().filter(|r| r.arm.as_deref() == Some(arm)).map(|r| f64::from(r.top_probability())).collect()
+    };
+    let a = ArmStats::of(&metric_of(CHAMPION));
+    let b = ArmStats::of(&metric_of(CHALLENGER));
+    let comparison = welch(&a, &b, confidence);
+    AbReport {
+        metric: String::from("top-1 CLIP probability"),
+        weights,
+        champion: ArmReport { name: CHAMPION.into(), model: models[0].into(), stats: a },
+        challenger: ArmReport { name: CHALLENGER.into(), model: models[1].into(), stats: b },
+        comparison,
+    }
+}
+
+fn fmt_bound(v: f64) -> String {
+    if v.is_finite() { format!("{v:+.4}") } else if v > 0.0 { "+inf".into() } else { "-inf".into() }
+}
+
+/// The report as text.
+pub fn text(r: &AbReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "A/B test: {} (split {}/{} by key hash)", r.metric, r.weights[0], r.weights[1]);
+    for arm in [&r.champion, &r.challenger] {
+        let _ = writeln!(s, "  {:<10} n={:<5} mean={:.4} sd={:.4}  [{}]", arm.name, arm.stats.n, arm.stats.mean, arm.stats.variance.sqrt(), arm.model);
+    }
+    let c = &r.comparison;
+    let _ = writeln!(
+        s,
+        "  difference (challenger - champion) = {:+.4}, {:.0}% CI [{}, {}], {}{}",
+        c.difference,
+        c.confidence * 100.0,
+        fmt_bound(c.ci_low),
+        fmt_bound(c.ci_high),
+        if c.significant { "significant" } else { "not significant" },
+        c.dof.map(|d| format!(" (Welch t, {d:.1} dof)")).unwrap_or_else(|| String::from(" (too few samples for a t interval)")),
+    );
+    s
+}
+
+/// The report as an HTML section with an inline SVG chart: each arm's mean as a bar with its
+/// ±1.96·SE whisker.
+pub fn html_section(r: &AbReport) -> String {
+    use crate::html::escape;
+    let (w, bar_h, gap, left) = (420.0, 26.0, 14.0, 90.0);
+    let scale = |v: f64| left + v.clamp(0.0, 1.0) * (w - left - 10.0);
+    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" role=\"img\" aria-label=\"per-arm means\">", 2.0 * (bar_h + gap) + 20.0);
+    for (i, (arm, colour)) in [(&r.champion, "#4a7bd0"), (&r.challenger, "#d07b4a")].into_iter().enumerate() {
+        let y = 10.0 + i as f64 * (bar_h + gap);
+        let se = if arm.stats.n > 0 { (arm.stats.variance / arm.stats.n as f64).sqrt() } else { 0.0 };
+        let (lo, hi) = (scale(arm.stats.mean - 1.96 * se), scale(arm.stats.mean + 1.96 * se));
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{:.1}\" font-size=\"13\">{}</text><rect x=\"{left}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{bar_h}\" fill=\"{colour}\"/><line x1=\"{lo:.1}\" x2=\"{hi:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{:.3}</text>",
+            y + bar_h * 0.65,
+            escape(&arm.name),
+            scale(arm.stats.mean) - left,
+            y + bar_h / 2.0,
+            y + bar_h / 2.0,
+            scale(arm.stats.mean).min(w - 60.0) + 4.0,
+            y + bar_h * 0.65 - 14.0,
+            arm.stats.mean
+        );
+    }
+    svg.push_str("</svg>");
+    format!(
+        "<section id=\"ab\">\n<h2>A/B test</h2>\n{svg}\n<pre>{}</pre>\n</section>\n",
+        escape(&text(r))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::ScoredCaption;
+
+    fn result(image: &str, arm: &str, p: f32) -> ImageResult {
+        ImageResult {
+            image: image.into(),
+            captions: vec![ScoredCaption { caption: "x".into(), probability: p }],
+            caption_model: None,
+            rank_model: "m".into(),
+            arm: Some(arm.into()),
+            thumbnail: None,
+        }
+    }
+
+    #[test]
+    fn report_separates_arms_and_renders() {
+        let results = vec![result("a", CHAMPION, 0.5), result("b", CHAMPION, 0.6), result("c", CHALLENGER, 0.9), result("d", CHALLENGER, 0.8)];
+        let r = report(&results, ["A", "B"], [50, 50], 0.95);
+        assert_eq!(r.champion.stats.n, 2);
+        assert!((r.champion.stats.mean - 0.55).abs() < 1e-6);
+        assert!((r.comparison.difference - 0.3).abs() < 1e-6);
+        let t = text(&r);
+        assert!(t.contains("difference (challenger - champion) = +0.3000"), "{t}");
+        assert!(html_section(&r).contains("<svg"));
+    }
+}

@@ -1,0 +1,229 @@
+//! The three commands, from parsed arguments to an exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tandem_blip::GenerationConfig;
+use tandem_hub::{BLIP_BASE, CLIP_B32};
+
+use crate::cascade::{self, BlipStage, ClipStage};
+use crate::cli::{AbArgs, BlipArgs, CaptionArgs, Common, Decoding, RankArgs};
+use crate::error::CliError;
+use crate::images::ImageLimits;
+use crate::inputs::{self, InputRef};
+use crate::records::ImageResult;
+use crate::run::{self, RunOptions, RunOutcome};
+use crate::{ab, html, resume, weights, with_backend};
+
+/// Exit code when the run finished but some inputs failed (see `--errors`).
+pub const EXIT_SOME_FAILED: u8 = 2;
+
+const THUMBNAIL_SIDE: u32 = 256;
+
+/// Generation settings from the command line.
+pub fn generation_config(b: &BlipArgs) -> Result<GenerationConfig, CliError> {
+    let n = b.captions_per_image;
+    if n == 0 {
+        return Err(CliError::Argument { option: "--captions-per-image", reason: "must be at least 1".into() });
+    }
+    let mut cfg = GenerationConfig {
+        max_length: b.max_length,
+        min_length: b.min_length,
+        temperature: b.temperature,
+        top_k: b.sample_top_k,
+        top_p: b.sample_top_p,
+        num_return_sequences: n,
+        seed: b.seed,
+        ..GenerationConfig::default()
+    };
+    match b.decoding {
+        Decoding::Sample => cfg.do_sample = true,
+        Decoding::Beam => cfg.num_beams = b.num_beams.unwrap_or(n).max(n).max(2),
+    }
+    cfg.validate().map_err(|e| CliError::Argument { option: "generation settings", reason: e.to_string() })?;
+    Ok(cfg)
+}
+
+fn limits(c: &Common) -> ImageLimits {
+    ImageLimits { max_bytes: c.max_bytes, max_pixels: c.max_pixels, ..ImageLimits::default() }
+}
+
+/// Inputs left to do after resuming from `--out`, and the results already there.
+struct Plan {
+    todo: Vec<InputRef>,
+    previous: Vec<ImageResult>,
+    /// Inputs skipped because `--out` already has them.
+    resumed: usize,
+    skipped_non_images: usize,
+}
+
+fn plan(c: &Common) -> Result<Plan, CliError> {
+    let expanded = inputs::expand(&c.inputs)?;
+    if expanded.inputs.is_empty() {
+        return Err(CliError::NoInputs(format!(
+            "{} matched no image files ({} other files skipped)",
+            c.inputs.join(" "),
+            expanded.skipped_non_images.len()
+        )));
+    }
+    let previous = match &c.out {
+        Some(out) => {
+            resume::repair_tail(out)?;
+            resume::completed(out)?
+        }
+        None => Vec::new(),
+    };
+    let total = expanded.inputs.len();
+    let done: std::collections::HashSet<&str> = previous.iter().map(|r| r.image.as_str()).collect();
+    let todo: Vec<InputRef> = expanded.inputs.into_iter().filter(|i| !done.contains(i.id.as_str())).collect();
+    let resumed = total - todo.len();
+    Ok(Plan { todo, previous, resumed, skipped_non_images: expanded.skipped_non_images.len() })
+}
+
+fn setup_threads(c: &Common) {
+    if let Some(n) = c.threads {
+        // Fails only if the pool was already built; the setting then simply does not apply.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+    }
+}
+
+fn run_options(c: &Common) -> RunOptions {
+    RunOptions { out: c.out.clone(), errors: c.errors.clone(), print: !c.quiet, top_k: c.top_k, progress: !c.no_progress }
+}
+
+/// Writes the HTML page, the summary, and picks the exit code.
+fn finish(c: &Common, plan: Plan, outcome: &RunOutcome, title: &str, ab_report: Option<&ab::AbReport>) -> Result<ExitCode, CliError> {
+    if let Some(path) = &c.html {
+        let current: std::collections::HashSet<&str> = outcome.results.iter().map(|r| r.image.as_str()).collect();
+        let mut all: Vec<ImageResult> = plan.previous.into_iter().filter(|r| !current.contains(r.image.as_str())).collect();
+        all.extend(outcome.results.iter().cloned());
+        html::add_missing_thumbnails(&mut all, THUMBNAIL_SIDE, &limits(c));
+        let page = html::render(title, &all, &outcome.errors, c.top_k, ab_report);
+        std::fs::write(path, page).map_err(|e| CliError::io(path, e))?;
+    }
+    eprint!("{}", run::summary(outcome, plan.resumed, c.errors.as_deref()));
+    if plan.skipped_non_images > 0 {
+        eprintln!("{} files in folders/globs without an image extension were not read", plan.skipped_non_images);
+    }
+    Ok(if outcome.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_SOME_FAILED) })
+}
+
+fn nothing_to_do(c: &Common, plan: Plan) -> Result<ExitCode, CliError> {
+    eprintln!("nothing to do: all {} inputs are already in {}", plan.previous.len(), c.out.as_ref().map_or_else(String::new, |p| p.display().to_string()));
+    if let Some(path) = &c.html {
+        let mut all = plan.previous;
+        html::add_missing_thumbnails(&mut all, THUMBNAIL_SIDE, &limits(c));
+        std::fs::write(path, html::render("Tandem captions", &all, &[], c.top_k, None)).map_err(|e| CliError::io(path, e))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tandem caption`.
+pub fn caption(args: CaptionArgs) -> Result<ExitCode, CliError> {
+    let c = &args.common;
+    setup_threads(c);
+    let generation = generation_config(&args.blip)?;
+    let plan = plan(c)?;
+    if plan.todo.is_empty() {
+        return nothing_to_do(c, plan);
+    }
+    let blip_dir = weights::resolve(args.blip.blip_model.as_deref(), &BLIP_BASE, "--blip-model")?;
+    let clip_dir = weights::resolve(c.clip_model.as_deref(), &CLIP_B32, "--clip-model")?;
+    let thumbnail = c.html.as_ref().map(|_| THUMBNAIL_SIDE);
+    let lim = limits(c);
+    let todo = plan.todo.clone();
+    let outcome = with_backend!(c.backend, |b| {
+        let blip = BlipStage { dir: blip_dir.clone(), backend: b.clone(), batch_size: args.blip.blip_batch, generation: generation.clone() };
+        let clip = ClipStage { dir: clip_dir.clone(), backend: b.clone(), batch_size: c.clip_batch, thumbnail };
+        run::execute(todo, &run_options(c), |inputs| cascade::build(inputs, lim, &blip, &clip))
+    })?;
+    finish(c, plan, &outcome, "Tandem captions", None)
+}
+
+/// Reads `--captions` / `--captions-file`.
+fn rank_texts(args: &RankArgs) -> Result<Vec<String>, CliError> {
+    let mut texts = args.captions.clone();
+    if let Some(path) = &args.captions_file {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+        texts.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+    }
+    if texts.is_empty() {
+        return Err(CliError::Argument { option: "--captions", reason: "no texts to rank".into() });
+    }
+    Ok(texts)
+}
+
+/// `tandem rank`: read images → pair with the given texts → CLIP preprocess →
+/// RunInference(CLIP) → rank → write.
+pub fn rank(args: RankArgs) -> Result<ExitCode, CliError> {
+    let c = &args.common;
+    setup_threads(c);
+    let texts = rank_texts(&args)?;
+    let plan = plan(c)?;
+    if plan.todo.is_empty() {
+        return nothing_to_do(c, plan);
+    }
+    let clip_dir = weights::resolve(c.clip_model.as_deref(), &CLIP_B32, "--clip-model")?;
+    let thumbnail = c.html.as_ref().map(|_| THUMBNAIL_SIDE);
+    let lim = limits(c);
+    let todo = plan.todo.clone();
+    let outcome = with_backend!(c.backend, |b| {
+        let clip = ClipStage { dir: clip_dir.clone(), backend: b.clone(), batch_size: c.clip_batch, thumbnail };
+        let texts = texts.clone();
+        run::execute(todo, &run_options(c), move |inputs| {
+            let (images, read_errors) = cascade::read_images(inputs, lim);
+            let pairs = images.map("PairWithTexts", move |(k, img)| (k, (img, texts.clone()))).output();
+            let (ranked, clip_errors) = cascade::rank_captions(&pairs, &clip, None, None, "");
+            (ranked, read_errors.flatten_with("AllErrors", &[&clip_errors]))
+        })
+    })?;
+    finish(c, plan, &outcome, "Tandem zero-shot ranking", None)
+}
+
+fn parse_split(s: &str) -> Result<[u32; 2], CliError> {
+    let bad = || CliError::Argument { option: "--split", reason: format!("`{s}` is not CHAMPION:CHALLENGER, e.g. 50:50 or 90:10") };
+    let (a, b) = s.split_once([':', '/']).ok_or_else(bad)?;
+    let (a, b): (u32, u32) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    if a == 0 || b == 0 {
+        return Err(bad());
+    }
+    Ok([a, b])
+}
+
+/// `tandem ab`.
+pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
+    let c = &args.common;
+    setup_threads(c);
+    let weights_split = parse_split(&args.split)?;
+    if !(args.confidence > 0.0 && args.confidence < 1.0) {
+        return Err(CliError::Argument { option: "--confidence", reason: format!("{} is not in (0, 1)", args.confidence) });
+    }
+    let generation = generation_config(&args.blip)?;
+    let plan = plan(c)?;
+    let blip_dir = weights::resolve(args.blip.blip_model.as_deref(), &BLIP_BASE, "--blip-model")?;
+    let champion_dir = weights::resolve(c.clip_model.as_deref(), &CLIP_B32, "--clip-model")?;
+    weights::check_dir(&args.challenger_clip_model)?;
+    let challenger_dir: PathBuf = args.challenger_clip_model.clone();
+    let thumbnail = c.html.as_ref().map(|_| THUMBNAIL_SIDE);
+    let lim = limits(c);
+    let todo = plan.todo.clone();
+    let outcome = with_backend!(c.backend, |b| {
+        let blip = BlipStage { dir: blip_dir.clone(), backend: b.clone(), batch_size: args.blip.blip_batch, generation: generation.clone() };
+        let champion = ClipStage { dir: champion_dir.clone(), backend: b.clone(), batch_size: c.clip_batch, thumbnail };
+        let challenger = ClipStage { dir: challenger_dir.clone(), backend: b.clone(), batch_size: c.clip_batch, thumbnail };
+        run::execute(todo, &run_options(c), |inputs| ab::build(inputs, lim, &blip, [&champion, &challenger], weights_split))
+    })?;
+    // The comparison covers this run and any earlier results resumed from --out.
+    let mut all: Vec<ImageResult> = plan.previous.clone();
+    all.extend(outcome.results.iter().cloned());
+    let models = [champion_dir.display().to_string(), challenger_dir.display().to_string()];
+    let report = ab::report(&all, [&models[0], &models[1]], weights_split, args.confidence);
+    println!("{}", ab::text(&report));
+    finish(c, plan, &outcome, "Tandem A/B test", Some(&report))
+}
+
+/// Prints an error the way the binary reports it.
+pub fn report_error(e: &CliError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::FAILURE
+}

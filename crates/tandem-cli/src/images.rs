@@ -1,0 +1,157 @@
+//! Reading and decoding one input with limits, so one bad file fails only itself.
+//!
+//! Decompression bombs are refused before any pixel is decoded: the byte count is checked
+//! while reading, and the width × height from the image header against `max_pixels`.
+
+use std::io::{Cursor, Read};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tandem_clip::{decode_image, ImageOptions, RgbImage};
+
+use crate::inputs::{InputRef, InputSource};
+
+/// Limits applied to every input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageLimits {
+    /// Largest accepted file (or download), in bytes.
+    pub max_bytes: u64,
+    /// Largest accepted width × height. Pillow's default bomb limit is about 89.5 million.
+    pub max_pixels: u64,
+    /// Timeout for fetching a URL.
+    pub url_timeout: Duration,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        ImageLimits { max_bytes: 64 << 20, max_pixels: 89_478_485, url_timeout: Duration::from_secs(20) }
+    }
+}
+
+/// A decoded image shared between pipeline branches without copying its pixels. Its `Debug`
+/// prints only the size (element values are printed in error messages).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "ImageWire", from = "ImageWire")]
+pub struct SharedImage(pub Arc<RgbImage>);
+
+#[derive(Serialize, Deserialize)]
+struct ImageWire {
+    width: usize,
+    height: usize,
+    data: Vec<u8>,
+}
+
+impl From<SharedImage> for ImageWire {
+    fn from(s: SharedImage) -> Self {
+        ImageWire { width: s.0.width, height: s.0.height, data: s.0.data.clone() }
+    }
+}
+
+impl From<ImageWire> for SharedImage {
+    fn from(w: ImageWire) -> Self {
+        SharedImage(Arc::new(RgbImage { width: w.width, height: w.height, data: w.data }))
+    }
+}
+
+impl std::fmt::Debug for SharedImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RgbImage({}x{})", self.0.width, self.0.height)
+    }
+}
+
+/// Reads the bytes of `input`, refusing more than `limits.max_bytes` and empty files.
+pub fn read_bytes(input: &InputRef, limits: &ImageLimits) -> Result<Vec<u8>, String> {
+    let bytes = match &input.source {
+        InputSource::File(path) => {
+            let meta = std::fs::metadata(path).map_err(|e| format!("cannot read file: {e}"))?;
+            if meta.len() > limits.max_bytes {
+                return Err(format!("file is {} bytes, over the limit of {} (--max-bytes)", meta.len(), limits.max_bytes));
+            }
+            std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))?
+        }
+        InputSource::Url(url) => fetch_url(url, limits)?,
+    };
+    if bytes.is_empty() {
+        return Err(String::from("empty file (0 bytes)"));
+    }
+    Ok(bytes)
+}
+
+fn fetch_url(url: &str, limits: &ImageLimits) -> Result<Vec<u8>, String> {
+    let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(limits.url_timeout).build();
+    let resp = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::Status(code, _) => format!("URL answered HTTP {code}"),
+        ureq::Error::Transport(t) => format!("URL unreachable: {t}"),
+    })?;
+    let mut bytes = Vec::new();
+    resp.into_reader()
+        .take(limits.max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("download interrupted: {e}"))?;
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(format!("download is over the limit of {} bytes (--max-bytes)", limits.max_bytes));
+    }
+    Ok(bytes)
+}
+
+/// Checks the header's dimensions, then decodes to RGB.
+pub fn decode_with_limits(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<RgbImage, String> {
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read image header: {e}"))?;
+    if reader.format().is_none() {
+        return Err(String::from("not an image (unrecognised format; PNG and JPEG are supported)"));
+    }
+    let (w, h) = reader.into_dimensions().map_err(|e| format!("corrupt image header: {e}"))?;
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > limits.max_pixels {
+        return Err(format!(
+            "image is {w}x{h} = {pixels} pixels, over the limit of {} (--max-pixels; a decompression-bomb guard)",
+            limits.max_pixels
+        ));
+    }
+    decode_image(bytes, name, ImageOptions::default()).map_err(|e| e.to_string())
+}
+
+/// Reads and decodes one input: `(id, image)` or the reason it cannot be used.
+pub fn load(input: &InputRef, limits: &ImageLimits) -> Result<(String, SharedImage), String> {
+    let bytes = read_bytes(input, limits)?;
+    let image = decode_with_limits(&bytes, &input.id, limits)?;
+    Ok((input.id.clone(), SharedImage(Arc::new(image))))
+}
+
+/// A JPEG thumbnail no larger than `max_side`, as a `data:` URI for the HTML page.
+pub fn thumbnail_data_uri(image: &RgbImage, max_side: u32) -> Option<String> {
+    use base64::Engine as _;
+    let buf = image::RgbImage::from_raw(image.width as u32, image.height as u32, image.data.clone())?;
+    let (w, h) = (image.width as u32, image.height as u32);
+    let scale = f64::from(max_side) / f64::from(w.max(h));
+    let small = if scale < 1.0 {
+        let nw = ((f64::from(w) * scale).round() as u32).max(1);
+        let nh = ((f64::from(h) * scale).round() as u32).max(1);
+        image::imageops::resize(&buf, nw, nh, image::imageops::FilterType::Triangle)
+    } else {
+        buf
+    };
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80).encode_image(&small).ok()?;
+    Some(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_not_an_image() {
+        let e = decode_with_limits(b"hello, world", "x", &ImageLimits::default()).unwrap_err();
+        assert!(e.contains("not an image"), "{e}");
+    }
+
+    #[test]
+    fn truncated_png_header_is_reported() {
+        let e = decode_with_limits(b"\x89PNG\r\n\x1a\n\0\0", "x", &ImageLimits::default()).unwrap_err();
+        assert!(e.contains("corrupt") || e.contains("image"), "{e}");
+    }
+}

@@ -1,0 +1,124 @@
+//! The sinks at the end of every pipeline: results to stdout (notebook text), `--out` (JSON
+//! Lines, appended) and memory (for the HTML page and the summary); failures to `--errors`
+//! and memory. Both advance the progress bar.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use indicatif::ProgressBar;
+use tandem_pipeline::{BoxError, Sink};
+
+use crate::records::{notebook_text, ErrorRecord, ImageResult};
+
+/// What a run produced, shared between the sinks and the caller.
+#[derive(Clone, Default)]
+pub struct Collected {
+    pub results: Arc<Mutex<Vec<ImageResult>>>,
+    pub errors: Arc<Mutex<Vec<ErrorRecord>>>,
+}
+
+impl Collected {
+    pub fn results(&self) -> Vec<ImageResult> {
+        self.results.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+    pub fn errors(&self) -> Vec<ErrorRecord> {
+        self.errors.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// Writes each result as soon as it arrives (flushed, so an interrupted run keeps what it
+/// finished).
+pub struct ResultSink {
+    pub out: Option<PathBuf>,
+    pub print: bool,
+    pub top_k: usize,
+    pub progress: ProgressBar,
+    pub collected: Collected,
+    file: Option<BufWriter<File>>,
+}
+
+impl ResultSink {
+    pub fn new(out: Option<PathBuf>, print: bool, top_k: usize, progress: ProgressBar, collected: Collected) -> Self {
+        ResultSink { out, print, top_k, progress, collected, file: None }
+    }
+}
+
+impl Sink<ImageResult> for ResultSink {
+    fn open(&mut self) -> Result<(), BoxError> {
+        if let Some(path) = &self.out {
+            let f = OpenOptions::new().create(true).append(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            self.file = Some(BufWriter::new(f));
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, result: ImageResult) -> Result<(), BoxError> {
+        if let Some(f) = &mut self.file {
+            serde_json::to_writer(&mut *f, &result)?;
+            f.write_all(b"\n")?;
+            f.flush()?;
+        }
+        if self.print {
+            let text = notebook_text(&result, self.top_k);
+            self.progress.suspend(|| {
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{text}");
+            });
+        }
+        self.progress.inc(1);
+        self.collected.results.lock().map_err(|_| "result list poisoned")?.push(result);
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), BoxError> {
+        if let Some(f) = &mut self.file {
+            f.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes dead-letter records to `--errors` (truncated at the start of each run: it describes
+/// this run's failures, which a resumed run retries).
+pub struct ErrorSink {
+    pub path: Option<PathBuf>,
+    pub progress: ProgressBar,
+    pub collected: Collected,
+    file: Option<BufWriter<File>>,
+}
+
+impl ErrorSink {
+    pub fn new(path: Option<PathBuf>, progress: ProgressBar, collected: Collected) -> Self {
+        ErrorSink { path, progress, collected, file: None }
+    }
+}
+
+impl Sink<ErrorRecord> for ErrorSink {
+    fn open(&mut self) -> Result<(), BoxError> {
+        if let Some(path) = &self.path {
+            let f = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            self.file = Some(BufWriter::new(f));
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, record: ErrorRecord) -> Result<(), BoxError> {
+        if let Some(f) = &mut self.file {
+            serde_json::to_writer(&mut *f, &record)?;
+            f.write_all(b"\n")?;
+            f.flush()?;
+        }
+        self.progress.inc(1);
+        self.collected.errors.lock().map_err(|_| "error list poisoned")?.push(record);
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), BoxError> {
+        if let Some(f) = &mut self.file {
+            f.flush()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+//! Where checkpoints live locally, and which files make up the default models.
+
+use std::path::PathBuf;
+
+use crate::error::HubError;
+
+/// A hub repository and the files a Tandem model loader reads from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelSpec {
+    /// `owner/name` on the hub.
+    pub repo: &'static str,
+    /// Git revision (branch, tag or commit).
+    pub revision: &'static str,
+    /// Files to fetch; all are required.
+    pub files: &'static [&'static str],
+}
+
+/// `Salesforce/blip-image-captioning-base`: BLIP captioner (ViT-B/16, BERT decoder).
+pub const BLIP_BASE: ModelSpec = ModelSpec {
+    repo: "Salesforce/blip-image-captioning-base",
+    revision: "main",
+    files: &[
+        "config.json",
+        "preprocessor_config.json",
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.txt",
+        "model.safetensors",
+    ],
+};
+
+/// `openai/clip-vit-base-patch32`: CLIP ViT-B/32.
+pub const CLIP_B32: ModelSpec = ModelSpec {
+    repo: "openai/clip-vit-base-patch32",
+    revision: "main",
+    files: &[
+        "config.json",
+        "preprocessor_config.json",
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.json",
+        "merges.txt",
+        "model.safetensors",
+    ],
+};
+
+impl ModelSpec {
+    /// The checkpoint directory of this model under `home`: `home/models/<owner>--<name>`.
+    pub fn dir_in(&self, home: &std::path::Path) -> PathBuf {
+        home.join("models").join(self.repo.replace('/', "--"))
+    }
+
+    /// True when every file is present in `dir` (a completed earlier fetch).
+    pub fn is_complete_in(&self, dir: &std::path::Path) -> bool {
+        self.files.iter().all(|f| dir.join(f).is_file())
+    }
+}
+
+/// `$TANDEM_HOME`, else `<user cache dir>/tandem`.
+pub fn default_home() -> Result<PathBuf, HubError> {
+    if let Some(home) = std::env::var_os("TANDEM_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(home));
+    }
+    dirs::cache_dir().map(|d| d.join("tandem")).ok_or(HubError::NoCacheDir)
+}
