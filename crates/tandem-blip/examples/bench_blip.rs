@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 use tandem_blip::random_checkpoint::write_random_checkpoint;
-use tandem_blip::{generate, BlipConfig, BlipModel, GenerationConfig};
+use tandem_blip::{generate_from_embeds, BlipConfig, BlipModel, GenerationConfig};
 use tandem_nn::Weights;
 use tandem_tensor::{CpuBackend, DType, Tensor};
 
@@ -52,21 +52,26 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Runs `images` images through `generate` in calls of `batch` images; returns (seconds, tokens).
-fn time_run(model: &BlipModel<CpuBackend>, pixels: &Tensor<CpuBackend>, batch: usize, cfg: &GenerationConfig, bos: u32) -> Result<(f64, usize), Box<dyn std::error::Error>> {
+/// Runs `images` images through the vision encoder and `generate_from_embeds` (what
+/// `generate` does) in calls of `batch` images; returns (seconds, vision seconds, tokens).
+fn time_run(model: &BlipModel<CpuBackend>, pixels: &Tensor<CpuBackend>, batch: usize, cfg: &GenerationConfig, bos: u32) -> Result<(f64, f64, usize), Box<dyn std::error::Error>> {
     let images = pixels.dims()[0];
     let keys: Vec<String> = (0..images).map(|i| format!("image-{i}")).collect();
     let start = Instant::now();
+    let mut vision = 0.0;
     let mut tokens = 0;
     let mut i = 0;
     while i < images {
         let n = batch.min(images - i);
         let k: Vec<&str> = keys[i..i + n].iter().map(String::as_str).collect();
-        let out = generate(model, &pixels.narrow(0, i, n)?, &k, &[bos], cfg)?;
+        let t = Instant::now();
+        let embeds = model.encode_images(&pixels.narrow(0, i, n)?)?.last_hidden_state;
+        vision += t.elapsed().as_secs_f64();
+        let out = generate_from_embeds(model, &embeds, &k, &[bos], cfg)?;
         tokens += out.iter().flatten().map(|s| s.len() - 1).sum::<usize>();
         i += n;
     }
-    Ok((start.elapsed().as_secs_f64(), tokens))
+    Ok((start.elapsed().as_secs_f64(), vision, tokens))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -98,27 +103,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bos = cfg.text_config.bos_token_id;
     let timed = pixels.narrow(0, 1, args.images)?;
     time_run(&model, &pixels.narrow(0, 0, 1)?, 1, &gen, bos)?; // warm-up
-    let (secs, tokens) = time_run(&model, &timed, 1, &gen, bos)?;
+    let (secs, vision, tokens) = time_run(&model, &timed, 1, &gen, bos)?;
     let per_image = secs / args.images as f64;
     println!(
-        "tandem (cpu f32, {} threads), {}: 1 image/call: {:.3} s/image, {:.1} tokens/s ({tokens} tokens, {} images, {} captions each)",
+        "tandem (cpu f32, {} threads), {}: 1 image/call: {:.3} s/image (vision {:.3} s, decoding {:.3} s), {:.1} tokens/s ({tokens} tokens, {} images, {} captions each)",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         args.preset,
         per_image,
+        vision / args.images as f64,
+        (secs - vision) / args.images as f64,
         tokens as f64 / secs,
         args.images,
         args.captions
     );
     if args.batch > 1 {
-        let (bsecs, btokens) = time_run(&model, &timed, args.batch, &gen, bos)?;
+        let (bsecs, bvision, btokens) = time_run(&model, &timed, args.batch, &gen, bos)?;
         println!(
-            "tandem, {} images/call: {:.3} s/image, {:.1} tokens/s ({btokens} tokens)",
+            "tandem, {} images/call: {:.3} s/image (vision {:.3} s), {:.1} tokens/s ({btokens} tokens)",
             args.batch,
             bsecs / args.images as f64,
+            bvision / args.images as f64,
             btokens as f64 / bsecs
         );
     }
     if args.torch {
+        // Same conditions for both sides: the PyTorch run follows immediately.
         let root = workspace_root();
         let out = Command::new(root.join(".venv/bin/python"))
             .arg(root.join("xtask/bench/blip_torch.py"))
