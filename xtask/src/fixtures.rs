@@ -10,9 +10,8 @@
 //! `cargo test -p xtask` fails when the generator changed without regenerating, or when a
 //! committed fixture no longer matches the hash recorded in `xtask/fixtures/MANIFEST.json`.
 
-use crate::util::{self, project_root};
+use crate::util::{self, project_root, sha256_hex};
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -141,19 +140,11 @@ fn path_str(path: &Path) -> Result<&str> {
         .with_context(|| format!("path is not valid UTF-8: {}", path.display()))
 }
 
-/// Lower-case hex sha256 of a file's bytes.
-pub fn sha256_hex(path: &Path) -> Result<String> {
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let digest = Sha256::digest(&bytes);
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 #[cfg(test)]
 mod tests {
     //! Freshness of the committed fixtures against `xtask/fixtures/MANIFEST.json`.
 
-    use super::sha256_hex;
-    use crate::util::project_root;
+    use crate::util::{project_root, sha256_hex};
     use std::collections::BTreeMap;
     use std::fs;
     use std::path::Path;

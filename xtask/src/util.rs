@@ -1,7 +1,8 @@
 //! Small helpers shared by xtask commands.
 
 use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The workspace root (the parent of `xtask/`), so commands work from any directory.
@@ -25,4 +26,10 @@ pub fn run(program: &str, args: &[&str]) -> Result<()> {
         bail!("`{program} {}` failed with {status}", args.join(" "));
     }
     Ok(())
+}
+
+/// Lower-case hex sha256 of a file's bytes.
+pub fn sha256_hex(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
 }
