@@ -1,1 +1,45 @@
-fn main(){}
+//! The A/B pattern in Tandem: the same BLIP candidates ranked by a champion and a challenger
+//! CLIP checkpoint, traffic split by a stable hash of the image id, compared with Welch's t.
+//!
+//! ```text
+//! cargo run -p tandem-cli --example ab_test                  # fixture models, 50/50
+//! cargo run -p tandem-cli --example ab_test -- 90 10         # 90/10 split
+//! ```
+
+use tandem_blip::GenerationConfig;
+use tandem_cli::ab;
+use tandem_cli::cascade::{BlipStage, ClipStage};
+use tandem_cli::images::ImageLimits;
+use tandem_cli::inputs;
+use tandem_cli::outputs::Collected;
+use tandem_cli::outputs::{ErrorSink, ResultSink};
+use tandem_pipeline::Pipeline;
+use tandem_tensor::CpuBackend;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let weight = |i: usize, default: u32| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(default);
+    let weights = [weight(1, 50), weight(2, 50)];
+    let fixture = |model: &str, name: &str| format!("{root}/../tandem-{model}/tests/fixtures/{name}");
+
+    let generation = GenerationConfig { do_sample: true, num_return_sequences: 5, max_length: 20, ..Default::default() };
+    let blip = BlipStage { dir: fixture("blip", "blip-tiny-a").into(), backend: CpuBackend, batch_size: 4, generation };
+    let champion = ClipStage { dir: fixture("clip", "clip-tiny-a").into(), backend: CpuBackend, batch_size: 8, thumbnail: None };
+    let challenger = ClipStage { dir: fixture("clip", "clip-tiny-b").into(), backend: CpuBackend, batch_size: 8, thumbnail: None };
+
+    let p = Pipeline::new();
+    let files = p.create(inputs::expand(&[format!("{root}/../../examples/images")])?.inputs);
+    let (results, errors) = ab::build(&files, ImageLimits::default(), &blip, [&champion, &challenger], weights);
+    let collected = Collected::default();
+    let hidden = indicatif::ProgressBar::hidden();
+    results.write("Collect", ResultSink::new(None, false, 3, hidden.clone(), collected.clone()));
+    errors.write("CollectErrors", ErrorSink::new(None, hidden, collected.clone()));
+    p.run()?;
+
+    let report = ab::report(&collected.results(), ["clip-tiny-a", "clip-tiny-b"], weights, 0.95);
+    print!("{}", ab::text(&report));
+    for r in collected.results() {
+        println!("  {:<10} {}  top-1 p = {:.3}", r.arm.as_deref().unwrap_or("?"), r.image, r.top_probability());
+    }
+    Ok(())
+}
