@@ -28,7 +28,7 @@ impl std::fmt::Debug for WgpuBackend {
 
 fn rows_cols(t: &Tensor<WgpuBackend>) -> (usize, usize) {
     let cols = *t.dims().last().unwrap_or(&1);
-    (if cols == 0 { 0 } else { t.elem_count() / cols }, cols)
+    (t.elem_count().checked_div(cols).unwrap_or(0), cols)
 }
 
 impl WgpuBackend {
@@ -162,7 +162,7 @@ impl Backend for WgpuBackend {
 
     fn upload(&self, bytes: &[u8], dtype: DType) -> Result<WgpuStorage> {
         let size = dtype.size_in_bytes();
-        if bytes.len() % size != 0 {
+        if !bytes.len().is_multiple_of(size) {
             return Err(Error::InvalidArgument { op: "upload", message: format!("{} bytes is not a whole number of {dtype}", bytes.len()) });
         }
         let repr = self.repr(dtype);

@@ -30,7 +30,7 @@ pub fn copy_into(
     let raw = src.repr().raw();
     // A plain contiguous run of 32-bit-aligned bytes is a buffer copy, not a kernel.
     let rb = raw.bytes();
-    if d.len() == 1 && s[0][0] == 1 && s[1][0] == 1 && (src_offset * rb) % 4 == 0 && (dst_offset * rb) % 4 == 0 && (n * rb) % 4 == 0 {
+    if d.len() == 1 && s[0][0] == 1 && s[1][0] == 1 && (src_offset * rb).is_multiple_of(4) && (dst_offset * rb).is_multiple_of(4) && (n * rb).is_multiple_of(4) {
         ctx.copy(src.buffer(), (src_offset * rb) as u64, dst.buffer(), (dst_offset * rb) as u64, (n * rb) as u64);
         return Ok(());
     }

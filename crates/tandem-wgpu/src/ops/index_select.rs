@@ -10,6 +10,7 @@ use std::sync::Arc;
 const SRC: &str = include_str!("../../../../kernels/wgsl/index_select.wgsl");
 
 /// `src` is contiguous with `dims` from `offset`; `ids` holds `n_ids` in-range ids from `ids_offset`.
+#[allow(clippy::too_many_arguments)]
 pub fn index_select(
     ctx: &Arc<Context>,
     src: &WgpuStorage,

@@ -13,7 +13,7 @@ pub fn l2_normalize(be: &WgpuBackend, x: &Tensor<WgpuBackend>, eps: f32) -> Resu
     let ctx = be.ctx();
     let cols = *x.dims().last().unwrap_or(&1);
     let n = x.elem_count();
-    let rows = if cols == 0 { 0 } else { n / cols };
+    let rows = n.checked_div(cols).unwrap_or(0);
     let out = alloc(ctx, "l2_normalize", n, x.storage().repr())?;
     let params = [fits_u32("l2_normalize", rows)?, fits_u32("l2_normalize", cols)?, fits_u32("l2_normalize", x.layout().offset())?, eps.to_bits()];
     let spec = KernelSpec { name: "l2_normalize", entry: "l2_normalize", source: SRC, types: &[("T", x.storage().repr())], flags: &[], constants: &[], inputs: 1, outputs: 1 };

@@ -14,7 +14,7 @@ pub fn layer_norm(be: &WgpuBackend, x: &Tensor<WgpuBackend>, gamma: &Tensor<Wgpu
     let ctx = be.ctx();
     let cols = *x.dims().last().unwrap_or(&1);
     let n = x.elem_count();
-    let rows = if cols == 0 { 0 } else { n / cols };
+    let rows = n.checked_div(cols).unwrap_or(0);
     let out = alloc(ctx, "layer_norm", n, x.storage().repr())?;
     let params = [
         fits_u32("layer_norm", rows)?,

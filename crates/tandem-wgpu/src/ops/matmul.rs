@@ -31,7 +31,7 @@ fn check_bounds(name: &str, m: &MatrixRef, storage: &WgpuStorage, batch: usize, 
 /// elements long); `other_extent` is the length of the strided dim.
 fn vec4_ok(m: &MatrixRef, extent: usize, other_extent: usize) -> bool {
     let lead = if m.transposed() { m.col_stride } else { m.row_stride };
-    extent % 4 == 0 && m.offset % 4 == 0 && m.batch_stride % 4 == 0 && (other_extent <= 1 || lead % 4 == 0)
+    extent.is_multiple_of(4) && m.offset.is_multiple_of(4) && m.batch_stride.is_multiple_of(4) && (other_extent <= 1 || lead % 4 == 0)
 }
 
 fn words(m: &MatrixRef) -> Result<[u32; 4]> {

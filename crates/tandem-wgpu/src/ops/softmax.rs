@@ -15,7 +15,7 @@ pub fn softmax(be: &WgpuBackend, x: &Tensor<WgpuBackend>, mask: Option<&Tensor<W
     let dims = x.dims();
     let cols = *dims.last().unwrap_or(&1);
     let n = x.elem_count();
-    let rows = if cols == 0 { 0 } else { n / cols };
+    let rows = n.checked_div(cols).unwrap_or(0);
     let lq = if dims.len() >= 2 { dims[dims.len() - 2] } else { 1 };
     let out = alloc(ctx, "softmax", n, x.storage().repr())?;
     let mut params = vec![fits_u32("softmax", rows)?, fits_u32("softmax", cols)?, fits_u32("softmax", x.layout().offset())?, fits_u32("softmax", lq.max(1))?];

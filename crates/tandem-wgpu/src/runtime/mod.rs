@@ -151,7 +151,7 @@ impl Context {
     /// `queue.write_buffer` (see the pool's docs for why that matters).
     pub fn acquire(&self, op: &'static str, bytes: u64, host_write: bool) -> Result<wgpu::Buffer> {
         let class = pool::size_class(bytes);
-        let limit = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size as u64);
+        let limit = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size);
         if class > limit {
             return Err(WgpuError::TooLarge { op, bytes, limit });
         }
