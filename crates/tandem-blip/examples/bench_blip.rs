@@ -27,7 +27,14 @@ struct Args {
 }
 
 fn parse() -> Result<Args, String> {
-    let mut a = Args { images: 3, captions: 10, max_length: 30, batch: 1, preset: "base".into(), torch: false };
+    let mut a = Args {
+        images: 3,
+        captions: 10,
+        max_length: 30,
+        batch: 1,
+        preset: "base".into(),
+        torch: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -54,7 +61,13 @@ fn workspace_root() -> PathBuf {
 
 /// Runs `images` images through the vision encoder and `generate_from_embeds` (what
 /// `generate` does) in calls of `batch` images; returns (seconds, vision seconds, tokens).
-fn time_run(model: &BlipModel<CpuBackend>, pixels: &Tensor<CpuBackend>, batch: usize, cfg: &GenerationConfig, bos: u32) -> Result<(f64, f64, usize), Box<dyn std::error::Error>> {
+fn time_run(
+    model: &BlipModel<CpuBackend>,
+    pixels: &Tensor<CpuBackend>,
+    batch: usize,
+    cfg: &GenerationConfig,
+    bos: u32,
+) -> Result<(f64, f64, usize), Box<dyn std::error::Error>> {
     let images = pixels.dims()[0];
     let keys: Vec<String> = (0..images).map(|i| format!("image-{i}")).collect();
     let start = Instant::now();
@@ -65,7 +78,9 @@ fn time_run(model: &BlipModel<CpuBackend>, pixels: &Tensor<CpuBackend>, batch: u
         let n = batch.min(images - i);
         let k: Vec<&str> = keys[i..i + n].iter().map(String::as_str).collect();
         let t = Instant::now();
-        let embeds = model.encode_images(&pixels.narrow(0, i, n)?)?.last_hidden_state;
+        let embeds = model
+            .encode_images(&pixels.narrow(0, i, n)?)?
+            .last_hidden_state;
         vision += t.elapsed().as_secs_f64();
         let out = generate_from_embeds(model, &embeds, &k, &[bos], cfg)?;
         tokens += out.iter().flatten().map(|s| s.len() - 1).sum::<usize>();
@@ -85,13 +100,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         write_random_checkpoint(&cfg, &ckpt, 0, DType::F16)?;
     }
     let t0 = Instant::now();
-    let model = BlipModel::from_weights(cfg.clone(), &Weights::from_file(&ckpt, &CpuBackend, DType::F32)?)?;
+    let model = BlipModel::from_weights(
+        cfg.clone(),
+        &Weights::from_file(&ckpt, &CpuBackend, DType::F32)?,
+    )?;
     eprintln!("loaded in {:.2} s", t0.elapsed().as_secs_f64());
 
     let s = cfg.vision_config.image_size;
     let n = args.images + 1;
     // Deterministic pseudo-random pixels in the normalised range.
-    let px: Vec<f32> = (0..n * 3 * s * s).map(|i| (((i as u64).wrapping_mul(2654435761) % 1000) as f32 / 500.0) - 1.0).collect();
+    let px: Vec<f32> = (0..n * 3 * s * s)
+        .map(|i| (((i as u64).wrapping_mul(2654435761) % 1000) as f32 / 500.0) - 1.0)
+        .collect();
     let pixels = Tensor::from_slice(&CpuBackend, &px, &[n, 3, s, s])?;
     let gen = GenerationConfig {
         do_sample: true,
@@ -132,11 +152,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let out = Command::new(root.join(".venv/bin/python"))
             .arg(root.join("xtask/bench/blip_torch.py"))
             .args(["--json", "--threads", "2", "--preset", &args.preset])
-            .args(["--images", &args.images.to_string(), "--captions", &args.captions.to_string()])
+            .args([
+                "--images",
+                &args.images.to_string(),
+                "--captions",
+                &args.captions.to_string(),
+            ])
             .args(["--max-length", &args.max_length.to_string()])
             .output()?;
         if !out.status.success() {
-            return Err(format!("blip_torch.py failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+            return Err(format!(
+                "blip_torch.py failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
         }
         let line = String::from_utf8_lossy(&out.stdout);
         let v: serde_json::Value = serde_json::from_str(line.trim().lines().last().unwrap_or(""))?;
@@ -147,7 +176,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             torch_s,
             v["tokens_per_second"].as_f64().unwrap_or(f64::NAN)
         );
-        println!("ratio tandem/pytorch (1 image/call): {:.3}", per_image / torch_s);
+        println!(
+            "ratio tandem/pytorch (1 image/call): {:.3}",
+            per_image / torch_s
+        );
     }
     Ok(())
 }

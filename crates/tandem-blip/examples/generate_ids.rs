@@ -14,14 +14,22 @@ use tandem_tensor::{CpuBackend, DType, Tensor};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [dir, pixels_path, settings] = &args[..] else {
-        return Err("usage: generate_ids <checkpoint dir> <pixels.safetensors> '<settings json>'".into());
+        return Err(
+            "usage: generate_ids <checkpoint dir> <pixels.safetensors> '<settings json>'".into(),
+        );
     };
     let cfg = GenerationConfig::from_json(settings)?;
     let m = BlipCaptioner::from_dir(dir, &CpuBackend, DType::F32)?;
     let file = SafetensorsFile::open(pixels_path)?;
-    let shape = file.entry("pixel_values").ok_or("no pixel_values tensor")?.shape;
+    let shape = file
+        .entry("pixel_values")
+        .ok_or("no pixel_values tensor")?
+        .shape;
     let pixels = Tensor::from_slice(&CpuBackend, &file.read_f32("pixel_values")?, &shape)?;
-    let prompt = m.tokenizer.decoder_prompt(cfg.prompt.as_deref(), m.model.config.text_config.bos_token_id)?;
+    let prompt = m.tokenizer.decoder_prompt(
+        cfg.prompt.as_deref(),
+        m.model.config.text_config.bos_token_id,
+    )?;
     let keys: Vec<String> = (0..shape[0]).map(|i| format!("image-{i}")).collect();
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let all = generate(&m.model, &pixels, &key_refs, &prompt, &cfg)?;

@@ -97,9 +97,15 @@ pub struct BlipConfig {
 impl BlipConfig {
     /// `Salesforce/blip-image-captioning-base`: ViT-B/16 at 384, BERT-base decoder.
     pub fn base() -> Self {
-        let mut text = BlipTextConfig { num_attention_heads: 12, ..Default::default() };
+        let mut text = BlipTextConfig {
+            num_attention_heads: 12,
+            ..Default::default()
+        };
         text.encoder_hidden_size = Some(768);
-        BlipConfig { vision_config: BlipVisionConfig::default(), text_config: text }
+        BlipConfig {
+            vision_config: BlipVisionConfig::default(),
+            text_config: text,
+        }
     }
 
     /// `Salesforce/blip-image-captioning-large`: ViT-L/16 at 384, BERT-base decoder.
@@ -111,8 +117,15 @@ impl BlipConfig {
             num_attention_heads: 16,
             ..Default::default()
         };
-        let text = BlipTextConfig { num_attention_heads: 12, encoder_hidden_size: Some(1024), ..Default::default() };
-        BlipConfig { vision_config: vision, text_config: text }
+        let text = BlipTextConfig {
+            num_attention_heads: 12,
+            encoder_hidden_size: Some(1024),
+            ..Default::default()
+        };
+        BlipConfig {
+            vision_config: vision,
+            text_config: text,
+        }
     }
 
     /// A preset by name: `base`/`blip-image-captioning-base` or `large`/`blip-image-captioning-large`.
@@ -120,14 +133,19 @@ impl BlipConfig {
         match name.trim_start_matches("Salesforce/") {
             "base" | "blip-image-captioning-base" => Ok(Self::base()),
             "large" | "blip-image-captioning-large" => Ok(Self::large()),
-            other => Err(BlipError::config("preset", format!("unknown preset `{other}` (known: base, large)"))),
+            other => Err(BlipError::config(
+                "preset",
+                format!("unknown preset `{other}` (known: base, large)"),
+            )),
         }
     }
 
     /// Parses `config.json` text; `path` names the file in errors.
     pub fn from_json(text: &str, path: &Path) -> Result<Self> {
-        let cfg: BlipConfig = serde_json::from_str(text)
-            .map_err(|e| BlipError::BadConfig { path: path.to_path_buf(), reason: e.to_string() })?;
+        let cfg: BlipConfig = serde_json::from_str(text).map_err(|e| BlipError::BadConfig {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -135,13 +153,18 @@ impl BlipConfig {
     /// Reads and validates `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| BlipError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| BlipError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::from_json(&text, path)
     }
 
     /// The width of the image tokens the decoder cross-attends to.
     pub fn encoder_hidden_size(&self) -> usize {
-        self.text_config.encoder_hidden_size.unwrap_or(self.vision_config.hidden_size)
+        self.text_config
+            .encoder_hidden_size
+            .unwrap_or(self.vision_config.hidden_size)
     }
 
     /// Checks the sizes the model relies on, so a bad config fails at load, not mid-request.
@@ -157,7 +180,10 @@ impl BlipConfig {
             ("text_config.hidden_size", t.hidden_size),
             ("text_config.num_attention_heads", t.num_attention_heads),
             ("text_config.vocab_size", t.vocab_size),
-            ("text_config.max_position_embeddings", t.max_position_embeddings),
+            (
+                "text_config.max_position_embeddings",
+                t.max_position_embeddings,
+            ),
         ];
         for (field, value) in positive {
             if value == 0 {
@@ -165,17 +191,42 @@ impl BlipConfig {
             }
         }
         if v.hidden_size % v.num_attention_heads != 0 {
-            return Err(BlipError::config("vision_config.num_attention_heads", format!("{} does not divide hidden_size {}", v.num_attention_heads, v.hidden_size)));
+            return Err(BlipError::config(
+                "vision_config.num_attention_heads",
+                format!(
+                    "{} does not divide hidden_size {}",
+                    v.num_attention_heads, v.hidden_size
+                ),
+            ));
         }
         if t.hidden_size % t.num_attention_heads != 0 {
-            return Err(BlipError::config("text_config.num_attention_heads", format!("{} does not divide hidden_size {}", t.num_attention_heads, t.hidden_size)));
+            return Err(BlipError::config(
+                "text_config.num_attention_heads",
+                format!(
+                    "{} does not divide hidden_size {}",
+                    t.num_attention_heads, t.hidden_size
+                ),
+            ));
         }
         if v.image_size % v.patch_size != 0 {
-            return Err(BlipError::config("vision_config.patch_size", format!("{} does not divide image_size {}", v.patch_size, v.image_size)));
+            return Err(BlipError::config(
+                "vision_config.patch_size",
+                format!(
+                    "{} does not divide image_size {}",
+                    v.patch_size, v.image_size
+                ),
+            ));
         }
-        for (field, id) in [("bos_token_id", t.bos_token_id), ("sep_token_id", t.sep_token_id), ("pad_token_id", t.pad_token_id)] {
+        for (field, id) in [
+            ("bos_token_id", t.bos_token_id),
+            ("sep_token_id", t.sep_token_id),
+            ("pad_token_id", t.pad_token_id),
+        ] {
             if id as usize >= t.vocab_size {
-                return Err(BlipError::config(format!("text_config.{field}"), format!("{id} is outside the vocabulary of {}", t.vocab_size)));
+                return Err(BlipError::config(
+                    format!("text_config.{field}"),
+                    format!("{id} is outside the vocabulary of {}", t.vocab_size),
+                ));
             }
         }
         Ok(())
@@ -197,8 +248,16 @@ mod tests {
 
     #[test]
     fn inconsistent_sizes_are_rejected() {
-        let err = BlipConfig::from_json(r#"{"vision_config": {"hidden_size": 10, "num_attention_heads": 4}}"#, Path::new("c.json")).unwrap_err();
-        assert!(err.to_string().contains("vision_config.num_attention_heads"), "{err}");
+        let err = BlipConfig::from_json(
+            r#"{"vision_config": {"hidden_size": 10, "num_attention_heads": 4}}"#,
+            Path::new("c.json"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("vision_config.num_attention_heads"),
+            "{err}"
+        );
         assert!(BlipConfig::from_json("[1]", Path::new("c.json")).is_err());
     }
 

@@ -40,36 +40,67 @@ impl<B: Backend> CrossAttention<B> {
     pub fn image_kv(&self, image: &Tensor<B>) -> Result<CrossKv<B>> {
         let (n, t) = (image.dims()[0], image.dims()[1]);
         let split = |x: Tensor<B>| -> Result<Tensor<B>> {
-            Ok(x.reshape(&[n, t, self.heads, self.head_dim])?.permute(&[0, 2, 1, 3])?.contiguous()?)
+            Ok(x.reshape(&[n, t, self.heads, self.head_dim])?
+                .permute(&[0, 2, 1, 3])?
+                .contiguous()?)
         };
-        Ok(CrossKv { k: split(self.key.forward(image)?)?, v: split(self.value.forward(image)?)? })
+        Ok(CrossKv {
+            k: split(self.key.forward(image)?)?,
+            v: split(self.value.forward(image)?)?,
+        })
     }
 
     /// `x: [rows, len, dim]`, rows grouped by image as `groups` says; `kv` holds every image.
-    pub fn forward(&self, x: &Tensor<B>, groups: &[RowGroup], kv: &CrossKv<B>) -> Result<Tensor<B>> {
+    pub fn forward(
+        &self,
+        x: &Tensor<B>,
+        groups: &[RowGroup],
+        kv: &CrossKv<B>,
+    ) -> Result<Tensor<B>> {
         let (rows, len, dim) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let (h, d) = (self.heads, self.head_dim);
         let q = self.query.forward(x)?; // [rows, len, dim], contiguous
-        let spec = AttentionSpec { scale: (d as f32).powf(-0.5), causal: false };
+        let spec = AttentionSpec {
+            scale: (d as f32).powf(-0.5),
+            causal: false,
+        };
         let mut parts = Vec::with_capacity(groups.len());
         let mut start = 0;
         for &(image, count) in groups {
             if image >= kv.k.dims()[0] || start + count > rows {
-                return Err(BlipError::input("row groups", format!("group ({image}, {count}) does not fit {rows} rows / {} images", kv.k.dims()[0])));
+                return Err(BlipError::input(
+                    "row groups",
+                    format!(
+                        "group ({image}, {count}) does not fit {rows} rows / {} images",
+                        kv.k.dims()[0]
+                    ),
+                ));
             }
             // [count, len, h, d] → [1, count·len, h, d] → [1, h, count·len, d]
-            let qi = q.narrow(0, start, count)?.reshape(&[1, count * len, h, d])?.permute(&[0, 2, 1, 3])?;
+            let qi = q
+                .narrow(0, start, count)?
+                .reshape(&[1, count * len, h, d])?
+                .permute(&[0, 2, 1, 3])?;
             let ki = kv.k.narrow(0, image, 1)?;
             let vi = kv.v.narrow(0, image, 1)?;
             let ctx = attention(&qi, &ki, &vi, None, spec)?;
-            parts.push(ctx.permute(&[0, 2, 1, 3])?.contiguous()?.reshape(&[count, len, dim])?);
+            parts.push(
+                ctx.permute(&[0, 2, 1, 3])?
+                    .contiguous()?
+                    .reshape(&[count, len, dim])?,
+            );
             start += count;
         }
         if start != rows {
-            return Err(BlipError::input("row groups", format!("groups cover {start} of {rows} rows")));
+            return Err(BlipError::input(
+                "row groups",
+                format!("groups cover {start} of {rows} rows"),
+            ));
         }
         let merged = if parts.len() == 1 {
-            parts.pop().ok_or_else(|| BlipError::input("row groups", "empty"))?
+            parts
+                .pop()
+                .ok_or_else(|| BlipError::input("row groups", "empty"))?
         } else {
             let refs: Vec<&Tensor<B>> = parts.iter().collect();
             Tensor::cat(&refs, 0)?

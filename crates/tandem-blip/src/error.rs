@@ -18,7 +18,10 @@ pub enum BlipError {
     Image(#[from] tandem_clip::ClipError),
     /// Reading a file of the checkpoint failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// `config.json` (or another JSON file) is not what a BLIP checkpoint holds.
     #[error("{}: {reason}", path.display())]
     BadConfig { path: PathBuf, reason: String },
@@ -30,7 +33,10 @@ pub enum BlipError {
     Tokenizer(String),
     /// A generation setting is out of range or settings contradict each other.
     #[error("generation setting `{setting}`: {reason}")]
-    Generation { setting: &'static str, reason: String },
+    Generation {
+        setting: &'static str,
+        reason: String,
+    },
     /// An input (pixels, prompt, token ids) is malformed.
     #[error("{what}: {reason}")]
     Input { what: &'static str, reason: String },
@@ -40,12 +46,21 @@ pub type Result<T> = std::result::Result<T, BlipError>;
 
 impl BlipError {
     pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        BlipError::Config { field: field.into(), reason: reason.into() }
+        BlipError::Config {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
     pub(crate) fn generation(setting: &'static str, reason: impl Into<String>) -> Self {
-        BlipError::Generation { setting, reason: reason.into() }
+        BlipError::Generation {
+            setting,
+            reason: reason.into(),
+        }
     }
     pub(crate) fn input(what: &'static str, reason: impl Into<String>) -> Self {
-        BlipError::Input { what, reason: reason.into() }
+        BlipError::Input {
+            what,
+            reason: reason.into(),
+        }
     }
 }

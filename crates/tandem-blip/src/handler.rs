@@ -9,8 +9,8 @@
 use crate::generation::{Caption, GenerationConfig};
 use crate::model::BlipCaptioner;
 use std::path::PathBuf;
-use tandem_handler::{HandlerError, ModelHandler};
 use tandem_clip::RgbImage;
+use tandem_handler::{HandlerError, ModelHandler};
 use tandem_tensor::{CpuBackend, DType};
 
 /// One decoded image (see [`crate::open_image`] / [`crate::decode_image`]); `key` identifies it
@@ -30,7 +30,10 @@ pub struct BlipHandler {
 
 impl BlipHandler {
     pub fn new(checkpoint: impl Into<PathBuf>) -> Self {
-        BlipHandler { checkpoint: checkpoint.into(), max_batch_size: 4 }
+        BlipHandler {
+            checkpoint: checkpoint.into(),
+            max_batch_size: 4,
+        }
     }
 }
 
@@ -41,16 +44,24 @@ impl ModelHandler for BlipHandler {
     type Args = GenerationConfig;
 
     fn load_model(&self) -> Result<Self::Model, HandlerError> {
-        BlipCaptioner::from_dir(&self.checkpoint, &CpuBackend, DType::F32).map_err(|e| HandlerError::load(self.model_id(), e))
+        BlipCaptioner::from_dir(&self.checkpoint, &CpuBackend, DType::F32)
+            .map_err(|e| HandlerError::load(self.model_id(), e))
     }
 
-    fn run_inference(&self, batch: &[&BlipImage], model: &Self::Model, args: &GenerationConfig) -> Result<Vec<Vec<Caption>>, HandlerError> {
+    fn run_inference(
+        &self,
+        batch: &[&BlipImage],
+        model: &Self::Model,
+        args: &GenerationConfig,
+    ) -> Result<Vec<Vec<Caption>>, HandlerError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
         let images: Vec<&RgbImage> = batch.iter().map(|i| &i.image).collect();
         let keys: Vec<&str> = batch.iter().map(|i| i.key.as_str()).collect();
-        model.caption_images(&images, &keys, args).map_err(HandlerError::inference)
+        model
+            .caption_images(&images, &keys, args)
+            .map_err(HandlerError::inference)
     }
 
     fn model_id(&self) -> String {
@@ -58,6 +69,9 @@ impl ModelHandler for BlipHandler {
     }
 
     fn batch_config(&self) -> tandem_handler::BatchConfig {
-        tandem_handler::BatchConfig { max_batch_size: self.max_batch_size, ..Default::default() }
+        tandem_handler::BatchConfig {
+            max_batch_size: self.max_batch_size,
+            ..Default::default()
+        }
     }
 }

@@ -37,7 +37,12 @@ impl<B: Backend> BlipModel<B> {
         let vision = BlipVisionModel::load(&weights.prefix("vision_model"), &config.vision_config)?;
         let text = BlipTextDecoder::load(&weights.prefix("text_decoder"), &config)?;
         weights.finish()?;
-        Ok(BlipModel { config, vision, text, backend: weights.backend().clone() })
+        Ok(BlipModel {
+            config,
+            vision,
+            text,
+            backend: weights.backend().clone(),
+        })
     }
 
     /// `config.json` + `model.safetensors` of `dir`, computing in `dtype`.
@@ -48,7 +53,10 @@ impl<B: Backend> BlipModel<B> {
         if !weights_path.is_file() {
             return Err(BlipError::Io {
                 path: weights_path,
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no model.safetensors in the checkpoint directory"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no model.safetensors in the checkpoint directory",
+                ),
             });
         }
         let weights = Weights::from_file(&weights_path, backend, dtype)?;
@@ -78,8 +86,18 @@ impl<B: Backend> BlipCaptioner<B> {
         let processor = BlipImageProcessor::from_dir(dir, model.config.vision_config.image_size)?;
         let size = model.config.vision_config.image_size;
         if processor.output_size() != (size, size) {
-            return Err(BlipError::config("preprocessor_config.json size", format!("{:?} does not match the model's image size {size}", processor.output_size())));
+            return Err(BlipError::config(
+                "preprocessor_config.json size",
+                format!(
+                    "{:?} does not match the model's image size {size}",
+                    processor.output_size()
+                ),
+            ));
         }
-        Ok(BlipCaptioner { model, tokenizer: BlipTokenizer::from_dir(dir)?, processor })
+        Ok(BlipCaptioner {
+            model,
+            tokenizer: BlipTokenizer::from_dir(dir)?,
+            processor,
+        })
     }
 }

@@ -18,7 +18,10 @@ impl BlipImageProcessor {
     /// BLIP's defaults for `image_size` (384 for the public checkpoints).
     pub fn new(image_size: usize) -> Self {
         let mut inner = ImageProcessor::clip(image_size);
-        inner.resize = Some(ResizeTo::Exact { height: image_size, width: image_size });
+        inner.resize = Some(ResizeTo::Exact {
+            height: image_size,
+            width: image_size,
+        });
         inner.crop = None;
         BlipImageProcessor { inner }
     }
@@ -29,7 +32,10 @@ impl BlipImageProcessor {
         let mut inner = ImageProcessor::from_dir(dir, image_size)?;
         inner.crop = None;
         if let Some(ResizeTo::ShortestEdge(n)) = inner.resize {
-            inner.resize = Some(ResizeTo::Exact { height: n, width: n });
+            inner.resize = Some(ResizeTo::Exact {
+                height: n,
+                width: n,
+            });
         }
         Ok(BlipImageProcessor { inner })
     }

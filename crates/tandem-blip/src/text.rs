@@ -9,7 +9,10 @@
 use crate::config::BlipConfig;
 use crate::cross_attention::{CrossAttention, RowGroup};
 use crate::error::{BlipError, Result};
-use tandem_nn::{activation, Attention, CrossKv, Embedding, KvCache, LayerNorm, Linear, Mlp, QkvProjection, Weights};
+use tandem_nn::{
+    activation, Attention, CrossKv, Embedding, KvCache, LayerNorm, Linear, Mlp, QkvProjection,
+    Weights,
+};
 use tandem_tensor::{Activation, Backend, Tensor};
 
 #[derive(Clone, Debug)]
@@ -33,16 +36,34 @@ fn fused_self_qkv<B: Backend>(w: &Weights<B>, dim: usize) -> Result<QkvProjectio
     let weights: Vec<&Tensor<B>> = parts.iter().map(|l| l.weight()).collect();
     let mut biases = Vec::with_capacity(3);
     for l in &parts {
-        biases.push(l.bias().ok_or_else(|| BlipError::config("attention.self", "bias missing"))?);
+        biases.push(
+            l.bias()
+                .ok_or_else(|| BlipError::config("attention.self", "bias missing"))?,
+        );
     }
-    Ok(QkvProjection::Fused(Linear::new(Tensor::cat(&weights, 0)?, Some(Tensor::cat(&biases, 0)?))))
+    Ok(QkvProjection::Fused(Linear::new(
+        Tensor::cat(&weights, 0)?,
+        Some(Tensor::cat(&biases, 0)?),
+    )))
 }
 
 impl<B: Backend> DecoderLayer<B> {
-    fn load(w: &Weights<B>, dim: usize, enc_dim: usize, heads: usize, inter: usize, act: Activation, eps: f32) -> Result<Self> {
+    fn load(
+        w: &Weights<B>,
+        dim: usize,
+        enc_dim: usize,
+        heads: usize,
+        inter: usize,
+        act: Activation,
+        eps: f32,
+    ) -> Result<Self> {
         let out = Linear::load(&w.prefix("attention.output.dense"), dim, dim, true)?;
         Ok(DecoderLayer {
-            self_attn: Attention::new(fused_self_qkv(&w.prefix("attention.self"), dim)?, out, heads)?,
+            self_attn: Attention::new(
+                fused_self_qkv(&w.prefix("attention.self"), dim)?,
+                out,
+                heads,
+            )?,
             self_norm: LayerNorm::load(&w.prefix("attention.output.LayerNorm"), dim, eps)?,
             cross_attn: CrossAttention::load(&w.prefix("crossattention"), dim, enc_dim, heads)?,
             cross_norm: LayerNorm::load(&w.prefix("crossattention.output.LayerNorm"), dim, eps)?,
@@ -79,7 +100,9 @@ pub struct DecoderCache<B: Backend> {
 
 impl<B: Backend> DecoderCache<B> {
     pub fn new(layers: usize) -> Self {
-        DecoderCache { layers: (0..layers).map(|_| KvCache::new()).collect() }
+        DecoderCache {
+            layers: (0..layers).map(|_| KvCache::new()).collect(),
+        }
     }
     /// Positions cached so far.
     pub fn len(&self) -> usize {
@@ -125,12 +148,24 @@ impl<B: Backend> BlipTextDecoder<B> {
         let e = w.prefix("bert.embeddings");
         e.skip("position_ids");
         let word_embeddings = Embedding::load(&e.prefix("word_embeddings"), vocab, dim)?;
-        let position_embeddings = Embedding::load(&e.prefix("position_embeddings"), t.max_position_embeddings, dim)?;
+        let position_embeddings = Embedding::load(
+            &e.prefix("position_embeddings"),
+            t.max_position_embeddings,
+            dim,
+        )?;
         let embeddings_norm = LayerNorm::load(&e.prefix("LayerNorm"), dim, eps)?;
         let mut layers = Vec::with_capacity(t.num_hidden_layers);
         for i in 0..t.num_hidden_layers {
             let l = w.prefix(&format!("bert.encoder.layer.{i}"));
-            layers.push(DecoderLayer::load(&l, dim, cfg.encoder_hidden_size(), t.num_attention_heads, t.intermediate_size, act, eps)?);
+            layers.push(DecoderLayer::load(
+                &l,
+                dim,
+                cfg.encoder_hidden_size(),
+                t.num_attention_heads,
+                t.intermediate_size,
+                act,
+                eps,
+            )?);
         }
         let p = w.prefix("cls.predictions");
         let transform = Linear::load(&p.prefix("transform.dense"), dim, dim, true)?;
@@ -166,26 +201,62 @@ impl<B: Backend> BlipTextDecoder<B> {
 
     /// Cross-attention keys/values of every layer for `image_embeds: [n_images, tokens, enc_dim]`.
     pub fn image_context(&self, image_embeds: &Tensor<B>) -> Result<ImageContext<B>> {
-        let layers = self.layers.iter().map(|l| l.cross_attn.image_kv(image_embeds)).collect::<Result<Vec<_>>>()?;
-        Ok(ImageContext { layers, images: image_embeds.dims()[0] })
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| l.cross_attn.image_kv(image_embeds))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ImageContext {
+            layers,
+            images: image_embeds.dims()[0],
+        })
     }
 
     /// Runs new tokens `ids: [rows, len]` (`U32`) through the decoder, appending to `cache`;
     /// returns the last layer's hidden states `[rows, len, dim]`. Rows are grouped by image.
-    pub fn forward_hidden(&self, ids: &Tensor<B>, groups: &[RowGroup], ctx: &ImageContext<B>, cache: &mut DecoderCache<B>) -> Result<Tensor<B>> {
+    pub fn forward_hidden(
+        &self,
+        ids: &Tensor<B>,
+        groups: &[RowGroup],
+        ctx: &ImageContext<B>,
+        cache: &mut DecoderCache<B>,
+    ) -> Result<Tensor<B>> {
         if ids.rank() != 2 {
-            return Err(BlipError::input("decoder ids", format!("expected [rows, len], got {:?}", ids.dims())));
+            return Err(BlipError::input(
+                "decoder ids",
+                format!("expected [rows, len], got {:?}", ids.dims()),
+            ));
         }
         if cache.layers.len() != self.layers.len() {
-            return Err(BlipError::input("decoder cache", format!("{} layers, the decoder has {}", cache.layers.len(), self.layers.len())));
+            return Err(BlipError::input(
+                "decoder cache",
+                format!(
+                    "{} layers, the decoder has {}",
+                    cache.layers.len(),
+                    self.layers.len()
+                ),
+            ));
         }
         let (past, len) = (cache.len(), ids.dims()[1]);
         if past + len > self.max_positions {
-            return Err(BlipError::input("decoder ids", format!("{} positions exceed max_position_embeddings {}", past + len, self.max_positions)));
+            return Err(BlipError::input(
+                "decoder ids",
+                format!(
+                    "{} positions exceed max_position_embeddings {}",
+                    past + len,
+                    self.max_positions
+                ),
+            ));
         }
         let positions = self.position_embeddings.table().narrow(0, past, len)?;
-        let mut x = self.embeddings_norm.forward(&self.word_embeddings.forward(ids)?.add(&positions)?)?;
-        for (layer, (kv_cache, cross_kv)) in self.layers.iter().zip(cache.layers.iter_mut().zip(&ctx.layers)) {
+        let mut x = self
+            .embeddings_norm
+            .forward(&self.word_embeddings.forward(ids)?.add(&positions)?)?;
+        for (layer, (kv_cache, cross_kv)) in self
+            .layers
+            .iter()
+            .zip(cache.layers.iter_mut().zip(&ctx.layers))
+        {
             let a = layer.self_attn.forward_cached(&x, None, kv_cache)?;
             x = layer.self_norm.forward(&x.add(&a)?)?;
             let c = layer.cross_attn.forward(&x, groups, cross_kv)?;
@@ -198,13 +269,21 @@ impl<B: Backend> BlipTextDecoder<B> {
 
     /// The LM head on hidden states `[.., dim]` → logits `[.., vocab]`.
     pub fn lm_head(&self, hidden: &Tensor<B>) -> Result<Tensor<B>> {
-        let h = self.transform.forward_act(hidden, Some(self.transform_act))?;
+        let h = self
+            .transform
+            .forward_act(hidden, Some(self.transform_act))?;
         let h = self.transform_norm.forward(&h)?;
         Ok(self.lm_decoder.forward(&h)?)
     }
 
     /// One decoding step: logits `[rows, vocab]` of the last new position of every row.
-    pub fn step(&self, ids: &Tensor<B>, groups: &[RowGroup], ctx: &ImageContext<B>, cache: &mut DecoderCache<B>) -> Result<Tensor<B>> {
+    pub fn step(
+        &self,
+        ids: &Tensor<B>,
+        groups: &[RowGroup],
+        ctx: &ImageContext<B>,
+        cache: &mut DecoderCache<B>,
+    ) -> Result<Tensor<B>> {
         let hidden = self.forward_hidden(ids, groups, ctx, cache)?;
         let len = hidden.dims()[1];
         let last = hidden.narrow(1, len - 1, 1)?.squeeze(1)?;

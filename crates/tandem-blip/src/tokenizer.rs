@@ -40,14 +40,20 @@ impl BlipTokenizer {
         if vocab.is_file() {
             return Self::from_vocab_txt(&vocab);
         }
-        Err(BlipError::Tokenizer(format!("{} has neither tokenizer.json nor vocab.txt", dir.display())))
+        Err(BlipError::Tokenizer(format!(
+            "{} has neither tokenizer.json nor vocab.txt",
+            dir.display()
+        )))
     }
 
     /// A `tokenizers` JSON file (as `BertTokenizerFast.save_pretrained` writes it).
     pub fn from_tokenizer_json(path: &Path) -> Result<Self> {
-        let mut inner = Tokenizer::from_file(path).map_err(|e| tok_err(&path.display().to_string(), e))?;
+        let mut inner =
+            Tokenizer::from_file(path).map_err(|e| tok_err(&path.display().to_string(), e))?;
         inner.with_padding(None);
-        inner.with_truncation(None).map_err(|e| tok_err("disabling truncation", e))?;
+        inner
+            .with_truncation(None)
+            .map_err(|e| tok_err("disabling truncation", e))?;
         let tok = BlipTokenizer { inner };
         tok.check_blip_tokens()?;
         Ok(tok)
@@ -55,7 +61,9 @@ impl BlipTokenizer {
 
     /// A BERT `vocab.txt` (one WordPiece per line), with BLIP's added tokens appended.
     pub fn from_vocab_txt(path: &Path) -> Result<Self> {
-        let file = path.to_str().ok_or_else(|| BlipError::Tokenizer(format!("{} is not valid UTF-8", path.display())))?;
+        let file = path.to_str().ok_or_else(|| {
+            BlipError::Tokenizer(format!("{} is not valid UTF-8", path.display()))
+        })?;
         let model = WordPiece::from_file(file)
             .unk_token("[UNK]".into())
             .build()
@@ -64,13 +72,21 @@ impl BlipTokenizer {
         inner.with_normalizer(Some(BertNormalizer::new(true, true, None, true)));
         inner.with_pre_tokenizer(Some(BertPreTokenizer));
         let id = |t: &str| {
-            inner.token_to_id(t).ok_or_else(|| BlipError::Tokenizer(format!("{file} lacks the special token {t}")))
+            inner
+                .token_to_id(t)
+                .ok_or_else(|| BlipError::Tokenizer(format!("{file} lacks the special token {t}")))
         };
         let (sep, cls) = (id("[SEP]")?, id("[CLS]")?);
-        inner.with_post_processor(Some(BertProcessing::new(("[SEP]".into(), sep), ("[CLS]".into(), cls))));
+        inner.with_post_processor(Some(BertProcessing::new(
+            ("[SEP]".into(), sep),
+            ("[CLS]".into(), cls),
+        )));
         inner.with_decoder(Some(WordPieceDecoder::default()));
-        let special: Vec<AddedToken> =
-            BERT_SPECIAL.iter().chain(BLIP_ADDED.iter()).map(|t| AddedToken::from(t.to_string(), true)).collect();
+        let special: Vec<AddedToken> = BERT_SPECIAL
+            .iter()
+            .chain(BLIP_ADDED.iter())
+            .map(|t| AddedToken::from(t.to_string(), true))
+            .collect();
         inner.add_special_tokens(&special);
         let tok = BlipTokenizer { inner };
         tok.check_blip_tokens()?;
@@ -82,7 +98,9 @@ impl BlipTokenizer {
     fn check_blip_tokens(&self) -> Result<()> {
         let vocab = self.inner.get_vocab_size(true);
         if self.inner.token_to_id("[DEC]").is_none() {
-            return Err(BlipError::Tokenizer(format!("the vocabulary ({vocab} tokens) has no [DEC] token")));
+            return Err(BlipError::Tokenizer(format!(
+                "the vocabulary ({vocab} tokens) has no [DEC] token"
+            )));
         }
         Ok(())
     }
@@ -99,7 +117,10 @@ impl BlipTokenizer {
 
     /// `[CLS] prompt [SEP]` ids, as `tokenizer(prompt)["input_ids"]`.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self.inner.encode(text, true).map_err(|e| tok_err("encoding the prompt", e))?;
+        let enc = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| tok_err("encoding the prompt", e))?;
         Ok(enc.get_ids().to_vec())
     }
 
@@ -107,10 +128,15 @@ impl BlipTokenizer {
     /// tokenized prompt with `[CLS]` replaced by `bos` and the trailing `[SEP]` dropped.
     /// No prompt gives `[bos]`.
     pub fn decoder_prompt(&self, prompt: Option<&str>, bos: u32) -> Result<Vec<u32>> {
-        let Some(text) = prompt else { return Ok(vec![bos]) };
+        let Some(text) = prompt else {
+            return Ok(vec![bos]);
+        };
         let ids = self.encode(text)?;
         if ids.len() < 2 {
-            return Err(BlipError::input("prompt", format!("`{text}` encoded to {ids:?}, expected [CLS] … [SEP]")));
+            return Err(BlipError::input(
+                "prompt",
+                format!("`{text}` encoded to {ids:?}, expected [CLS] … [SEP]"),
+            ));
         }
         let mut out = Vec::with_capacity(ids.len() - 1);
         out.push(bos);
@@ -121,7 +147,10 @@ impl BlipTokenizer {
     /// One caption, as `batch_decode(..., skip_special_tokens=True)` gives it (special tokens
     /// dropped, `##` pieces joined, spaces before punctuation and contractions removed).
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        let text = self.inner.decode(ids, true).map_err(|e| tok_err("decoding", e))?;
+        let text = self
+            .inner
+            .decode(ids, true)
+            .map_err(|e| tok_err("decoding", e))?;
         Ok(clean_up_tokenization(&text))
     }
 }
@@ -153,6 +182,9 @@ mod tests {
 
     #[test]
     fn cleanup_matches_transformers() {
-        assert_eq!(clean_up_tokenization("a dog , a cat . is n't it ? it 's"), "a dog, a cat. isn't it? it's");
+        assert_eq!(
+            clean_up_tokenization("a dog , a cat . is n't it ? it 's"),
+            "a dog, a cat. isn't it? it's"
+        );
     }
 }

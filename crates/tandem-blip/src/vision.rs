@@ -4,7 +4,10 @@
 
 use crate::config::BlipVisionConfig;
 use crate::error::Result;
-use tandem_nn::{activation, Attention, LayerNorm, Linear, Mlp, PreNormBlock, QkvProjection, VisionEmbeddings, Weights};
+use tandem_nn::{
+    activation, Attention, LayerNorm, Linear, Mlp, PreNormBlock, QkvProjection, VisionEmbeddings,
+    Weights,
+};
 use tandem_tensor::{Backend, Tensor};
 
 /// The image encoder. Holds only weights (`Sync`): encoding has no per-request state.
@@ -42,7 +45,8 @@ impl<B: Backend> BlipVisionModel<B> {
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
             let l = w.prefix(&format!("encoder.layers.{i}"));
-            let qkv = QkvProjection::Fused(Linear::load(&l.prefix("self_attn.qkv"), d, 3 * d, true)?);
+            let qkv =
+                QkvProjection::Fused(Linear::load(&l.prefix("self_attn.qkv"), d, 3 * d, true)?);
             let projection = Linear::load(&l.prefix("self_attn.projection"), d, d, true)?;
             layers.push(PreNormBlock {
                 norm1: LayerNorm::load(&l.prefix("layer_norm1"), d, eps)?,
@@ -52,7 +56,11 @@ impl<B: Backend> BlipVisionModel<B> {
             });
         }
         let post_layernorm = LayerNorm::load(&w.prefix("post_layernorm"), d, eps)?;
-        Ok(BlipVisionModel { embeddings, layers, post_layernorm })
+        Ok(BlipVisionModel {
+            embeddings,
+            layers,
+            post_layernorm,
+        })
     }
 
     /// `pixels: [b, 3, size, size]` (preprocessed) → encoder outputs.
@@ -64,6 +72,9 @@ impl<B: Backend> BlipVisionModel<B> {
         let last_hidden_state = self.post_layernorm.forward(&x)?;
         let cls = last_hidden_state.narrow(1, 0, 1)?.squeeze(1)?;
         let pooler_output = self.post_layernorm.forward(&cls)?;
-        Ok(VisionOutput { last_hidden_state, pooler_output })
+        Ok(VisionOutput {
+            last_hidden_state,
+            pooler_output,
+        })
     }
 }

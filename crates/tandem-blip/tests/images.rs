@@ -5,12 +5,17 @@ mod common;
 
 use common::{fixture, max_abs_diff, Fixture, CONFIGS};
 use std::path::PathBuf;
-use tandem_blip::{open_image, BlipHandler, BlipImage, BlipImageProcessor, GenerationConfig, ImageOptions, RgbImage};
+use tandem_blip::{
+    open_image, BlipHandler, BlipImage, BlipImageProcessor, GenerationConfig, ImageOptions,
+    RgbImage,
+};
 use tandem_handler::ModelHandler;
 use tandem_tensor::{Backend, CpuBackend};
 
 fn photo(name: &str) -> RgbImage {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/images").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/images")
+        .join(name);
     open_image(&path, ImageOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -28,23 +33,34 @@ pub fn pixel_values_match<B: Backend>(backend: &B, config: &str) {
     let err = max_abs_diff(&got, &want);
     // One 8-bit level is the tolerance; f32 rounding of the normalisation adds a few ulps.
     let tol = tol * (1.0 + 1e-5);
-    let off = got.iter().zip(&want).filter(|(a, b)| (*a - *b).abs() > 1e-4).count();
+    let off = got
+        .iter()
+        .zip(&want)
+        .filter(|(a, b)| (*a - *b).abs() > 1e-4)
+        .count();
     println!("{config} pixel_values: max abs error {err:.3e} (tolerance {tol:.3e}); {off} of {} values off by one level", got.len());
     assert!(err <= tol, "{config} pixel_values: {err} > {tol}");
     if let Some(name) = fx.info["image_384"].as_str() {
         let (shape, want) = fx.tensor("pixel_values_384");
-        let got = BlipImageProcessor::new(384).pixel_values(backend, &[&photo(name)]).unwrap();
+        let got = BlipImageProcessor::new(384)
+            .pixel_values(backend, &[&photo(name)])
+            .unwrap();
         assert_eq!(got.dims(), &shape[..]);
         // The reference is stored as f16: allow its rounding (≤ 2^-10 relative) on top.
         let err = max_abs_diff(&got.to_vec_f32().unwrap(), &want);
         println!("{config} pixel_values_384 ({name}): max abs error {err:.3e}");
-        assert!(err <= tol + 2.2 * 2f32.powi(-11), "{config} pixel_values_384: {err}");
+        assert!(
+            err <= tol + 2.2 * 2f32.powi(-11),
+            "{config} pixel_values_384: {err}"
+        );
     }
 }
 
 #[test]
 fn cpu_pixel_values_match() {
-    CONFIGS.iter().for_each(|c| pixel_values_match(&CpuBackend, c));
+    CONFIGS
+        .iter()
+        .for_each(|c| pixel_values_match(&CpuBackend, c));
 }
 
 /// The handler loads the checkpoint once and captions decoded photos with `inference_args`.
@@ -54,17 +70,37 @@ fn handler_captions_photos_like_transformers() {
         let fx = fixture(config);
         let handler = BlipHandler::new(&fx.dir);
         let model = handler.load_model().unwrap();
-        let examples: Vec<BlipImage> = fx.images().iter().map(|n| BlipImage { key: n.clone(), image: photo(n) }).collect();
+        let examples: Vec<BlipImage> = fx
+            .images()
+            .iter()
+            .map(|n| BlipImage {
+                key: n.clone(),
+                image: photo(n),
+            })
+            .collect();
         let batch: Vec<&BlipImage> = examples.iter().collect();
-        for (run, args) in [("greedy", "{}"), ("beam3_prompt", r#"{"num_beams": 3, "prompt": "a picture of"}"#)] {
+        for (run, args) in [
+            ("greedy", "{}"),
+            (
+                "beam3_prompt",
+                r#"{"num_beams": 3, "prompt": "a picture of"}"#,
+            ),
+        ] {
             let mut args = GenerationConfig::from_json(args).unwrap();
             args.max_length = fx.info["generation"]["max_length"].as_u64().unwrap() as usize;
             let out = handler.run_inference(&batch, &model, &args).unwrap();
             assert_eq!(out.len(), batch.len());
             for (i, captions) in out.iter().enumerate() {
                 assert_eq!(captions.len(), 1);
-                assert_eq!(captions[0].ids, Fixture::ids(&fx.info["generations"][run]["ids"][i]), "{config} {run} image {i}");
-                assert_eq!(captions[0].text, fx.info["generations"][run]["text"][i].as_str().unwrap());
+                assert_eq!(
+                    captions[0].ids,
+                    Fixture::ids(&fx.info["generations"][run]["ids"][i]),
+                    "{config} {run} image {i}"
+                );
+                assert_eq!(
+                    captions[0].text,
+                    fx.info["generations"][run]["text"][i].as_str().unwrap()
+                );
             }
         }
         // A malformed setting is rejected before anything runs.

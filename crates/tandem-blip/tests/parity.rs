@@ -13,7 +13,8 @@ use tandem_tensor::{Backend, CpuBackend, DType, Tensor};
 const TOL: f32 = 1e-4;
 
 fn load<B: Backend>(backend: &B, fx: &Fixture) -> BlipCaptioner<B> {
-    BlipCaptioner::from_dir(&fx.dir, backend, DType::F32).unwrap_or_else(|e| panic!("{}: {e}", fx.dir.display()))
+    BlipCaptioner::from_dir(&fx.dir, backend, DType::F32)
+        .unwrap_or_else(|e| panic!("{}: {e}", fx.dir.display()))
 }
 
 fn pixels<B: Backend>(backend: &B, fx: &Fixture) -> Tensor<B> {
@@ -26,7 +27,10 @@ pub fn vision_outputs_match<B: Backend>(backend: &B, config: &str) {
     let fx = fixture(config);
     let m = load(backend, &fx);
     let out = m.model.encode_images(&pixels(backend, &fx)).unwrap();
-    for (name, t) in [("vision_last_hidden_state", &out.last_hidden_state), ("vision_pooler_output", &out.pooler_output)] {
+    for (name, t) in [
+        ("vision_last_hidden_state", &out.last_hidden_state),
+        ("vision_pooler_output", &out.pooler_output),
+    ] {
         let (shape, want) = fx.tensor(name);
         assert_eq!(t.dims(), &shape[..], "{config} {name} shape");
         let err = max_abs_diff(&t.to_vec_f32().unwrap(), &want);
@@ -39,7 +43,11 @@ pub fn vision_outputs_match<B: Backend>(backend: &B, config: &str) {
 pub fn decoder_outputs_match<B: Backend>(backend: &B, config: &str) {
     let fx = fixture(config);
     let m = load(backend, &fx);
-    let embeds = m.model.encode_images(&pixels(backend, &fx)).unwrap().last_hidden_state;
+    let embeds = m
+        .model
+        .encode_images(&pixels(backend, &fx))
+        .unwrap()
+        .last_hidden_state;
     let n = embeds.dims()[0];
     let ctx = m.model.image_context(&embeds).unwrap();
     let groups: Vec<(usize, usize)> = (0..n).map(|i| (i, 1)).collect();
@@ -47,14 +55,33 @@ pub fn decoder_outputs_match<B: Backend>(backend: &B, config: &str) {
         let flat: Vec<u32> = (0..n).flat_map(|_| prompt.iter().copied()).collect();
         let ids = Tensor::from_slice(backend, &flat, &[n, prompt.len()]).unwrap();
         let mut cache = tandem_blip::text::DecoderCache::new(m.model.text.num_layers());
-        let hidden = m.model.text.forward_hidden(&ids, &groups, &ctx, &mut cache).unwrap();
-        let last = hidden.narrow(1, prompt.len() - 1, 1).unwrap().squeeze(1).unwrap();
-        (hidden.to_vec_f32().unwrap(), m.model.text.lm_head(&last).unwrap().to_vec_f32().unwrap())
+        let hidden = m
+            .model
+            .text
+            .forward_hidden(&ids, &groups, &ctx, &mut cache)
+            .unwrap();
+        let last = hidden
+            .narrow(1, prompt.len() - 1, 1)
+            .unwrap()
+            .squeeze(1)
+            .unwrap();
+        (
+            hidden.to_vec_f32().unwrap(),
+            m.model.text.lm_head(&last).unwrap().to_vec_f32().unwrap(),
+        )
     };
     let bos = m.model.config.text_config.bos_token_id;
     let decoder_prompt = Fixture::ids(&fx.info["decoder_prompt_ids"]);
-    assert_eq!(m.tokenizer.decoder_prompt(Some(fx.info["prompt"].as_str().unwrap()), bos).unwrap(), decoder_prompt);
-    for (name, prompt) in [("logits_first_step", vec![bos]), ("logits_prompt_last", decoder_prompt.clone())] {
+    assert_eq!(
+        m.tokenizer
+            .decoder_prompt(Some(fx.info["prompt"].as_str().unwrap()), bos)
+            .unwrap(),
+        decoder_prompt
+    );
+    for (name, prompt) in [
+        ("logits_first_step", vec![bos]),
+        ("logits_prompt_last", decoder_prompt.clone()),
+    ] {
         let (shape, want) = fx.tensor(name);
         let (_, logits) = run(&prompt);
         let err = max_abs_diff(&logits[..want.len()], &want);
@@ -65,15 +92,25 @@ pub fn decoder_outputs_match<B: Backend>(backend: &B, config: &str) {
     let (hidden, _) = run(&decoder_prompt);
     let err = max_abs_diff(&hidden, &want);
     println!("{config} decoder_hidden_prompt {shape:?}: max abs error {err:.3e}");
-    assert!(err <= TOL, "{config} decoder_hidden_prompt: max abs error {err} > {TOL}");
+    assert!(
+        err <= TOL,
+        "{config} decoder_hidden_prompt: max abs error {err} > {TOL}"
+    );
 }
 
 fn settings(run: &str, max_length: usize) -> GenerationConfig {
-    let mut cfg = GenerationConfig { max_length, ..Default::default() };
+    let mut cfg = GenerationConfig {
+        max_length,
+        ..Default::default()
+    };
     if run.starts_with("beam3") {
         cfg.num_beams = 3;
         cfg.length_penalty = 1.0;
-        cfg.early_stopping = if run.ends_with("_early") { EarlyStopping::WhenFull } else { EarlyStopping::Heuristic };
+        cfg.early_stopping = if run.ends_with("_early") {
+            EarlyStopping::WhenFull
+        } else {
+            EarlyStopping::Heuristic
+        };
     }
     cfg
 }
@@ -87,22 +124,51 @@ pub fn generations_match<B: Backend>(backend: &B, config: &str) {
     let keys: Vec<&str> = images.iter().map(String::as_str).collect();
     let max_length = fx.info["generation"]["max_length"].as_u64().unwrap() as usize;
     let runs = fx.info["generations"].as_object().unwrap();
-    assert!(runs.len() >= 6, "{config}: expected greedy and beam runs, got {:?}", runs.keys());
+    assert!(
+        runs.len() >= 6,
+        "{config}: expected greedy and beam runs, got {:?}",
+        runs.keys()
+    );
     for (run, reference) in runs {
         let mut cfg = settings(run, max_length);
         if run.contains("prompt") {
             cfg.prompt = Some(fx.info["prompt"].as_str().unwrap().to_string());
         }
-        let want_ids: Vec<Vec<u32>> = reference["ids"].as_array().unwrap().iter().map(Fixture::ids).collect();
-        let want_text: Vec<&str> = reference["text"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let want_ids: Vec<Vec<u32>> = reference["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Fixture::ids)
+            .collect();
+        let want_text: Vec<&str> = reference["text"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         let batched = m.caption(&px, &keys, &cfg).unwrap();
         for (i, key) in keys.iter().enumerate() {
-            let one = m.caption(&px.narrow(0, i, 1).unwrap(), &[key], &cfg).unwrap();
-            assert_eq!(one[0][0].ids, want_ids[i], "{config} {run} image {key}: ids (one image per call)");
-            assert_eq!(one[0][0].text, want_text[i], "{config} {run} image {key}: text");
-            assert_eq!(batched[i][0], one[0][0], "{config} {run} image {key}: batched differs from alone");
+            let one = m
+                .caption(&px.narrow(0, i, 1).unwrap(), &[key], &cfg)
+                .unwrap();
+            assert_eq!(
+                one[0][0].ids, want_ids[i],
+                "{config} {run} image {key}: ids (one image per call)"
+            );
+            assert_eq!(
+                one[0][0].text, want_text[i],
+                "{config} {run} image {key}: text"
+            );
+            assert_eq!(
+                batched[i][0], one[0][0],
+                "{config} {run} image {key}: batched differs from alone"
+            );
         }
-        println!("{config} {run}: {} captions identical, e.g. {:?}", keys.len(), want_text[0]);
+        println!(
+            "{config} {run}: {} captions identical, e.g. {:?}",
+            keys.len(),
+            want_text[0]
+        );
     }
 }
 
@@ -112,21 +178,40 @@ pub fn tokenizer_matches(config: &str) {
     let fx = fixture(config);
     let tok = BlipTokenizer::from_dir(&fx.dir).unwrap();
     let prompt = fx.info["prompt"].as_str().unwrap();
-    assert_eq!(tok.encode(prompt).unwrap(), Fixture::ids(&fx.info["prompt_input_ids"]));
+    assert_eq!(
+        tok.encode(prompt).unwrap(),
+        Fixture::ids(&fx.info["prompt_input_ids"])
+    );
     assert_eq!(tok.token_id("[DEC]"), Some(30522));
     assert_eq!(tok.token_id("[ENC]"), Some(30523));
     let vocab = fx.dir.join("vocab.txt");
     if vocab.is_file() {
         let from_vocab = BlipTokenizer::from_vocab_txt(&vocab).unwrap();
-        for text in [prompt, "Two cats, sleeping on a COUCH! isn't it?", "naïve café"] {
+        for text in [
+            prompt,
+            "Two cats, sleeping on a COUCH! isn't it?",
+            "naïve café",
+        ] {
             let ids = tok.encode(text).unwrap();
             assert_eq!(from_vocab.encode(text).unwrap(), ids, "{text}");
-            assert_eq!(from_vocab.decode(&ids).unwrap(), tok.decode(&ids).unwrap(), "{text}");
+            assert_eq!(
+                from_vocab.decode(&ids).unwrap(),
+                tok.decode(&ids).unwrap(),
+                "{text}"
+            );
         }
     }
     for run in fx.info["generations"].as_object().unwrap().values() {
-        for (ids, text) in run["ids"].as_array().unwrap().iter().zip(run["text"].as_array().unwrap()) {
-            assert_eq!(tok.decode(&Fixture::ids(ids)).unwrap(), text.as_str().unwrap());
+        for (ids, text) in run["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(run["text"].as_array().unwrap())
+        {
+            assert_eq!(
+                tok.decode(&Fixture::ids(ids)).unwrap(),
+                text.as_str().unwrap()
+            );
         }
     }
 }
@@ -154,30 +239,62 @@ pub fn sampling_is_per_sequence_reproducible<B: Backend>(backend: &B, config: &s
     let all = generate(&m.model, &px, &keys, &[bos], &cfg).unwrap();
     assert_eq!(all.len(), keys.len());
     let last = keys.len() - 1;
-    let alone = generate(&m.model, &px.narrow(0, last, 1).unwrap(), &keys[last..], &[bos], &cfg).unwrap();
-    assert_eq!(alone[0], all[last], "captions changed with the batch composition");
-    assert!(all.iter().all(|seqs| seqs.len() == 4 && seqs.iter().all(|s| s[0] == bos && s.len() <= 12)));
+    let alone = generate(
+        &m.model,
+        &px.narrow(0, last, 1).unwrap(),
+        &keys[last..],
+        &[bos],
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(
+        alone[0], all[last],
+        "captions changed with the batch composition"
+    );
+    assert!(all
+        .iter()
+        .all(|seqs| seqs.len() == 4 && seqs.iter().all(|s| s[0] == bos && s.len() <= 12)));
     let again = generate(&m.model, &px, &keys, &[bos], &cfg).unwrap();
     assert_eq!(again, all);
-    let other = generate(&m.model, &px, &keys, &[bos], &GenerationConfig { seed: 8, ..cfg.clone() }).unwrap();
+    let other = generate(
+        &m.model,
+        &px,
+        &keys,
+        &[bos],
+        &GenerationConfig {
+            seed: 8,
+            ..cfg.clone()
+        },
+    )
+    .unwrap();
     assert_ne!(other, all, "another seed gave the same captions");
     let distinct: std::collections::HashSet<&Vec<u32>> = all[0].iter().collect();
-    assert!(distinct.len() > 1, "the 4 sampled captions of one image are all equal: {:?}", all[0]);
+    assert!(
+        distinct.len() > 1,
+        "the 4 sampled captions of one image are all equal: {:?}",
+        all[0]
+    );
 }
 
 #[test]
 fn cpu_vision_outputs_match() {
-    CONFIGS.iter().for_each(|c| vision_outputs_match(&CpuBackend, c));
+    CONFIGS
+        .iter()
+        .for_each(|c| vision_outputs_match(&CpuBackend, c));
 }
 
 #[test]
 fn cpu_decoder_outputs_match() {
-    CONFIGS.iter().for_each(|c| decoder_outputs_match(&CpuBackend, c));
+    CONFIGS
+        .iter()
+        .for_each(|c| decoder_outputs_match(&CpuBackend, c));
 }
 
 #[test]
 fn cpu_generations_match() {
-    CONFIGS.iter().for_each(|c| generations_match(&CpuBackend, c));
+    CONFIGS
+        .iter()
+        .for_each(|c| generations_match(&CpuBackend, c));
 }
 
 #[test]
@@ -187,5 +304,7 @@ fn tokenizers_match() {
 
 #[test]
 fn cpu_sampling_is_per_sequence_reproducible() {
-    CONFIGS.iter().for_each(|c| sampling_is_per_sequence_reproducible(&CpuBackend, c));
+    CONFIGS
+        .iter()
+        .for_each(|c| sampling_is_per_sequence_reproducible(&CpuBackend, c));
 }

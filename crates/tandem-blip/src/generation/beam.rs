@@ -46,7 +46,8 @@ struct ImageSearch {
 
 /// Indices of the `k` largest `scores`, best first; ties go to the lower index.
 fn top_indices(scores: &[f32], k: usize) -> Vec<usize> {
-    let cmp = |a: &usize, b: &usize| -> Ordering { scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)) };
+    let cmp =
+        |a: &usize, b: &usize| -> Ordering { scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)) };
     let mut idx: Vec<usize> = (0..scores.len()).collect();
     let k = k.min(idx.len());
     if k < idx.len() {
@@ -70,7 +71,15 @@ struct Candidate {
 
 impl ImageSearch {
     /// One step of one image: `rows` are the logits of its current beams.
-    fn advance(&mut self, logits_of: impl Fn(usize) -> Vec<f32>, cfg: &GenerationConfig, cur_len: usize, prompt_len: usize, max_len: usize, eos: u32) {
+    fn advance(
+        &mut self,
+        logits_of: impl Fn(usize) -> Vec<f32>,
+        cfg: &GenerationConfig,
+        cur_len: usize,
+        prompt_len: usize,
+        max_len: usize,
+        eos: u32,
+    ) {
         let nb = cfg.num_beams;
         let mut acc = Vec::new();
         let mut vocab = 0;
@@ -85,12 +94,20 @@ impl ImageSearch {
             .into_iter()
             .map(|i| {
                 let token = (i % vocab) as u32;
-                Candidate { beam: i / vocab, token, score: acc[i], ends: token == eos || cur_len + 1 >= max_len }
+                Candidate {
+                    beam: i / vocab,
+                    token,
+                    score: acc[i],
+                    ends: token == eos || cur_len + 1 >= max_len,
+                }
             })
             .collect();
 
         // Next running beams: the best candidates that did not just end.
-        let adjusted: Vec<f32> = cands.iter().map(|c| c.score + if c.ends { NEG } else { 0.0 }).collect();
+        let adjusted: Vec<f32> = cands
+            .iter()
+            .map(|c| c.score + if c.ends { NEG } else { 0.0 })
+            .collect();
         let next: Vec<Beam> = top_indices(&adjusted, nb)
             .into_iter()
             .map(|k| {
@@ -98,7 +115,11 @@ impl ImageSearch {
                 let src = &self.running[c.beam];
                 let mut tokens = src.tokens.clone();
                 tokens.push(c.token);
-                Beam { tokens, score: adjusted[k], row: src.row }
+                Beam {
+                    tokens,
+                    score: adjusted[k],
+                    row: src.row,
+                }
             })
             .collect();
 
@@ -120,10 +141,17 @@ impl ImageSearch {
             }
             let mut tokens = self.running[c.beam].tokens.clone();
             tokens.push(c.token);
-            merged.push(Hypothesis { tokens, score: s, finished: just_finished });
+            merged.push(Hypothesis {
+                tokens,
+                score: s,
+                finished: just_finished,
+            });
         }
         let scores: Vec<f32> = merged.iter().map(|h| h.score).collect();
-        self.finished = top_indices(&scores, nb).into_iter().map(|i| merged[i].clone()).collect();
+        self.finished = top_indices(&scores, nb)
+            .into_iter()
+            .map(|i| merged[i].clone())
+            .collect();
         self.running = next;
 
         // Stopping rules, at the new length.
@@ -133,9 +161,17 @@ impl ImageSearch {
         } else {
             new_len - prompt_len
         };
-        let best_possible = self.running[0].score / penalty_denominator(best_len, cfg.length_penalty);
-        let worst = self.finished.iter().map(|h| h.score).fold(f32::INFINITY, f32::min);
-        let beats = self.finished.iter().any(|h| best_possible > if h.finished { worst } else { NEG });
+        let best_possible =
+            self.running[0].score / penalty_denominator(best_len, cfg.length_penalty);
+        let worst = self
+            .finished
+            .iter()
+            .map(|h| h.score)
+            .fold(f32::INFINITY, f32::min);
+        let beats = self
+            .finished
+            .iter()
+            .any(|h| best_possible > if h.finished { worst } else { NEG });
         self.improvable &= beats;
         let all_finished = self.finished.iter().all(|h| h.finished);
         let open = !(all_finished && cfg.early_stopping == EarlyStopping::WhenFull);
@@ -145,7 +181,12 @@ impl ImageSearch {
 }
 
 /// Returns, per image, the `num_return_sequences` best finished hypotheses, best first.
-pub(crate) fn run<B: Backend>(step: &mut DecodeStep<'_, B>, images: usize, prompt: &[u32], cfg: &GenerationConfig) -> Result<Vec<Vec<Vec<u32>>>> {
+pub(crate) fn run<B: Backend>(
+    step: &mut DecodeStep<'_, B>,
+    images: usize,
+    prompt: &[u32],
+    cfg: &GenerationConfig,
+) -> Result<Vec<Vec<Vec<u32>>>> {
     let nb = cfg.num_beams;
     let max_len = cfg.effective_max_length(prompt.len());
     let eos = step.eos();
@@ -155,8 +196,20 @@ pub(crate) fn run<B: Backend>(step: &mut DecodeStep<'_, B>, images: usize, promp
     let mut searches: Vec<ImageSearch> = (0..images)
         .map(|image| ImageSearch {
             image,
-            running: (0..nb).map(|b| Beam { tokens: prompt.to_vec(), score: if b == 0 { 0.0 } else { NEG }, row: image }).collect(),
-            finished: (0..nb).map(|_| Hypothesis { tokens: prompt.to_vec(), score: NEG, finished: false }).collect(),
+            running: (0..nb)
+                .map(|b| Beam {
+                    tokens: prompt.to_vec(),
+                    score: if b == 0 { 0.0 } else { NEG },
+                    row: image,
+                })
+                .collect(),
+            finished: (0..nb)
+                .map(|_| Hypothesis {
+                    tokens: prompt.to_vec(),
+                    score: NEG,
+                    finished: false,
+                })
+                .collect(),
             improvable: true,
             done: false,
         })
@@ -165,7 +218,14 @@ pub(crate) fn run<B: Backend>(step: &mut DecodeStep<'_, B>, images: usize, promp
     loop {
         for s in searches.iter_mut().filter(|s| !s.done) {
             let rows = &logits;
-            s.advance(|r| rows[r * vocab..(r + 1) * vocab].to_vec(), cfg, cur_len, prompt.len(), max_len, eos);
+            s.advance(
+                |r| rows[r * vocab..(r + 1) * vocab].to_vec(),
+                cfg,
+                cur_len,
+                prompt.len(),
+                max_len,
+                eos,
+            );
         }
         cur_len += 1;
         let active: Vec<&mut ImageSearch> = searches.iter_mut().filter(|s| !s.done).collect();
@@ -188,7 +248,13 @@ pub(crate) fn run<B: Backend>(step: &mut DecodeStep<'_, B>, images: usize, promp
     }
     Ok(searches
         .into_iter()
-        .map(|s| s.finished.into_iter().take(cfg.num_return_sequences).map(|h| h.tokens).collect())
+        .map(|s| {
+            s.finished
+                .into_iter()
+                .take(cfg.num_return_sequences)
+                .map(|h| h.tokens)
+                .collect()
+        })
         .collect())
 }
 

@@ -30,7 +30,9 @@ impl<'de> Deserialize<'de> for EarlyStopping {
             Raw::Bool(false) => Ok(EarlyStopping::Heuristic),
             Raw::Bool(true) => Ok(EarlyStopping::WhenFull),
             Raw::Text(s) if s == "never" => Ok(EarlyStopping::Never),
-            Raw::Text(s) => Err(serde::de::Error::custom(format!("early_stopping must be true, false or \"never\", got \"{s}\""))),
+            Raw::Text(s) => Err(serde::de::Error::custom(format!(
+                "early_stopping must be true, false or \"never\", got \"{s}\""
+            ))),
         }
     }
 }
@@ -92,15 +94,16 @@ impl Default for GenerationConfig {
 impl GenerationConfig {
     /// Parses JSON settings (`{"num_beams": 3, "max_length": 30}`); absent fields take defaults.
     pub fn from_json(text: &str) -> Result<Self> {
-        let cfg: GenerationConfig =
-            serde_json::from_str(text).map_err(|e| BlipError::generation("inference_args", e.to_string()))?;
+        let cfg: GenerationConfig = serde_json::from_str(text)
+            .map_err(|e| BlipError::generation("inference_args", e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     /// The total length limit for a decoder prompt of `prompt_len` tokens.
     pub fn effective_max_length(&self, prompt_len: usize) -> usize {
-        self.max_new_tokens.map_or(self.max_length, |n| prompt_len + n)
+        self.max_new_tokens
+            .map_or(self.max_length, |n| prompt_len + n)
     }
 
     /// Rejects settings that are out of range or contradict each other.
@@ -113,28 +116,56 @@ impl GenerationConfig {
             return Err(g("num_return_sequences", "must be at least 1".into()));
         }
         if self.num_beams > 1 && self.num_return_sequences > self.num_beams {
-            return Err(g("num_return_sequences", format!("{} exceeds num_beams {}", self.num_return_sequences, self.num_beams)));
+            return Err(g(
+                "num_return_sequences",
+                format!(
+                    "{} exceeds num_beams {}",
+                    self.num_return_sequences, self.num_beams
+                ),
+            ));
         }
         if self.num_beams > 1 && self.do_sample {
-            return Err(g("do_sample", "beam sampling (do_sample with num_beams > 1) is not supported".into()));
+            return Err(g(
+                "do_sample",
+                "beam sampling (do_sample with num_beams > 1) is not supported".into(),
+            ));
         }
         if self.num_beams == 1 && !self.do_sample && self.num_return_sequences > 1 {
-            return Err(g("num_return_sequences", "greedy search returns one caption; use do_sample or num_beams".into()));
+            return Err(g(
+                "num_return_sequences",
+                "greedy search returns one caption; use do_sample or num_beams".into(),
+            ));
         }
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(g("temperature", format!("{} is not a positive finite number", self.temperature)));
+            return Err(g(
+                "temperature",
+                format!("{} is not a positive finite number", self.temperature),
+            ));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return Err(g("top_p", format!("{} is not in (0, 1]", self.top_p)));
         }
         if !(self.repetition_penalty.is_finite() && self.repetition_penalty > 0.0) {
-            return Err(g("repetition_penalty", format!("{} is not a positive finite number", self.repetition_penalty)));
+            return Err(g(
+                "repetition_penalty",
+                format!(
+                    "{} is not a positive finite number",
+                    self.repetition_penalty
+                ),
+            ));
         }
         if !self.length_penalty.is_finite() {
-            return Err(g("length_penalty", format!("{} is not finite", self.length_penalty)));
+            return Err(g(
+                "length_penalty",
+                format!("{} is not finite", self.length_penalty),
+            ));
         }
-        if self.max_new_tokens == Some(0) || (self.max_new_tokens.is_none() && self.max_length < 2) {
-            return Err(g("max_length", "leaves no room for a generated token".into()));
+        if self.max_new_tokens == Some(0) || (self.max_new_tokens.is_none() && self.max_length < 2)
+        {
+            return Err(g(
+                "max_length",
+                "leaves no room for a generated token".into(),
+            ));
         }
         Ok(())
     }
@@ -146,7 +177,10 @@ mod tests {
 
     #[test]
     fn json_settings_parse_with_defaults() {
-        let c = GenerationConfig::from_json(r#"{"num_beams": 3, "early_stopping": "never", "prompt": "a picture of"}"#).unwrap();
+        let c = GenerationConfig::from_json(
+            r#"{"num_beams": 3, "early_stopping": "never", "prompt": "a picture of"}"#,
+        )
+        .unwrap();
         assert_eq!(c.num_beams, 3);
         assert_eq!(c.early_stopping, EarlyStopping::Never);
         assert_eq!(c.top_k, 50);
@@ -160,7 +194,10 @@ mod tests {
         for (json, field) in [
             (r#"{"num_beam": 3}"#, "num_beam"),
             (r#"{"top_p": 0}"#, "top_p"),
-            (r#"{"num_beams": 2, "num_return_sequences": 3}"#, "num_return_sequences"),
+            (
+                r#"{"num_beams": 2, "num_return_sequences": 3}"#,
+                "num_return_sequences",
+            ),
             (r#"{"temperature": -1}"#, "temperature"),
             (r#"{"early_stopping": "sometimes"}"#, "early_stopping"),
         ] {

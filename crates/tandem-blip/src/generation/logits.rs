@@ -43,7 +43,10 @@ pub fn top_k(scores: &mut [f32], k: usize) {
     let mut sorted: Vec<f32> = scores.to_vec();
     let (_, kth, _) = sorted.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
     let threshold = *kth;
-    scores.iter_mut().filter(|s| **s < threshold).for_each(|s| *s = f32::NEG_INFINITY);
+    scores
+        .iter_mut()
+        .filter(|s| **s < threshold)
+        .for_each(|s| *s = f32::NEG_INFINITY);
 }
 
 /// Nucleus filtering: in ascending score order, removes the tokens whose cumulative
@@ -53,7 +56,9 @@ pub fn top_p(scores: &mut [f32], p: f32) {
         return;
     }
     // Tokens at -inf have probability 0 and are removed already: only the finite ones matter.
-    let mut idx: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] > f32::NEG_INFINITY).collect();
+    let mut idx: Vec<usize> = (0..scores.len())
+        .filter(|&i| scores[i] > f32::NEG_INFINITY)
+        .collect();
     if idx.len() <= 1 {
         return;
     }
@@ -123,7 +128,16 @@ mod tests {
     fn top_k_keeps_ties_and_top_p_keeps_the_nucleus() {
         let mut s = vec![1.0, 3.0, 2.0, 3.0, 0.0];
         top_k(&mut s, 2);
-        assert_eq!(s, vec![f32::NEG_INFINITY, 3.0, f32::NEG_INFINITY, 3.0, f32::NEG_INFINITY]);
+        assert_eq!(
+            s,
+            vec![
+                f32::NEG_INFINITY,
+                3.0,
+                f32::NEG_INFINITY,
+                3.0,
+                f32::NEG_INFINITY
+            ]
+        );
         // probabilities ≈ [0.64, 0.24, 0.09, 0.03]: p = 0.8 keeps the first two.
         let mut s = vec![3.0, 2.0, 1.0, 0.0];
         top_p(&mut s, 0.8);

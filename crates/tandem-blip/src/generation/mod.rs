@@ -48,7 +48,10 @@ impl<B: Backend> DecodeStep<'_, B> {
         let len = rows.first().map_or(0, Vec::len);
         let flat: Vec<u32> = rows.iter().flatten().copied().collect();
         let ids = Tensor::from_slice(self.model.backend(), &flat, &[rows.len(), len])?;
-        let logits = self.model.text.step(&ids, groups, self.ctx, &mut self.cache)?;
+        let logits = self
+            .model
+            .text
+            .step(&ids, groups, self.ctx, &mut self.cache)?;
         Ok(logits.to_dtype(DType::F32)?.to_vec_f32()?)
     }
     fn select_rows(&mut self, rows: &[u32]) -> Result<()> {
@@ -81,27 +84,56 @@ pub fn generate_from_embeds<B: Backend>(
 ) -> Result<Vec<Vec<Vec<u32>>>> {
     cfg.validate()?;
     if image_embeds.rank() != 3 || image_embeds.dims()[0] != keys.len() {
-        return Err(BlipError::input("image_embeds", format!("expected [{} images, tokens, dim], got {:?}", keys.len(), image_embeds.dims())));
+        return Err(BlipError::input(
+            "image_embeds",
+            format!(
+                "expected [{} images, tokens, dim], got {:?}",
+                keys.len(),
+                image_embeds.dims()
+            ),
+        ));
     }
     if prompt.is_empty() {
-        return Err(BlipError::input("prompt", "the decoder prompt must start with [DEC]"));
+        return Err(BlipError::input(
+            "prompt",
+            "the decoder prompt must start with [DEC]",
+        ));
     }
     let vocab = model.text.vocab_size();
     if let Some(&bad) = prompt.iter().find(|&&t| t as usize >= vocab) {
-        return Err(BlipError::input("prompt", format!("token id {bad} is outside the vocabulary of {vocab}")));
+        return Err(BlipError::input(
+            "prompt",
+            format!("token id {bad} is outside the vocabulary of {vocab}"),
+        ));
     }
     let max_len = cfg.effective_max_length(prompt.len());
     if max_len <= prompt.len() {
-        return Err(BlipError::generation("max_length", format!("{max_len} leaves no room after the {}-token prompt", prompt.len())));
+        return Err(BlipError::generation(
+            "max_length",
+            format!(
+                "{max_len} leaves no room after the {}-token prompt",
+                prompt.len()
+            ),
+        ));
     }
     if max_len > model.text.max_positions() {
-        return Err(BlipError::generation("max_length", format!("{max_len} exceeds max_position_embeddings {}", model.text.max_positions())));
+        return Err(BlipError::generation(
+            "max_length",
+            format!(
+                "{max_len} exceeds max_position_embeddings {}",
+                model.text.max_positions()
+            ),
+        ));
     }
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let ctx = model.image_context(image_embeds)?;
-    let mut step = DecodeStep { model, ctx: &ctx, cache: DecoderCache::new(model.text.num_layers()) };
+    let mut step = DecodeStep {
+        model,
+        ctx: &ctx,
+        cache: DecoderCache::new(model.text.num_layers()),
+    };
     if cfg.num_beams > 1 {
         beam::run(&mut step, keys.len(), prompt, cfg)
     } else {
@@ -111,7 +143,13 @@ pub fn generate_from_embeds<B: Backend>(
 
 /// Encodes preprocessed `pixels: [n, 3, size, size]` once and generates (see
 /// [`generate_from_embeds`]).
-pub fn generate<B: Backend>(model: &BlipModel<B>, pixels: &Tensor<B>, keys: &[&str], prompt: &[u32], cfg: &GenerationConfig) -> Result<Vec<Vec<Vec<u32>>>> {
+pub fn generate<B: Backend>(
+    model: &BlipModel<B>,
+    pixels: &Tensor<B>,
+    keys: &[&str],
+    prompt: &[u32],
+    cfg: &GenerationConfig,
+) -> Result<Vec<Vec<Vec<u32>>>> {
     cfg.validate()?;
     let vision = model.encode_images(pixels)?;
     generate_from_embeds(model, &vision.last_hidden_state, keys, prompt, cfg)
@@ -120,9 +158,17 @@ pub fn generate<B: Backend>(model: &BlipModel<B>, pixels: &Tensor<B>, keys: &[&s
 impl<B: Backend> BlipCaptioner<B> {
     /// Captions for decoded images: preprocessed as `BlipImageProcessor` does, encoded once,
     /// decoded together (see [`BlipCaptioner::caption`]).
-    pub fn caption_images(&self, images: &[&tandem_clip::RgbImage], keys: &[&str], cfg: &GenerationConfig) -> Result<Vec<Vec<Caption>>> {
+    pub fn caption_images(
+        &self,
+        images: &[&tandem_clip::RgbImage],
+        keys: &[&str],
+        cfg: &GenerationConfig,
+    ) -> Result<Vec<Vec<Caption>>> {
         if images.len() != keys.len() {
-            return Err(BlipError::input("keys", format!("{} keys for {} images", keys.len(), images.len())));
+            return Err(BlipError::input(
+                "keys",
+                format!("{} keys for {} images", keys.len(), images.len()),
+            ));
         }
         if images.is_empty() {
             return Ok(Vec::new());
@@ -133,14 +179,24 @@ impl<B: Backend> BlipCaptioner<B> {
 
     /// Captions for preprocessed `pixels` (one image per `keys` entry), with the prompt of
     /// `cfg` tokenized as `BlipForConditionalGeneration.generate` does.
-    pub fn caption(&self, pixels: &Tensor<B>, keys: &[&str], cfg: &GenerationConfig) -> Result<Vec<Vec<Caption>>> {
+    pub fn caption(
+        &self,
+        pixels: &Tensor<B>,
+        keys: &[&str],
+        cfg: &GenerationConfig,
+    ) -> Result<Vec<Vec<Caption>>> {
         let bos = self.model.config.text_config.bos_token_id;
         let prompt = self.tokenizer.decoder_prompt(cfg.prompt.as_deref(), bos)?;
         let ids = generate(&self.model, pixels, keys, &prompt, cfg)?;
         ids.into_iter()
             .map(|seqs| {
                 seqs.into_iter()
-                    .map(|ids| Ok(Caption { text: self.tokenizer.decode(&ids)?, ids }))
+                    .map(|ids| {
+                        Ok(Caption {
+                            text: self.tokenizer.decode(&ids)?,
+                            ids,
+                        })
+                    })
                     .collect::<Result<Vec<_>>>()
             })
             .collect()

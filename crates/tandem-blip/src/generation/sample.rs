@@ -37,7 +37,12 @@ fn next_token(row: &mut [f32], seq: &mut Sequence, cfg: &GenerationConfig, eos: 
 }
 
 /// Returns, per image, `num_return_sequences` token sequences (each starting with `prompt`).
-pub(crate) fn run<B: Backend>(step: &mut DecodeStep<'_, B>, keys: &[&str], prompt: &[u32], cfg: &GenerationConfig) -> Result<Vec<Vec<Vec<u32>>>> {
+pub(crate) fn run<B: Backend>(
+    step: &mut DecodeStep<'_, B>,
+    keys: &[&str],
+    prompt: &[u32],
+    cfg: &GenerationConfig,
+) -> Result<Vec<Vec<Vec<u32>>>> {
     let images = keys.len();
     let n = cfg.num_return_sequences;
     let max_len = cfg.effective_max_length(prompt.len());
@@ -53,7 +58,9 @@ pub(crate) fn run<B: Backend>(step: &mut DecodeStep<'_, B>, keys: &[&str], promp
                 image,
                 index,
                 tokens: prompt.to_vec(),
-                rng: cfg.do_sample.then(|| SequenceRng::new(cfg.seed, keys[image], index as u64)),
+                rng: cfg
+                    .do_sample
+                    .then(|| SequenceRng::new(cfg.seed, keys[image], index as u64)),
                 row: image,
             })
         })
@@ -76,7 +83,8 @@ pub(crate) fn run<B: Backend>(step: &mut DecodeStep<'_, B>, keys: &[&str], promp
             break;
         }
         let keep: Vec<u32> = survivors.iter().map(|s| s.row as u32).collect();
-        let unchanged = keep.len() == rows_in_cache && keep.iter().enumerate().all(|(i, &r)| r as usize == i);
+        let unchanged =
+            keep.len() == rows_in_cache && keep.iter().enumerate().all(|(i, &r)| r as usize == i);
         if !unchanged {
             step.select_rows(&keep)?;
         }
@@ -84,13 +92,19 @@ pub(crate) fn run<B: Backend>(step: &mut DecodeStep<'_, B>, keys: &[&str], promp
         for (r, s) in survivors.iter_mut().enumerate() {
             s.row = r;
         }
-        let next: Vec<Vec<u32>> = survivors.iter().map(|s| vec![*s.tokens.last().unwrap_or(&eos)]).collect();
+        let next: Vec<Vec<u32>> = survivors
+            .iter()
+            .map(|s| vec![*s.tokens.last().unwrap_or(&eos)])
+            .collect();
         let groups = row_groups(survivors.iter().map(|s| s.image));
         logits = step.run(&next, &groups)?;
         running = survivors;
     }
     if done.iter().flatten().any(|s| s.is_empty()) {
-        return Err(BlipError::generation("num_return_sequences", "a sequence ended without output"));
+        return Err(BlipError::generation(
+            "num_return_sequences",
+            "a sequence ended without output",
+        ));
     }
     Ok(done)
 }

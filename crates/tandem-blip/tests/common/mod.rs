@@ -18,33 +18,64 @@ pub struct Fixture {
 pub fn fixture(name: &str) -> Fixture {
     let root = std::env::var_os("TANDEM_BLIP_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join("fixtures")
+        });
     let dir = root.join(name);
     let info_path = dir.join("reference.json");
     let text = std::fs::read_to_string(&info_path)
         .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask fixtures`)", info_path.display()));
-    let info: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", info_path.display()));
-    let reference = SafetensorsFile::open(dir.join("reference.safetensors")).unwrap_or_else(|e| panic!("{e}"));
-    Fixture { dir, info, reference }
+    let info: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", info_path.display()));
+    let reference =
+        SafetensorsFile::open(dir.join("reference.safetensors")).unwrap_or_else(|e| panic!("{e}"));
+    Fixture {
+        dir,
+        info,
+        reference,
+    }
 }
 
 impl Fixture {
     /// A reference tensor as (shape, f32 values).
     pub fn tensor(&self, name: &str) -> (Vec<usize>, Vec<f32>) {
-        let entry = self.reference.entry(name).unwrap_or_else(|| panic!("reference tensor `{name}` missing"));
-        (entry.shape, self.reference.read_f32(name).unwrap_or_else(|e| panic!("{name}: {e}")))
+        let entry = self
+            .reference
+            .entry(name)
+            .unwrap_or_else(|| panic!("reference tensor `{name}` missing"));
+        (
+            entry.shape,
+            self.reference
+                .read_f32(name)
+                .unwrap_or_else(|e| panic!("{name}: {e}")),
+        )
     }
 
     pub fn ids(value: &Value) -> Vec<u32> {
-        value.as_array().expect("id list").iter().map(|v| v.as_u64().expect("id") as u32).collect()
+        value
+            .as_array()
+            .expect("id list")
+            .iter()
+            .map(|v| v.as_u64().expect("id") as u32)
+            .collect()
     }
 
     pub fn images(&self) -> Vec<String> {
-        self.info["images"].as_array().expect("images").iter().map(|v| v.as_str().expect("name").to_string()).collect()
+        self.info["images"]
+            .as_array()
+            .expect("images")
+            .iter()
+            .map(|v| v.as_str().expect("name").to_string())
+            .collect()
     }
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
