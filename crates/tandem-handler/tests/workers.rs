@@ -25,6 +25,10 @@ fn concurrent_workers_load_the_model_once_and_lose_nothing() {
                 .with_manager(manager.clone())
                 .with_metrics(metrics.clone());
             let mut engine = InferenceEngine::new(handler.clone(), (), opts).unwrap();
+            // Every worker holds the model before any starts, as a pipeline step's workers do
+            // after `setup`; otherwise a worker that finishes first may release the model (by
+            // design: unreferenced models are freed) before a slow one has loaded it.
+            engine.ensure_loaded().unwrap();
             std::thread::spawn(move || {
                 let mut sum = 0.0f64;
                 let mut n = 0;
