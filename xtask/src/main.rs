@@ -4,6 +4,7 @@
 //! would call by hand, so what CI does can be reproduced locally with the same command.
 
 mod ci;
+mod fetch_weights;
 mod fixtures;
 mod util;
 
@@ -14,6 +15,7 @@ usage: cargo xtask <command>
 
 commands:
   ci          run exactly what CI runs (.ci/run calls this after installing system packages)
+  fetch-weights  download the default BLIP and CLIP checkpoints into $TANDEM_HOME (resumable, sha256-checked)
   fixtures    regenerate the golden test fixtures with Python transformers (needs python3 and PyPI; not run by CI)
 ";
 
@@ -27,6 +29,7 @@ fn main() -> Result<()> {
     match command.as_str() {
         "ci" => ci::run(rest),
         "fixtures" => fixtures::run(rest),
+        "fetch-weights" => fetch_weights::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
