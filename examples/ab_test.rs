@@ -10,7 +10,7 @@ use tandem_blip::GenerationConfig;
 use tandem_cli::ab;
 use tandem_cli::cascade::{BlipStage, ClipStage};
 use tandem_cli::images::ImageLimits;
-use tandem_cli::inputs;
+use tandem_cli::inputs::{self, InputRef};
 use tandem_cli::outputs::Collected;
 use tandem_cli::outputs::{ErrorSink, ResultSink};
 use tandem_pipeline::Pipeline;
@@ -28,7 +28,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let challenger = ClipStage { dir: fixture("clip", "clip-tiny-b").into(), backend: CpuBackend, batch_size: 8, thumbnail: None };
 
     let p = Pipeline::new();
-    let files = p.create(inputs::expand(&[format!("{root}/../../examples/images")])?.inputs);
+    // Four photos are too few to split; each enters eight times under its own key (its own
+    // sampled captions, its own arm), standing in for a stream of distinct images.
+    let photos = inputs::expand(&[format!("{root}/../../examples/images")])?.inputs;
+    let stream: Vec<InputRef> = (0..8)
+        .flat_map(|copy| photos.iter().map(move |p| InputRef { id: format!("{}#{copy}", p.id), source: p.source.clone() }))
+        .collect();
+    let files = p.create(stream);
     let (results, errors) = ab::build(&files, ImageLimits::default(), &blip, [&champion, &challenger], weights);
     let collected = Collected::default();
     let hidden = indicatif::ProgressBar::hidden();
@@ -38,8 +44,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let report = ab::report(&collected.results(), ["clip-tiny-a", "clip-tiny-b"], weights, 0.95);
     print!("{}", ab::text(&report));
-    for r in collected.results() {
-        println!("  {:<10} {}  top-1 p = {:.3}", r.arm.as_deref().unwrap_or("?"), r.image, r.top_probability());
+    for e in collected.errors() {
+        println!("  failed: {} [{}]: {}", e.image, e.stage, e.reason);
     }
     Ok(())
 }

@@ -11,7 +11,8 @@ use tandem_blip::GenerationConfig;
 use tandem_cli::cascade::{self, BlipStage, ClipStage};
 use tandem_cli::images::ImageLimits;
 use tandem_cli::inputs;
-use tandem_cli::records::{notebook_text, ErrorRecord, ImageResult};
+use tandem_cli::outputs::{Collected, ResultSink};
+use tandem_cli::records::ErrorRecord;
 use tandem_pipeline::Pipeline;
 use tandem_tensor::CpuBackend;
 
@@ -34,7 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pairs = cascade::join_with_captions(&images, &captions, "");
     let (ranked, clip_errors) = cascade::rank_captions(&pairs, &clip, None, None, "");
 
-    ranked.map("Format", |r: ImageResult| notebook_text(&r, 3)).write("Print", tandem_pipeline::WriteStdout);
+    // Notebook-style text on stdout (the sink `tandem caption` uses, without files or a bar).
+    ranked.write("Print", ResultSink::new(None, true, 3, indicatif::ProgressBar::hidden(), Collected::default()));
     read_errors
         .flatten_with("AllErrors", &[&blip_errors, &clip_errors])
         .map("FormatErrors", |e: ErrorRecord| format!("failed: {} [{}]: {}", e.image, e.stage, e.reason))
