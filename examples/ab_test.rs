@@ -18,31 +18,79 @@ use tandem_tensor::CpuBackend;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = env!("CARGO_MANIFEST_DIR");
-    let weight = |i: usize, default: u32| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(default);
+    let weight = |i: usize, default: u32| {
+        std::env::args()
+            .nth(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
     let weights = [weight(1, 50), weight(2, 50)];
-    let fixture = |model: &str, name: &str| format!("{root}/../tandem-{model}/tests/fixtures/{name}");
+    let fixture =
+        |model: &str, name: &str| format!("{root}/../tandem-{model}/tests/fixtures/{name}");
 
-    let generation = GenerationConfig { do_sample: true, num_return_sequences: 5, max_length: 20, ..Default::default() };
-    let blip = BlipStage { dir: fixture("blip", "blip-tiny-a").into(), backend: CpuBackend, batch_size: 4, generation };
-    let champion = ClipStage { dir: fixture("clip", "clip-tiny-a").into(), backend: CpuBackend, batch_size: 8, thumbnail: None };
-    let challenger = ClipStage { dir: fixture("clip", "clip-tiny-b").into(), backend: CpuBackend, batch_size: 8, thumbnail: None };
+    let generation = GenerationConfig {
+        do_sample: true,
+        num_return_sequences: 5,
+        max_length: 20,
+        ..Default::default()
+    };
+    let blip = BlipStage {
+        dir: fixture("blip", "blip-tiny-a").into(),
+        backend: CpuBackend,
+        batch_size: 4,
+        generation,
+    };
+    let champion = ClipStage {
+        dir: fixture("clip", "clip-tiny-a").into(),
+        backend: CpuBackend,
+        batch_size: 8,
+        thumbnail: None,
+    };
+    let challenger = ClipStage {
+        dir: fixture("clip", "clip-tiny-b").into(),
+        backend: CpuBackend,
+        batch_size: 8,
+        thumbnail: None,
+    };
 
     let p = Pipeline::new();
     // Four photos are too few to split; each enters eight times under its own key (its own
     // sampled captions, its own arm), standing in for a stream of distinct images.
     let photos = inputs::expand(&[format!("{root}/../../examples/images")])?.inputs;
     let stream: Vec<InputRef> = (0..8)
-        .flat_map(|copy| photos.iter().map(move |p| InputRef { id: format!("{}#{copy}", p.id), source: p.source.clone() }))
+        .flat_map(|copy| {
+            photos.iter().map(move |p| InputRef {
+                id: format!("{}#{copy}", p.id),
+                source: p.source.clone(),
+            })
+        })
         .collect();
     let files = p.create(stream);
-    let (results, errors) = ab::build(&files, ImageLimits::default(), &blip, [&champion, &challenger], weights);
+    let (results, errors) = ab::build(
+        &files,
+        ImageLimits::default(),
+        &blip,
+        [&champion, &challenger],
+        weights,
+    );
     let collected = Collected::default();
     let hidden = indicatif::ProgressBar::hidden();
-    results.write("Collect", ResultSink::new(None, false, 3, hidden.clone(), collected.clone()));
-    errors.write("CollectErrors", ErrorSink::new(None, hidden, collected.clone()));
+    results.write(
+        "Collect",
+        ResultSink::new(None, false, 3, hidden.clone(), collected.clone()),
+    );
+    errors.write(
+        "CollectErrors",
+        ErrorSink::new(None, hidden, collected.clone()),
+    );
     p.run()?;
 
-    let report = ab::report(&collected.results(), ["clip-tiny-a", "clip-tiny-b"], weights, 0.95);
+    let report = ab::report(
+        &collected.results(),
+        ["clip-tiny-a", "clip-tiny-b"],
+        weights,
+        0.95,
+    );
     print!("{}", ab::text(&report));
     for e in collected.errors() {
         println!("  failed: {} [{}]: {}", e.image, e.stage, e.reason);

@@ -20,26 +20,61 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = env!("CARGO_MANIFEST_DIR");
     let arg = |i: usize, default: String| std::env::args().nth(i).unwrap_or(default);
     let images_arg = arg(1, format!("{root}/../../examples/images"));
-    let blip_dir = arg(2, format!("{root}/../tandem-blip/tests/fixtures/blip-tiny-a"));
-    let clip_dir = arg(3, format!("{root}/../tandem-clip/tests/fixtures/clip-tiny-a"));
+    let blip_dir = arg(
+        2,
+        format!("{root}/../tandem-blip/tests/fixtures/blip-tiny-a"),
+    );
+    let clip_dir = arg(
+        3,
+        format!("{root}/../tandem-clip/tests/fixtures/clip-tiny-a"),
+    );
 
     // Ten sampled candidates per image, as in the notebook.
-    let generation = GenerationConfig { do_sample: true, num_return_sequences: 10, max_length: 30, min_length: 5, ..Default::default() };
-    let blip = BlipStage { dir: blip_dir.into(), backend: CpuBackend, batch_size: 4, generation };
-    let clip = ClipStage { dir: clip_dir.into(), backend: CpuBackend, batch_size: 8, thumbnail: None };
+    let generation = GenerationConfig {
+        do_sample: true,
+        num_return_sequences: 10,
+        max_length: 30,
+        min_length: 5,
+        ..Default::default()
+    };
+    let blip = BlipStage {
+        dir: blip_dir.into(),
+        backend: CpuBackend,
+        batch_size: 4,
+        generation,
+    };
+    let clip = ClipStage {
+        dir: clip_dir.into(),
+        backend: CpuBackend,
+        batch_size: 8,
+        thumbnail: None,
+    };
 
     let p = Pipeline::new();
-    let files = p.create(inputs::expand(&[images_arg])?.inputs).named("ListInputs");
+    let files = p
+        .create(inputs::expand(&[images_arg])?.inputs)
+        .named("ListInputs");
     let (images, read_errors) = cascade::read_images(&files, ImageLimits::default());
     let (captions, blip_errors) = cascade::caption_candidates(&images, &blip, "");
     let pairs = cascade::join_with_captions(&images, &captions, "");
     let (ranked, clip_errors) = cascade::rank_captions(&pairs, &clip, None, None, "");
 
     // Notebook-style text on stdout (the sink `tandem caption` uses, without files or a bar).
-    ranked.write("Print", ResultSink::new(None, true, 3, indicatif::ProgressBar::hidden(), Collected::default()));
+    ranked.write(
+        "Print",
+        ResultSink::new(
+            None,
+            true,
+            3,
+            indicatif::ProgressBar::hidden(),
+            Collected::default(),
+        ),
+    );
     read_errors
         .flatten_with("AllErrors", &[&blip_errors, &clip_errors])
-        .map("FormatErrors", |e: ErrorRecord| format!("failed: {} [{}]: {}", e.image, e.stage, e.reason))
+        .map("FormatErrors", |e: ErrorRecord| {
+            format!("failed: {} [{}]: {}", e.image, e.stage, e.reason)
+        })
         .write("PrintErrors", tandem_pipeline::WriteStdout);
     let report = p.run()?;
     eprintln!("{report}");

@@ -35,13 +35,22 @@ pub fn build<B: Backend>(
     let mut results = Vec::new();
     let mut errors = vec![blip_errors];
     for ((part, clip), name) in split.iter().zip(arms).zip([CHAMPION, CHALLENGER]) {
-        let (r, e) = cascade::rank_captions(part, clip, Some(blip.dir.display().to_string()), Some(name.to_string()), &format!("{name}/"));
+        let (r, e) = cascade::rank_captions(
+            part,
+            clip,
+            Some(blip.dir.display().to_string()),
+            Some(name.to_string()),
+            &format!("{name}/"),
+        );
         results.push(r);
         errors.push(e);
     }
     let results = match results.split_first() {
         Some((first, rest)) => first.flatten_with("AllResults", &rest.iter().collect::<Vec<_>>()),
-        None => inputs.pipeline().create(Vec::<ImageResult>::new()).named("NoArms"),
+        None => inputs
+            .pipeline()
+            .create(Vec::<ImageResult>::new())
+            .named("NoArms"),
     };
     let errors = read_errors.flatten_with("AllErrors", &errors.iter().collect::<Vec<_>>());
     (results, errors)
@@ -66,9 +75,18 @@ pub struct AbReport {
 }
 
 /// Computes the report from the results (each tagged with its arm).
-pub fn report(results: &[ImageResult], models: [&str; 2], weights: [u32; 2], confidence: f64) -> AbReport {
+pub fn report(
+    results: &[ImageResult],
+    models: [&str; 2],
+    weights: [u32; 2],
+    confidence: f64,
+) -> AbReport {
     let metric_of = |arm: &str| -> Vec<f64> {
-        results.iter().filter(|r| r.arm.as_deref() == Some(arm)).map(|r| f64::from(r.top_probability())).collect()
+        results
+            .iter()
+            .filter(|r| r.arm.as_deref() == Some(arm))
+            .map(|r| f64::from(r.top_probability()))
+            .collect()
     };
     let a = ArmStats::of(&metric_of(CHAMPION));
     let b = ArmStats::of(&metric_of(CHALLENGER));
@@ -76,22 +94,48 @@ pub fn report(results: &[ImageResult], models: [&str; 2], weights: [u32; 2], con
     AbReport {
         metric: String::from("top-1 CLIP probability"),
         weights,
-        champion: ArmReport { name: CHAMPION.into(), model: models[0].into(), stats: a },
-        challenger: ArmReport { name: CHALLENGER.into(), model: models[1].into(), stats: b },
+        champion: ArmReport {
+            name: CHAMPION.into(),
+            model: models[0].into(),
+            stats: a,
+        },
+        challenger: ArmReport {
+            name: CHALLENGER.into(),
+            model: models[1].into(),
+            stats: b,
+        },
         comparison,
     }
 }
 
 fn fmt_bound(v: f64) -> String {
-    if v.is_finite() { format!("{v:+.4}") } else if v > 0.0 { "+inf".into() } else { "-inf".into() }
+    if v.is_finite() {
+        format!("{v:+.4}")
+    } else if v > 0.0 {
+        "+inf".into()
+    } else {
+        "-inf".into()
+    }
 }
 
 /// The report as text.
 pub fn text(r: &AbReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "A/B test: {} (split {}/{} by key hash)", r.metric, r.weights[0], r.weights[1]);
+    let _ = writeln!(
+        s,
+        "A/B test: {} (split {}/{} by key hash)",
+        r.metric, r.weights[0], r.weights[1]
+    );
     for arm in [&r.champion, &r.challenger] {
-        let _ = writeln!(s, "  {:<10} n={:<5} mean={:.4} sd={:.4}  [{}]", arm.name, arm.stats.n, arm.stats.mean, arm.stats.variance.sqrt(), arm.model);
+        let _ = writeln!(
+            s,
+            "  {:<10} n={:<5} mean={:.4} sd={:.4}  [{}]",
+            arm.name,
+            arm.stats.n,
+            arm.stats.mean,
+            arm.stats.variance.sqrt(),
+            arm.model
+        );
     }
     let c = &r.comparison;
     let _ = writeln!(
@@ -101,8 +145,14 @@ pub fn text(r: &AbReport) -> String {
         c.confidence * 100.0,
         fmt_bound(c.ci_low),
         fmt_bound(c.ci_high),
-        if c.significant { "significant" } else { "not significant" },
-        c.dof.map(|d| format!(" (Welch t, {d:.1} dof)")).unwrap_or_else(|| String::from(" (too few samples for a t interval)")),
+        if c.significant {
+            "significant"
+        } else {
+            "not significant"
+        },
+        c.dof
+            .map(|d| format!(" (Welch t, {d:.1} dof)"))
+            .unwrap_or_else(|| String::from(" (too few samples for a t interval)")),
     );
     s
 }
@@ -114,10 +164,20 @@ pub fn html_section(r: &AbReport) -> String {
     let (w, bar_h, gap, left) = (420.0, 26.0, 14.0, 90.0);
     let scale = |v: f64| left + v.clamp(0.0, 1.0) * (w - left - 10.0);
     let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" role=\"img\" aria-label=\"per-arm means\">", 2.0 * (bar_h + gap) + 20.0);
-    for (i, (arm, colour)) in [(&r.champion, "#4a7bd0"), (&r.challenger, "#d07b4a")].into_iter().enumerate() {
+    for (i, (arm, colour)) in [(&r.champion, "#4a7bd0"), (&r.challenger, "#d07b4a")]
+        .into_iter()
+        .enumerate()
+    {
         let y = 10.0 + i as f64 * (bar_h + gap);
-        let se = if arm.stats.n > 0 { (arm.stats.variance / arm.stats.n as f64).sqrt() } else { 0.0 };
-        let (lo, hi) = (scale(arm.stats.mean - 1.96 * se), scale(arm.stats.mean + 1.96 * se));
+        let se = if arm.stats.n > 0 {
+            (arm.stats.variance / arm.stats.n as f64).sqrt()
+        } else {
+            0.0
+        };
+        let (lo, hi) = (
+            scale(arm.stats.mean - 1.96 * se),
+            scale(arm.stats.mean + 1.96 * se),
+        );
         let _ = write!(
             svg,
             "<text x=\"0\" y=\"{:.1}\" font-size=\"13\">{}</text><rect x=\"{left}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{bar_h}\" fill=\"{colour}\"/><line x1=\"{lo:.1}\" x2=\"{hi:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{:.3}</text>",
@@ -146,7 +206,10 @@ mod tests {
     fn result(image: &str, arm: &str, p: f32) -> ImageResult {
         ImageResult {
             image: image.into(),
-            captions: vec![ScoredCaption { caption: "x".into(), probability: p }],
+            captions: vec![ScoredCaption {
+                caption: "x".into(),
+                probability: p,
+            }],
             caption_model: None,
             rank_model: "m".into(),
             arm: Some(arm.into()),
@@ -156,13 +219,21 @@ mod tests {
 
     #[test]
     fn report_separates_arms_and_renders() {
-        let results = vec![result("a", CHAMPION, 0.5), result("b", CHAMPION, 0.6), result("c", CHALLENGER, 0.9), result("d", CHALLENGER, 0.8)];
+        let results = vec![
+            result("a", CHAMPION, 0.5),
+            result("b", CHAMPION, 0.6),
+            result("c", CHALLENGER, 0.9),
+            result("d", CHALLENGER, 0.8),
+        ];
         let r = report(&results, ["A", "B"], [50, 50], 0.95);
         assert_eq!(r.champion.stats.n, 2);
         assert!((r.champion.stats.mean - 0.55).abs() < 1e-6);
         assert!((r.comparison.difference - 0.3).abs() < 1e-6);
         let t = text(&r);
-        assert!(t.contains("difference (challenger - champion) = +0.3000"), "{t}");
+        assert!(
+            t.contains("difference (challenger - champion) = +0.3000"),
+            "{t}"
+        );
         assert!(html_section(&r).contains("<svg"));
     }
 }

@@ -50,7 +50,10 @@ macro_rules! __wgpu_dispatch {
     ($b:ident, $body:expr) => {
         match $crate::backend::tandem_wgpu::WgpuBackend::new() {
             Ok($b) => $body,
-            Err(e) => Err($crate::CliError::BackendUnavailable { backend: "wgpu", reason: e.to_string() }),
+            Err(e) => Err($crate::CliError::BackendUnavailable {
+                backend: "wgpu",
+                reason: e.to_string(),
+            }),
         }
     };
 }

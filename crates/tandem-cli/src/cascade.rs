@@ -11,14 +11,16 @@
 use std::path::PathBuf;
 
 use tandem_blip::GenerationConfig;
+use tandem_clip::Ranked;
 use tandem_handler::PredictionResult;
 use tandem_pipeline::{Applied, Elem, Failed, PCollection};
-use tandem_clip::Ranked;
 use tandem_tensor::Backend;
 
 use crate::images::{self, ImageLimits, SharedImage};
 use crate::inputs::InputRef;
-use crate::models::{BlipCaptionHandler, BlipPreprocess, ClipPreprocess, ClipRankPixelsHandler, ClipRequest};
+use crate::models::{
+    BlipCaptionHandler, BlipPreprocess, ClipPreprocess, ClipRankPixelsHandler, ClipRequest,
+};
 use crate::records::{ErrorRecord, ImageResult, ScoredCaption};
 use crate::run_inference::RunInference;
 
@@ -26,16 +28,34 @@ use crate::run_inference::RunInference;
 pub type Images = PCollection<(String, SharedImage)>;
 
 /// The dead letters of a step whose input is keyed by image id, as error records.
-pub fn keyed_errors<I: Elem, O: Elem>(step: &Applied<(String, I), O>, name: &str) -> PCollection<ErrorRecord> {
-    step.dead_letters().map(name, |f: Failed<(String, I)>| ErrorRecord { image: f.element.0, stage: f.step, reason: f.error }).output()
+pub fn keyed_errors<I: Elem, O: Elem>(
+    step: &Applied<(String, I), O>,
+    name: &str,
+) -> PCollection<ErrorRecord> {
+    step.dead_letters()
+        .map(name, |f: Failed<(String, I)>| ErrorRecord {
+            image: f.element.0,
+            stage: f.step,
+            reason: f.error,
+        })
+        .output()
 }
 
 /// "Read images": load and decode each input under `limits`.
-pub fn read_images(inputs: &PCollection<InputRef>, limits: ImageLimits) -> (Images, PCollection<ErrorRecord>) {
-    let read = inputs.try_map("ReadImages", move |input: InputRef| images::load(&input, &limits));
+pub fn read_images(
+    inputs: &PCollection<InputRef>,
+    limits: ImageLimits,
+) -> (Images, PCollection<ErrorRecord>) {
+    let read = inputs.try_map("ReadImages", move |input: InputRef| {
+        images::load(&input, &limits)
+    });
     let errors = read
         .dead_letters()
-        .map("ReadImages/Errors", |f: Failed<InputRef>| ErrorRecord { image: f.element.id, stage: f.step, reason: f.error })
+        .map("ReadImages/Errors", |f: Failed<InputRef>| ErrorRecord {
+            image: f.element.id,
+            stage: f.step,
+            reason: f.error,
+        })
         .output();
     (read.output(), errors)
 }
@@ -66,32 +86,60 @@ pub fn clean_captions(captions: Vec<String>) -> Result<Vec<String>, String> {
 }
 
 /// BLIP preprocess → RunInference(BLIP) → post-process: `(id, candidate captions)`.
-pub fn caption_candidates<B: Backend>(images: &Images, blip: &BlipStage<B>, prefix: &str) -> (PCollection<(String, Vec<String>)>, PCollection<ErrorRecord>) {
-    let pre = images.par_do(format!("{prefix}BLIP/Preprocess"), BlipPreprocess::new(&blip.dir));
-    let handler = BlipCaptionHandler { dir: blip.dir.clone(), backend: blip.backend.clone(), max_batch_size: blip.batch_size };
+pub fn caption_candidates<B: Backend>(
+    images: &Images,
+    blip: &BlipStage<B>,
+    prefix: &str,
+) -> (PCollection<(String, Vec<String>)>, PCollection<ErrorRecord>) {
+    let pre = images.par_do(
+        format!("{prefix}BLIP/Preprocess"),
+        BlipPreprocess::new(&blip.dir),
+    );
+    let handler = BlipCaptionHandler {
+        dir: blip.dir.clone(),
+        backend: blip.backend.clone(),
+        max_batch_size: blip.batch_size,
+    };
     let step = format!("{prefix}BLIP/RunInference");
-    let infer = pre.output().par_do(step.clone(), RunInference::new(handler, blip.generation.clone(), &step));
-    let post = infer.output().try_map(format!("{prefix}BLIP/PostProcess"), |(key, r): (String, PredictionResult<_, Vec<String>>)| {
-        clean_captions(r.inference).map(|c| (key, c))
-    });
+    let infer = pre.output().par_do(
+        step.clone(),
+        RunInference::new(handler, blip.generation.clone(), &step),
+    );
+    let post = infer.output().try_map(
+        format!("{prefix}BLIP/PostProcess"),
+        |(key, r): (String, PredictionResult<_, Vec<String>>)| {
+            clean_captions(r.inference).map(|c| (key, c))
+        },
+    );
     let errors = keyed_errors(&pre, &format!("{prefix}BLIP/Preprocess/Errors")).flatten_with(
         format!("{prefix}BLIP/Errors"),
-        &[&keyed_errors(&infer, &format!("{prefix}BLIP/RunInference/Errors")), &keyed_errors(&post, &format!("{prefix}BLIP/PostProcess/Errors"))],
+        &[
+            &keyed_errors(&infer, &format!("{prefix}BLIP/RunInference/Errors")),
+            &keyed_errors(&post, &format!("{prefix}BLIP/PostProcess/Errors")),
+        ],
     );
     (post.output(), errors)
 }
 
 /// Co-groups images with their captions by id; images without captions (BLIP failed them,
 /// and they are already dead letters) are dropped here.
-pub fn join_with_captions(images: &Images, captions: &PCollection<(String, Vec<String>)>, prefix: &str) -> PCollection<(String, (SharedImage, Vec<String>))> {
+pub fn join_with_captions(
+    images: &Images,
+    captions: &PCollection<(String, Vec<String>)>,
+    prefix: &str,
+) -> PCollection<(String, (SharedImage, Vec<String>))> {
     images
         .co_group_by_key(format!("{prefix}JoinImagesWithCaptions"), captions)
-        .flat_map(format!("{prefix}PairImageWithCaptions"), |(key, (imgs, caps)): (String, (Vec<SharedImage>, Vec<Vec<String>>))| {
-            match (imgs.into_iter().next(), caps.into_iter().next()) {
+        .flat_map(
+            format!("{prefix}PairImageWithCaptions"),
+            |(key, (imgs, caps)): (String, (Vec<SharedImage>, Vec<Vec<String>>))| match (
+                imgs.into_iter().next(),
+                caps.into_iter().next(),
+            ) {
                 (Some(img), Some(c)) => vec![(key, (img, c))],
                 _ => Vec::new(),
-            }
-        })
+            },
+        )
         .output()
 }
 
@@ -113,22 +161,46 @@ pub fn rank_captions<B: Backend>(
     arm: Option<String>,
     prefix: &str,
 ) -> (PCollection<ImageResult>, PCollection<ErrorRecord>) {
-    let pre = pairs.par_do(format!("{prefix}CLIP/Preprocess"), ClipPreprocess::new(&clip.dir));
-    let handler = ClipRankPixelsHandler { dir: clip.dir.clone(), backend: clip.backend.clone(), max_batch_size: clip.batch_size };
+    let pre = pairs.par_do(
+        format!("{prefix}CLIP/Preprocess"),
+        ClipPreprocess::new(&clip.dir),
+    );
+    let handler = ClipRankPixelsHandler {
+        dir: clip.dir.clone(),
+        backend: clip.backend.clone(),
+        max_batch_size: clip.batch_size,
+    };
     let rank_model = clip.dir.display().to_string();
     let step = format!("{prefix}CLIP/RunInference");
-    let infer = pre.output().par_do(step.clone(), RunInference::new(handler, (), &step));
+    let infer = pre
+        .output()
+        .par_do(step.clone(), RunInference::new(handler, (), &step));
     let thumb = clip.thumbnail;
-    let ranked = infer.output().map(format!("{prefix}Rank"), move |(image, r): (String, PredictionResult<ClipRequest, Ranked>)| ImageResult {
-        image,
-        captions: r.inference.into_iter().map(|(caption, probability)| ScoredCaption { caption, probability }).collect(),
-        caption_model: caption_model.clone(),
-        rank_model: rank_model.clone(),
-        arm: arm.clone(),
-        thumbnail: thumb.and_then(|side| images::thumbnail_data_uri(&r.example.image.0, side)),
-    });
-    let errors = keyed_errors(&pre, &format!("{prefix}CLIP/Preprocess/Errors"))
-        .flatten_with(format!("{prefix}CLIP/Errors"), &[&keyed_errors(&infer, &format!("{prefix}CLIP/RunInference/Errors"))]);
+    let ranked = infer.output().map(
+        format!("{prefix}Rank"),
+        move |(image, r): (String, PredictionResult<ClipRequest, Ranked>)| ImageResult {
+            image,
+            captions: r
+                .inference
+                .into_iter()
+                .map(|(caption, probability)| ScoredCaption {
+                    caption,
+                    probability,
+                })
+                .collect(),
+            caption_model: caption_model.clone(),
+            rank_model: rank_model.clone(),
+            arm: arm.clone(),
+            thumbnail: thumb.and_then(|side| images::thumbnail_data_uri(&r.example.image.0, side)),
+        },
+    );
+    let errors = keyed_errors(&pre, &format!("{prefix}CLIP/Preprocess/Errors")).flatten_with(
+        format!("{prefix}CLIP/Errors"),
+        &[&keyed_errors(
+            &infer,
+            &format!("{prefix}CLIP/RunInference/Errors"),
+        )],
+    );
     (ranked.output(), errors)
 }
 
@@ -142,7 +214,8 @@ pub fn build<B: Backend>(
     let (images, read_errors) = read_images(inputs, limits);
     let (captions, blip_errors) = caption_candidates(&images, blip, "");
     let pairs = join_with_captions(&images, &captions, "");
-    let (ranked, clip_errors) = rank_captions(&pairs, clip, Some(blip.dir.display().to_string()), None, "");
+    let (ranked, clip_errors) =
+        rank_captions(&pairs, clip, Some(blip.dir.display().to_string()), None, "");
     let errors = read_errors.flatten_with("AllErrors", &[&blip_errors, &clip_errors]);
     (ranked, errors)
 }
@@ -153,7 +226,13 @@ mod tests {
 
     #[test]
     fn cleaning_drops_empty_and_duplicate_captions_in_order() {
-        let got = clean_captions(vec![" a cat ".into(), "".into(), "a dog".into(), "a cat".into()]).unwrap();
+        let got = clean_captions(vec![
+            " a cat ".into(),
+            "".into(),
+            "a dog".into(),
+            "a cat".into(),
+        ])
+        .unwrap();
         assert_eq!(got, vec!["a cat".to_string(), "a dog".to_string()]);
         assert!(clean_captions(vec!["  ".into()]).is_err());
     }

@@ -1,5 +1,9 @@
 //! The three commands, from parsed arguments to an exit code.
 
+// `with_backend!` expands one body for every backend; `b.clone()` is needed for the wgpu
+// backend and is a copy for the CPU one.
+#![allow(clippy::clone_on_copy)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,7 +28,10 @@ const THUMBNAIL_SIDE: u32 = 256;
 pub fn generation_config(b: &BlipArgs) -> Result<GenerationConfig, CliError> {
     let n = b.captions_per_image;
     if n == 0 {
-        return Err(CliError::Argument { option: "--captions-per-image", reason: "must be at least 1".into() });
+        return Err(CliError::Argument {
+            option: "--captions-per-image",
+            reason: "must be at least 1".into(),
+        });
     }
     let mut cfg = GenerationConfig {
         max_length: b.max_length,
@@ -40,12 +47,19 @@ pub fn generation_config(b: &BlipArgs) -> Result<GenerationConfig, CliError> {
         Decoding::Sample => cfg.do_sample = true,
         Decoding::Beam => cfg.num_beams = b.num_beams.unwrap_or(n).max(n).max(2),
     }
-    cfg.validate().map_err(|e| CliError::Argument { option: "generation settings", reason: e.to_string() })?;
+    cfg.validate().map_err(|e| CliError::Argument {
+        option: "generation settings",
+        reason: e.to_string(),
+    })?;
     Ok(cfg)
 }
 
 fn limits(c: &Common) -> ImageLimits {
-    ImageLimits { max_bytes: c.max_bytes, max_pixels: c.max_pixels, ..ImageLimits::default() }
+    ImageLimits {
+        max_bytes: c.max_bytes,
+        max_pixels: c.max_pixels,
+        ..ImageLimits::default()
+    }
 }
 
 /// Inputs left to do after resuming from `--out`, and the results already there.
@@ -75,45 +89,93 @@ fn plan(c: &Common) -> Result<Plan, CliError> {
     };
     let total = expanded.inputs.len();
     let done: std::collections::HashSet<&str> = previous.iter().map(|r| r.image.as_str()).collect();
-    let todo: Vec<InputRef> = expanded.inputs.into_iter().filter(|i| !done.contains(i.id.as_str())).collect();
+    let todo: Vec<InputRef> = expanded
+        .inputs
+        .into_iter()
+        .filter(|i| !done.contains(i.id.as_str()))
+        .collect();
     let resumed = total - todo.len();
-    Ok(Plan { todo, previous, resumed, skipped_non_images: expanded.skipped_non_images.len() })
+    Ok(Plan {
+        todo,
+        previous,
+        resumed,
+        skipped_non_images: expanded.skipped_non_images.len(),
+    })
 }
 
 fn setup_threads(c: &Common) {
     if let Some(n) = c.threads {
         // Fails only if the pool was already built; the setting then simply does not apply.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
     }
 }
 
 fn run_options(c: &Common) -> RunOptions {
-    RunOptions { out: c.out.clone(), errors: c.errors.clone(), print: !c.quiet, top_k: c.top_k, progress: !c.no_progress }
+    RunOptions {
+        out: c.out.clone(),
+        errors: c.errors.clone(),
+        print: !c.quiet,
+        top_k: c.top_k,
+        progress: !c.no_progress,
+    }
 }
 
 /// Writes the HTML page, the summary, and picks the exit code.
-fn finish(c: &Common, plan: Plan, outcome: &RunOutcome, title: &str, ab_report: Option<&ab::AbReport>) -> Result<ExitCode, CliError> {
+fn finish(
+    c: &Common,
+    plan: Plan,
+    outcome: &RunOutcome,
+    title: &str,
+    ab_report: Option<&ab::AbReport>,
+) -> Result<ExitCode, CliError> {
     if let Some(path) = &c.html {
-        let current: std::collections::HashSet<&str> = outcome.results.iter().map(|r| r.image.as_str()).collect();
-        let mut all: Vec<ImageResult> = plan.previous.into_iter().filter(|r| !current.contains(r.image.as_str())).collect();
+        let current: std::collections::HashSet<&str> =
+            outcome.results.iter().map(|r| r.image.as_str()).collect();
+        let mut all: Vec<ImageResult> = plan
+            .previous
+            .into_iter()
+            .filter(|r| !current.contains(r.image.as_str()))
+            .collect();
         all.extend(outcome.results.iter().cloned());
         html::add_missing_thumbnails(&mut all, THUMBNAIL_SIDE, &limits(c));
         let page = html::render(title, &all, &outcome.errors, c.top_k, ab_report);
         std::fs::write(path, page).map_err(|e| CliError::io(path, e))?;
     }
-    eprint!("{}", run::summary(outcome, plan.resumed, c.errors.as_deref()));
+    eprint!(
+        "{}",
+        run::summary(outcome, plan.resumed, c.errors.as_deref())
+    );
     if plan.skipped_non_images > 0 {
-        eprintln!("{} files in folders/globs without an image extension were not read", plan.skipped_non_images);
+        eprintln!(
+            "{} files in folders/globs without an image extension were not read",
+            plan.skipped_non_images
+        );
     }
-    Ok(if outcome.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_SOME_FAILED) })
+    Ok(if outcome.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_SOME_FAILED)
+    })
 }
 
 fn nothing_to_do(c: &Common, plan: Plan) -> Result<ExitCode, CliError> {
-    eprintln!("nothing to do: all {} inputs are already in {}", plan.previous.len(), c.out.as_ref().map_or_else(String::new, |p| p.display().to_string()));
+    eprintln!(
+        "nothing to do: all {} inputs are already in {}",
+        plan.previous.len(),
+        c.out
+            .as_ref()
+            .map_or_else(String::new, |p| p.display().to_string())
+    );
     if let Some(path) = &c.html {
         let mut all = plan.previous;
         html::add_missing_thumbnails(&mut all, THUMBNAIL_SIDE, &limits(c));
-        std::fs::write(path, html::render("Tandem captions", &all, &[], c.top_k, None)).map_err(|e| CliError::io(path, e))?;
+        std::fs::write(
+            path,
+            html::render("Tandem captions", &all, &[], c.top_k, None),
+        )
+        .map_err(|e| CliError::io(path, e))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -133,9 +195,21 @@ pub fn caption(args: CaptionArgs) -> Result<ExitCode, CliError> {
     let lim = limits(c);
     let todo = plan.todo.clone();
     let outcome = with_backend!(c.backend, |b| {
-        let blip = BlipStage { dir: blip_dir.clone(), backend: b.clone(), batch_size: args.blip.blip_batch, generation: generation.clone() };
-        let clip = ClipStage { dir: clip_dir.clone(), backend: b.clone(), batch_size: c.clip_batch, thumbnail };
-        run::execute(todo, &run_options(c), |inputs| cascade::build(inputs, lim, &blip, &clip))
+        let blip = BlipStage {
+            dir: blip_dir.clone(),
+            backend: b.clone(),
+            batch_size: args.blip.blip_batch,
+            generation: generation.clone(),
+        };
+        let clip = ClipStage {
+            dir: clip_dir.clone(),
+            backend: b.clone(),
+            batch_size: c.clip_batch,
+            thumbnail,
+        };
+        run::execute(todo, &run_options(c), |inputs| {
+            cascade::build(inputs, lim, &blip, &clip)
+        })
     })?;
     finish(c, plan, &outcome, "Tandem captions", None)
 }
@@ -145,10 +219,18 @@ fn rank_texts(args: &RankArgs) -> Result<Vec<String>, CliError> {
     let mut texts = args.captions.clone();
     if let Some(path) = &args.captions_file {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-        texts.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+        texts.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
     }
     if texts.is_empty() {
-        return Err(CliError::Argument { option: "--captions", reason: "no texts to rank".into() });
+        return Err(CliError::Argument {
+            option: "--captions",
+            reason: "no texts to rank".into(),
+        });
     }
     Ok(texts)
 }
@@ -168,22 +250,38 @@ pub fn rank(args: RankArgs) -> Result<ExitCode, CliError> {
     let lim = limits(c);
     let todo = plan.todo.clone();
     let outcome = with_backend!(c.backend, |b| {
-        let clip = ClipStage { dir: clip_dir.clone(), backend: b.clone(), batch_size: c.clip_batch, thumbnail };
+        let clip = ClipStage {
+            dir: clip_dir.clone(),
+            backend: b.clone(),
+            batch_size: c.clip_batch,
+            thumbnail,
+        };
         let texts = texts.clone();
         run::execute(todo, &run_options(c), move |inputs| {
             let (images, read_errors) = cascade::read_images(inputs, lim);
-            let pairs = images.map("PairWithTexts", move |(k, img)| (k, (img, texts.clone()))).output();
+            let pairs = images
+                .map("PairWithTexts", move |(k, img)| (k, (img, texts.clone())))
+                .output();
             let (ranked, clip_errors) = cascade::rank_captions(&pairs, &clip, None, None, "");
-            (ranked, read_errors.flatten_with("AllErrors", &[&clip_errors]))
+            (
+                ranked,
+                read_errors.flatten_with("AllErrors", &[&clip_errors]),
+            )
         })
     })?;
     finish(c, plan, &outcome, "Tandem zero-shot ranking", None)
 }
 
 fn parse_split(s: &str) -> Result<[u32; 2], CliError> {
-    let bad = || CliError::Argument { option: "--split", reason: format!("`{s}` is not CHAMPION:CHALLENGER, e.g. 50:50 or 90:10") };
+    let bad = || CliError::Argument {
+        option: "--split",
+        reason: format!("`{s}` is not CHAMPION:CHALLENGER, e.g. 50:50 or 90:10"),
+    };
     let (a, b) = s.split_once([':', '/']).ok_or_else(bad)?;
-    let (a, b): (u32, u32) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    let (a, b): (u32, u32) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
     if a == 0 || b == 0 {
         return Err(bad());
     }
@@ -196,7 +294,10 @@ pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
     setup_threads(c);
     let weights_split = parse_split(&args.split)?;
     if !(args.confidence > 0.0 && args.confidence < 1.0) {
-        return Err(CliError::Argument { option: "--confidence", reason: format!("{} is not in (0, 1)", args.confidence) });
+        return Err(CliError::Argument {
+            option: "--confidence",
+            reason: format!("{} is not in (0, 1)", args.confidence),
+        });
     }
     let generation = generation_config(&args.blip)?;
     let plan = plan(c)?;
@@ -208,16 +309,41 @@ pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
     let lim = limits(c);
     let todo = plan.todo.clone();
     let outcome = with_backend!(c.backend, |b| {
-        let blip = BlipStage { dir: blip_dir.clone(), backend: b.clone(), batch_size: args.blip.blip_batch, generation: generation.clone() };
-        let champion = ClipStage { dir: champion_dir.clone(), backend: b.clone(), batch_size: c.clip_batch, thumbnail };
-        let challenger = ClipStage { dir: challenger_dir.clone(), backend: b.clone(), batch_size: c.clip_batch, thumbnail };
-        run::execute(todo, &run_options(c), |inputs| ab::build(inputs, lim, &blip, [&champion, &challenger], weights_split))
+        let blip = BlipStage {
+            dir: blip_dir.clone(),
+            backend: b.clone(),
+            batch_size: args.blip.blip_batch,
+            generation: generation.clone(),
+        };
+        let champion = ClipStage {
+            dir: champion_dir.clone(),
+            backend: b.clone(),
+            batch_size: c.clip_batch,
+            thumbnail,
+        };
+        let challenger = ClipStage {
+            dir: challenger_dir.clone(),
+            backend: b.clone(),
+            batch_size: c.clip_batch,
+            thumbnail,
+        };
+        run::execute(todo, &run_options(c), |inputs| {
+            ab::build(inputs, lim, &blip, [&champion, &challenger], weights_split)
+        })
     })?;
     // The comparison covers this run and any earlier results resumed from --out.
     let mut all: Vec<ImageResult> = plan.previous.clone();
     all.extend(outcome.results.iter().cloned());
-    let models = [champion_dir.display().to_string(), challenger_dir.display().to_string()];
-    let report = ab::report(&all, [&models[0], &models[1]], weights_split, args.confidence);
+    let models = [
+        champion_dir.display().to_string(),
+        challenger_dir.display().to_string(),
+    ];
+    let report = ab::report(
+        &all,
+        [&models[0], &models[1]],
+        weights_split,
+        args.confidence,
+    );
     println!("{}", ab::text(&report));
     finish(c, plan, &outcome, "Tandem A/B test", Some(&report))
 }

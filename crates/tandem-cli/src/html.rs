@@ -35,18 +35,33 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em}\
 .arm{font-size:.8em;color:#fff;background:#888;border-radius:4px;padding:0 .4em}";
 
 /// Renders the page. `top_k` captions are shown per image (all are in the JSON Lines).
-pub fn render(title: &str, results: &[ImageResult], errors: &[ErrorRecord], top_k: usize, ab: Option<&AbReport>) -> String {
+pub fn render(
+    title: &str,
+    results: &[ImageResult],
+    errors: &[ErrorRecord],
+    top_k: usize,
+    ab: Option<&AbReport>,
+) -> String {
     let mut h = String::new();
     let _ = write!(h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n", escape(title));
     let _ = writeln!(h, "<h1>{}</h1>", escape(title));
-    let _ = writeln!(h, "<p>{} images captioned, {} failed.</p>", results.len(), errors.len());
+    let _ = writeln!(
+        h,
+        "<p>{} images captioned, {} failed.</p>",
+        results.len(),
+        errors.len()
+    );
     if let Some(report) = ab {
         h.push_str(&crate::ab::html_section(report));
     }
     h.push_str("<main>\n");
     for r in results {
         let name = InputRef::display_name(&r.image);
-        let _ = writeln!(h, "<figure class=\"card\" data-image=\"{}\">", escape(&r.image));
+        let _ = writeln!(
+            h,
+            "<figure class=\"card\" data-image=\"{}\">",
+            escape(&r.image)
+        );
         match &r.thumbnail {
             Some(uri) => {
                 let _ = writeln!(h, "<img src=\"{}\" alt=\"{}\">", escape(uri), escape(&name));
@@ -75,7 +90,14 @@ pub fn render(title: &str, results: &[ImageResult], errors: &[ErrorRecord], top_
     if !errors.is_empty() {
         h.push_str("<section id=\"errors\">\n<h2>Failed inputs</h2>\n<ul>\n");
         for e in errors {
-            let _ = writeln!(h, "<li data-image=\"{}\"><code>{}</code> [{}]: {}</li>", escape(&e.image), escape(&e.image), escape(&e.stage), escape(&e.reason));
+            let _ = writeln!(
+                h,
+                "<li data-image=\"{}\"><code>{}</code> [{}]: {}</li>",
+                escape(&e.image),
+                escape(&e.image),
+                escape(&e.stage),
+                escape(&e.reason)
+            );
         }
         h.push_str("</ul>\n</section>\n");
     }
@@ -85,13 +107,20 @@ pub fn render(title: &str, results: &[ImageResult], errors: &[ErrorRecord], top_
 
 /// Fills in missing thumbnails (results of earlier runs read back from `--out`) by opening
 /// local files again; URLs and unreadable files stay without a preview.
-pub fn add_missing_thumbnails(results: &mut [ImageResult], side: u32, limits: &crate::images::ImageLimits) {
+pub fn add_missing_thumbnails(
+    results: &mut [ImageResult],
+    side: u32,
+    limits: &crate::images::ImageLimits,
+) {
     for r in results.iter_mut().filter(|r| r.thumbnail.is_none()) {
         let path = std::path::Path::new(&r.image);
         if !path.is_file() {
             continue;
         }
-        let input = InputRef { id: r.image.clone(), source: crate::inputs::InputSource::File(path.to_path_buf()) };
+        let input = InputRef {
+            id: r.image.clone(),
+            source: crate::inputs::InputSource::File(path.to_path_buf()),
+        };
         if let Ok((_, img)) = crate::images::load(&input, limits) {
             r.thumbnail = crate::images::thumbnail_data_uri(&img.0, side);
         }

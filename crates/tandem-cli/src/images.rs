@@ -25,7 +25,11 @@ pub struct ImageLimits {
 
 impl Default for ImageLimits {
     fn default() -> Self {
-        ImageLimits { max_bytes: 64 << 20, max_pixels: 89_478_485, url_timeout: Duration::from_secs(20) }
+        ImageLimits {
+            max_bytes: 64 << 20,
+            max_pixels: 89_478_485,
+            url_timeout: Duration::from_secs(20),
+        }
     }
 }
 
@@ -44,13 +48,21 @@ struct ImageWire {
 
 impl From<SharedImage> for ImageWire {
     fn from(s: SharedImage) -> Self {
-        ImageWire { width: s.0.width, height: s.0.height, data: s.0.data.clone() }
+        ImageWire {
+            width: s.0.width,
+            height: s.0.height,
+            data: s.0.data.clone(),
+        }
     }
 }
 
 impl From<ImageWire> for SharedImage {
     fn from(w: ImageWire) -> Self {
-        SharedImage(Arc::new(RgbImage { width: w.width, height: w.height, data: w.data }))
+        SharedImage(Arc::new(RgbImage {
+            width: w.width,
+            height: w.height,
+            data: w.data,
+        }))
     }
 }
 
@@ -66,7 +78,11 @@ pub fn read_bytes(input: &InputRef, limits: &ImageLimits) -> Result<Vec<u8>, Str
         InputSource::File(path) => {
             let meta = std::fs::metadata(path).map_err(|e| format!("cannot read file: {e}"))?;
             if meta.len() > limits.max_bytes {
-                return Err(format!("file is {} bytes, over the limit of {} (--max-bytes)", meta.len(), limits.max_bytes));
+                return Err(format!(
+                    "file is {} bytes, over the limit of {} (--max-bytes)",
+                    meta.len(),
+                    limits.max_bytes
+                ));
             }
             std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))?
         }
@@ -79,7 +95,10 @@ pub fn read_bytes(input: &InputRef, limits: &ImageLimits) -> Result<Vec<u8>, Str
 }
 
 fn fetch_url(url: &str, limits: &ImageLimits) -> Result<Vec<u8>, String> {
-    let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5)).timeout(limits.url_timeout).build();
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(5))
+        .timeout(limits.url_timeout)
+        .build();
     let resp = agent.get(url).call().map_err(|e| match e {
         ureq::Error::Status(code, _) => format!("URL answered HTTP {code}"),
         ureq::Error::Transport(t) => format!("URL unreachable: {t}"),
@@ -90,20 +109,31 @@ fn fetch_url(url: &str, limits: &ImageLimits) -> Result<Vec<u8>, String> {
         .read_to_end(&mut bytes)
         .map_err(|e| format!("download interrupted: {e}"))?;
     if bytes.len() as u64 > limits.max_bytes {
-        return Err(format!("download is over the limit of {} bytes (--max-bytes)", limits.max_bytes));
+        return Err(format!(
+            "download is over the limit of {} bytes (--max-bytes)",
+            limits.max_bytes
+        ));
     }
     Ok(bytes)
 }
 
 /// Checks the header's dimensions, then decodes to RGB.
-pub fn decode_with_limits(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<RgbImage, String> {
+pub fn decode_with_limits(
+    bytes: &[u8],
+    name: &str,
+    limits: &ImageLimits,
+) -> Result<RgbImage, String> {
     let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| format!("cannot read image header: {e}"))?;
     if reader.format().is_none() {
-        return Err(String::from("not an image (unrecognised format; PNG and JPEG are supported)"));
+        return Err(String::from(
+            "not an image (unrecognised format; PNG and JPEG are supported)",
+        ));
     }
-    let (w, h) = reader.into_dimensions().map_err(|e| format!("corrupt image header: {e}"))?;
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| format!("corrupt image header: {e}"))?;
     let pixels = u64::from(w) * u64::from(h);
     if pixels > limits.max_pixels {
         return Err(format!(
@@ -124,7 +154,8 @@ pub fn load(input: &InputRef, limits: &ImageLimits) -> Result<(String, SharedIma
 /// A JPEG thumbnail no larger than `max_side`, as a `data:` URI for the HTML page.
 pub fn thumbnail_data_uri(image: &RgbImage, max_side: u32) -> Option<String> {
     use base64::Engine as _;
-    let buf = image::RgbImage::from_raw(image.width as u32, image.height as u32, image.data.clone())?;
+    let buf =
+        image::RgbImage::from_raw(image.width as u32, image.height as u32, image.data.clone())?;
     let (w, h) = (image.width as u32, image.height as u32);
     let scale = f64::from(max_side) / f64::from(w.max(h));
     let small = if scale < 1.0 {
@@ -135,8 +166,13 @@ pub fn thumbnail_data_uri(image: &RgbImage, max_side: u32) -> Option<String> {
         buf
     };
     let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80).encode_image(&small).ok()?;
-    Some(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg)))
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+        .encode_image(&small)
+        .ok()?;
+    Some(format!(
+        "data:image/jpeg;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(jpeg)
+    ))
 }
 
 #[cfg(test)]
@@ -151,7 +187,8 @@ mod tests {
 
     #[test]
     fn truncated_png_header_is_reported() {
-        let e = decode_with_limits(b"\x89PNG\r\n\x1a\n\0\0", "x", &ImageLimits::default()).unwrap_err();
+        let e =
+            decode_with_limits(b"\x89PNG\r\n\x1a\n\0\0", "x", &ImageLimits::default()).unwrap_err();
         assert!(e.contains("corrupt") || e.contains("image"), "{e}");
     }
 }

@@ -31,7 +31,11 @@ impl InputRef {
     /// The short name shown in the text output: the file name without its extension, as the
     /// reference notebook prints it.
     pub fn display_name(id: &str) -> String {
-        let last = id.trim_end_matches('/').rsplit(['/', '\\']).next().unwrap_or(id);
+        let last = id
+            .trim_end_matches('/')
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(id);
         let last = last.split(['?', '#']).next().unwrap_or(last);
         match last.rsplit_once('.') {
             Some((stem, _)) if !stem.is_empty() => stem.to_string(),
@@ -76,7 +80,11 @@ pub fn expand(args: &[String]) -> Result<Expanded, CliError> {
     for arg in args {
         if let Some(list) = arg.strip_prefix('@') {
             let text = std::fs::read_to_string(list).map_err(|e| CliError::io(list, e))?;
-            for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            for line in text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            {
                 out.push(&mut seen, single(line));
             }
         } else if is_url(arg) {
@@ -86,7 +94,11 @@ pub fn expand(args: &[String]) -> Result<Expanded, CliError> {
                 .map_err(|e| CliError::io(arg, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file())
-                .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+                .filter(|p| {
+                    !p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with('.'))
+                })
                 .collect();
             files.sort();
             for f in files {
@@ -97,8 +109,14 @@ pub fn expand(args: &[String]) -> Result<Expanded, CliError> {
                 }
             }
         } else if arg.contains(['*', '?', '[']) {
-            let paths = glob::glob(arg).map_err(|e| CliError::Argument { option: "inputs", reason: format!("bad glob `{arg}`: {e}") })?;
-            let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+            let paths = glob::glob(arg).map_err(|e| CliError::Argument {
+                option: "inputs",
+                reason: format!("bad glob `{arg}`: {e}"),
+            })?;
+            let mut files: Vec<PathBuf> = paths
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
             files.sort();
             for f in files {
                 if has_image_extension(&f) {
@@ -116,14 +134,20 @@ pub fn expand(args: &[String]) -> Result<Expanded, CliError> {
 
 fn single(s: &str) -> InputRef {
     if is_url(s) {
-        InputRef { id: s.to_string(), source: InputSource::Url(s.to_string()) }
+        InputRef {
+            id: s.to_string(),
+            source: InputSource::Url(s.to_string()),
+        }
     } else {
         file_ref(PathBuf::from(s))
     }
 }
 
 fn file_ref(path: PathBuf) -> InputRef {
-    InputRef { id: path.display().to_string(), source: InputSource::File(path) }
+    InputRef {
+        id: path.display().to_string(),
+        source: InputSource::File(path),
+    }
 }
 
 #[cfg(test)]
@@ -132,16 +156,29 @@ mod tests {
 
     #[test]
     fn display_name_drops_folders_extension_and_query() {
-        assert_eq!(InputRef::display_name("a/b/Paris-sunset.jpeg"), "Paris-sunset");
-        assert_eq!(InputRef::display_name("https://x.org/p/Wedges.png?raw=1"), "Wedges");
+        assert_eq!(
+            InputRef::display_name("a/b/Paris-sunset.jpeg"),
+            "Paris-sunset"
+        );
+        assert_eq!(
+            InputRef::display_name("https://x.org/p/Wedges.png?raw=1"),
+            "Wedges"
+        );
         assert_eq!(InputRef::display_name("noext"), "noext");
         assert_eq!(InputRef::display_name(".hidden"), ".hidden");
     }
 
     #[test]
     fn missing_paths_are_kept_so_they_fail_visibly() {
-        let e = expand(&["does/not/exist.png".to_string(), "does/not/exist.png".to_string()]).unwrap();
+        let e = expand(&[
+            "does/not/exist.png".to_string(),
+            "does/not/exist.png".to_string(),
+        ])
+        .unwrap();
         assert_eq!(e.inputs.len(), 1);
-        assert_eq!(e.inputs[0].source, InputSource::File(PathBuf::from("does/not/exist.png")));
+        assert_eq!(
+            e.inputs[0].source,
+            InputSource::File(PathBuf::from("does/not/exist.png"))
+        );
     }
 }

@@ -36,7 +36,10 @@ fn stack<B: Backend>(backend: &B, batch: &[&Pixels]) -> Result<Tensor<B>, Handle
     };
     let (h, w) = (first.height, first.width);
     if let Some(odd) = batch.iter().find(|p| (p.height, p.width) != (h, w)) {
-        return Err(HandlerError::inference(format!("{} is {}x{}, the batch is {h}x{w}", odd.key, odd.height, odd.width)));
+        return Err(HandlerError::inference(format!(
+            "{} is {}x{}, the batch is {h}x{w}",
+            odd.key, odd.height, odd.width
+        )));
     }
     let mut flat = Vec::with_capacity(batch.len() * 3 * h * w);
     for p in batch {
@@ -58,7 +61,10 @@ pub struct BlipPreprocess {
 
 impl BlipPreprocess {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        BlipPreprocess { dir: dir.into(), processor: None }
+        BlipPreprocess {
+            dir: dir.into(),
+            processor: None,
+        }
     }
 }
 
@@ -67,19 +73,33 @@ impl DoFn for BlipPreprocess {
     type Out = (String, Pixels);
 
     fn setup(&mut self) -> Result<(), BoxError> {
-        let cfg = BlipConfig::from_file(self.dir.join("config.json")).map_err(|e| model_error(&self.dir, e))?;
-        let p = BlipImageProcessor::from_dir(&self.dir, cfg.vision_config.image_size).map_err(|e| model_error(&self.dir, e))?;
+        let cfg = BlipConfig::from_file(self.dir.join("config.json"))
+            .map_err(|e| model_error(&self.dir, e))?;
+        let p = BlipImageProcessor::from_dir(&self.dir, cfg.vision_config.image_size)
+            .map_err(|e| model_error(&self.dir, e))?;
         let size = p.output_size();
         self.processor = Some((p, size));
         Ok(())
     }
 
-    fn process(&mut self, (key, image): Self::In, out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {
+    fn process(
+        &mut self,
+        (key, image): Self::In,
+        out: &mut Emitter<'_, Self::In, Self::Out>,
+    ) -> Result<(), BoxError> {
         let Some((p, (height, width))) = &self.processor else {
             return Err("BLIP preprocessing used before setup".into());
         };
         let data = p.preprocess(&image.0)?;
-        out.emit((key.clone(), Pixels { key, data: Arc::new(data), height: *height, width: *width }));
+        out.emit((
+            key.clone(),
+            Pixels {
+                key,
+                data: Arc::new(data),
+                height: *height,
+                width: *width,
+            },
+        ));
         Ok(())
     }
 }
@@ -99,14 +119,25 @@ impl<B: Backend> ModelHandler for BlipCaptionHandler<B> {
     type Args = GenerationConfig;
 
     fn load_model(&self) -> Result<Self::Model, HandlerError> {
-        BlipCaptioner::from_dir(&self.dir, &self.backend, DType::F32).map_err(|e| HandlerError::load(self.model_id(), e))
+        BlipCaptioner::from_dir(&self.dir, &self.backend, DType::F32)
+            .map_err(|e| HandlerError::load(self.model_id(), e))
     }
 
-    fn run_inference(&self, batch: &[&Pixels], model: &Self::Model, args: &GenerationConfig) -> Result<Vec<Vec<String>>, HandlerError> {
+    fn run_inference(
+        &self,
+        batch: &[&Pixels],
+        model: &Self::Model,
+        args: &GenerationConfig,
+    ) -> Result<Vec<Vec<String>>, HandlerError> {
         let pixels = stack(model.model.backend(), batch)?;
         let keys: Vec<&str> = batch.iter().map(|p| p.key.as_str()).collect();
-        let captions = model.caption(&pixels, &keys, args).map_err(HandlerError::inference)?;
-        Ok(captions.into_iter().map(|cs| cs.into_iter().map(|c| c.text).collect()).collect())
+        let captions = model
+            .caption(&pixels, &keys, args)
+            .map_err(HandlerError::inference)?;
+        Ok(captions
+            .into_iter()
+            .map(|cs| cs.into_iter().map(|c| c.text).collect())
+            .collect())
     }
 
     fn model_id(&self) -> String {
@@ -114,7 +145,10 @@ impl<B: Backend> ModelHandler for BlipCaptionHandler<B> {
     }
 
     fn batch_config(&self) -> BatchConfig {
-        BatchConfig { max_batch_size: self.max_batch_size.max(1), ..Default::default() }
+        BatchConfig {
+            max_batch_size: self.max_batch_size.max(1),
+            ..Default::default()
+        }
     }
 }
 
@@ -137,7 +171,10 @@ pub struct ClipPreprocess {
 
 impl ClipPreprocess {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        ClipPreprocess { dir: dir.into(), processor: None }
+        ClipPreprocess {
+            dir: dir.into(),
+            processor: None,
+        }
     }
 }
 
@@ -146,12 +183,20 @@ impl DoFn for ClipPreprocess {
     type Out = (String, ClipRequest);
 
     fn setup(&mut self) -> Result<(), BoxError> {
-        let cfg = ClipConfig::from_file(&self.dir.join("config.json")).map_err(|e| model_error(&self.dir, e))?;
-        self.processor = Some(ImageProcessor::from_dir(&self.dir, cfg.vision_config.image_size).map_err(|e| model_error(&self.dir, e))?);
+        let cfg = ClipConfig::from_file(&self.dir.join("config.json"))
+            .map_err(|e| model_error(&self.dir, e))?;
+        self.processor = Some(
+            ImageProcessor::from_dir(&self.dir, cfg.vision_config.image_size)
+                .map_err(|e| model_error(&self.dir, e))?,
+        );
         Ok(())
     }
 
-    fn process(&mut self, (key, (image, captions)): Self::In, out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {
+    fn process(
+        &mut self,
+        (key, (image, captions)): Self::In,
+        out: &mut Emitter<'_, Self::In, Self::Out>,
+    ) -> Result<(), BoxError> {
         let Some(p) = &self.processor else {
             return Err("CLIP preprocessing used before setup".into());
         };
@@ -163,8 +208,20 @@ impl DoFn for ClipPreprocess {
             None => p.resized_size(image.0.height, image.0.width),
         };
         let data = p.preprocess(&image.0)?;
-        let pixels = Pixels { key: key.clone(), data: Arc::new(data), height, width };
-        out.emit((key, ClipRequest { pixels, captions, image }));
+        let pixels = Pixels {
+            key: key.clone(),
+            data: Arc::new(data),
+            height,
+            width,
+        };
+        out.emit((
+            key,
+            ClipRequest {
+                pixels,
+                captions,
+                image,
+            },
+        ));
         Ok(())
     }
 }
@@ -184,15 +241,26 @@ impl<B: Backend> ModelHandler for ClipRankPixelsHandler<B> {
     type Args = ();
 
     fn load_model(&self) -> Result<Self::Model, HandlerError> {
-        ClipModel::load(&self.dir, &self.backend, DType::F32).map_err(|e| HandlerError::load(self.model_id(), e))
+        ClipModel::load(&self.dir, &self.backend, DType::F32)
+            .map_err(|e| HandlerError::load(self.model_id(), e))
     }
 
-    fn run_inference(&self, batch: &[&ClipRequest], model: &Self::Model, _args: &()) -> Result<Vec<Ranked>, HandlerError> {
+    fn run_inference(
+        &self,
+        batch: &[&ClipRequest],
+        model: &Self::Model,
+        _args: &(),
+    ) -> Result<Vec<Ranked>, HandlerError> {
         let pixels: Vec<&Pixels> = batch.iter().map(|r| &r.pixels).collect();
         let tensor = stack(&self.backend, &pixels)?;
-        let captions: Vec<Vec<&str>> = batch.iter().map(|r| r.captions.iter().map(String::as_str).collect()).collect();
+        let captions: Vec<Vec<&str>> = batch
+            .iter()
+            .map(|r| r.captions.iter().map(String::as_str).collect())
+            .collect();
         let refs: Vec<&[&str]> = captions.iter().map(Vec::as_slice).collect();
-        model.rank_pixels(&tensor, &refs).map_err(HandlerError::inference)
+        model
+            .rank_pixels(&tensor, &refs)
+            .map_err(HandlerError::inference)
     }
 
     fn model_id(&self) -> String {
@@ -200,7 +268,10 @@ impl<B: Backend> ModelHandler for ClipRankPixelsHandler<B> {
     }
 
     fn batch_config(&self) -> BatchConfig {
-        BatchConfig { max_batch_size: self.max_batch_size.max(1), ..Default::default() }
+        BatchConfig {
+            max_batch_size: self.max_batch_size.max(1),
+            ..Default::default()
+        }
     }
 
     fn element_weight(&self, example: &ClipRequest) -> u64 {

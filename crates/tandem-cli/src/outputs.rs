@@ -40,15 +40,32 @@ pub struct ResultSink {
 }
 
 impl ResultSink {
-    pub fn new(out: Option<PathBuf>, print: bool, top_k: usize, progress: ProgressBar, collected: Collected) -> Self {
-        ResultSink { out, print, top_k, progress, collected, file: None }
+    pub fn new(
+        out: Option<PathBuf>,
+        print: bool,
+        top_k: usize,
+        progress: ProgressBar,
+        collected: Collected,
+    ) -> Self {
+        ResultSink {
+            out,
+            print,
+            top_k,
+            progress,
+            collected,
+            file: None,
+        }
     }
 }
 
 impl Sink<ImageResult> for ResultSink {
     fn open(&mut self) -> Result<(), BoxError> {
         if let Some(path) = &self.out {
-            let f = OpenOptions::new().create(true).append(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             self.file = Some(BufWriter::new(f));
         }
         Ok(())
@@ -68,7 +85,11 @@ impl Sink<ImageResult> for ResultSink {
             });
         }
         self.progress.inc(1);
-        self.collected.results.lock().map_err(|_| "result list poisoned")?.push(result);
+        self.collected
+            .results
+            .lock()
+            .map_err(|_| "result list poisoned")?
+            .push(result);
         Ok(())
     }
 
@@ -91,7 +112,12 @@ pub struct ErrorSink {
 
 impl ErrorSink {
     pub fn new(path: Option<PathBuf>, progress: ProgressBar, collected: Collected) -> Self {
-        ErrorSink { path, progress, collected, file: None }
+        ErrorSink {
+            path,
+            progress,
+            collected,
+            file: None,
+        }
     }
 }
 
@@ -111,7 +137,11 @@ impl Sink<ErrorRecord> for ErrorSink {
             f.flush()?;
         }
         self.progress.inc(1);
-        self.collected.errors.lock().map_err(|_| "error list poisoned")?.push(record);
+        self.collected
+            .errors
+            .lock()
+            .map_err(|_| "error list poisoned")?
+            .push(record);
         Ok(())
     }
 

@@ -64,7 +64,13 @@ pub fn notebook_text(result: &ImageResult, top_k: usize) -> String {
     let _ = writeln!(s, "Image: {}", InputRef::display_name(&result.image));
     let _ = writeln!(s, "Top {shown} captions ranked by CLIP:");
     for (i, c) in result.captions.iter().take(shown).enumerate() {
-        let _ = writeln!(s, "{}: {} (Caption probability: {:.2})", i + 1, c.caption, c.probability);
+        let _ = writeln!(
+            s,
+            "{}: {} (Caption probability: {:.2})",
+            i + 1,
+            c.caption,
+            c.probability
+        );
     }
     s
 }
@@ -78,8 +84,14 @@ mod tests {
         let r = ImageResult {
             image: "photos/Wedges.jpg".into(),
             captions: vec![
-                ScoredCaption { caption: "sweet potato fries.".into(), probability: 0.734 },
-                ScoredCaption { caption: "a plate.".into(), probability: 0.266 },
+                ScoredCaption {
+                    caption: "sweet potato fries.".into(),
+                    probability: 0.734,
+                },
+                ScoredCaption {
+                    caption: "a plate.".into(),
+                    probability: 0.266,
+                },
             ],
             caption_model: None,
             rank_model: "clip".into(),

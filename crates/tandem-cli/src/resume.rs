@@ -35,7 +35,10 @@ pub fn repair_tail(path: &Path) -> Result<(), CliError> {
     };
     if !bytes.is_empty() && !bytes.ends_with(b"\n") {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| CliError::io(path, e))?;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| CliError::io(path, e))?;
         f.write_all(b"\n").map_err(|e| CliError::io(path, e))?;
     }
     Ok(())

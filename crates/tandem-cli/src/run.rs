@@ -34,7 +34,11 @@ pub struct RunOutcome {
 }
 
 /// Builds the pipeline over `inputs` with `build`, attaches the sinks and runs it.
-pub fn execute<F>(inputs: Vec<InputRef>, opts: &RunOptions, build: F) -> Result<RunOutcome, CliError>
+pub fn execute<F>(
+    inputs: Vec<InputRef>,
+    opts: &RunOptions,
+    build: F,
+) -> Result<RunOutcome, CliError>
 where
     F: FnOnce(&PCollection<InputRef>) -> (PCollection<ImageResult>, PCollection<ErrorRecord>),
 {
@@ -43,11 +47,27 @@ where
     let p = Pipeline::new();
     let inputs = p.create(inputs).named("ListInputs");
     let (results, errors) = build(&inputs);
-    results.write("WriteResults", ResultSink::new(opts.out.clone(), opts.print, opts.top_k, bar.clone(), collected.clone()));
-    errors.write("WriteErrors", ErrorSink::new(opts.errors.clone(), bar.clone(), collected.clone()));
+    results.write(
+        "WriteResults",
+        ResultSink::new(
+            opts.out.clone(),
+            opts.print,
+            opts.top_k,
+            bar.clone(),
+            collected.clone(),
+        ),
+    );
+    errors.write(
+        "WriteErrors",
+        ErrorSink::new(opts.errors.clone(), bar.clone(), collected.clone()),
+    );
     let report = p.run();
     bar.finish_and_clear();
-    Ok(RunOutcome { results: collected.results(), errors: collected.errors(), report: report? })
+    Ok(RunOutcome {
+        results: collected.results(),
+        errors: collected.errors(),
+        report: report?,
+    })
 }
 
 /// Busy time per stage, largest first, e.g. `BLIP/RunInference 2.1s`.
@@ -58,12 +78,16 @@ pub fn stage_timings(report: &RunReport) -> Vec<(String, Duration)> {
         .filter(|s| !s.name.ends_with("Errors") && s.busy > Duration::ZERO)
         .map(|s| (s.name.clone(), s.busy))
         .collect();
-    stages.sort_by(|a, b| b.1.cmp(&a.1));
+    stages.sort_by_key(|s| std::cmp::Reverse(s.1));
     stages
 }
 
 /// The end-of-run summary printed on stderr.
-pub fn summary(outcome: &RunOutcome, skipped: usize, errors_path: Option<&std::path::Path>) -> String {
+pub fn summary(
+    outcome: &RunOutcome,
+    skipped: usize,
+    errors_path: Option<&std::path::Path>,
+) -> String {
     let secs = outcome.report.wall_time.as_secs_f64();
     let done = outcome.results.len();
     let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
@@ -81,10 +105,16 @@ pub fn summary(outcome: &RunOutcome, skipped: usize, errors_path: Option<&std::p
             Some(p) => s.push_str(&format!("failures written to {}\n", p.display())),
             None => {
                 for e in outcome.errors.iter().take(10) {
-                    s.push_str(&format!("  failed: {} [{}]: {}\n", e.image, e.stage, e.reason));
+                    s.push_str(&format!(
+                        "  failed: {} [{}]: {}\n",
+                        e.image, e.stage, e.reason
+                    ));
                 }
                 if outcome.errors.len() > 10 {
-                    s.push_str(&format!("  … and {} more (use --errors FILE)\n", outcome.errors.len() - 10));
+                    s.push_str(&format!(
+                        "  … and {} more (use --errors FILE)\n",
+                        outcome.errors.len() - 10
+                    ));
                 }
             }
         }

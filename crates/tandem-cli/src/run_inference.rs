@@ -9,11 +9,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tandem_handler::{Completed, EngineOptions, InferenceEngine, KeyedModelHandler, ModelHandler, PredictionResult};
+use tandem_handler::{
+    Completed, EngineOptions, InferenceEngine, KeyedModelHandler, ModelHandler, PredictionResult,
+};
 use tandem_pipeline::{BoxError, DoFn, Elem, Emitter};
 
 type Keyed<H> = KeyedModelHandler<String, H>;
-type Out<H> = (String, PredictionResult<<H as ModelHandler>::Example, <H as ModelHandler>::Prediction>);
+type Out<H> = (
+    String,
+    PredictionResult<<H as ModelHandler>::Example, <H as ModelHandler>::Prediction>,
+);
 
 /// Keyed inference over `(image id, example)` elements.
 pub struct RunInference<H: ModelHandler> {
@@ -29,7 +34,12 @@ where
 {
     /// Serves `handler` with `args`; `step` names its metrics.
     pub fn new(handler: H, args: H::Args, step: &str) -> Self {
-        RunInference { handler: Arc::new(KeyedModelHandler::new(handler)), args, options: EngineOptions::new(step), engine: None }
+        RunInference {
+            handler: Arc::new(KeyedModelHandler::new(handler)),
+            args,
+            options: EngineOptions::new(step),
+            engine: None,
+        }
     }
 }
 
@@ -38,7 +48,12 @@ where
     H::Args: Clone,
 {
     fn clone(&self) -> Self {
-        RunInference { handler: Arc::clone(&self.handler), args: self.args.clone(), options: self.options.clone(), engine: None }
+        RunInference {
+            handler: Arc::clone(&self.handler),
+            args: self.args.clone(),
+            options: self.options.clone(),
+            engine: None,
+        }
     }
 }
 
@@ -49,7 +64,10 @@ where
     H::Prediction: Elem,
     H::Args: Clone,
 {
-    fn route(done: Completed<(String, H::Example), H::Prediction>, out: &mut Emitter<'_, (String, H::Example), Out<H>>) {
+    fn route(
+        done: Completed<(String, H::Example), H::Prediction>,
+        out: &mut Emitter<'_, (String, H::Example), Out<H>>,
+    ) {
         for r in done.results {
             out.emit(r.into_keyed());
         }
@@ -59,7 +77,9 @@ where
     }
 
     fn engine(&mut self) -> Result<&mut InferenceEngine<Keyed<H>>, BoxError> {
-        self.engine.as_mut().ok_or_else(|| BoxError::from("RunInference used before setup"))
+        self.engine
+            .as_mut()
+            .ok_or_else(|| BoxError::from("RunInference used before setup"))
     }
 }
 
@@ -74,26 +94,39 @@ where
     type Out = Out<H>;
 
     fn setup(&mut self) -> Result<(), BoxError> {
-        let mut engine = InferenceEngine::new(Arc::clone(&self.handler), self.args.clone(), self.options.clone())?;
+        let mut engine = InferenceEngine::new(
+            Arc::clone(&self.handler),
+            self.args.clone(),
+            self.options.clone(),
+        )?;
         engine.ensure_loaded()?;
         self.engine = Some(engine);
         Ok(())
     }
 
-    fn process(&mut self, element: Self::In, out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {
+    fn process(
+        &mut self,
+        element: Self::In,
+        out: &mut Emitter<'_, Self::In, Self::Out>,
+    ) -> Result<(), BoxError> {
         let done = self.engine()?.push(element);
         Self::route(done, out);
         Ok(())
     }
 
-    fn finish_bundle(&mut self, out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {
+    fn finish_bundle(
+        &mut self,
+        out: &mut Emitter<'_, Self::In, Self::Out>,
+    ) -> Result<(), BoxError> {
         let done = self.engine()?.flush();
         Self::route(done, out);
         Ok(())
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.engine.as_ref().and_then(InferenceEngine::next_deadline)
+        self.engine
+            .as_ref()
+            .and_then(InferenceEngine::next_deadline)
     }
 
     fn on_deadline(&mut self, out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {

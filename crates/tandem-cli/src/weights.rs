@@ -10,22 +10,38 @@ use crate::error::CliError;
 /// Checks that `dir` looks like a checkpoint directory.
 pub fn check_dir(dir: &Path) -> Result<(), CliError> {
     if !dir.is_dir() {
-        return Err(CliError::Model { dir: dir.to_path_buf(), reason: "not a directory".into() });
+        return Err(CliError::Model {
+            dir: dir.to_path_buf(),
+            reason: "not a directory".into(),
+        });
     }
     if !dir.join("config.json").is_file() {
-        return Err(CliError::Model { dir: dir.to_path_buf(), reason: "no config.json (expected a Hugging Face checkpoint directory)".into() });
+        return Err(CliError::Model {
+            dir: dir.to_path_buf(),
+            reason: "no config.json (expected a Hugging Face checkpoint directory)".into(),
+        });
     }
     Ok(())
 }
 
 /// `given`, or `spec` in the cache (downloading what is missing, with progress on stderr).
-pub fn resolve(given: Option<&Path>, spec: &ModelSpec, flag: &'static str) -> Result<PathBuf, CliError> {
+pub fn resolve(
+    given: Option<&Path>,
+    spec: &ModelSpec,
+    flag: &'static str,
+) -> Result<PathBuf, CliError> {
     if let Some(dir) = given {
         check_dir(dir)?;
         return Ok(dir.to_path_buf());
     }
-    let unavailable = |dir: PathBuf, reason: String| CliError::WeightsUnavailable { model: spec.repo.to_string(), dir, reason, flag };
-    let home = tandem_hub::default_home().map_err(|e| unavailable(PathBuf::from("$TANDEM_HOME"), e.to_string()))?;
+    let unavailable = |dir: PathBuf, reason: String| CliError::WeightsUnavailable {
+        model: spec.repo.to_string(),
+        dir,
+        reason,
+        flag,
+    };
+    let home = tandem_hub::default_home()
+        .map_err(|e| unavailable(PathBuf::from("$TANDEM_HOME"), e.to_string()))?;
     let dir = spec.dir_in(&home);
     if spec.is_complete_in(&dir) {
         return Ok(dir);

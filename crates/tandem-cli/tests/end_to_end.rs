@@ -11,17 +11,26 @@ fn root() -> PathBuf {
 }
 
 fn fixture(model: &str, name: &str) -> String {
-    root().join(format!("crates/tandem-{model}/tests/fixtures/{name}")).display().to_string()
+    root()
+        .join(format!("crates/tandem-{model}/tests/fixtures/{name}"))
+        .display()
+        .to_string()
 }
 
 fn photos() -> Vec<String> {
-    ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"].iter().map(|f| root().join("examples/images").join(f).display().to_string()).collect()
+    ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
+        .iter()
+        .map(|f| root().join("examples/images").join(f).display().to_string())
+        .collect()
 }
 
 fn tandem(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tandem"))
         .args(args)
-        .env("TANDEM_HOME", std::env::temp_dir().join("tandem-test-home-unused"))
+        .env(
+            "TANDEM_HOME",
+            std::env::temp_dir().join("tandem-test-home-unused"),
+        )
         .env("HF_ENDPOINT", "http://127.0.0.1:1")
         .output()
         .expect("the tandem binary runs")
@@ -32,7 +41,11 @@ fn text(b: &[u8]) -> String {
 }
 
 fn jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -40,7 +53,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -76,18 +93,26 @@ fn check_html_structure(html: &str) -> Vec<String> {
     let mut opened = Vec::new();
     let mut rest = html;
     while let Some(start) = rest.find('<') {
-        let end = rest[start..].find('>').map(|e| start + e).expect("unterminated tag");
+        let end = rest[start..]
+            .find('>')
+            .map(|e| start + e)
+            .expect("unterminated tag");
         let tag = &rest[start + 1..end];
         rest = &rest[end + 1..];
         if tag.starts_with('!') {
             continue;
         }
         if let Some(name) = tag.strip_prefix('/') {
-            let top = stack.pop().unwrap_or_else(|| panic!("</{name}> closes nothing"));
+            let top = stack
+                .pop()
+                .unwrap_or_else(|| panic!("</{name}> closes nothing"));
             assert_eq!(top, name.trim(), "mismatched </{name}>");
             continue;
         }
-        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
         opened.push(name.clone());
         if !tag.ends_with('/') && !VOID.contains(&name.as_str()) {
             stack.push(name);
@@ -106,10 +131,20 @@ fn caption_writes_every_output_dead_letters_bad_inputs_and_resumes() {
     let real = std::fs::read(root().join("examples/images/coffee.png")).unwrap();
     std::fs::write(d.join("truncated.png"), &real[..real.len().min(200)]).unwrap();
     std::fs::write(d.join("bomb.png"), bomb_png()).unwrap();
-    let bad: Vec<String> = ["notes.txt", "empty.png", "truncated.png", "bomb.png"].iter().map(|f| d.join(f).display().to_string()).collect();
+    let bad: Vec<String> = ["notes.txt", "empty.png", "truncated.png", "bomb.png"]
+        .iter()
+        .map(|f| d.join(f).display().to_string())
+        .collect();
     let url = "http://127.0.0.1:1/unreachable.png".to_string();
-    let (out, errors, html) = (d.join("out.jsonl"), d.join("errors.jsonl"), d.join("gallery.html"));
-    let (blip, clip) = (fixture("blip", "blip-tiny-a"), fixture("clip", "clip-tiny-a"));
+    let (out, errors, html) = (
+        d.join("out.jsonl"),
+        d.join("errors.jsonl"),
+        d.join("gallery.html"),
+    );
+    let (blip, clip) = (
+        fixture("blip", "blip-tiny-a"),
+        fixture("clip", "clip-tiny-a"),
+    );
     let mut args: Vec<String> = vec!["caption".into()];
     args.extend(photos());
     args.extend(bad.iter().cloned());
@@ -127,7 +162,12 @@ fn caption_writes_every_output_dead_letters_bad_inputs_and_resumes() {
 
     let run = tandem(&argv);
     let stdout = text(&run.stdout);
-    assert_eq!(run.status.code(), Some(2), "exit code says something failed; stderr: {}", text(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "exit code says something failed; stderr: {}",
+        text(&run.stderr)
+    );
 
     // Notebook-style text, one block per good image.
     for name in ["astronaut", "chelsea", "coffee", "rocket"] {
@@ -137,22 +177,39 @@ fn caption_writes_every_output_dead_letters_bad_inputs_and_resumes() {
     for (i, l) in lines.iter().enumerate() {
         if l.starts_with("Image: ") {
             let header = lines[i + 1];
-            assert!(header.starts_with("Top ") && header.ends_with(" captions ranked by CLIP:"), "{header}");
+            assert!(
+                header.starts_with("Top ") && header.ends_with(" captions ranked by CLIP:"),
+                "{header}"
+            );
             let first = lines[i + 2];
-            assert!(first.starts_with("1: ") && first.contains(" (Caption probability: 0.") || first.contains(" (Caption probability: 1.00)"), "{first}");
+            assert!(
+                first.starts_with("1: ") && first.contains(" (Caption probability: 0.")
+                    || first.contains(" (Caption probability: 1.00)"),
+                "{first}"
+            );
         }
     }
 
     // JSON Lines: every candidate, probabilities sorted and summing to one.
     let records = jsonl(&out);
     assert_eq!(records.len(), 4);
-    let mut seen: Vec<String> = records.iter().map(|r| r["image"].as_str().unwrap().to_string()).collect();
+    let mut seen: Vec<String> = records
+        .iter()
+        .map(|r| r["image"].as_str().unwrap().to_string())
+        .collect();
     seen.sort();
-    assert_eq!(seen, { let mut p = photos(); p.sort(); p });
+    assert_eq!(seen, {
+        let mut p = photos();
+        p.sort();
+        p
+    });
     for r in &records {
         let caps = r["captions"].as_array().unwrap();
         assert!(!caps.is_empty() && caps.len() <= 4);
-        let probs: Vec<f64> = caps.iter().map(|c| c["probability"].as_f64().unwrap()).collect();
+        let probs: Vec<f64> = caps
+            .iter()
+            .map(|c| c["probability"].as_f64().unwrap())
+            .collect();
         assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{probs:?}");
         assert!(probs.windows(2).all(|w| w[0] >= w[1]));
         assert_eq!(r["rank_model"].as_str().unwrap(), clip);
@@ -177,7 +234,10 @@ fn caption_writes_every_output_dead_letters_bad_inputs_and_resumes() {
     let tags = check_html_structure(&page);
     assert_eq!(tags.iter().filter(|t| *t == "figure").count(), 4);
     for p in photos() {
-        assert!(page.contains(&format!("data-image=\"{p}\"")), "{p} missing from the page");
+        assert!(
+            page.contains(&format!("data-image=\"{p}\"")),
+            "{p} missing from the page"
+        );
     }
     assert_eq!(page.matches("src=\"data:image/jpeg;base64,").count(), 4);
     assert!(page.contains("id=\"errors\""));
@@ -186,20 +246,43 @@ fn caption_writes_every_output_dead_letters_bad_inputs_and_resumes() {
     let again = tandem(&argv);
     assert_eq!(again.status.code(), Some(2));
     assert_eq!(jsonl(&out).len(), 4, "no duplicates after a resumed run");
-    assert!(text(&again.stderr).contains("skipped (already in --out): 4"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("skipped (already in --out): 4"),
+        "{}",
+        text(&again.stderr)
+    );
     assert!(!text(&again.stdout).contains("Image: "));
 
     // An interrupted run (last line lost) continues with just the missing image.
-    let kept: Vec<String> = std::fs::read_to_string(&out).unwrap().lines().take(3).map(String::from).collect();
+    let kept: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(String::from)
+        .collect();
     std::fs::write(&out, kept.join("\n")).unwrap();
     let mut good_only: Vec<String> = vec!["caption".into()];
     good_only.extend(photos());
-    good_only.extend(["--blip-model".into(), blip.clone(), "--clip-model".into(), clip.clone(), "-n".into(), "4".into(), "--max-length".into(), "12".into(), "--out".into(), out.display().to_string()]);
+    good_only.extend([
+        "--blip-model".into(),
+        blip.clone(),
+        "--clip-model".into(),
+        clip.clone(),
+        "-n".into(),
+        "4".into(),
+        "--max-length".into(),
+        "12".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ]);
     let argv: Vec<&str> = good_only.iter().map(String::as_str).collect();
     let resumed = tandem(&argv);
     assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
     assert_eq!(text(&resumed.stdout).matches("Image: ").count(), 1);
-    let mut ids: Vec<String> = jsonl(&out).iter().map(|r| r["image"].as_str().unwrap().to_string()).collect();
+    let mut ids: Vec<String> = jsonl(&out)
+        .iter()
+        .map(|r| r["image"].as_str().unwrap().to_string())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 4);
@@ -213,14 +296,34 @@ fn rank_orders_given_texts_with_clip_alone() {
     let clip = fixture("clip", "clip-tiny-a");
     let mut args = vec!["rank".to_string()];
     args.extend(photos());
-    args.extend(["--clip-model".into(), clip, "--captions".into(), "a cat".into(), "a rocket".into(), "a cup of coffee".into(), "--top-k".into(), "2".into(), "--out".into(), out.display().to_string()]);
+    args.extend([
+        "--clip-model".into(),
+        clip,
+        "--captions".into(),
+        "a cat".into(),
+        "a rocket".into(),
+        "a cup of coffee".into(),
+        "--top-k".into(),
+        "2".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ]);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = tandem(&argv);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let stdout = text(&run.stdout);
-    assert_eq!(stdout.matches("Top 2 captions ranked by CLIP:").count(), 4, "{stdout}");
+    assert_eq!(
+        stdout.matches("Top 2 captions ranked by CLIP:").count(),
+        4,
+        "{stdout}"
+    );
     for r in jsonl(&out) {
-        let mut texts: Vec<&str> = r["captions"].as_array().unwrap().iter().map(|c| c["caption"].as_str().unwrap()).collect();
+        let mut texts: Vec<&str> = r["captions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["caption"].as_str().unwrap())
+            .collect();
         texts.sort();
         assert_eq!(texts, ["a cat", "a cup of coffee", "a rocket"]);
         assert!(r["caption_model"].is_null());
@@ -235,18 +338,34 @@ fn ab_reports_both_arms_with_an_interval_as_text_and_html() {
     let mut args = vec!["ab".to_string()];
     args.extend(photos());
     args.extend([
-        "--blip-model".into(), fixture("blip", "blip-tiny-a"),
-        "--clip-model".into(), fixture("clip", "clip-tiny-a"),
-        "--challenger-clip-model".into(), fixture("clip", "clip-tiny-b"),
-        "-n".into(), "3".into(), "--max-length".into(), "10".into(), "--quiet".into(),
-        "--html".into(), html.display().to_string(), "--out".into(), out.display().to_string(),
+        "--blip-model".into(),
+        fixture("blip", "blip-tiny-a"),
+        "--clip-model".into(),
+        fixture("clip", "clip-tiny-a"),
+        "--challenger-clip-model".into(),
+        fixture("clip", "clip-tiny-b"),
+        "-n".into(),
+        "3".into(),
+        "--max-length".into(),
+        "10".into(),
+        "--quiet".into(),
+        "--html".into(),
+        html.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
     ]);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = tandem(&argv);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let stdout = text(&run.stdout);
-    assert!(stdout.contains("A/B test: top-1 CLIP probability (split 50/50 by key hash)"), "{stdout}");
-    assert!(stdout.contains("champion") && stdout.contains("challenger") && stdout.contains("95% CI"), "{stdout}");
+    assert!(
+        stdout.contains("A/B test: top-1 CLIP probability (split 50/50 by key hash)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("champion") && stdout.contains("challenger") && stdout.contains("95% CI"),
+        "{stdout}"
+    );
     let records = jsonl(&out);
     assert_eq!(records.len(), 4);
     let arms: Vec<&str> = records.iter().map(|r| r["arm"].as_str().unwrap()).collect();
@@ -260,9 +379,22 @@ fn ab_reports_both_arms_with_an_interval_as_text_and_html() {
 #[test]
 fn unavailable_backend_and_missing_weights_fail_fast_with_clear_messages() {
     let photo = photos().remove(0);
-    let run = tandem(&["caption", &photo, "--backend", "cuda", "--blip-model", &fixture("blip", "blip-tiny-a"), "--clip-model", &fixture("clip", "clip-tiny-a")]);
+    let run = tandem(&[
+        "caption",
+        &photo,
+        "--backend",
+        "cuda",
+        "--blip-model",
+        &fixture("blip", "blip-tiny-a"),
+        "--clip-model",
+        &fixture("clip", "clip-tiny-a"),
+    ]);
     assert_eq!(run.status.code(), Some(1));
-    assert!(text(&run.stderr).contains("not compiled"), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("not compiled"),
+        "{}",
+        text(&run.stderr)
+    );
 
     let home = tempfile::tempdir().unwrap();
     let run = Command::new(env!("CARGO_BIN_EXE_tandem"))
@@ -273,5 +405,8 @@ fn unavailable_backend_and_missing_weights_fail_fast_with_clear_messages() {
         .unwrap();
     assert_eq!(run.status.code(), Some(1));
     let err = text(&run.stderr);
-    assert!(err.contains("--blip-model DIR") && err.contains("Salesforce/blip-image-captioning-base"), "{err}");
+    assert!(
+        err.contains("--blip-model DIR") && err.contains("Salesforce/blip-image-captioning-base"),
+        "{err}"
+    );
 }

@@ -63,5 +63,7 @@ pub fn default_home() -> Result<PathBuf, HubError> {
     if let Some(home) = std::env::var_os("TANDEM_HOME").filter(|h| !h.is_empty()) {
         return Ok(PathBuf::from(home));
     }
-    dirs::cache_dir().map(|d| d.join("tandem")).ok_or(HubError::NoCacheDir)
+    dirs::cache_dir()
+        .map(|d| d.join("tandem"))
+        .ok_or(HubError::NoCacheDir)
 }

@@ -34,13 +34,17 @@ pub struct Hub {
 
 impl Default for Hub {
     fn default() -> Self {
-        let endpoint = std::env::var("HF_ENDPOINT").unwrap_or_else(|_| String::from("https://huggingface.co"));
+        let endpoint =
+            std::env::var("HF_ENDPOINT").unwrap_or_else(|_| String::from("https://huggingface.co"));
         Hub::with_endpoint(&endpoint)
     }
 }
 
 fn clean_etag(v: &str) -> String {
-    v.trim().trim_start_matches("W/").trim_matches('"').to_ascii_lowercase()
+    v.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .to_ascii_lowercase()
 }
 
 fn is_sha256(v: &str) -> bool {
@@ -56,7 +60,10 @@ impl Hub {
             .redirects(0)
             .user_agent(concat!("tandem-hub/", env!("CARGO_PKG_VERSION")))
             .build();
-        Hub { endpoint: endpoint.trim_end_matches('/').to_string(), agent }
+        Hub {
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            agent,
+        }
     }
 
     fn resolve_url(&self, repo: &str, revision: &str, file: &str) -> String {
@@ -72,9 +79,16 @@ impl Hub {
                     404 => " (no such repository, revision or file)".to_string(),
                     _ => String::new(),
                 };
-                Err(HubError::Status { url: url.to_string(), status, hint })
+                Err(HubError::Status {
+                    url: url.to_string(),
+                    status,
+                    hint,
+                })
             }
-            Err(ureq::Error::Transport(t)) => Err(HubError::Unreachable { url: url.to_string(), reason: t.to_string() }),
+            Err(ureq::Error::Transport(t)) => Err(HubError::Unreachable {
+                url: url.to_string(),
+                reason: t.to_string(),
+            }),
         }
     }
 
@@ -85,30 +99,59 @@ impl Hub {
         let mut sha256 = None;
         let mut size = None;
         for _ in 0..5 {
-            let resp = self.call(self.agent.head(&url).set("Accept-Encoding", "identity"), &url)?;
+            let resp = self.call(
+                self.agent.head(&url).set("Accept-Encoding", "identity"),
+                &url,
+            )?;
             if sha256.is_none() {
-                sha256 = resp.header("x-linked-etag").map(clean_etag).filter(|e| is_sha256(e));
+                sha256 = resp
+                    .header("x-linked-etag")
+                    .map(clean_etag)
+                    .filter(|e| is_sha256(e));
             }
             if size.is_none() {
-                size = resp.header("x-linked-size").and_then(|s| s.trim().parse().ok());
+                size = resp
+                    .header("x-linked-size")
+                    .and_then(|s| s.trim().parse().ok());
             }
             if (300..400).contains(&resp.status()) {
                 let Some(location) = resp.header("location") else {
-                    return Err(HubError::Status { url, status: resp.status(), hint: " (redirect without a location)".into() });
+                    return Err(HubError::Status {
+                        url,
+                        status: resp.status(),
+                        hint: " (redirect without a location)".into(),
+                    });
                 };
-                url = if location.starts_with('/') { format!("{}{location}", self.endpoint) } else { location.to_string() };
+                url = if location.starts_with('/') {
+                    format!("{}{location}", self.endpoint)
+                } else {
+                    location.to_string()
+                };
                 continue;
             }
             if size.is_none() {
-                size = resp.header("content-length").and_then(|s| s.trim().parse().ok());
+                size = resp
+                    .header("content-length")
+                    .and_then(|s| s.trim().parse().ok());
             }
             return Ok(Remote { url, sha256, size });
         }
-        Err(HubError::Status { url, status: 310, hint: " (too many redirects)".into() })
+        Err(HubError::Status {
+            url,
+            status: 310,
+            hint: " (too many redirects)".into(),
+        })
     }
 
     /// Downloads `file` of `repo@revision` to `dest` (resuming `dest.part`), verified.
-    pub fn fetch_file(&self, repo: &str, revision: &str, file: &str, dest: &Path, progress: FileProgress<'_>) -> Result<(), HubError> {
+    pub fn fetch_file(
+        &self,
+        repo: &str,
+        revision: &str,
+        file: &str,
+        dest: &Path,
+        progress: FileProgress<'_>,
+    ) -> Result<(), HubError> {
         let remote = self.inspect(repo, revision, file)?;
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).map_err(|e| HubError::io(parent, e))?;
@@ -126,19 +169,39 @@ impl Hub {
         fs::rename(&part, dest).map_err(|e| HubError::io(dest, e))
     }
 
-    fn get_into(&self, remote: &Remote, file: &str, part: &Path, have: u64, progress: FileProgress<'_>) -> Result<(), HubError> {
-        let mut req = self.agent.get(&remote.url).set("Accept-Encoding", "identity");
+    fn get_into(
+        &self,
+        remote: &Remote,
+        file: &str,
+        part: &Path,
+        have: u64,
+        progress: FileProgress<'_>,
+    ) -> Result<(), HubError> {
+        let mut req = self
+            .agent
+            .get(&remote.url)
+            .set("Accept-Encoding", "identity");
         if have > 0 {
             req = req.set("Range", &format!("bytes={have}-"));
         }
         let resp = self.call(req, &remote.url)?;
         // 206: the server continues where we stopped; 200: it ignored the range, start over.
         let (mut out, mut done) = if resp.status() == 206 && have > 0 {
-            (OpenOptions::new().append(true).open(part).map_err(|e| HubError::io(part, e))?, have)
+            (
+                OpenOptions::new()
+                    .append(true)
+                    .open(part)
+                    .map_err(|e| HubError::io(part, e))?,
+                have,
+            )
         } else if resp.status() == 200 {
             (File::create(part).map_err(|e| HubError::io(part, e))?, 0)
         } else {
-            return Err(HubError::Status { url: remote.url.clone(), status: resp.status(), hint: String::new() });
+            return Err(HubError::Status {
+                url: remote.url.clone(),
+                status: resp.status(),
+                hint: String::new(),
+            });
         };
         let mut reader = resp.into_reader();
         let mut buf = vec![0u8; 1 << 16];
@@ -148,23 +211,37 @@ impl Hub {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(HubError::Interrupted { url: remote.url.clone(), reason: e.to_string() }),
+                Err(e) => {
+                    return Err(HubError::Interrupted {
+                        url: remote.url.clone(),
+                        reason: e.to_string(),
+                    })
+                }
             };
-            out.write_all(&buf[..n]).map_err(|e| HubError::io(part, e))?;
+            out.write_all(&buf[..n])
+                .map_err(|e| HubError::io(part, e))?;
             done += n as u64;
             progress(file, done, remote.size);
         }
         out.flush().map_err(|e| HubError::io(part, e))?;
         if let Some(size) = remote.size {
             if done < size {
-                return Err(HubError::Interrupted { url: remote.url.clone(), reason: format!("got {done} of {size} bytes") });
+                return Err(HubError::Interrupted {
+                    url: remote.url.clone(),
+                    reason: format!("got {done} of {size} bytes"),
+                });
             }
         }
         Ok(())
     }
 
     /// Fetches every file of `spec` missing from `dir` (created if needed).
-    pub fn fetch_model(&self, spec: &ModelSpec, dir: &Path, progress: FileProgress<'_>) -> Result<(), HubError> {
+    pub fn fetch_model(
+        &self,
+        spec: &ModelSpec,
+        dir: &Path,
+        progress: FileProgress<'_>,
+    ) -> Result<(), HubError> {
         for file in spec.files {
             let dest = dir.join(file);
             if dest.is_file() {
@@ -177,7 +254,10 @@ impl Hub {
 }
 
 fn part_path(dest: &Path) -> PathBuf {
-    let mut name = dest.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = dest
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".part");
     dest.with_file_name(name)
 }
@@ -188,14 +268,22 @@ fn verify(part: &Path, file: &str, remote: &Remote) -> Result<(), HubError> {
     if let Some(size) = remote.size {
         if len != size {
             let _ = fs::remove_file(part);
-            return Err(HubError::SizeMismatch { file: file.to_string(), expected: size, actual: len });
+            return Err(HubError::SizeMismatch {
+                file: file.to_string(),
+                expected: size,
+                actual: len,
+            });
         }
     }
     if let Some(expected) = &remote.sha256 {
         let actual = sha256_file(part)?;
         if &actual != expected {
             let _ = fs::remove_file(part);
-            return Err(HubError::ChecksumMismatch { file: file.to_string(), expected: expected.clone(), actual });
+            return Err(HubError::ChecksumMismatch {
+                file: file.to_string(),
+                expected: expected.clone(),
+                actual,
+            });
         }
     }
     Ok(())

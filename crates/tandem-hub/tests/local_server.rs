@@ -58,8 +58,16 @@ fn serve(content: Vec<u8>, advertised_sha: String) -> Server {
                     .unwrap_or(0)
                     .min(content.len());
                 let body = &content[start..];
-                let status = if start > 0 { "206 Partial Content" } else { "200 OK" };
-                let mut r = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+                let status = if start > 0 {
+                    "206 Partial Content"
+                } else {
+                    "200 OK"
+                };
+                let mut r = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
                 if !head {
                     r.extend_from_slice(body);
                 }
@@ -74,11 +82,16 @@ fn serve(content: Vec<u8>, advertised_sha: String) -> Server {
 }
 
 fn sha_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn content() -> Vec<u8> {
-    (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+    (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
 }
 
 #[test]
@@ -90,14 +103,23 @@ fn resumes_a_partial_download_with_a_range_request_and_verifies_it() {
     std::fs::write(dir.path().join("model.safetensors.part"), &data[..75_000]).unwrap();
     let mut last = 0;
     Hub::with_endpoint(&server.endpoint)
-        .fetch_file("org/model", "main", "model.safetensors", &dest, &mut |_, done, total| {
-            assert_eq!(total, Some(data.len() as u64));
-            last = done;
-        })
+        .fetch_file(
+            "org/model",
+            "main",
+            "model.safetensors",
+            &dest,
+            &mut |_, done, total| {
+                assert_eq!(total, Some(data.len() as u64));
+                last = done;
+            },
+        )
         .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), data);
     assert_eq!(last, data.len() as u64);
-    assert_eq!(server.ranges.lock().unwrap().as_slice(), [Some("bytes=75000-".to_string())]);
+    assert_eq!(
+        server.ranges.lock().unwrap().as_slice(),
+        [Some("bytes=75000-".to_string())]
+    );
     assert!(!dir.path().join("model.safetensors.part").exists());
 }
 
@@ -107,7 +129,15 @@ fn refuses_a_file_whose_sha256_does_not_match_the_lfs_metadata() {
     let server = serve(data.clone(), sha_hex(b"something else"));
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("model.safetensors");
-    let err = Hub::with_endpoint(&server.endpoint).fetch_file("org/model", "main", "model.safetensors", &dest, &mut |_, _, _| {}).unwrap_err();
+    let err = Hub::with_endpoint(&server.endpoint)
+        .fetch_file(
+            "org/model",
+            "main",
+            "model.safetensors",
+            &dest,
+            &mut |_, _, _| {},
+        )
+        .unwrap_err();
     assert!(matches!(err, HubError::ChecksumMismatch { .. }), "{err}");
     assert!(err.to_string().contains(&sha_hex(&data)));
     assert!(!dest.exists() && !dir.path().join("model.safetensors.part").exists());
@@ -117,11 +147,29 @@ fn refuses_a_file_whose_sha256_does_not_match_the_lfs_metadata() {
 fn a_missing_file_is_a_clear_404_and_no_server_is_offline() {
     let server = serve(content(), String::new());
     let dir = tempfile::tempdir().unwrap();
-    let err = Hub::with_endpoint(&server.endpoint).fetch_file("org/model", "main", "nope.json", &dir.path().join("nope.json"), &mut |_, _, _| {}).unwrap_err();
+    let err = Hub::with_endpoint(&server.endpoint)
+        .fetch_file(
+            "org/model",
+            "main",
+            "nope.json",
+            &dir.path().join("nope.json"),
+            &mut |_, _, _| {},
+        )
+        .unwrap_err();
     assert!(matches!(err, HubError::Status { status: 404, .. }), "{err}");
-    assert!(err.to_string().contains("no such repository, revision or file"));
+    assert!(err
+        .to_string()
+        .contains("no such repository, revision or file"));
     assert!(!err.is_offline());
 
-    let offline = Hub::with_endpoint("http://127.0.0.1:1").fetch_file("org/model", "main", "config.json", &dir.path().join("c.json"), &mut |_, _, _| {}).unwrap_err();
+    let offline = Hub::with_endpoint("http://127.0.0.1:1")
+        .fetch_file(
+            "org/model",
+            "main",
+            "config.json",
+            &dir.path().join("c.json"),
+            &mut |_, _, _| {},
+        )
+        .unwrap_err();
     assert!(offline.is_offline(), "{offline}");
 }
