@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use tandem_blip::GenerationConfig;
 use tandem_clip::Ranked;
-use tandem_handler::PredictionResult;
-use tandem_pipeline::{Applied, Elem, Failed, PCollection};
+use tandem_handler::{ModelHandlerExt, PredictionResult};
+use tandem_pipeline::{Applied, Elem, Failed, PCollection, RunInference};
 use tandem_tensor::Backend;
 
 use crate::images::{self, ImageLimits, SharedImage};
@@ -22,7 +22,6 @@ use crate::models::{
     BlipCaptionHandler, BlipPreprocess, ClipPreprocess, ClipRankPixelsHandler, ClipRequest,
 };
 use crate::records::{ErrorRecord, ImageResult, ScoredCaption};
-use crate::run_inference::RunInference;
 
 /// Decoded images keyed by id.
 pub type Images = PCollection<(String, SharedImage)>;
@@ -101,13 +100,14 @@ pub fn caption_candidates<B: Backend>(
         max_batch_size: blip.batch_size,
     };
     let step = format!("{prefix}BLIP/RunInference");
-    let infer = pre.output().par_do(
-        step.clone(),
-        RunInference::new(handler, blip.generation.clone(), &step),
+    let infer = pre.output().run_inference(
+        step,
+        RunInference::with_inference_args(handler.keyed(), blip.generation.clone()),
     );
     let post = infer.output().try_map(
         format!("{prefix}BLIP/PostProcess"),
-        |(key, r): (String, PredictionResult<_, Vec<String>>)| {
+        |r: PredictionResult<(String, _), Vec<String>>| {
+            let (key, r) = r.into_keyed();
             clean_captions(r.inference).map(|c| (key, c))
         },
     );
@@ -115,7 +115,17 @@ pub fn caption_candidates<B: Backend>(
         format!("{prefix}BLIP/Errors"),
         &[
             &keyed_errors(&infer, &format!("{prefix}BLIP/RunInference/Errors")),
-            &keyed_errors(&post, &format!("{prefix}BLIP/PostProcess/Errors")),
+            &post
+                .dead_letters()
+                .map(
+                    format!("{prefix}BLIP/PostProcess/Errors"),
+                    |f: Failed<PredictionResult<(String, _), Vec<String>>>| ErrorRecord {
+                        image: f.element.example.0,
+                        stage: f.step,
+                        reason: f.error,
+                    },
+                )
+                .output(),
         ],
     );
     (post.output(), errors)
@@ -172,26 +182,28 @@ pub fn rank_captions<B: Backend>(
     };
     let rank_model = clip.dir.display().to_string();
     let step = format!("{prefix}CLIP/RunInference");
-    let infer = pre
-        .output()
-        .par_do(step.clone(), RunInference::new(handler, (), &step));
+    let infer = pre.output().run_inference(step, handler.keyed());
     let thumb = clip.thumbnail;
     let ranked = infer.output().map(
         format!("{prefix}Rank"),
-        move |(image, r): (String, PredictionResult<ClipRequest, Ranked>)| ImageResult {
-            image,
-            captions: r
-                .inference
-                .into_iter()
-                .map(|(caption, probability)| ScoredCaption {
-                    caption,
-                    probability,
-                })
-                .collect(),
-            caption_model: caption_model.clone(),
-            rank_model: rank_model.clone(),
-            arm: arm.clone(),
-            thumbnail: thumb.and_then(|side| images::thumbnail_data_uri(&r.example.image.0, side)),
+        move |r: PredictionResult<(String, ClipRequest), Ranked>| {
+            let (image, r) = r.into_keyed();
+            ImageResult {
+                image,
+                captions: r
+                    .inference
+                    .into_iter()
+                    .map(|(caption, probability)| ScoredCaption {
+                        caption,
+                        probability,
+                    })
+                    .collect(),
+                caption_model: caption_model.clone(),
+                rank_model: rank_model.clone(),
+                arm: arm.clone(),
+                thumbnail: thumb
+                    .and_then(|side| images::thumbnail_data_uri(&r.example.image.0, side)),
+            }
         },
     );
     let errors = keyed_errors(&pre, &format!("{prefix}CLIP/Preprocess/Errors")).flatten_with(

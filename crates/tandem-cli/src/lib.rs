@@ -21,7 +21,6 @@ pub mod progress;
 pub mod records;
 pub mod resume;
 pub mod run;
-pub mod run_inference;
 pub mod stats;
 pub mod weights;
 
