@@ -308,3 +308,18 @@ fn cpu_sampling_is_per_sequence_reproducible() {
         .iter()
         .for_each(|c| sampling_is_per_sequence_reproducible(&CpuBackend, c));
 }
+
+/// The same golden checks on the wgpu backend (lavapipe in CI): GPU kernels must reproduce
+/// transformers' logits within the same tolerance and its greedy/beam token ids exactly.
+#[test]
+fn wgpu_outputs_and_generations_match() {
+    // No adapter fails the test with the fix named, unless TANDEM_ALLOW_MISSING_DEVICE=1.
+    let Some(gpu) = tandem_tensor_testing::acquire("blip parity", tandem_wgpu::WgpuBackend::shared()) else {
+        return;
+    };
+    for config in CONFIGS {
+        vision_outputs_match(&gpu, config);
+        decoder_outputs_match(&gpu, config);
+        generations_match(&gpu, config);
+    }
+}
