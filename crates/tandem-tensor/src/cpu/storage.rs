@@ -27,7 +27,6 @@ macro_rules! with_vec {
         }
     };
 }
-pub(crate) use with_vec;
 
 /// Builds a storage of the same variant as `$like` from a closure over its typed vector.
 macro_rules! map_vec {
