@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::fmt::Debug;
 
+use crate::timestamp::Timestamp;
 use crate::window::Window;
 
 /// Bound for every element type.
@@ -18,19 +19,38 @@ use crate::window::Window;
 pub trait Elem: Clone + Debug + Send + 'static {}
 impl<T: Clone + Debug + Send + 'static> Elem for T {}
 
-/// A type-erased element value.
-pub(crate) type AnyBox = Box<dyn Any + Send>;
+/// A type-erased element value, as runners carry it. The graph knows each collection's type
+/// ([`CollectionView`](crate::runner::api::CollectionView)); runners never look inside.
+pub type AnyBox = Box<dyn Any + Send>;
 
-/// An element in flight: its value and the window it belongs to.
-pub(crate) struct Element {
-    pub(crate) value: AnyBox,
-    pub(crate) window: Window,
+/// An element in flight: its value, its event time and the window it belongs to (Beam's
+/// `WindowedValue`). Runners move it between steps unchanged; an element in several sliding
+/// windows travels as one `Element` per window.
+pub struct Element {
+    /// The value (of the collection's element type).
+    pub value: AnyBox,
+    /// Its event time: the watermark of every collection it passes stays at or below it until
+    /// the element has been processed.
+    pub timestamp: Timestamp,
+    /// The window it was assigned to ([`Window::Global`] until `window_into`).
+    pub window: Window,
 }
 
-/// Clones a type-erased value known to hold `T`.
-pub(crate) type CloneFn = fn(&AnyBox) -> AnyBox;
-/// Formats a type-erased value known to hold `T`.
-pub(crate) type DebugFn = fn(&AnyBox) -> String;
+impl Element {
+    /// `value` at `timestamp` in the global window.
+    pub fn new(value: AnyBox, timestamp: Timestamp) -> Self {
+        Element {
+            value,
+            timestamp,
+            window: Window::Global,
+        }
+    }
+}
+
+/// Clones a type-erased value known to hold the collection's element type.
+pub type CloneFn = fn(&AnyBox) -> AnyBox;
+/// Formats a type-erased value known to hold the collection's element type.
+pub type DebugFn = fn(&AnyBox) -> String;
 
 /// The longest `Debug` text kept when naming an element in an error.
 const MAX_DEBUG_CHARS: usize = 200;

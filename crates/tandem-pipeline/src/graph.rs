@@ -1,16 +1,14 @@
 //! The pipeline graph: steps (nodes) and the typed collections (edges) between them.
 //!
 //! This is a description only. Steps hold type-erased factories and metadata (kind, names,
-//! element type names, boundedness, windowing, shuffle codecs); a runner decides how to
-//! execute them.
+//! element types, boundedness, windowing, placement and shuffle codecs); a runner reads it
+//! through the public views of [`crate::runner::api`] and decides how to execute it.
 
-use std::sync::Arc;
-
-use crate::element::{clone_fn, AnyBox, CloneFn, Elem};
+use crate::element::{clone_fn, CloneFn, Elem};
 use crate::error::Error;
-use crate::exec::ExecFactory;
-use crate::shuffle::ShuffleCodec;
-use crate::window::FixedWindows;
+use crate::io::source::EventIter;
+use crate::runner::api::{ExecFactory, Placement};
+use crate::window::Windowing;
 
 /// Index of a step in its graph.
 pub type StepId = usize;
@@ -44,11 +42,13 @@ pub enum Accounting {
     Variable,
 }
 
-/// An erased source: opened once by the runner on one thread.
+/// An erased source: opened once per worker by the runner.
 pub(crate) trait ErasedSource: Send {
-    fn open(
+    fn open_split(
         self: Box<Self>,
-    ) -> Result<Box<dyn Iterator<Item = Result<AnyBox, Error>> + Send>, Error>;
+        worker: usize,
+        peers: usize,
+    ) -> Result<EventIter<crate::element::AnyBox>, Error>;
 }
 
 /// How a step runs.
@@ -65,16 +65,12 @@ pub(crate) struct Step {
     pub(crate) outputs: Vec<CollectionId>,
     /// Requested parallelism; `None` means the runner's default.
     pub(crate) parallelism: Option<usize>,
-    /// Steps that hold global state (groupers, sinks, sources) run as one instance.
-    pub(crate) single_instance: bool,
+    pub(crate) placement: Placement,
     pub(crate) accounting: Accounting,
     pub(crate) exec: StepExec,
     /// Declared tagged outputs: name, port, element type.
     pub(crate) tags: Vec<(String, usize, std::any::TypeId)>,
     pub(crate) dead_letter_port: Option<usize>,
-    /// For shuffle steps: how a distributed runner moves the elements of each input port.
-    #[allow(dead_code)]
-    pub(crate) shuffle: Option<Vec<Arc<dyn ShuffleCodec>>>,
 }
 
 /// A typed edge.
@@ -84,12 +80,13 @@ pub(crate) struct Collection {
     pub(crate) port_name: String,
     pub(crate) type_name: &'static str,
     pub(crate) bounded: bool,
-    pub(crate) windowing: Option<FixedWindows>,
+    pub(crate) windowing: Windowing,
     pub(crate) clone: CloneFn,
 }
 
 #[derive(Default)]
-/// A pipeline graph handed to a [`Runner`](crate::Runner); opaque outside this crate.
+/// A pipeline graph handed to a [`Runner`](crate::Runner). Runners read it through
+/// [`Graph::steps`], [`Graph::collections`] and friends ([`crate::runner::api`]).
 pub struct Graph {
     pub(crate) steps: Vec<Step>,
     pub(crate) collections: Vec<Collection>,
@@ -106,10 +103,9 @@ pub(crate) struct StepSpec {
     pub(crate) name: String,
     pub(crate) kind: StepKind,
     pub(crate) inputs: Vec<CollectionId>,
-    pub(crate) single_instance: bool,
+    pub(crate) placement: Placement,
     pub(crate) accounting: Accounting,
     pub(crate) exec: StepExec,
-    pub(crate) shuffle: Option<Vec<Arc<dyn ShuffleCodec>>>,
 }
 
 impl Graph {
@@ -122,12 +118,11 @@ impl Graph {
             inputs: spec.inputs,
             outputs: Vec::new(),
             parallelism: None,
-            single_instance: spec.single_instance,
+            placement: spec.placement,
             accounting: spec.accounting,
             exec: spec.exec,
             tags: Vec::new(),
             dead_letter_port: None,
-            shuffle: spec.shuffle,
         });
         self.steps.len() - 1
     }
@@ -144,19 +139,20 @@ impl Graph {
     }
 
     /// Adds output port `port_name` of type `T` to `step`. Boundedness and windowing are
-    /// inherited from the step's inputs unless `windowing` is given.
+    /// inherited from the step's inputs unless given.
     pub(crate) fn add_output<T: Elem>(
         &mut self,
         step: StepId,
         port_name: &str,
         bounded: Option<bool>,
-        windowing: Option<Option<FixedWindows>>,
+        windowing: Option<Windowing>,
     ) -> CollectionId {
         let inputs = &self.steps[step].inputs;
         let inherited_bounded = inputs.iter().all(|&c| self.collections[c].bounded);
         let inherited_windowing = inputs
             .first()
-            .and_then(|&c| self.collections[c].windowing.clone());
+            .map(|&c| self.collections[c].windowing.clone())
+            .unwrap_or_default();
         let port = self.steps[step].outputs.len();
         self.collections.push(Collection {
             producer: step,
@@ -170,16 +166,5 @@ impl Graph {
         let id = self.collections.len() - 1;
         self.steps[step].outputs.push(id);
         id
-    }
-
-    /// Index of the steps reading each collection, with the input port they read it on.
-    pub(crate) fn consumers(&self) -> Vec<Vec<(StepId, usize)>> {
-        let mut out = vec![Vec::new(); self.collections.len()];
-        for (sid, step) in self.steps.iter().enumerate() {
-            for (port, &c) in step.inputs.iter().enumerate() {
-                out[c].push((sid, port));
-            }
-        }
-        out
     }
 }

@@ -22,7 +22,18 @@
 //! The graph is a description: a [`Runner`] executes it. [`LocalRunner`] (the default) runs
 //! steps on threads connected by bounded channels. Only elements that cross a shuffle
 //! (`group_by_key`, `co_group_by_key`, combines) must be serialisable, so a distributed runner
-//! can move them between machines.
+//! can move them between machines. Runners are written against the public
+//! [`runner::api`]; `LocalRunner` uses nothing else.
+//!
+//! # Batch and streaming
+//!
+//! The same pipeline runs over a bounded input (a folder) and an unbounded one (stdin, a
+//! channel). Every element carries an event time ([`Timestamp`]; for file inputs its position),
+//! sources advance a watermark, and the runner propagates the low watermark through every step,
+//! including steps that hold elements such as RunInference's batcher. Grouping steps emit a
+//! window's groups as soon as the watermark passes its end and drop that state
+//! ([`window`]), so results leave while the input is still being read and memory does not grow
+//! with the input.
 //!
 //! # Model inference
 //!
@@ -86,7 +97,6 @@
 mod display;
 mod element;
 mod error;
-mod exec;
 mod graph;
 mod hash;
 pub mod io;
@@ -94,7 +104,7 @@ mod metrics;
 mod pcollection;
 mod pipeline;
 pub mod runner;
-mod shuffle;
+mod timestamp;
 pub mod transforms;
 pub mod window;
 
@@ -104,14 +114,18 @@ pub use graph::{Accounting, Graph, StepKind};
 pub use hash::stable_hash;
 pub use io::{
     ChannelSink, ChannelSource, Collected, ReadFiles, ReadImages, ReadJsonLines, ReadLines, Sink,
-    Source, WriteJsonLines, WriteStdout,
+    Source, SourceEvent, WriteJsonLines, WriteStdout,
 };
 pub use metrics::{RunReport, StepMetrics};
 pub use pcollection::{Applied, PCollection};
 pub use pipeline::Pipeline;
-pub use runner::{LocalRunner, Runner};
+pub use runner::{LocalRunner, Runner, StopHandle};
+pub use timestamp::Timestamp;
 pub use transforms::co_group::{CoGbkResult, CoGroupByKey, CoGroupTag, CoGrouped};
 pub use transforms::group::{Key, ShuffleValue};
 pub use transforms::par_do::{DoFn, Emitter, Failed, OutputTag};
 pub use transforms::run_inference::RunInference;
-pub use window::{Clock, FixedWindows, ManualClock, SystemClock, Window};
+pub use window::{
+    Clock, FixedWindows, GlobalWindows, ManualClock, SlidingWindows, SystemClock, Trigger, Window,
+    WindowFn, Windowing,
+};

@@ -26,10 +26,16 @@ pub struct StepMetrics {
     pub filtered: u64,
     /// Elements a sink wrote.
     pub written: u64,
+    /// Elements that reached a grouping step after their window had closed (each emitted at
+    /// once in a late pane of its own).
+    pub late: u64,
     /// Time spent inside the step's code (user code and built-ins), summed over workers.
     pub busy: Duration,
     /// The most elements seen waiting in the step's input channel.
     pub max_queued: usize,
+    /// The most input elements the step's instances held at once (a batcher's buffer, a
+    /// grouping step's open panes), summed over instances: what bounds its memory.
+    pub max_held: usize,
     /// Which balance applies to the counts.
     pub accounting: Accounting,
 }

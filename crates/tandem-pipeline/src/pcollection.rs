@@ -7,9 +7,9 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 
 use crate::element::Elem;
-use crate::exec::ExecFactory;
 use crate::graph::{Accounting, CollectionId, StepExec, StepId, StepKind, StepSpec};
 use crate::pipeline::Pipeline;
+use crate::runner::api::{ExecFactory, Placement};
 use crate::transforms::par_do::{Failed, OutputTag};
 
 /// A typed, immutable collection of elements in a pipeline. Transforms take `&self` and
@@ -89,8 +89,9 @@ impl<T> PCollection<T> {
         self
     }
 
-    /// Sets how many parallel workers run the step that produced this collection. Ignored for
-    /// single-instance steps (sources, groupers, sinks). Zero is treated as one.
+    /// Sets how many parallel workers run the step that produced this collection (for a
+    /// grouping step: how many key partitions). Ignored for single-instance steps (sinks).
+    /// Zero is treated as one.
     pub fn with_parallelism(self, workers: usize) -> Self {
         if let Some(step) = self.producer() {
             self.pipeline.graph().steps[step].parallelism = Some(workers.max(1));
@@ -104,7 +105,7 @@ pub(crate) struct ElementWise {
     pub(crate) name: String,
     pub(crate) kind: StepKind,
     pub(crate) accounting: Accounting,
-    pub(crate) single_instance: bool,
+    pub(crate) placement: Placement,
     pub(crate) factory: ExecFactory,
 }
 
@@ -116,10 +117,9 @@ impl<T: Elem> PCollection<T> {
             name: spec.name,
             kind: spec.kind,
             inputs: vec![self.id],
-            single_instance: spec.single_instance,
+            placement: spec.placement,
             accounting: spec.accounting,
             exec: StepExec::Worker(spec.factory),
-            shuffle: None,
         });
         let out = g.add_output::<U>(step, "main", None, None);
         drop(g);
@@ -132,10 +132,9 @@ impl<T: Elem> PCollection<T> {
             name,
             kind: StepKind::Sink,
             inputs: vec![self.id],
-            single_instance: true,
+            placement: Placement::Single,
             accounting: Accounting::Exact,
             exec: StepExec::Worker(factory),
-            shuffle: None,
         });
     }
 }

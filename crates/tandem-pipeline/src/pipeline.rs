@@ -53,6 +53,17 @@ impl Pipeline {
 
     /// Runs on `runner`. Sources are consumed: a pipeline runs once.
     pub fn run_with<R: Runner + ?Sized>(self, runner: &R) -> Result<RunReport> {
+        runner.run_graph(self.into_graph()?)
+    }
+
+    /// Takes the finished graph out of the pipeline, for a runner (see
+    /// [`crate::runner::api`]). Handles made from this pipeline stay valid for reading
+    /// `collect` results after the run.
+    ///
+    /// # Errors
+    /// The first problem found while building (e.g. a group over an unbounded collection
+    /// that could never fire), or [`Error::AlreadyRun`].
+    pub fn into_graph(self) -> Result<Graph> {
         let graph = {
             let mut g = self.graph();
             if g.ran {
@@ -65,11 +76,10 @@ impl Pipeline {
         if let Some(err) = graph.build_errors.into_iter().next() {
             return Err(err);
         }
-        let graph = Graph {
+        Ok(Graph {
             build_errors: Vec::new(),
             ..graph
-        };
-        runner.run_graph(graph)
+        })
     }
 
     /// The graph as indented text, one step per line.

@@ -1,14 +1,24 @@
-//! Windows: how grouping steps cut an unbounded stream into finite groups.
+//! Windows and triggers: how grouping steps cut a collection, bounded or not, into finite
+//! groups, and when they emit them.
 //!
-//! Supported today: the global window (the default; bounded input only when grouping) and
-//! fixed, non-overlapping windows by **processing time** (`FixedWindows`). An element is
-//! assigned to a window when it passes the `window_into` step, using that step's [`Clock`]; a
-//! grouping step emits a window's groups once the same clock passes the window's end, and emits
-//! every remaining window when its input closes. There is no watermark: an element that
-//! reaches a grouping step after its window fired (it was windowed just before the window's
-//! end and was still in flight) starts a new group for that window, emitted as a second,
-//! later result for the same key and window. Event-time windows, sliding windows, sessions,
-//! triggers and late data are not supported.
+//! The model is Beam's, driven by **event time** ([`Timestamp`]) and the **watermark**:
+//! - [`window_into`](crate::PCollection::window_into) assigns every element to one window
+//!   ([`FixedWindows`]) or several ([`SlidingWindows`]) by its timestamp; without it, elements
+//!   are in the single global window ([`GlobalWindows`]).
+//! - A grouping step (`group_by_key`, `co_group_by_key`, combines) holds a pane per key and
+//!   window and emits it when the input watermark passes the window's end (Beam's default
+//!   trigger, [`Trigger::AfterWatermark`]), then drops that state. The global window ends only
+//!   at end of input, so an unbounded collection grouped in the global window needs an
+//!   early-firing trigger ([`Trigger::AfterCount`], [`Trigger::AfterProcessingTime`]).
+//! - Panes are *discarding*: each value is emitted in exactly one pane. Early panes of a window
+//!   are followed by a final pane at the watermark holding what arrived since (if anything).
+//! - **Late data**: an element whose window already closed (its end is at or below the input
+//!   watermark when it arrives) is not dropped, unlike Beam's default zero allowed lateness: it
+//!   is emitted at once as a pane of its own, and counted as `late` in the step's metrics. No
+//!   input ever vanishes.
+//!
+//! A fired pane's element carries the window's [`Window::max_timestamp`] (Beam's default
+//! end-of-window timestamp combiner) and the window itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,32 +26,283 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::timestamp::Timestamp;
+
 /// The window an element belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Window {
-    /// The single window spanning all time.
+    /// The single window spanning all time; it closes at end of input.
     Global,
-    /// `[start_ms, end_ms)` in the clock's milliseconds.
+    /// `[start, end)` in timestamp units.
     Interval {
-        /// Inclusive start, milliseconds.
-        start_ms: u64,
-        /// Exclusive end, milliseconds.
-        end_ms: u64,
+        /// Inclusive start.
+        start: u64,
+        /// Exclusive end.
+        end: u64,
     },
 }
 
 impl Window {
-    /// The processing time (clock milliseconds) at which this window is complete; `None` for the
-    /// global window, which completes only when the input closes.
-    pub fn end_ms(&self) -> Option<u64> {
+    /// The latest timestamp inside the window: the timestamp of the panes it fires, and the
+    /// watermark beyond which it is complete (`watermark > max_timestamp`).
+    pub fn max_timestamp(&self) -> Timestamp {
         match self {
-            Window::Global => None,
-            Window::Interval { end_ms, .. } => Some(*end_ms),
+            Window::Global => Timestamp(u64::MAX - 1),
+            Window::Interval { end, .. } => Timestamp(end.saturating_sub(1)),
+        }
+    }
+
+    /// Whether a watermark at `watermark` has passed this window's end.
+    pub fn is_closed_by(&self, watermark: Timestamp) -> bool {
+        self.max_timestamp() < watermark
+    }
+}
+
+/// How elements are assigned to windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowFn {
+    /// Everything in [`Window::Global`].
+    Global,
+    /// Non-overlapping windows `[k·size + offset, (k+1)·size + offset)`.
+    Fixed {
+        /// Window length in timestamp units (≥ 1).
+        size: u64,
+        /// Shift of the window grid (< `size`).
+        offset: u64,
+    },
+    /// Windows of `size` starting every `period`; an element belongs to `⌈size / period⌉` of
+    /// them (fewer near time 0).
+    Sliding {
+        /// Window length in timestamp units (≥ 1).
+        size: u64,
+        /// Distance between window starts (≥ 1, ≤ `size`).
+        period: u64,
+    },
+}
+
+impl WindowFn {
+    /// The windows containing `t`, in increasing order of start.
+    pub fn assign(&self, t: Timestamp) -> Vec<Window> {
+        let t = t.0;
+        match *self {
+            WindowFn::Global => vec![Window::Global],
+            WindowFn::Fixed { size, offset } => {
+                let start = if t >= offset {
+                    t - (t - offset) % size
+                } else {
+                    0
+                };
+                let end = if t >= offset {
+                    start.saturating_add(size)
+                } else {
+                    offset
+                };
+                vec![Window::Interval { start, end }]
+            }
+            WindowFn::Sliding { size, period } => {
+                let last_start = t - t % period;
+                let mut out = Vec::new();
+                let mut start = last_start;
+                loop {
+                    let end = start.saturating_add(size);
+                    if end > t {
+                        out.push(Window::Interval { start, end });
+                    } else {
+                        break;
+                    }
+                    match start.checked_sub(period) {
+                        Some(s) => start = s,
+                        None => break,
+                    }
+                }
+                out.reverse();
+                out
+            }
         }
     }
 }
 
-/// Processing-time source. Injected so window firing is testable without sleeping.
+/// When a grouping step emits a window's panes.
+#[derive(Clone)]
+pub enum Trigger {
+    /// Once, when the watermark passes the end of the window (Beam's default trigger).
+    AfterWatermark,
+    /// Early: every time a key's pane holds `n` values; the rest when the window closes.
+    AfterCount(usize),
+    /// Early: `delay` of processing time after the first value of a key's pane arrived; the
+    /// rest when the window closes. `clock` is injected so tests need not sleep.
+    AfterProcessingTime {
+        /// How long a pane may wait.
+        delay: Duration,
+        /// Processing-time source.
+        clock: Arc<dyn Clock>,
+    },
+}
+
+impl Trigger {
+    /// `AfterProcessingTime` on the system clock.
+    pub fn after_processing_time(delay: Duration) -> Self {
+        Trigger::AfterProcessingTime {
+            delay,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Whether this trigger fires before the window closes.
+    pub fn fires_early(&self) -> bool {
+        !matches!(self, Trigger::AfterWatermark)
+    }
+}
+
+impl std::fmt::Debug for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trigger::AfterWatermark => f.write_str("AfterWatermark"),
+            Trigger::AfterCount(n) => write!(f, "AfterCount({n})"),
+            Trigger::AfterProcessingTime { delay, .. } => {
+                write!(f, "AfterProcessingTime({delay:?})")
+            }
+        }
+    }
+}
+
+/// A collection's windowing strategy: how elements are windowed and when groups fire.
+#[derive(Clone, Debug)]
+pub struct Windowing {
+    /// Window assignment.
+    pub window_fn: WindowFn,
+    /// Firing rule of grouping steps.
+    pub trigger: Trigger,
+}
+
+impl Default for Windowing {
+    fn default() -> Self {
+        GlobalWindows.into()
+    }
+}
+
+impl Windowing {
+    /// The same windows with `trigger` (Beam's `.triggering(...)`).
+    pub fn triggering(mut self, trigger: Trigger) -> Self {
+        self.trigger = trigger;
+        self
+    }
+
+    /// Whether a group over an unbounded collection with this windowing ever emits before
+    /// end of input.
+    pub fn can_fire_before_end(&self) -> bool {
+        self.window_fn != WindowFn::Global || self.trigger.fires_early()
+    }
+}
+
+/// The single global window (the default windowing).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GlobalWindows;
+
+impl GlobalWindows {
+    /// The global window with an early-firing `trigger` (for grouping unbounded input).
+    pub fn triggering(self, trigger: Trigger) -> Windowing {
+        Windowing::from(self).triggering(trigger)
+    }
+}
+
+impl From<GlobalWindows> for Windowing {
+    fn from(_: GlobalWindows) -> Self {
+        Windowing {
+            window_fn: WindowFn::Global,
+            trigger: Trigger::AfterWatermark,
+        }
+    }
+}
+
+/// Fixed-size, non-overlapping event-time windows (Beam's `FixedWindows`).
+#[derive(Clone, Copy, Debug)]
+pub struct FixedWindows {
+    size: u64,
+    offset: u64,
+}
+
+impl FixedWindows {
+    /// Windows of `size` timestamp units (positions for file inputs); 0 is treated as 1.
+    pub fn new(size: u64) -> Self {
+        FixedWindows {
+            size: size.max(1),
+            offset: 0,
+        }
+    }
+
+    /// Windows of `size` for sources stamping milliseconds (rounded up to 1 ms).
+    pub fn of(size: Duration) -> Self {
+        Self::new(u64::try_from(size.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Shifts the window grid by `offset` units (taken modulo the size).
+    pub fn with_offset(mut self, offset: u64) -> Self {
+        self.offset = offset % self.size;
+        self
+    }
+
+    /// Window size in timestamp units.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// These windows with an early-firing `trigger`.
+    pub fn triggering(self, trigger: Trigger) -> Windowing {
+        Windowing::from(self).triggering(trigger)
+    }
+}
+
+impl From<FixedWindows> for Windowing {
+    fn from(w: FixedWindows) -> Self {
+        Windowing {
+            window_fn: WindowFn::Fixed {
+                size: w.size,
+                offset: w.offset,
+            },
+            trigger: Trigger::AfterWatermark,
+        }
+    }
+}
+
+/// Overlapping windows of one size starting at a fixed period (Beam's `SlidingWindows`).
+#[derive(Clone, Copy, Debug)]
+pub struct SlidingWindows {
+    size: u64,
+    period: u64,
+}
+
+impl SlidingWindows {
+    /// Windows of `size` units starting every `period` units (both at least 1; a period
+    /// longer than the size is clamped to it, which makes fixed windows).
+    pub fn new(size: u64, period: u64) -> Self {
+        let size = size.max(1);
+        SlidingWindows {
+            size,
+            period: period.clamp(1, size),
+        }
+    }
+
+    /// These windows with an early-firing `trigger`.
+    pub fn triggering(self, trigger: Trigger) -> Windowing {
+        Windowing::from(self).triggering(trigger)
+    }
+}
+
+impl From<SlidingWindows> for Windowing {
+    fn from(w: SlidingWindows) -> Self {
+        Windowing {
+            window_fn: WindowFn::Sliding {
+                size: w.size,
+                period: w.period,
+            },
+            trigger: Trigger::AfterWatermark,
+        }
+    }
+}
+
+/// Processing-time source for processing-time triggers. Injected so firing is testable
+/// without sleeping.
 pub trait Clock: Send + Sync + 'static {
     /// Current time in milliseconds since an arbitrary fixed origin.
     fn now_ms(&self) -> u64;
@@ -87,71 +348,45 @@ impl Clock for ManualClock {
     }
 }
 
-/// Fixed-size, non-overlapping processing-time windows.
-#[derive(Clone)]
-pub struct FixedWindows {
-    size_ms: u64,
-    clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for FixedWindows {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FixedWindows({} ms)", self.size_ms)
-    }
-}
-
-impl FixedWindows {
-    /// Windows of `size`, on the system clock. Sizes under one millisecond are rounded up to
-    /// one millisecond (windows are aligned to whole milliseconds).
-    pub fn of(size: Duration) -> Self {
-        Self {
-            size_ms: (size.as_millis() as u64).max(1),
-            clock: Arc::new(SystemClock),
-        }
-    }
-
-    /// Same windows on another clock (a [`ManualClock`] in tests).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Window size in milliseconds.
-    pub fn size_ms(&self) -> u64 {
-        self.size_ms
-    }
-
-    /// The window containing the clock's current time.
-    pub(crate) fn assign_now(&self) -> Window {
-        let now = self.clock.now_ms();
-        let start = now - now % self.size_ms;
-        Window::Interval {
-            start_ms: start,
-            end_ms: start + self.size_ms,
-        }
-    }
-
-    pub(crate) fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn iv(start: u64, end: u64) -> Window {
+        Window::Interval { start, end }
+    }
+
     #[test]
-    fn windows_align_to_multiples_of_the_size() {
-        let clock = ManualClock::new(1_234);
-        let w = FixedWindows::of(Duration::from_millis(100)).with_clock(clock.clone());
+    fn fixed_windows_align_to_multiples_of_the_size_plus_offset() {
+        let w: Windowing = FixedWindows::new(10).into();
+        assert_eq!(w.window_fn.assign(Timestamp(0)), vec![iv(0, 10)]);
+        assert_eq!(w.window_fn.assign(Timestamp(19)), vec![iv(10, 20)]);
+        let w: Windowing = FixedWindows::new(10).with_offset(3).into();
+        assert_eq!(w.window_fn.assign(Timestamp(13)), vec![iv(13, 23)]);
+        assert_eq!(w.window_fn.assign(Timestamp(12)), vec![iv(3, 13)]);
+        assert_eq!(w.window_fn.assign(Timestamp(1)), vec![iv(0, 3)]);
+    }
+
+    #[test]
+    fn sliding_windows_cover_each_timestamp_size_over_period_times() {
+        let w: Windowing = SlidingWindows::new(10, 5).into();
         assert_eq!(
-            w.assign_now(),
-            Window::Interval {
-                start_ms: 1_200,
-                end_ms: 1_300
-            }
+            w.window_fn.assign(Timestamp(12)),
+            vec![iv(5, 15), iv(10, 20)]
         );
-        clock.advance(Duration::from_millis(66));
-        assert_eq!(w.assign_now().end_ms(), Some(1_400));
+        assert_eq!(w.window_fn.assign(Timestamp(3)), vec![iv(0, 10)]);
+        let w: Windowing = SlidingWindows::new(3, 1).into();
+        assert_eq!(
+            w.window_fn.assign(Timestamp(7)),
+            vec![iv(5, 8), iv(6, 9), iv(7, 10)]
+        );
+    }
+
+    #[test]
+    fn a_window_closes_once_the_watermark_passes_its_last_timestamp() {
+        assert!(!iv(0, 10).is_closed_by(Timestamp(9)));
+        assert!(iv(0, 10).is_closed_by(Timestamp(10)));
+        assert!(!Window::Global.is_closed_by(Timestamp(u64::MAX - 1)));
+        assert!(Window::Global.is_closed_by(Timestamp::MAX));
     }
 }

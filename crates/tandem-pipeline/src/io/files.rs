@@ -8,16 +8,31 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::io::glob::glob;
-use crate::io::source::{ElementIter, Source};
+use crate::io::source::{positional, ElementIter, EventIter, Source};
 
 /// Extensions `ReadImages` picks up (compared case-insensitively).
 pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"];
 
 fn read_lazily(paths: Vec<PathBuf>) -> ElementIter<(String, Vec<u8>)> {
-    Box::new(paths.into_iter().map(|path| {
-        std::fs::read(&path)
-            .map(|bytes| (path.to_string_lossy().into_owned(), bytes))
-            .map_err(|source| Error::Io { path, source })
+    Box::new(paths.into_iter().map(read_one))
+}
+
+fn read_one(path: PathBuf) -> Result<(String, Vec<u8>), Error> {
+    std::fs::read(&path)
+        .map(|bytes| (path.to_string_lossy().into_owned(), bytes))
+        .map_err(|source| Error::Io { path, source })
+}
+
+/// Worker `worker`'s share of `paths` (by position), reading only those files.
+fn split_lazily(paths: Vec<PathBuf>, worker: usize, peers: usize) -> EventIter<(String, Vec<u8>)> {
+    // Positions are stamped on the path list, so other workers' files are never read.
+    let shares = positional(Box::new(paths.into_iter().map(Ok)), worker, peers);
+    Box::new(shares.map(|event| match event? {
+        crate::SourceEvent::Element { value, timestamp } => Ok(crate::SourceEvent::Element {
+            value: read_one(value)?,
+            timestamp,
+        }),
+        crate::SourceEvent::Watermark(t) => Ok(crate::SourceEvent::Watermark(t)),
     }))
 }
 
@@ -37,19 +52,28 @@ impl ReadFiles {
     }
 }
 
+impl ReadFiles {
+    fn paths(&self) -> Result<Vec<PathBuf>, Error> {
+        let paths = glob(&self.pattern)?;
+        if paths.is_empty() {
+            return Err(Error::NoMatch {
+                pattern: self.pattern.clone(),
+            });
+        }
+        Ok(paths)
+    }
+}
+
 impl Source for ReadFiles {
     type Item = (String, Vec<u8>);
     fn default_name(&self) -> String {
         format!("ReadFiles({})", self.pattern)
     }
     fn open(self) -> Result<ElementIter<Self::Item>, Error> {
-        let paths = glob(&self.pattern)?;
-        if paths.is_empty() {
-            return Err(Error::NoMatch {
-                pattern: self.pattern,
-            });
-        }
-        Ok(read_lazily(paths))
+        Ok(read_lazily(self.paths()?))
+    }
+    fn open_split(self, worker: usize, peers: usize) -> Result<EventIter<Self::Item>, Error> {
+        Ok(split_lazily(self.paths()?, worker, peers))
     }
 }
 
@@ -80,6 +104,15 @@ impl Source for ReadImages {
         String::from("ReadImages")
     }
     fn open(self) -> Result<ElementIter<Self::Item>, Error> {
+        Ok(read_lazily(self.paths()?))
+    }
+    fn open_split(self, worker: usize, peers: usize) -> Result<EventIter<Self::Item>, Error> {
+        Ok(split_lazily(self.paths()?, worker, peers))
+    }
+}
+
+impl ReadImages {
+    fn paths(&self) -> Result<Vec<PathBuf>, Error> {
         if !self.folder.is_dir() {
             return Err(Error::Io {
                 path: self.folder.clone(),
@@ -87,10 +120,9 @@ impl Source for ReadImages {
             });
         }
         let pattern = self.folder.join("**").to_string_lossy().into_owned();
-        let paths: Vec<PathBuf> = glob(&pattern)?
+        Ok(glob(&pattern)?
             .into_iter()
             .filter(|p| is_image(p))
-            .collect();
-        Ok(read_lazily(paths))
+            .collect())
     }
 }

@@ -18,6 +18,6 @@ pub mod write;
 pub use channel::{ChannelSink, ChannelSource};
 pub use collect::Collected;
 pub use files::{ReadFiles, ReadImages, IMAGE_EXTENSIONS};
-pub use source::{ElementIter, IterSource, Source};
+pub use source::{positional, ElementIter, EventIter, IterSource, Source, SourceEvent};
 pub use text::{ReadJsonLines, ReadLines};
 pub use write::{Sink, WriteJsonLines, WriteStdout};

@@ -11,11 +11,13 @@ use serde::Serialize;
 
 use crate::element::{debug_text, downcast, panic_message, Elem, Element};
 use crate::error::BoxError;
-use crate::exec::{ElementResult, Exec, ExecContext, Failure, Outputs, ProcessError};
 use crate::pcollection::PCollection;
+use crate::runner::api::{ExecContext, Executor, Failure, Outputs, ProcessError};
+use crate::timestamp::Timestamp;
 
 /// Somewhere elements go. A sink runs as a single instance: `open` once, `write` per
-/// element, `close` at end of input (flush there). A `write` error fails the run naming the
+/// element as it arrives (so results leave while a streaming run goes on), `close` at end of
+/// input (flush there). A `write` error fails the run naming the
 /// element.
 pub trait Sink<T>: Send + 'static {
     /// Prepares the destination (creates the file).
@@ -50,13 +52,19 @@ impl<T: Elem, S: Sink<T>> SinkExec<T, S> {
     }
 }
 
-impl<T: Elem, S: Sink<T>> Exec for SinkExec<T, S> {
+impl<T: Elem, S: Sink<T>> Executor for SinkExec<T, S> {
     fn setup(&mut self) -> Result<(), String> {
         let sink = self.sink()?;
         guarded(|| sink.open())
     }
 
-    fn process(&mut self, _port: usize, elem: Element, out: &mut Outputs) -> ElementResult {
+    fn process(
+        &mut self,
+        _port: usize,
+        elem: Element,
+        out: &mut Outputs,
+    ) -> Result<(), ProcessError> {
+        let (timestamp, window) = (elem.timestamp, elem.window);
         let value: T = downcast(elem.value).map_err(|message| ProcessError::Step {
             phase: "write",
             message,
@@ -68,18 +76,23 @@ impl<T: Elem, S: Sink<T>> Exec for SinkExec<T, S> {
         })?;
         match guarded(|| sink.write(value)) {
             Ok(()) => {
-                out.written += 1;
+                out.counts.written += 1;
                 Ok(())
             }
             Err(message) => Err(ProcessError::Element(Failure {
                 dead_letter: Box::new(()),
                 element: shown,
                 message,
+                timestamp,
+                window,
             })),
         }
     }
 
-    fn end_of_input(&mut self, _out: &mut Outputs) -> Result<(), String> {
+    fn on_watermark(&mut self, watermark: Timestamp, _out: &mut Outputs) -> Result<(), String> {
+        if !watermark.is_max() {
+            return Ok(());
+        }
         let sink = self.sink()?;
         let r = guarded(|| sink.close());
         self.sink = None;
@@ -93,7 +106,7 @@ impl<T: Elem> PCollection<T> {
     pub fn write<S: Sink<T>>(&self, name: impl Into<String>, sink: S) {
         // The factory is called once (single instance); keep the sink until then.
         let slot = Arc::new(std::sync::Mutex::new(Some(sink)));
-        let factory = Arc::new(move |_: &ExecContext| -> Box<dyn Exec> {
+        let factory = Arc::new(move |_: &ExecContext| -> Box<dyn Executor> {
             let sink = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
             Box::new(SinkExec::<T, S> {
                 sink,

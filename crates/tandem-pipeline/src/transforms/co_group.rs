@@ -2,9 +2,9 @@
 //!
 //! This is the join that puts an image back together with the captions generated for it:
 //! `(id, image)` and `(id, caption)` become `(id, [image], [captions])`. Same windowing and
-//! boundedness rules as `group_by_key`.
+//! boundedness rules as `group_by_key`: partitioned by key, one pane per key and window,
+//! fired by the window's trigger (at the latest when the watermark passes the window's end).
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,21 +12,20 @@ use std::time::Instant;
 
 use crate::element::{clone_fn, debug_fn, downcast, AnyBox, CloneFn, DebugFn, Element};
 use crate::error::Error;
-use crate::exec::{ElementResult, Exec, ExecContext, Outputs, ProcessError};
 use crate::graph::{Accounting, CollectionId, StepExec, StepKind, StepSpec};
 use crate::pcollection::PCollection;
 use crate::pipeline::Pipeline;
-use crate::shuffle::{JsonKvCodec, ShuffleCodec};
-use crate::transforms::group::{check_groupable, Key, ShuffleValue};
-use crate::transforms::keyed_state::KeyedState;
-use crate::window::Window;
+use crate::runner::api::{
+    ExecContext, Executor, KvCodec, Outputs, Placement, ProcessError, ShuffleCodec,
+};
+use crate::timestamp::Timestamp;
+use crate::transforms::group::{check_groupable, emit_panes, Key, ShuffleValue};
+use crate::transforms::panes::{Added, Panes};
 
 static NEXT_GROUP: AtomicU64 = AtomicU64::new(1);
 
 type Splitter<K> = Arc<dyn Fn(AnyBox) -> Result<(K, AnyBox), String> + Send + Sync>;
 type Shape<K> = Arc<dyn Fn(K, Vec<Vec<AnyBox>>) -> Result<AnyBox, String> + Send + Sync>;
-/// Fired windows: per window, per key, the values of each input.
-type Fired<K> = Vec<(Window, HashMap<K, Vec<Vec<AnyBox>>>)>;
 
 /// A two-way co-group's element: the key, the values from the first input, those from the
 /// second.
@@ -149,7 +148,7 @@ impl<K: Key> CoGroupByKey<K> {
             self.splitters.push(Arc::new(|b: AnyBox| {
                 downcast::<(K, V)>(b).map(|(k, v)| (k, Box::new(v) as AnyBox))
             }));
-            self.codecs.push(Arc::new(JsonKvCodec::<K, V>::new()));
+            self.codecs.push(Arc::new(KvCodec::<K, V>::new()));
             self.fns.push((clone_fn::<V>(), debug_fn::<V>()));
         }
         CoGroupTag {
@@ -184,9 +183,9 @@ impl<K: Key> CoGroupByKey<K> {
         check_groupable(&self.pipeline, &name, &self.inputs);
         let splitters = Arc::new(self.splitters);
         let arity = self.inputs.len();
-        let factory = Arc::new(move |ctx: &ExecContext| -> Box<dyn Exec> {
+        let factory = Arc::new(move |ctx: &ExecContext| -> Box<dyn Executor> {
             Box::new(CoGroupExec {
-                state: KeyedState::new(ctx.windowing.clone()),
+                panes: Panes::new(&ctx.windowing),
                 splitters: Arc::clone(&splitters),
                 shape: Arc::clone(&shape),
                 arity,
@@ -197,10 +196,9 @@ impl<K: Key> CoGroupByKey<K> {
             name,
             kind: StepKind::CoGroupByKey,
             inputs: self.inputs,
-            single_instance: true,
+            placement: Placement::ByKey(self.codecs),
             accounting: Accounting::Variable,
             exec: StepExec::Worker(factory),
-            shuffle: Some(self.codecs),
         });
         let out = g.add_output::<O>(step, "main", None, None);
         drop(g);
@@ -209,25 +207,20 @@ impl<K: Key> CoGroupByKey<K> {
 }
 
 struct CoGroupExec<K> {
-    state: KeyedState<K, Vec<Vec<AnyBox>>>,
+    panes: Panes<K, Vec<Vec<AnyBox>>>,
     splitters: Arc<Vec<Splitter<K>>>,
     shape: Shape<K>,
     arity: usize,
 }
 
-impl<K: Key> CoGroupExec<K> {
-    fn emit(&self, out: &mut Outputs, fired: Fired<K>) -> Result<(), String> {
-        for (window, groups) in fired {
-            for (k, values) in groups {
-                out.push_in(0, (self.shape)(k, values)?, window);
-            }
-        }
-        Ok(())
-    }
-}
-
-impl<K: Key> Exec for CoGroupExec<K> {
-    fn process(&mut self, port: usize, elem: Element, out: &mut Outputs) -> ElementResult {
+impl<K: Key> Executor for CoGroupExec<K> {
+    fn process(
+        &mut self,
+        port: usize,
+        elem: Element,
+        out: &mut Outputs,
+    ) -> Result<(), ProcessError> {
+        out.current = Some((elem.timestamp, elem.window));
         let step_err = |message: String| ProcessError::Step {
             phase: "process",
             message,
@@ -238,25 +231,50 @@ impl<K: Key> Exec for CoGroupExec<K> {
             .ok_or_else(|| step_err(format!("no input port {port}")))?;
         let (k, v) = split(elem.value).map_err(step_err)?;
         let arity = self.arity;
-        self.state
-            .entry(elem.window, k, || (0..arity).map(|_| Vec::new()).collect())[port]
-            .push(v);
-        let ready = self.state.take_ready();
-        self.emit(out, ready).map_err(step_err)
+        let added = self.panes.add(
+            elem.window,
+            k,
+            || (0..arity).map(|_| Vec::new()).collect(),
+            |values: &mut Vec<Vec<AnyBox>>| {
+                values[port].push(v);
+                Ok::<(), String>(())
+            },
+        );
+        let fired = match added.map_err(step_err)? {
+            Added::Held => Vec::new(),
+            Added::Early(f) => vec![f],
+            Added::Late(f) => {
+                out.counts.late += 1;
+                vec![f]
+            }
+        };
+        emit_panes(out, fired, |k, v| (self.shape)(k, v)).map_err(step_err)
+    }
+
+    fn observes_watermark(&self) -> bool {
+        true
+    }
+
+    fn on_watermark(&mut self, watermark: Timestamp, out: &mut Outputs) -> Result<(), String> {
+        let fired = self.panes.advance(watermark);
+        emit_panes(out, fired, |k, v| (self.shape)(k, v))
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.state.next_deadline()
+        self.panes.next_deadline()
     }
 
     fn on_deadline(&mut self, out: &mut Outputs) -> Result<(), String> {
-        let ready = self.state.take_ready();
-        self.emit(out, ready)
+        let fired = self.panes.due();
+        emit_panes(out, fired, |k, v| (self.shape)(k, v))
     }
 
-    fn end_of_input(&mut self, out: &mut Outputs) -> Result<(), String> {
-        let all = self.state.take_all();
-        self.emit(out, all)
+    fn hold(&self) -> Option<Timestamp> {
+        self.panes.hold()
+    }
+
+    fn held(&self) -> usize {
+        self.panes.held()
     }
 }
 

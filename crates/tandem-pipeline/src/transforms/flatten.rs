@@ -4,15 +4,20 @@ use std::sync::Arc;
 
 use crate::element::{Elem, Element};
 use crate::error::Error;
-use crate::exec::{ElementResult, Exec, ExecContext, Outputs};
 use crate::graph::{Accounting, StepExec, StepKind, StepSpec};
 use crate::pcollection::PCollection;
+use crate::runner::api::{ExecContext, Executor, Outputs, Placement, ProcessError};
 
 struct FlattenExec;
 
-impl Exec for FlattenExec {
-    fn process(&mut self, _port: usize, elem: Element, out: &mut Outputs) -> ElementResult {
-        out.push_in(0, elem.value, elem.window);
+impl Executor for FlattenExec {
+    fn process(
+        &mut self,
+        _port: usize,
+        elem: Element,
+        out: &mut Outputs,
+    ) -> Result<(), ProcessError> {
+        out.push_element(0, elem);
         Ok(())
     }
 }
@@ -38,16 +43,15 @@ impl<T: Elem> PCollection<T> {
                     });
             }
         }
-        let factory = Arc::new(|_: &ExecContext| -> Box<dyn Exec> { Box::new(FlattenExec) });
+        let factory = Arc::new(|_: &ExecContext| -> Box<dyn Executor> { Box::new(FlattenExec) });
         let mut g = self.pipeline.graph();
         let step = g.add_step(StepSpec {
             name: name.into(),
             kind: StepKind::Flatten,
             inputs,
-            single_instance: false,
+            placement: Placement::PerWorker,
             accounting: Accounting::Exact,
             exec: StepExec::Worker(factory),
-            shuffle: None,
         });
         let out = g.add_output::<T>(step, "main", None, None);
         drop(g);

@@ -1,9 +1,10 @@
 //! `group_by_key` and per-key combines (`combine_per_key`, `count_per_key`, counts).
 //!
-//! Grouping steps run as a single instance and hold their state in memory until a window
-//! fires: the global window fires at end of input (bounded input only), fixed processing-time
-//! windows fire when their end passes (see [`crate::window`]). Combines fold values as they
-//! arrive, so they hold one accumulator per key rather than every value.
+//! Grouping steps are partitioned by key ([`Placement::ByKey`]) and hold a pane per key and
+//! window until the window's trigger fires (see [`crate::window`]): at the latest when the
+//! input watermark passes the end of the window, which for the global window is the end of
+//! input. Combines fold values as they arrive, so they hold one accumulator per key and window
+//! rather than every value.
 
 use std::hash::Hash;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,12 +16,13 @@ use serde::Serialize;
 
 use crate::element::{debug_text, downcast, panic_message, Elem, Element};
 use crate::error::Error;
-use crate::exec::{ElementResult, Exec, ExecContext, Failure, Outputs, ProcessError};
 use crate::graph::{Accounting, CollectionId, StepExec, StepKind, StepSpec};
 use crate::pcollection::PCollection;
-use crate::shuffle::{JsonKvCodec, ShuffleCodec};
-use crate::transforms::keyed_state::KeyedState;
-use crate::window::Window;
+use crate::runner::api::{
+    ExecContext, Executor, Failure, KvCodec, Outputs, Placement, ProcessError, ShuffleCodec,
+};
+use crate::timestamp::Timestamp;
+use crate::transforms::panes::{Added, Fired, Panes};
 
 /// Bound for grouping keys: hashable, comparable, and serialisable so a distributed runner can
 /// shuffle by key.
@@ -33,9 +35,28 @@ impl<T: Elem + Serialize + DeserializeOwned> ShuffleValue for T {}
 
 type Fold<A, V> = Arc<dyn Fn(A, V) -> A + Send + Sync>;
 
-/// Folds `(K, V)` elements into one `A` per key and window; emits `(K, A)` when a window fires.
+/// Emits fired panes as `shape(key, acc)` at the end of their window.
+pub(crate) fn emit_panes<K, A>(
+    out: &mut Outputs,
+    fired: Vec<Fired<K, A>>,
+    shape: impl Fn(K, A) -> Result<crate::element::AnyBox, String>,
+) -> Result<(), String> {
+    for f in fired {
+        out.push_element(
+            0,
+            Element {
+                value: shape(f.key, f.acc)?,
+                timestamp: f.window.max_timestamp(),
+                window: f.window,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Folds `(K, V)` elements into one `A` per key and window; emits `(K, A)` when a pane fires.
 struct FoldExec<K, V, A> {
-    state: KeyedState<K, A>,
+    panes: Panes<K, A>,
     init: A,
     fold: Fold<A, V>,
     /// Whether `fold` is user code that may panic (then the element is kept for the error).
@@ -43,68 +64,97 @@ struct FoldExec<K, V, A> {
     step: String,
 }
 
-impl<K: Key, V: Elem, A: Elem> FoldExec<K, V, A> {
-    fn emit(out: &mut Outputs, fired: Vec<(Window, std::collections::HashMap<K, A>)>) {
-        for (window, groups) in fired {
-            for kv in groups {
-                out.push_in(0, Box::new(kv), window);
-            }
-        }
-    }
+fn shape_kv<K: Key, A: Elem>(k: K, a: A) -> Result<crate::element::AnyBox, String> {
+    Ok(Box::new((k, a)))
 }
 
-impl<K: Key, V: Elem, A: Elem> Exec for FoldExec<K, V, A> {
-    fn process(&mut self, _port: usize, elem: Element, out: &mut Outputs) -> ElementResult {
+impl<K: Key, V: Elem, A: Elem> Executor for FoldExec<K, V, A> {
+    fn process(
+        &mut self,
+        _port: usize,
+        elem: Element,
+        out: &mut Outputs,
+    ) -> Result<(), ProcessError> {
+        out.current = Some((elem.timestamp, elem.window));
         let (k, v): (K, V) = downcast(elem.value).map_err(|message| ProcessError::Step {
             phase: "process",
             message,
         })?;
         let shown = self.user_code.then(|| debug_text(&(&k, &v)));
         let init = &self.init;
-        let slot = self.state.entry(elem.window, k, || init.clone());
         let fold = &self.fold;
-        // Move the accumulator out (leaving a cheap `init`) rather than cloning it per value.
-        let acc = std::mem::replace(slot, init.clone());
-        match catch_unwind(AssertUnwindSafe(|| fold(acc, v))) {
-            Ok(next) => *slot = next,
-            Err(payload) => {
-                let message = panic_message(payload.as_ref());
+        let added = self.panes.add(
+            elem.window,
+            k,
+            || init.clone(),
+            |acc| {
+                // Move the accumulator out (leaving a cheap `init`) rather than cloning it per value.
+                let taken = std::mem::replace(acc, init.clone());
+                match catch_unwind(AssertUnwindSafe(|| fold(taken, v))) {
+                    Ok(next) => {
+                        *acc = next;
+                        Ok(())
+                    }
+                    Err(payload) => Err(panic_message(payload.as_ref())),
+                }
+            },
+        );
+        let fired = match added {
+            Ok(Added::Held) => Vec::new(),
+            Ok(Added::Early(f)) => vec![f],
+            Ok(Added::Late(f)) => {
+                out.counts.late += 1;
+                vec![f]
+            }
+            Err(message) => {
                 return Err(ProcessError::Element(Failure {
                     dead_letter: Box::new(()),
                     element: shown.unwrap_or_default(),
                     message: format!("{message} (in `{}`)", self.step),
-                }));
+                    timestamp: elem.timestamp,
+                    window: elem.window,
+                }))
             }
-        }
-        let ready = self.state.take_ready();
-        Self::emit(out, ready);
-        Ok(())
+        };
+        emit_panes(out, fired, shape_kv).map_err(|message| ProcessError::Step {
+            phase: "process",
+            message,
+        })
+    }
+
+    fn observes_watermark(&self) -> bool {
+        true
+    }
+
+    fn on_watermark(&mut self, watermark: Timestamp, out: &mut Outputs) -> Result<(), String> {
+        emit_panes(out, self.panes.advance(watermark), shape_kv)
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.state.next_deadline()
+        self.panes.next_deadline()
     }
 
     fn on_deadline(&mut self, out: &mut Outputs) -> Result<(), String> {
-        let ready = self.state.take_ready();
-        Self::emit(out, ready);
-        Ok(())
+        emit_panes(out, self.panes.due(), shape_kv)
     }
 
-    fn end_of_input(&mut self, out: &mut Outputs) -> Result<(), String> {
-        let all = self.state.take_all();
-        Self::emit(out, all);
-        Ok(())
+    fn hold(&self) -> Option<Timestamp> {
+        self.panes.hold()
+    }
+
+    fn held(&self) -> usize {
+        self.panes.held()
     }
 }
 
-/// Checks that grouping `input` can ever emit; records a build error otherwise.
+/// Checks that grouping `inputs` can ever emit before end of input when they are unbounded;
+/// records a build error otherwise.
 pub(crate) fn check_groupable(pipeline: &crate::Pipeline, step: &str, inputs: &[CollectionId]) {
     let mut g = pipeline.graph();
     let stuck = inputs.iter().any(|&c| {
         g.collections
             .get(c)
-            .is_some_and(|col| !col.bounded && col.windowing.is_none())
+            .is_some_and(|col| !col.bounded && !col.windowing.can_fire_before_end())
     });
     if stuck {
         g.build_errors.push(Error::UnboundedGroupWithoutWindow {
@@ -125,9 +175,9 @@ impl<K: Key, V: ShuffleValue> PCollection<(K, V)> {
         check_groupable(&self.pipeline, &name, &[self.id]);
         // `A` need not be `Sync`; the factory is shared between threads.
         let init = std::sync::Mutex::new(init);
-        let factory = Arc::new(move |ctx: &ExecContext| -> Box<dyn Exec> {
+        let factory = Arc::new(move |ctx: &ExecContext| -> Box<dyn Executor> {
             Box::new(FoldExec::<K, V, A> {
-                state: KeyedState::new(ctx.windowing.clone()),
+                panes: Panes::new(&ctx.windowing),
                 init: init.lock().unwrap_or_else(|e| e.into_inner()).clone(),
                 fold: Arc::clone(&fold),
                 user_code,
@@ -139,12 +189,11 @@ impl<K: Key, V: ShuffleValue> PCollection<(K, V)> {
             name,
             kind,
             inputs: vec![self.id],
-            single_instance: true,
+            placement: Placement::ByKey(vec![
+                Arc::new(KvCodec::<K, V>::new()) as Arc<dyn ShuffleCodec>
+            ]),
             accounting: Accounting::Variable,
             exec: StepExec::Worker(factory),
-            shuffle: Some(vec![
-                Arc::new(JsonKvCodec::<K, V>::new()) as Arc<dyn ShuffleCodec>
-            ]),
         });
         let out = g.add_output::<(K, A)>(step, "main", None, None);
         drop(g);

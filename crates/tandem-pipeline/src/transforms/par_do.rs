@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::element::{debug_text, downcast, panic_message, Elem, Element};
 use crate::error::BoxError;
-use crate::exec::{ElementResult, Exec, ExecContext, Failure, Outputs, ProcessError};
 use crate::graph::{Accounting, StepKind};
 use crate::pcollection::{Applied, ElementWise, PCollection};
+use crate::runner::api::{ExecContext, Executor, Failure, Outputs, Placement, ProcessError};
+use crate::timestamp::Timestamp;
+use crate::window::Window;
 
 /// Element-wise user code with per-worker state.
 ///
@@ -27,6 +29,11 @@ use crate::pcollection::{Applied, ElementWise, PCollection};
 /// [`next_deadline`](DoFn::next_deadline); the runner then calls
 /// [`on_deadline`](DoFn::on_deadline) once that instant passes even if no element arrives.
 /// The last `finish_bundle` runs at end of input, so held elements must be flushed there too.
+///
+/// **Event time.** Outputs of `process` carry the input element's timestamp and window.
+/// A `DoFn` that holds elements past `process` emits them later with
+/// [`Emitter::emit_at`] (their own timestamp and window) and reports the earliest timestamp it
+/// holds through [`hold`](DoFn::hold), so the watermark downstream waits for them.
 ///
 /// **Failures.** An `Err` from `process`, or a panic, fails that element: it goes to the
 /// step's dead-letter output if declared ([`Applied::dead_letters`]), else the run fails.
@@ -71,6 +78,15 @@ pub trait DoFn: Clone + Send + 'static {
     fn on_deadline(&mut self, _out: &mut Emitter<'_, Self::In, Self::Out>) -> Result<(), BoxError> {
         Ok(())
     }
+    /// The earliest timestamp of the elements this worker holds for later output (`None`:
+    /// holds nothing). Downstream watermarks stay at or below it.
+    fn hold(&self) -> Option<Timestamp> {
+        None
+    }
+    /// How many input elements this worker holds (reported in the step's `max_held`).
+    fn held(&self) -> usize {
+        0
+    }
     /// Releases per-worker state; also runs after a failed run.
     fn teardown(&mut self) {}
 }
@@ -108,8 +124,9 @@ impl<U> OutputTag<U> {
     }
 }
 
-/// Where a `DoFn` sends its results. Outputs inherit the window of the element being
-/// processed (in `finish_bundle`/`on_deadline`, of the last element processed).
+/// Where a `DoFn` sends its results. [`emit`](Emitter::emit) gives outputs the timestamp and
+/// window of the element being processed (in `finish_bundle`/`on_deadline`, of the last
+/// element processed); [`emit_at`](Emitter::emit_at) sets them explicitly.
 pub struct Emitter<'a, I, O> {
     out: &'a mut Outputs,
     ctx: &'a ExecContext,
@@ -130,6 +147,29 @@ impl<'a, I: Elem, O: Elem> Emitter<'a, I, O> {
         self.out.push(0, Box::new(value));
     }
 
+    /// Sends `value` to the main output with an explicit timestamp and window: for elements
+    /// held across calls (a batcher emitting results in `finish_bundle`).
+    pub fn emit_at(&mut self, value: O, timestamp: Timestamp, window: Window) {
+        self.out.push_element(
+            0,
+            Element {
+                value: Box::new(value),
+                timestamp,
+                window,
+            },
+        );
+    }
+
+    /// Timestamp of the element being processed (or the last one processed).
+    pub fn timestamp(&self) -> Timestamp {
+        self.out.current.map_or(Timestamp::MIN, |(t, _)| t)
+    }
+
+    /// Window of the element being processed (or the last one processed).
+    pub fn window(&self) -> Window {
+        self.out.current.map_or(Window::Global, |(_, w)| w)
+    }
+
     /// Sends `value` to the tagged output `tag`. The tag must have been declared with
     /// [`Applied::side_output`]; otherwise the element being processed fails.
     pub fn output<U: Elem>(&mut self, tag: &OutputTag<U>, value: U) {
@@ -148,7 +188,24 @@ impl<'a, I: Elem, O: Elem> Emitter<'a, I, O> {
     /// Fails `element` (typically one held from an earlier `process` call): it goes to the
     /// dead-letter output, or fails the run if the step has none.
     pub fn fail(&mut self, element: I, error: impl Display) {
-        let failure = make_failure(&self.ctx.step, element, error.to_string());
+        let (timestamp, window) = (self.timestamp(), self.window());
+        self.fail_at(element, error, timestamp, window);
+    }
+
+    /// Fails a held `element` that had `timestamp` and `window`.
+    pub fn fail_at(
+        &mut self,
+        element: I,
+        error: impl Display,
+        timestamp: Timestamp,
+        window: Window,
+    ) {
+        let failure = make_failure(
+            &self.ctx.step,
+            element,
+            error.to_string(),
+            (timestamp, window),
+        );
         self.out.failures.push(failure);
     }
 
@@ -158,12 +215,19 @@ impl<'a, I: Elem, O: Elem> Emitter<'a, I, O> {
     }
 
     pub(crate) fn note_filtered(&mut self) {
-        self.out.filtered += 1;
+        self.out.counts.filtered += 1;
     }
 }
 
-pub(crate) fn make_failure<I: Elem>(step: &str, element: I, message: String) -> Failure {
+pub(crate) fn make_failure<I: Elem>(
+    step: &str,
+    element: I,
+    message: String,
+    (timestamp, window): (Timestamp, Window),
+) -> Failure {
     Failure {
+        timestamp,
+        window,
         element: debug_text(&element),
         dead_letter: Box::new(Failed {
             step: step.to_string(),
@@ -174,7 +238,7 @@ pub(crate) fn make_failure<I: Elem>(step: &str, element: I, message: String) -> 
     }
 }
 
-/// Adapts a typed `DoFn` to the erased [`Exec`] interface, catching panics.
+/// Adapts a typed `DoFn` to the erased [`Executor`] interface, catching panics.
 struct DoFnExec<D: DoFn> {
     proto: D,
     dofn: D,
@@ -207,7 +271,7 @@ impl<D: DoFn> DoFnExec<D> {
     }
 }
 
-impl<D: DoFn> Exec for DoFnExec<D> {
+impl<D: DoFn> Executor for DoFnExec<D> {
     fn setup(&mut self) -> Result<(), String> {
         let dofn = &mut self.dofn;
         guarded(|| dofn.setup())
@@ -217,12 +281,18 @@ impl<D: DoFn> Exec for DoFnExec<D> {
         self.hook(out, |d, e| d.start_bundle(e))
     }
 
-    fn process(&mut self, _port: usize, elem: Element, out: &mut Outputs) -> ElementResult {
+    fn process(
+        &mut self,
+        _port: usize,
+        elem: Element,
+        out: &mut Outputs,
+    ) -> Result<(), ProcessError> {
         let value: D::In = downcast(elem.value).map_err(|message| ProcessError::Step {
             phase: "process",
             message,
         })?;
-        out.window = Some(elem.window);
+        let meta = (elem.timestamp, elem.window);
+        out.current = Some(meta);
         let copy = value.clone();
         let mark = out.pending.len();
         let dofn = &mut self.dofn;
@@ -253,6 +323,7 @@ impl<D: DoFn> Exec for DoFnExec<D> {
             &self.ctx.step,
             copy,
             message,
+            meta,
         )))
     }
 
@@ -266,6 +337,14 @@ impl<D: DoFn> Exec for DoFnExec<D> {
 
     fn on_deadline(&mut self, out: &mut Outputs) -> Result<(), String> {
         self.hook(out, |d, e| d.on_deadline(e))
+    }
+
+    fn hold(&self) -> Option<Timestamp> {
+        catch_unwind(AssertUnwindSafe(|| self.dofn.hold())).unwrap_or(None)
+    }
+
+    fn held(&self) -> usize {
+        catch_unwind(AssertUnwindSafe(|| self.dofn.held())).unwrap_or(0)
     }
 
     fn teardown(&mut self) {
@@ -283,7 +362,7 @@ pub(crate) fn apply_dofn<D: DoFn>(
 ) -> Applied<D::In, D::Out> {
     // `D` need not be `Sync`; the factory is shared between threads, so guard the prototype.
     let proto = std::sync::Mutex::new(dofn);
-    let factory = Arc::new(move |ctx: &ExecContext| -> Box<dyn Exec> {
+    let factory = Arc::new(move |ctx: &ExecContext| -> Box<dyn Executor> {
         let dofn = proto.lock().unwrap_or_else(|e| e.into_inner()).clone();
         Box::new(DoFnExec {
             proto: dofn.clone(),
@@ -295,7 +374,7 @@ pub(crate) fn apply_dofn<D: DoFn>(
         name,
         kind: StepKind::ParDo,
         accounting,
-        single_instance: false,
+        placement: Placement::PerWorker,
         factory,
     }))
 }

@@ -11,8 +11,11 @@ pub(crate) struct WorkerMetrics {
     pub(crate) dead_lettered: u64,
     pub(crate) filtered: u64,
     pub(crate) written: u64,
+    pub(crate) late: u64,
     pub(crate) busy: Duration,
     pub(crate) max_queued: usize,
+    /// The most input elements the instance held at once (summed over instances on merge).
+    pub(crate) max_held: usize,
 }
 
 impl WorkerMetrics {
@@ -34,7 +37,9 @@ impl WorkerMetrics {
         self.dead_lettered += other.dead_lettered;
         self.filtered += other.filtered;
         self.written += other.written;
+        self.late += other.late;
         self.busy += other.busy;
         self.max_queued = self.max_queued.max(other.max_queued);
+        self.max_held += other.max_held;
     }
 }

@@ -1,20 +1,29 @@
-//! The embedded multi-threaded runner.
+//! The embedded multi-threaded runner, written against the public [`runner::api`](crate::runner::api)
+//! only.
 //!
 //! Every step runs on its own thread(s); steps are connected by **bounded** channels, so a
 //! fast source blocks as soon as a slow step falls `channel_capacity` elements behind: memory
-//! stays bounded whatever the input size. Element-wise steps run `parallelism` instances
-//! (each with its own `setup`); sources, grouping steps and sinks run one instance.
-//! Bounded sources run to completion; unbounded ones until closed.
+//! stays bounded whatever the input size. Steps placed per worker run `parallelism` instances
+//! sharing one channel; steps placed by key run `parallelism` instances, each with its own
+//! channel, elements routed by key hash; single-instance steps (sinks) run one. Sources run
+//! one thread each.
+//!
+//! **Progress.** Elements carry timestamps and the runner tracks, per step, which timestamps
+//! can still arrive (see `progress.rs`): that is the step's input watermark, which grouping
+//! steps fire windows by. A step ends when its watermark reaches the end of input. A
+//! [`StopHandle`] closes every source at once; what was read still runs to completion.
 //!
 //! The first failure (an element failing in a step without a dead-letter output, a hook
 //! error, a source error) stops the run and is returned; other threads wind down.
 
 mod metrics;
+mod progress;
 mod router;
 mod shared;
 mod source;
 mod worker;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -22,12 +31,14 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::error::{Error, Result};
-use crate::exec::{ExecContext, Outputs};
-use crate::graph::{Graph, StepExec, StepKind};
+use crate::graph::{Graph, StepKind};
 use crate::metrics::{RunReport, StepMetrics};
-use crate::runner::Runner;
+use crate::runner::api::{Outputs, Placement};
+use crate::runner::{Runner, StopHandle};
+use crate::timestamp::Timestamp;
 use metrics::WorkerMetrics;
-use router::{Msg, PortRoute, Router};
+use progress::Progress;
+use router::{Msg, PortRoute, Router, Target};
 use shared::Shared;
 use worker::Worker;
 
@@ -37,6 +48,8 @@ pub struct LocalRunner {
     parallelism: usize,
     channel_capacity: usize,
     bundle_size: usize,
+    stop: StopHandle,
+    max_drift: Option<u64>,
 }
 
 impl Default for LocalRunner {
@@ -45,18 +58,20 @@ impl Default for LocalRunner {
             parallelism: std::thread::available_parallelism().map_or(1, |n| n.get()),
             channel_capacity: 64,
             bundle_size: 64,
+            stop: StopHandle::new(),
+            max_drift: None,
         }
     }
 }
 
 impl LocalRunner {
-    /// Default settings: one worker per CPU core per element-wise step, channels of 64
-    /// elements, bundles of 64 elements.
+    /// Default settings: one worker per CPU core per step, channels of 64 elements, bundles
+    /// of 64 elements.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Workers per element-wise step unless the step sets its own (minimum 1).
+    /// Workers per step unless the step sets its own (minimum 1).
     pub fn with_parallelism(mut self, workers: usize) -> Self {
         self.parallelism = workers.max(1);
         self
@@ -74,6 +89,25 @@ impl LocalRunner {
         self
     }
 
+    /// Stops the run's sources when `stop` is triggered (a graceful interrupt).
+    pub fn with_stop(mut self, stop: StopHandle) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// Watermark alignment: a source waits before emitting an element stamped more than
+    /// `units` after the earliest timestamp still in flight anywhere in the pipeline (Flink's
+    /// `maxAllowedWatermarkDrift`). Bounded channels bound each queue, but parallel workers let
+    /// later elements overtake one that waits in a batcher, and a grouping step holds
+    /// everything after it until it arrives; the drift bounds that, so a windowed join holds
+    /// at most about `units` timestamps' worth of elements whatever the input size. Off by
+    /// default. Steps that hold elements must release them on a timer (as RunInference's
+    /// batcher does), not only when more input comes.
+    pub fn with_max_drift(mut self, units: u64) -> Self {
+        self.max_drift = Some(units);
+        self
+    }
+
     /// Capacity of each step's input channel.
     pub fn channel_capacity(&self) -> usize {
         self.channel_capacity
@@ -84,6 +118,8 @@ struct Running {
     step: usize,
     is_source: bool,
     handle: JoinHandle<WorkerMetrics>,
+    /// For a source: elements it emitted, readable even if its thread is left blocked.
+    emitted: Arc<AtomicU64>,
 }
 
 fn spawn<F>(name: &str, f: F) -> Result<JoinHandle<WorkerMetrics>>
@@ -99,116 +135,185 @@ where
         })
 }
 
+/// Channels of one step: one shared channel, or one per instance for keyed steps.
+struct StepChannels {
+    senders: Vec<Sender<Msg>>,
+    receivers: Vec<Receiver<Msg>>,
+    wakers: Vec<Sender<()>>,
+    wake_rx: Vec<Receiver<()>>,
+}
+
+impl LocalRunner {
+    fn instances(&self, graph: &Graph, sid: usize) -> usize {
+        let Some(step) = graph.step(sid) else {
+            return 0;
+        };
+        match (step.kind(), step.placement()) {
+            (StepKind::Source, _) => 1,
+            (_, Placement::Single) => 1,
+            _ => step.parallelism().unwrap_or(self.parallelism).max(1),
+        }
+    }
+}
+
 impl Runner for LocalRunner {
     fn run_graph(&self, mut graph: Graph) -> Result<RunReport> {
         let started = Instant::now();
         let shared = Arc::new(Shared::default());
-        let consumers = graph.consumers();
+        let n_steps = graph.steps().len();
+        let instances: Vec<usize> = (0..n_steps).map(|s| self.instances(&graph, s)).collect();
 
-        let mut senders: Vec<Option<Sender<Msg>>> = Vec::new();
-        let mut receivers: Vec<Option<Receiver<Msg>>> = Vec::new();
-        for step in &graph.steps {
-            if step.kind == StepKind::Source {
-                senders.push(None);
-                receivers.push(None);
-            } else {
-                let (tx, rx) = bounded(self.channel_capacity);
-                senders.push(Some(tx));
-                receivers.push(Some(rx));
-            }
+        let mut channels = Vec::with_capacity(n_steps);
+        for (sid, step) in graph.steps().enumerate() {
+            let (n_chan, n_wake) = match (step.kind(), step.placement()) {
+                (StepKind::Source, _) => (0, 0),
+                (_, Placement::ByKey(_)) => (instances[sid], instances[sid]),
+                _ => (1, instances[sid]),
+            };
+            let (senders, receivers) = (0..n_chan).map(|_| bounded(self.channel_capacity)).unzip();
+            let (wakers, wake_rx) = (0..n_wake).map(|_| bounded(1)).unzip();
+            channels.push(StepChannels {
+                senders,
+                receivers,
+                wakers,
+                wake_rx,
+            });
         }
-        let router_for = |sid: usize| -> Router {
-            let step = &graph.steps[sid];
+        let upstream: Vec<Vec<usize>> = (0..n_steps).map(|s| graph.upstream(s)).collect();
+        let sources: Vec<usize> = graph
+            .steps()
+            .filter(|s| s.kind() == StepKind::Source)
+            .map(|s| s.id())
+            .collect();
+        let progress = Arc::new(Progress::new(
+            &upstream,
+            &sources,
+            &instances,
+            channels.iter().map(|c| c.wakers.clone()).collect(),
+        ));
+        {
+            let progress = Arc::clone(&progress);
+            self.stop.on_stop(move || progress.close_all_sources());
+        }
+
+        // Sources are consumed from the graph before routers borrow it.
+        let mut taken: Vec<Option<crate::runner::api::SourceInstance>> =
+            (0..n_steps).map(|s| graph.take_source(s)).collect();
+        let router_for = |sid: usize| -> Option<Router> {
+            let step = graph.step(sid)?;
             let ports = step
-                .outputs
+                .outputs()
                 .iter()
-                .map(|&c| PortRoute {
-                    consumers: consumers[c]
-                        .iter()
-                        .filter_map(|&(t, port)| senders[t].clone().map(|tx| (tx, port)))
+                .filter_map(|&c| graph.collection(c))
+                .map(|col| PortRoute {
+                    targets: col
+                        .consumers()
+                        .into_iter()
+                        .filter_map(|(t, port)| {
+                            let codec = match graph.step(t)?.placement() {
+                                Placement::ByKey(codecs) => codecs.get(port).cloned(),
+                                _ => None,
+                            };
+                            Some(Target {
+                                step: t,
+                                port,
+                                senders: channels[t].senders.clone(),
+                                codec,
+                            })
+                        })
                         .collect(),
-                    clone: graph.collections[c].clone,
+                    clone: col.clone_fn(),
                 })
                 .collect();
-            Router {
-                step: step.name.clone(),
+            Some(Router {
+                step: step.name().to_string(),
                 ports,
-                dead_letter_port: step.dead_letter_port,
+                dead_letter_port: step.dead_letter_port(),
                 shared: Arc::clone(&shared),
-            }
+                progress: Arc::clone(&progress),
+            })
         };
 
-        let routers: Vec<Router> = (0..graph.steps.len()).map(router_for).collect();
-        let mut workers_per_step = vec![0usize; graph.steps.len()];
         let mut running: Vec<Running> = Vec::new();
         let mut spawn_error = None;
-        for (sid, router) in routers.into_iter().enumerate() {
-            let step = &mut graph.steps[sid];
-            let name = step.name.clone();
-            match &mut step.exec {
-                StepExec::Source(slot) => {
-                    let Some(source) = slot.take() else { continue };
-                    workers_per_step[sid] = 1;
-                    match spawn(&name, move || source::run_source(source, router)) {
-                        Ok(handle) => running.push(Running {
-                            step: sid,
-                            is_source: true,
-                            handle,
-                        }),
-                        Err(e) => spawn_error = spawn_error.or(Some(e)),
+        for sid in 0..n_steps {
+            let Some(router) = router_for(sid) else {
+                continue;
+            };
+            let Some(step) = graph.step(sid) else {
+                continue;
+            };
+            let name = step.name().to_string();
+            if step.kind() == StepKind::Source {
+                let Some(source) = taken[sid].take() else {
+                    progress.close_source(sid);
+                    continue;
+                };
+                let (tracker, stop, drift) =
+                    (Arc::clone(&progress), self.stop.clone(), self.max_drift);
+                let emitted = Arc::new(AtomicU64::new(0));
+                let counter = Arc::clone(&emitted);
+                match spawn(&name, move || {
+                    source::run_source(sid, source, router, tracker, stop, drift, counter)
+                }) {
+                    Ok(handle) => running.push(Running {
+                        step: sid,
+                        is_source: true,
+                        handle,
+                        emitted,
+                    }),
+                    Err(e) => {
+                        progress.close_source(sid);
+                        spawn_error = spawn_error.or(Some(e))
                     }
                 }
-                StepExec::Worker(factory) => {
-                    let n = if step.single_instance {
-                        1
-                    } else {
-                        step.parallelism.unwrap_or(self.parallelism)
-                    };
-                    workers_per_step[sid] = n;
-                    let ctx = ExecContext {
-                        step: name.clone(),
-                        tags: step.tags.clone(),
-                        windowing: step
-                            .inputs
-                            .first()
-                            .and_then(|&c| graph.collections[c].windowing.clone()),
-                    };
-                    let Some(rx) = receivers[sid].clone() else {
+                continue;
+            }
+            let n = instances[sid];
+            for i in 0..n {
+                let ctx = step.context(i, n);
+                let exec = match graph.instantiate(sid, &ctx) {
+                    Ok(exec) => exec,
+                    Err(e) => {
+                        spawn_error = spawn_error.or(Some(e));
                         continue;
-                    };
-                    for _ in 0..n {
-                        let w = Worker {
-                            exec: factory(&ctx),
-                            input: rx.clone(),
-                            router: router.fork(),
-                            bundle_size: self.bundle_size,
-                            metrics: WorkerMetrics::new(step.inputs.len(), step.outputs.len()),
-                            out: Outputs::default(),
-                        };
-                        match spawn(&name, move || w.run()) {
-                            Ok(handle) => running.push(Running {
-                                step: sid,
-                                is_source: false,
-                                handle,
-                            }),
-                            Err(e) => spawn_error = spawn_error.or(Some(e)),
-                        }
                     }
+                };
+                let chans = &channels[sid];
+                let rx = chans.receivers[i.min(chans.receivers.len() - 1)].clone();
+                let w = Worker {
+                    step: sid,
+                    exec,
+                    input: rx,
+                    wake: chans.wake_rx[i].clone(),
+                    router: router.clone(),
+                    progress: Arc::clone(&progress),
+                    bundle_size: self.bundle_size,
+                    metrics: WorkerMetrics::new(step.inputs().len(), step.outputs().len()),
+                    out: Outputs::new(),
+                    held_at: None,
+                    watermark: Timestamp::MIN,
+                };
+                match spawn(&name, move || w.run()) {
+                    Ok(handle) => running.push(Running {
+                        step: sid,
+                        is_source: false,
+                        handle,
+                        emitted: Arc::default(),
+                    }),
+                    Err(e) => spawn_error = spawn_error.or(Some(e)),
                 }
             }
         }
-        // Only workers hold senders and receivers now: a channel closes when its last
-        // producer finishes, and a send fails once every consumer of it has stopped.
-        drop(senders);
-        drop(receivers);
+        drop(channels);
         if let Some(e) = spawn_error {
             shared.fail(e);
+            progress.wake_all();
         }
 
         let mut per_step: Vec<WorkerMetrics> = graph
-            .steps
-            .iter()
-            .map(|s| WorkerMetrics::new(s.inputs.len(), s.outputs.len()))
+            .steps()
+            .map(|s| WorkerMetrics::new(s.inputs().len(), s.outputs().len()))
             .collect();
         let (workers, sources): (Vec<Running>, Vec<Running>) =
             running.into_iter().partition(|r| !r.is_source);
@@ -216,15 +321,22 @@ impl Runner for LocalRunner {
             match r.handle.join() {
                 Ok(m) => per_step[r.step].merge(&m),
                 Err(_) => shared.fail(Error::Worker {
-                    step: graph.steps[r.step].name.clone(),
+                    step: graph
+                        .step(r.step)
+                        .map(|s| s.name().to_string())
+                        .unwrap_or_default(),
                     message: String::from("worker thread panicked outside user code"),
                 }),
             }
         }
         for r in sources {
-            // A source blocked reading (stdin) cannot be interrupted: once the run has failed,
-            // leave it; it stops at its next element.
-            if shared.aborted() && !r.handle.is_finished() {
+            // A source blocked reading (stdin) cannot be interrupted: once the run has failed
+            // or was stopped, leave it; its next element is refused and it ends.
+            if (shared.aborted() || self.stop.is_stopped()) && !r.handle.is_finished() {
+                // What it emitted before it was stopped still counts.
+                if let Some(out) = per_step[r.step].out.first_mut() {
+                    *out += r.emitted.load(Ordering::SeqCst);
+                }
                 continue;
             }
             if let Ok(m) = r.handle.join() {
@@ -234,8 +346,8 @@ impl Runner for LocalRunner {
         if let Some(e) = shared.take_error() {
             return Err(e);
         }
-        let report = build_report(&graph, &per_step, &workers_per_step, started);
-        check_edges(&graph, &consumers, &per_step)?;
+        let report = build_report(&graph, &per_step, &instances, started);
+        check_edges(&graph, &per_step)?;
         Ok(report)
     }
 }
@@ -247,32 +359,31 @@ fn build_report(
     started: Instant,
 ) -> RunReport {
     let steps = graph
-        .steps
-        .iter()
+        .steps()
         .zip(per_step)
         .zip(workers)
         .map(|((step, m), &workers)| {
             let outputs: Vec<(String, u64)> = step
-                .outputs
+                .outputs()
                 .iter()
                 .zip(&m.out)
-                .map(|(&c, &n)| (graph.collections[c].port_name.clone(), n))
+                .filter_map(|(&c, &n)| graph.collection(c).map(|c| (c.port_name().to_string(), n)))
                 .collect();
             let elements_out = m
                 .out
                 .iter()
                 .enumerate()
-                .filter(|(p, _)| Some(*p) != step.dead_letter_port)
+                .filter(|(p, _)| Some(*p) != step.dead_letter_port())
                 .map(|(_, n)| n)
                 .sum();
-            let elements_in = if step.kind == StepKind::Source {
+            let elements_in = if step.kind() == StepKind::Source {
                 elements_out
             } else {
                 m.inp.iter().sum()
             };
             StepMetrics {
-                name: step.name.clone(),
-                kind: step.kind,
+                name: step.name().to_string(),
+                kind: step.kind(),
                 workers,
                 elements_in,
                 elements_out,
@@ -280,39 +391,37 @@ fn build_report(
                 dead_lettered: m.dead_lettered,
                 filtered: m.filtered,
                 written: m.written,
+                late: m.late,
                 busy: m.busy,
                 max_queued: m.max_queued,
-                accounting: step.accounting,
+                max_held: m.max_held,
+                accounting: step.accounting(),
             }
         })
         .collect();
     RunReport {
         steps,
         wall_time: started.elapsed(),
-        inference: crate::transforms::run_inference::collect_metrics(graph),
+        inference: graph.inference_report(),
     }
 }
 
 /// Every element a step emitted on a collection must have been received by each reader, and
 /// every exact step must balance. A mismatch is a runner bug; report it rather than hide it.
-fn check_edges(
-    graph: &Graph,
-    consumers: &[Vec<(usize, usize)>],
-    per_step: &[WorkerMetrics],
-) -> Result<()> {
+fn check_edges(graph: &Graph, per_step: &[WorkerMetrics]) -> Result<()> {
     let mut problems = Vec::new();
-    for (c, col) in graph.collections.iter().enumerate() {
-        let sent = per_step[col.producer]
-            .out
-            .get(col.port)
-            .copied()
-            .unwrap_or(0);
-        for &(t, port) in &consumers[c] {
-            let got = per_step[t].inp.get(port).copied().unwrap_or(0);
+    for col in graph.collections() {
+        let (producer, port) = col.producer();
+        let sent = per_step[producer].out.get(port).copied().unwrap_or(0);
+        for (t, in_port) in col.consumers() {
+            let got = per_step[t].inp.get(in_port).copied().unwrap_or(0);
             if got != sent {
+                let name = |s: usize| graph.step(s).map(|s| s.name()).unwrap_or("?");
                 problems.push(format!(
                     "`{}` emitted {sent} on `{}` but `{}` received {got}",
-                    graph.steps[col.producer].name, col.port_name, graph.steps[t].name
+                    name(producer),
+                    col.port_name(),
+                    name(t)
                 ));
             }
         }

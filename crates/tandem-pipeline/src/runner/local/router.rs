@@ -1,5 +1,6 @@
 //! Routes a step's outputs into the input channels of the steps that read them, with
-//! backpressure: a send blocks while the consumer's bounded channel is full.
+//! backpressure (a send blocks while the consumer's bounded channel is full), by key for
+//! steps placed [`Placement::ByKey`], and counted in the progress tracker before each send.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +9,10 @@ use crossbeam_channel::{SendTimeoutError, Sender};
 
 use crate::element::{CloneFn, Element};
 use crate::error::Error;
-use crate::exec::Outputs;
+use crate::runner::api::{Outputs, ShuffleCodec};
 use crate::runner::local::metrics::WorkerMetrics;
+use crate::runner::local::progress::{input, Progress};
 use crate::runner::local::shared::{Shared, Stop};
-use crate::window::Window;
 
 /// A message on a step's input channel: which input port, and the element.
 pub(crate) type Msg = (usize, Element);
@@ -19,37 +20,34 @@ pub(crate) type Msg = (usize, Element);
 /// How often a blocked send re-checks whether the run was aborted.
 const ABORT_POLL: Duration = Duration::from_millis(20);
 
+/// One consumer of an output port.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub(crate) step: usize,
+    pub(crate) port: usize,
+    /// One shared channel, or one per instance for a keyed step.
+    pub(crate) senders: Vec<Sender<Msg>>,
+    /// For keyed steps: the codec of `port`, whose key hash picks the instance.
+    pub(crate) codec: Option<Arc<dyn ShuffleCodec>>,
+}
+
 /// Where one output port's elements go.
+#[derive(Clone)]
 pub(crate) struct PortRoute {
-    pub(crate) consumers: Vec<(Sender<Msg>, usize)>,
+    pub(crate) targets: Vec<Target>,
     pub(crate) clone: CloneFn,
 }
 
+#[derive(Clone)]
 pub(crate) struct Router {
     pub(crate) step: String,
     pub(crate) ports: Vec<PortRoute>,
     pub(crate) dead_letter_port: Option<usize>,
     pub(crate) shared: Arc<Shared>,
+    pub(crate) progress: Arc<Progress>,
 }
 
 impl Router {
-    /// Another router with the same routes, for another worker of the step.
-    pub(crate) fn fork(&self) -> Router {
-        Router {
-            step: self.step.clone(),
-            ports: self
-                .ports
-                .iter()
-                .map(|p| PortRoute {
-                    consumers: p.consumers.clone(),
-                    clone: p.clone,
-                })
-                .collect(),
-            dead_letter_port: self.dead_letter_port,
-            shared: Arc::clone(&self.shared),
-        }
-    }
-
     fn send(&self, tx: &Sender<Msg>, mut msg: Msg) -> Result<(), Stop> {
         loop {
             match tx.send_timeout(msg, ABORT_POLL) {
@@ -66,55 +64,92 @@ impl Router {
         }
     }
 
-    /// Sends `elem` to every consumer of output `port` (cloning for all but the last).
-    pub(crate) fn route(&self, port: usize, elem: Element) -> Result<(), Stop> {
+    fn fail(&self, message: String) -> Stop {
+        self.shared.fail(Error::Worker {
+            step: self.step.clone(),
+            message,
+        });
+        self.progress.wake_all();
+        Stop
+    }
+
+    /// The steps reading output `port` (for counting an element before it is routed).
+    pub(crate) fn target_steps(&self, port: usize) -> Vec<usize> {
+        self.ports
+            .get(port)
+            .map(|r| r.targets.iter().map(|t| t.step).collect())
+            .unwrap_or_default()
+    }
+
+    /// Sends `elem` to every consumer of output `port` (cloning for all but the last). When
+    /// `counted` is false the element is first counted at each consumer's input.
+    pub(crate) fn route(&self, port: usize, elem: Element, counted: bool) -> Result<(), Stop> {
         let Some(route) = self.ports.get(port) else {
-            self.shared.fail(Error::Worker {
-                step: self.step.clone(),
-                message: format!("emitted to nonexistent output port {port}"),
-            });
-            return Err(Stop);
+            return Err(self.fail(format!("emitted to nonexistent output port {port}")));
         };
-        let Some(((last_tx, last_port), rest)) = route.consumers.split_last() else {
+        let Some((last, rest)) = route.targets.split_last() else {
             // Nobody reads this output; the count in the metrics still records it.
             return Ok(());
         };
-        for (tx, in_port) in rest {
+        if !counted {
+            let changes: Vec<_> = route
+                .targets
+                .iter()
+                .map(|t| (input(t.step), elem.timestamp, 1))
+                .collect();
+            self.progress.update(&changes);
+        }
+        for t in rest {
             let copy = Element {
                 value: (route.clone)(&elem.value),
+                timestamp: elem.timestamp,
                 window: elem.window,
             };
-            self.send(tx, (*in_port, copy))?;
+            self.deliver(t, copy)?;
         }
-        self.send(last_tx, (*last_port, elem))
+        self.deliver(last, elem)
+    }
+
+    fn deliver(&self, t: &Target, elem: Element) -> Result<(), Stop> {
+        let instance = match &t.codec {
+            Some(codec) if t.senders.len() > 1 => match codec.key_hash(&elem.value) {
+                Ok(h) => (h % t.senders.len() as u64) as usize,
+                Err(e) => return Err(self.fail(e.to_string())),
+            },
+            _ => 0,
+        };
+        match t.senders.get(instance) {
+            Some(tx) => self.send(tx, (t.port, elem)),
+            None => Err(self.fail(format!("no instance {instance} of step #{}", t.step))),
+        }
     }
 
     /// Publishes everything buffered in `out`: outputs first, then failures (dead-letter
     /// output, or abort the run with an error naming the step and element).
     pub(crate) fn publish(&self, out: &mut Outputs, m: &mut WorkerMetrics) -> Result<(), Stop> {
-        m.filtered += std::mem::take(&mut out.filtered);
-        m.written += std::mem::take(&mut out.written);
-        for (port, elem) in std::mem::take(&mut out.pending) {
+        let counts = out.take_counts();
+        m.filtered += counts.filtered;
+        m.written += counts.written;
+        m.late += counts.late;
+        for (port, elem) in out.take_elements() {
             if let Some(c) = m.out.get_mut(port) {
                 *c += 1;
             }
-            self.route(port, elem)?;
+            self.route(port, elem, false)?;
         }
-        for failure in std::mem::take(&mut out.failures) {
+        for failure in out.take_failures() {
             match self.dead_letter_port {
                 Some(port) => {
                     m.dead_lettered += 1;
                     if let Some(c) = m.out.get_mut(port) {
                         *c += 1;
                     }
-                    let window = out.window.unwrap_or(Window::Global);
-                    self.route(
-                        port,
-                        Element {
-                            value: failure.dead_letter,
-                            window,
-                        },
-                    )?;
+                    let elem = Element {
+                        value: failure.dead_letter,
+                        timestamp: failure.timestamp,
+                        window: failure.window,
+                    };
+                    self.route(port, elem, false)?;
                 }
                 None => {
                     self.shared.fail(Error::ElementFailed {
@@ -122,6 +157,7 @@ impl Router {
                         element: failure.element,
                         message: failure.message,
                     });
+                    self.progress.wake_all();
                     return Err(Stop);
                 }
             }

@@ -1,48 +1,80 @@
-//! The loop a source thread runs: pull from the source, push downstream (blocking while the
-//! first step's channel is full, which is what bounds memory).
+//! The loop a source thread runs: pull timestamped events from one split of a source and
+//! push elements downstream (blocking while the first step's channel is full, which is what
+//! bounds memory), advancing the source's watermark in the progress tracker.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::Error;
-use crate::graph::ErasedSource;
+use crate::io::source::SourceEvent;
+use crate::runner::api::SourceInstance;
 use crate::runner::local::metrics::WorkerMetrics;
+use crate::runner::local::progress::Progress;
 use crate::runner::local::router::Router;
+use crate::runner::StopHandle;
 use crate::window::Window;
 
-pub(crate) fn run_source(source: Box<dyn ErasedSource>, router: Router) -> WorkerMetrics {
+pub(crate) fn run_source(
+    step: usize,
+    source: SourceInstance,
+    router: Router,
+    progress: Arc<Progress>,
+    stop: StopHandle,
+    max_drift: Option<u64>,
+    emitted: Arc<AtomicU64>,
+) -> WorkerMetrics {
     let mut m = WorkerMetrics::new(0, 1);
-    let iter = match source.open() {
-        Ok(iter) => iter,
+    let events = match source.open(0, 1) {
+        Ok(events) => events,
         Err(e) => {
             router.shared.fail(wrap(&router.step, e));
+            progress.close_source(step);
+            progress.wake_all();
             return m;
         }
     };
-    let mut iter = iter;
+    let targets = router.target_steps(0);
+    let mut events = events;
     loop {
-        if router.shared.aborted() {
+        if router.shared.aborted() || stop.is_stopped() {
             break;
         }
         let start = std::time::Instant::now();
-        let next = iter.next();
+        let next = events.next();
         m.busy += start.elapsed();
-        let Some(item) = next else { break };
-        match item {
-            Ok(value) => {
+        let Some(event) = next else { break };
+        match event {
+            Ok(SourceEvent::Element { value, timestamp }) => {
+                if let Some(drift) = max_drift {
+                    progress.wait_for_drift(step, timestamp, drift, || {
+                        router.shared.aborted() || stop.is_stopped()
+                    });
+                }
+                // Refused once the source was closed by a stop: the element was never taken in.
+                if !progress.try_produce(step, timestamp, &targets) {
+                    break;
+                }
                 m.out[0] += 1;
+                emitted.fetch_add(1, Ordering::SeqCst);
                 let elem = Element {
                     value,
+                    timestamp,
                     window: Window::Global,
                 };
-                if router.route(0, elem).is_err() {
+                if router.route(0, elem, true).is_err() {
                     break;
                 }
             }
+            Ok(SourceEvent::Watermark(t)) => progress.advance_source(step, t),
             Err(e) => {
                 router.shared.fail(wrap(&router.step, e));
+                progress.wake_all();
                 break;
             }
         }
     }
+    progress.close_source(step);
     m
 }
 

@@ -1,32 +1,52 @@
 //! The loop one worker thread runs for one instance of a (non-source) step.
 //!
-//! Bundles: `start_bundle` before a bundle's first element, `finish_bundle` after
-//! `bundle_size` elements and at end of input. Timers: before each wait the worker asks the
-//! step for its next deadline, calls `on_deadline` if it has passed, and otherwise waits for
-//! input no longer than that deadline, so a batching step is woken when input goes quiet.
+//! It drives the [`Executor`] exactly as that trait's contract states: bundles (closed after
+//! `bundle_size` elements and when the input completes; a step that holds elements while
+//! input is open releases them through its timers, as RunInference's batcher does), timers
+//! from `next_deadline`, and progress: after every call it records the instance's hold, releases
+//! the element it processed only once that element's outputs are counted downstream, and
+//! reads its input watermark, calling `on_watermark` as it advances. The instance ends when
+//! its input watermark reaches `Timestamp::MAX`, not when a channel closes, so a source that
+//! is blocked reading (stdin) cannot keep a stopped run alive.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, Select};
 
 use crate::element::panic_message;
 use crate::error::Error;
-use crate::exec::{Exec, Outputs, ProcessError};
+use crate::runner::api::{Executor, Outputs, ProcessError};
 use crate::runner::local::metrics::WorkerMetrics;
+use crate::runner::local::progress::{hold, input, Progress, LIVE};
 use crate::runner::local::router::{Msg, Router};
 use crate::runner::local::shared::Stop;
+use crate::timestamp::Timestamp;
 
 /// Shortest pause between two `on_deadline` calls when the deadline does not move forward.
 const MIN_TIMER_GAP: Duration = Duration::from_millis(1);
 
 pub(crate) struct Worker {
-    pub(crate) exec: Box<dyn Exec>,
+    pub(crate) step: usize,
+    pub(crate) exec: Box<dyn Executor>,
     pub(crate) input: Receiver<Msg>,
+    pub(crate) wake: Receiver<()>,
     pub(crate) router: Router,
+    pub(crate) progress: Arc<Progress>,
     pub(crate) bundle_size: usize,
     pub(crate) metrics: WorkerMetrics,
     pub(crate) out: Outputs,
+    /// The hold currently registered for this instance.
+    pub(crate) held_at: Option<Timestamp>,
+    /// The input watermark last acted on.
+    pub(crate) watermark: Timestamp,
+}
+
+enum Event {
+    Element(Msg),
+    Woken,
+    Timeout,
 }
 
 impl Worker {
@@ -36,15 +56,37 @@ impl Worker {
             phase,
             message,
         });
+        self.progress.wake_all();
         Stop
     }
 
+    /// Registers the executor's current hold in the tracker (new before old).
+    fn sync_hold(&mut self) {
+        let now = catch_unwind(AssertUnwindSafe(|| self.exec.hold())).unwrap_or(None);
+        self.metrics.max_held = self
+            .metrics
+            .max_held
+            .max(catch_unwind(AssertUnwindSafe(|| self.exec.held())).unwrap_or(0));
+        if now == self.held_at {
+            return;
+        }
+        let mut changes = Vec::with_capacity(2);
+        if let Some(t) = now {
+            changes.push((hold(self.step), t, 1));
+        }
+        if let Some(t) = self.held_at {
+            changes.push((hold(self.step), t, -1));
+        }
+        self.progress.update(&changes);
+        self.held_at = now;
+    }
+
     /// Runs a lifecycle hook with timing and a panic guard (built-in steps do not catch their
-    /// own panics), then publishes what it produced.
+    /// own panics), publishes what it produced and records the new hold.
     fn hook(
         &mut self,
         phase: &'static str,
-        f: impl FnOnce(&mut dyn Exec, &mut Outputs) -> Result<(), String>,
+        f: impl FnOnce(&mut dyn Executor, &mut Outputs) -> Result<(), String>,
     ) -> Result<(), Stop> {
         let start = Instant::now();
         let exec = &mut *self.exec;
@@ -52,7 +94,11 @@ impl Worker {
         let result = catch_unwind(AssertUnwindSafe(|| f(exec, out)));
         self.metrics.busy += start.elapsed();
         match result {
-            Ok(Ok(())) => self.router.publish(&mut self.out, &mut self.metrics),
+            Ok(Ok(())) => {
+                self.router.publish(&mut self.out, &mut self.metrics)?;
+                self.sync_hold();
+                Ok(())
+            }
             Ok(Err(message)) => Err(self.step_failed(phase, message)),
             Err(payload) => Err(self.step_failed(phase, panic_message(payload.as_ref()))),
         }
@@ -62,6 +108,7 @@ impl Worker {
         if let Some(c) = self.metrics.inp.get_mut(port) {
             *c += 1;
         }
+        let t = elem.timestamp;
         let start = Instant::now();
         let exec = &mut *self.exec;
         let out = &mut self.out;
@@ -69,7 +116,7 @@ impl Worker {
         self.metrics.busy += start.elapsed();
         match result {
             Ok(Ok(())) => {}
-            Ok(Err(ProcessError::Element(failure))) => self.out.failures.push(failure),
+            Ok(Err(ProcessError::Element(failure))) => self.out.push_failure(failure),
             Ok(Err(ProcessError::Step { phase, message })) => {
                 return Err(self.step_failed(phase, message))
             }
@@ -77,14 +124,57 @@ impl Worker {
                 return Err(self.step_failed("process", panic_message(payload.as_ref())))
             }
         }
-        self.router.publish(&mut self.out, &mut self.metrics)
+        self.router.publish(&mut self.out, &mut self.metrics)?;
+        self.sync_hold();
+        // Only now may the watermark pass this element: its outputs are counted downstream
+        // and anything it left behind is in the hold.
+        self.progress.update(&[(input(self.step), t, -1)]);
+        Ok(())
+    }
+
+    fn next_event(&mut self, deadline: Option<Instant>) -> Event {
+        if let Ok(msg) = self.input.try_recv() {
+            return Event::Element(msg);
+        }
+        let mut sel = Select::new();
+        let i_input = sel.recv(&self.input);
+        let i_wake = sel.recv(&self.wake);
+        let op = match deadline {
+            Some(d) => match sel.select_deadline(d) {
+                Ok(op) => op,
+                Err(_) => return Event::Timeout,
+            },
+            None => sel.select(),
+        };
+        match op.index() {
+            i if i == i_input => match op.recv(&self.input) {
+                Ok(msg) => Event::Element(msg),
+                Err(_) => Event::Woken,
+            },
+            i if i == i_wake => {
+                let _ = op.recv(&self.wake);
+                Event::Woken
+            }
+            _ => Event::Woken,
+        }
     }
 
     fn main_loop(&mut self) -> Result<(), Stop> {
         let mut in_bundle = 0usize;
+        let observes = self.exec.observes_watermark();
         loop {
             if self.router.shared.aborted() {
                 return Err(Stop);
+            }
+            let watermark = self.progress.watermark(self.step).max(self.watermark);
+            if watermark.is_max() {
+                break;
+            }
+            if watermark > self.watermark {
+                self.watermark = watermark;
+                if observes {
+                    self.hook("on_watermark", |e, o| e.on_watermark(watermark, o))?;
+                }
             }
             let mut deadline = self.exec.next_deadline();
             if deadline.is_some_and(|d| d <= Instant::now()) {
@@ -96,15 +186,8 @@ impl Worker {
                     .next_deadline()
                     .map(|d| d.max(Instant::now() + MIN_TIMER_GAP));
             }
-            let msg = match deadline {
-                Some(d) => self.input.recv_deadline(d),
-                None => self
-                    .input
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            match msg {
-                Ok(msg) => {
+            match self.next_event(deadline) {
+                Event::Element(msg) => {
                     self.metrics.max_queued = self.metrics.max_queued.max(self.input.len());
                     if in_bundle == 0 {
                         self.hook("start_bundle", |e, o| e.start_bundle(o))?;
@@ -116,14 +199,14 @@ impl Worker {
                         in_bundle = 0;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+                Event::Woken | Event::Timeout => {}
             }
         }
         if in_bundle > 0 {
             self.hook("finish_bundle", |e, o| e.finish_bundle(o))?;
         }
-        self.hook("end_of_input", |e, o| e.end_of_input(o))
+        self.watermark = Timestamp::MAX;
+        self.hook("on_watermark", |e, o| e.on_watermark(Timestamp::MAX, o))
     }
 
     /// Runs the instance to the end of its input (or until the run aborts) and returns its
@@ -134,6 +217,12 @@ impl Worker {
         }
         let exec = &mut *self.exec;
         let _ = catch_unwind(AssertUnwindSafe(|| exec.teardown()));
+        // Whatever it still held can no longer be emitted; it makes no more calls.
+        let mut release = vec![(hold(self.step), LIVE, -1)];
+        if let Some(t) = self.held_at.take() {
+            release.push((hold(self.step), t, -1));
+        }
+        self.progress.update(&release);
         self.metrics
     }
 }

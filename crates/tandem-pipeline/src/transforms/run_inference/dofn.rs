@@ -1,5 +1,6 @@
 //! The `DoFn` behind a RunInference step: one [`InferenceEngine`] per worker instance.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -9,15 +10,17 @@ use tandem_handler::{
 
 use crate::element::Elem;
 use crate::error::BoxError;
+use crate::timestamp::Timestamp;
 use crate::transforms::par_do::{DoFn, Emitter};
 
-use super::step_handler::StepHandler;
+use super::step_handler::{Stamped, StepHandler};
 
 /// Adapts the engine's calls to the `DoFn` lifecycle:
 /// `setup` → engine + `ensure_loaded`, `process` → `push`, `next_deadline`/`on_deadline` →
 /// the engine's deadline and `poll`, `finish_bundle` (also run at end of input) → `flush`.
 /// Results go to the main output and the engine's dead letters to the step's dead-letter
-/// output, so every input leaves exactly once.
+/// output, so every input leaves exactly once, each with its own timestamp and window; the
+/// timestamps of buffered elements hold the watermark downstream until they leave.
 pub(crate) struct InferenceDoFn<H: ModelHandler> {
     pub(crate) handler: Arc<StepHandler<H>>,
     pub(crate) args: Arc<H::Args>,
@@ -29,6 +32,8 @@ pub(crate) struct InferenceDoFn<H: ModelHandler> {
     pub(crate) load_failure: Arc<Mutex<Option<HandlerError>>>,
     /// Built in `setup`; `None` in the prototype the runner clones per worker.
     pub(crate) engine: Option<InferenceEngine<StepHandler<H>>>,
+    /// Timestamps of the elements inside the engine, with their counts (the watermark hold).
+    pub(crate) in_flight: BTreeMap<Timestamp, usize>,
 }
 
 impl<H: ModelHandler> Clone for InferenceDoFn<H> {
@@ -41,6 +46,7 @@ impl<H: ModelHandler> Clone for InferenceDoFn<H> {
             options: self.options.clone(),
             load_failure: Arc::clone(&self.load_failure),
             engine: None,
+            in_flight: BTreeMap::new(),
         }
     }
 }
@@ -63,18 +69,47 @@ where
     }
 }
 
-/// Sends what the engine completed to the step's outputs.
+/// Sends what the engine completed to the step's outputs, each at its own timestamp and
+/// window, and releases their holds.
 fn route<E: Elem, P: Elem>(
-    done: Completed<E, P>,
+    done: Completed<Stamped<E>, P>,
+    in_flight: &mut BTreeMap<Timestamp, usize>,
     out: &mut Emitter<'_, E, PredictionResult<E, P>>,
 ) {
+    let mut release = |t: Timestamp| {
+        if let Some(n) = in_flight.get_mut(&t) {
+            *n -= 1;
+            if *n == 0 {
+                in_flight.remove(&t);
+            }
+        }
+    };
     for result in done.results {
-        out.emit(result);
+        let Stamped {
+            value,
+            timestamp,
+            window,
+        } = result.example;
+        release(timestamp);
+        let result = PredictionResult {
+            example: value,
+            inference: result.inference,
+            model_id: result.model_id,
+        };
+        out.emit_at(result, timestamp, window);
     }
     for dead in done.dead_letters {
-        out.fail(
-            dead.example,
+        let Stamped {
+            value,
+            timestamp,
+            window,
+        } = dead.example;
+        release(timestamp);
+        out.fail_at(
+            value,
             format_args!("model {}: {}", dead.model_id, dead.error),
+            timestamp,
+            window,
         );
     }
 }
@@ -119,14 +154,20 @@ where
         element: H::Example,
         out: &mut Emitter<'_, H::Example, Out<H>>,
     ) -> Result<(), BoxError> {
-        let done = self.engine()?.push(element);
-        route(done, out);
+        let stamped = Stamped {
+            value: element,
+            timestamp: out.timestamp(),
+            window: out.window(),
+        };
+        *self.in_flight.entry(stamped.timestamp).or_default() += 1;
+        let done = self.engine()?.push(stamped);
+        route(done, &mut self.in_flight, out);
         Ok(())
     }
 
     fn finish_bundle(&mut self, out: &mut Emitter<'_, H::Example, Out<H>>) -> Result<(), BoxError> {
         if let Some(engine) = self.engine.as_mut() {
-            route(engine.flush(), out);
+            route(engine.flush(), &mut self.in_flight, out);
         }
         Ok(())
     }
@@ -139,9 +180,17 @@ where
 
     fn on_deadline(&mut self, out: &mut Emitter<'_, H::Example, Out<H>>) -> Result<(), BoxError> {
         if let Some(engine) = self.engine.as_mut() {
-            route(engine.poll(), out);
+            route(engine.poll(), &mut self.in_flight, out);
         }
         Ok(())
+    }
+
+    fn hold(&self) -> Option<Timestamp> {
+        self.in_flight.keys().next().copied()
+    }
+
+    fn held(&self) -> usize {
+        self.engine.as_ref().map_or(0, InferenceEngine::buffered)
     }
 
     fn teardown(&mut self) {

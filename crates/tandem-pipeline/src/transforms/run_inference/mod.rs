@@ -153,6 +153,7 @@ impl<H: ModelHandler> RunInference<H> {
             options,
             load_failure: Arc::default(),
             engine: None,
+            in_flight: Default::default(),
         }
     }
 }

@@ -3,11 +3,23 @@
 //!
 //! Wrapping instead of copying settings into the engine keeps `tandem-handler` unaware of
 //! pipelines, and lets every worker's engine share one handler and one args value behind an
-//! `Arc` without requiring `Args: Clone`.
+//! `Arc` without requiring `Args: Clone`. Examples travel through the engine [`Stamped`] with
+//! their event time and window, so a result leaving a batch later keeps its own.
 
 use std::sync::Arc;
 
 use tandem_handler::{BatchConfig, HandlerError, ModelHandler, ModelMetadata};
+
+use crate::timestamp::Timestamp;
+use crate::window::Window;
+
+/// An example with the event time and window of the element it came from.
+#[derive(Clone, Debug)]
+pub(crate) struct Stamped<E> {
+    pub(crate) value: E,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) window: Window,
+}
 
 /// `H` with an optional batch-configuration override; its `Args` are `Arc<H::Args>` so each
 /// worker's engine holds a pointer to the one value the step was given.
@@ -17,7 +29,7 @@ pub(crate) struct StepHandler<H> {
 }
 
 impl<H: ModelHandler> ModelHandler for StepHandler<H> {
-    type Example = H::Example;
+    type Example = Stamped<H::Example>;
     type Prediction = H::Prediction;
     type Model = H::Model;
     type Args = Arc<H::Args>;
@@ -28,11 +40,12 @@ impl<H: ModelHandler> ModelHandler for StepHandler<H> {
 
     fn run_inference(
         &self,
-        batch: &[&H::Example],
+        batch: &[&Stamped<H::Example>],
         model: &H::Model,
         inference_args: &Arc<H::Args>,
     ) -> Result<Vec<H::Prediction>, HandlerError> {
-        self.inner.run_inference(batch, model, inference_args)
+        let values: Vec<&H::Example> = batch.iter().map(|s| &s.value).collect();
+        self.inner.run_inference(&values, model, inference_args)
     }
 
     fn load_model_from(&self, metadata: &ModelMetadata) -> Result<H::Model, HandlerError> {
@@ -65,16 +78,16 @@ impl<H: ModelHandler> ModelHandler for StepHandler<H> {
         self.inner.model_copies()
     }
 
-    fn element_weight(&self, example: &H::Example) -> u64 {
-        self.inner.element_weight(example)
+    fn element_weight(&self, example: &Stamped<H::Example>) -> u64 {
+        self.inner.element_weight(&example.value)
     }
 
-    fn element_length(&self, example: &H::Example) -> Option<usize> {
-        self.inner.element_length(example)
+    fn element_length(&self, example: &Stamped<H::Example>) -> Option<usize> {
+        self.inner.element_length(&example.value)
     }
 
-    fn batch_group(&self, example: &H::Example) -> usize {
-        self.inner.batch_group(example)
+    fn batch_group(&self, example: &Stamped<H::Example>) -> usize {
+        self.inner.batch_group(&example.value)
     }
 
     /// The override replaces the handler's own settings, but not those of a group served by
