@@ -13,7 +13,7 @@ use tandem_cli::images::ImageLimits;
 use tandem_cli::inputs::{self, InputRef};
 use tandem_cli::outputs::Collected;
 use tandem_cli::outputs::{ErrorSink, ResultSink};
-use tandem_pipeline::Pipeline;
+use tandem_pipeline::{FixedWindows, Pipeline};
 use tandem_tensor::CpuBackend;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -65,7 +65,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
         })
         .collect();
-    let files = p.create(stream);
+    let files = p
+        .create(stream)
+        .window_into("WindowPerImage", FixedWindows::new(1));
     let (results, errors) = ab::build(
         &files,
         ImageLimits::default(),

@@ -13,7 +13,7 @@ use tandem_cli::images::ImageLimits;
 use tandem_cli::inputs;
 use tandem_cli::outputs::{Collected, ResultSink};
 use tandem_cli::records::ErrorRecord;
-use tandem_pipeline::Pipeline;
+use tandem_pipeline::{FixedWindows, Pipeline};
 use tandem_tensor::CpuBackend;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -51,9 +51,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let p = Pipeline::new();
+    // One event-time window per image: each image joins its captions and is printed as soon
+    // as CLIP has ranked it, not after the last image (the same as `tandem caption`).
     let files = p
         .create(inputs::expand(&[images_arg])?.inputs)
-        .named("ListInputs");
+        .named("ListInputs")
+        .window_into("WindowPerImage", FixedWindows::new(1));
     let (images, read_errors) = cascade::read_images(&files, ImageLimits::default());
     let (captions, blip_errors) = cascade::caption_candidates(&images, &blip, "");
     let pairs = cascade::join_with_captions(&images, &captions, "");

@@ -14,13 +14,16 @@ use crate::cascade::{self, BlipStage, ClipStage};
 use crate::cli::{AbArgs, BlipArgs, CaptionArgs, Common, Decoding, RankArgs};
 use crate::error::CliError;
 use crate::images::ImageLimits;
-use crate::inputs::{self, InputRef};
+use crate::inputs::{self, InputRef, StdinCounts, StdinInputs};
 use crate::records::ImageResult;
-use crate::run::{self, RunOptions, RunOutcome};
+use crate::run::{self, InputStream, RunOptions, RunOutcome};
 use crate::{ab, html, resume, weights, with_backend};
 
 /// Exit code when the run finished but some inputs failed (see `--errors`).
 pub const EXIT_SOME_FAILED: u8 = 2;
+
+/// Exit code after a graceful interrupt (SIGINT/SIGTERM): 128 + SIGINT, as shells report it.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 const THUMBNAIL_SIDE: u32 = 256;
 
@@ -64,14 +67,76 @@ fn limits(c: &Common) -> ImageLimits {
 
 /// Inputs left to do after resuming from `--out`, and the results already there.
 struct Plan {
-    todo: Vec<InputRef>,
+    todo: Todo,
+    /// Earlier results from `--out` (kept in memory only when the HTML page needs them).
     previous: Vec<ImageResult>,
-    /// Inputs skipped because `--out` already has them.
+    /// Inputs skipped because `--out` already has them (for a list; stdin counts as it reads).
     resumed: usize,
     skipped_non_images: usize,
 }
 
-fn plan(c: &Common) -> Result<Plan, CliError> {
+/// What is left to read.
+enum Todo {
+    List(Vec<InputRef>),
+    Stdin(StdinCounts, std::collections::HashSet<String>),
+}
+
+impl Plan {
+    fn is_empty(&self) -> bool {
+        matches!(&self.todo, Todo::List(l) if l.is_empty())
+    }
+
+    /// The inputs as a pipeline source (stdin is read as it arrives).
+    fn stream(&mut self) -> InputStream {
+        match &mut self.todo {
+            Todo::List(list) => InputStream::List(list.clone()),
+            Todo::Stdin(counts, done) => {
+                InputStream::Stdin(StdinInputs::new(std::mem::take(done), counts.clone()))
+            }
+        }
+    }
+
+    /// Inputs skipped because `--out` has them, including those stdin brought.
+    fn resumed(&self) -> usize {
+        match &self.todo {
+            Todo::List(_) => self.resumed,
+            Todo::Stdin(counts, _) => counts.get().1,
+        }
+    }
+}
+
+/// `keep_previous`: keep earlier results in memory even without `--html` (the A/B report
+/// covers them).
+fn plan(c: &Common, keep_previous: bool) -> Result<Plan, CliError> {
+    let stdin = c.inputs.iter().any(|i| i == inputs::STDIN);
+    if stdin && c.inputs.len() > 1 {
+        return Err(CliError::Argument {
+            option: "inputs",
+            reason: format!(
+                "`{}` (read paths and URLs from stdin) cannot be combined with other inputs",
+                inputs::STDIN
+            ),
+        });
+    }
+    let keep_previous = keep_previous || c.html.is_some();
+    let previous = match &c.out {
+        Some(out) => {
+            resume::repair_tail(out)?;
+            resume::completed(out)?
+        }
+        None => Vec::new(),
+    };
+    let done: std::collections::HashSet<String> =
+        previous.iter().map(|r| r.image.clone()).collect();
+    let keep = |previous: Vec<ImageResult>| if keep_previous { previous } else { Vec::new() };
+    if stdin {
+        return Ok(Plan {
+            todo: Todo::Stdin(StdinCounts::default(), done),
+            previous: keep(previous),
+            resumed: 0,
+            skipped_non_images: 0,
+        });
+    }
     let expanded = inputs::expand(&c.inputs)?;
     if expanded.inputs.is_empty() {
         return Err(CliError::NoInputs(format!(
@@ -80,15 +145,7 @@ fn plan(c: &Common) -> Result<Plan, CliError> {
             expanded.skipped_non_images.len()
         )));
     }
-    let previous = match &c.out {
-        Some(out) => {
-            resume::repair_tail(out)?;
-            resume::completed(out)?
-        }
-        None => Vec::new(),
-    };
     let total = expanded.inputs.len();
-    let done: std::collections::HashSet<&str> = previous.iter().map(|r| r.image.as_str()).collect();
     let todo: Vec<InputRef> = expanded
         .inputs
         .into_iter()
@@ -96,8 +153,8 @@ fn plan(c: &Common) -> Result<Plan, CliError> {
         .collect();
     let resumed = total - todo.len();
     Ok(Plan {
-        todo,
-        previous,
+        todo: Todo::List(todo),
+        previous: keep(previous),
         resumed,
         skipped_non_images: expanded.skipped_non_images.len(),
     })
@@ -112,13 +169,15 @@ fn setup_threads(c: &Common) {
     }
 }
 
-fn run_options(c: &Common) -> RunOptions {
+fn run_options(c: &Common, keep_results: bool) -> RunOptions {
     RunOptions {
         out: c.out.clone(),
         errors: c.errors.clone(),
         print: !c.quiet,
         top_k: c.top_k,
         progress: !c.no_progress,
+        keep_results: keep_results || c.html.is_some(),
+        stop: run::process_stop_handle(),
     }
 }
 
@@ -135,8 +194,9 @@ fn finish(
             outcome.results.iter().map(|r| r.image.as_str()).collect();
         let mut all: Vec<ImageResult> = plan
             .previous
-            .into_iter()
+            .iter()
             .filter(|r| !current.contains(r.image.as_str()))
+            .cloned()
             .collect();
         all.extend(outcome.results.iter().cloned());
         html::add_missing_thumbnails(&mut all, THUMBNAIL_SIDE, &limits(c));
@@ -145,7 +205,7 @@ fn finish(
     }
     eprint!(
         "{}",
-        run::summary(outcome, plan.resumed, c.errors.as_deref())
+        run::summary(outcome, plan.resumed(), c.errors.as_deref())
     );
     if plan.skipped_non_images > 0 {
         eprintln!(
@@ -153,7 +213,15 @@ fn finish(
             plan.skipped_non_images
         );
     }
-    Ok(if outcome.errors.is_empty() {
+    if let Todo::Stdin(counts, _) = &plan.todo {
+        let (_, _, duplicates) = counts.get();
+        if duplicates > 0 {
+            eprintln!("{duplicates} repeated stdin lines were merged with their first occurrence");
+        }
+    }
+    Ok(if outcome.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if outcome.errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_SOME_FAILED)
@@ -163,7 +231,7 @@ fn finish(
 fn nothing_to_do(c: &Common, plan: Plan) -> Result<ExitCode, CliError> {
     eprintln!(
         "nothing to do: all {} inputs are already in {}",
-        plan.previous.len(),
+        plan.resumed,
         c.out
             .as_ref()
             .map_or_else(String::new, |p| p.display().to_string())
@@ -185,15 +253,15 @@ pub fn caption(args: CaptionArgs) -> Result<ExitCode, CliError> {
     let c = &args.common;
     setup_threads(c);
     let generation = generation_config(&args.blip)?;
-    let plan = plan(c)?;
-    if plan.todo.is_empty() {
+    let mut plan = plan(c, false)?;
+    if plan.is_empty() {
         return nothing_to_do(c, plan);
     }
     let blip_dir = weights::resolve(args.blip.blip_model.as_deref(), &BLIP_BASE, "--blip-model")?;
     let clip_dir = weights::resolve(c.clip_model.as_deref(), &CLIP_B32, "--clip-model")?;
     let thumbnail = c.html.as_ref().map(|_| THUMBNAIL_SIDE);
     let lim = limits(c);
-    let todo = plan.todo.clone();
+    let todo = plan.stream();
     let outcome = with_backend!(c.backend, |b| {
         let blip = BlipStage {
             dir: blip_dir.clone(),
@@ -207,7 +275,7 @@ pub fn caption(args: CaptionArgs) -> Result<ExitCode, CliError> {
             batch_size: c.clip_batch,
             thumbnail,
         };
-        run::execute(todo, &run_options(c), |inputs| {
+        run::execute(todo, &run_options(c, false), |inputs| {
             cascade::build(inputs, lim, &blip, &clip)
         })
     })?;
@@ -241,14 +309,14 @@ pub fn rank(args: RankArgs) -> Result<ExitCode, CliError> {
     let c = &args.common;
     setup_threads(c);
     let texts = rank_texts(&args)?;
-    let plan = plan(c)?;
-    if plan.todo.is_empty() {
+    let mut plan = plan(c, false)?;
+    if plan.is_empty() {
         return nothing_to_do(c, plan);
     }
     let clip_dir = weights::resolve(c.clip_model.as_deref(), &CLIP_B32, "--clip-model")?;
     let thumbnail = c.html.as_ref().map(|_| THUMBNAIL_SIDE);
     let lim = limits(c);
-    let todo = plan.todo.clone();
+    let todo = plan.stream();
     let outcome = with_backend!(c.backend, |b| {
         let clip = ClipStage {
             dir: clip_dir.clone(),
@@ -257,7 +325,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode, CliError> {
             thumbnail,
         };
         let texts = texts.clone();
-        run::execute(todo, &run_options(c), move |inputs| {
+        run::execute(todo, &run_options(c, false), move |inputs| {
             let (images, read_errors) = cascade::read_images(inputs, lim);
             let pairs = images
                 .map("PairWithTexts", move |(k, img)| (k, (img, texts.clone())))
@@ -300,14 +368,14 @@ pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
         });
     }
     let generation = generation_config(&args.blip)?;
-    let plan = plan(c)?;
+    let mut plan = plan(c, true)?;
     let blip_dir = weights::resolve(args.blip.blip_model.as_deref(), &BLIP_BASE, "--blip-model")?;
     let champion_dir = weights::resolve(c.clip_model.as_deref(), &CLIP_B32, "--clip-model")?;
     weights::check_dir(&args.challenger_clip_model)?;
     let challenger_dir: PathBuf = args.challenger_clip_model.clone();
     let thumbnail = c.html.as_ref().map(|_| THUMBNAIL_SIDE);
     let lim = limits(c);
-    let todo = plan.todo.clone();
+    let todo = plan.stream();
     let outcome = with_backend!(c.backend, |b| {
         let blip = BlipStage {
             dir: blip_dir.clone(),
@@ -327,7 +395,7 @@ pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
             batch_size: c.clip_batch,
             thumbnail,
         };
-        run::execute(todo, &run_options(c), |inputs| {
+        run::execute(todo, &run_options(c, true), |inputs| {
             ab::build(inputs, lim, &blip, [&champion, &challenger], weights_split)
         })
     })?;

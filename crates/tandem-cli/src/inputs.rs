@@ -1,11 +1,19 @@
 //! Turning command-line inputs (files, folders, globs, `@list` files, URLs) into the list of
 //! images to process, each with a stable id.
 
+use std::collections::HashSet;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
+use tandem_pipeline::io::ElementIter;
+use tandem_pipeline::Source;
 
 use crate::error::CliError;
+
+/// The input argument that reads paths and URLs from standard input as they arrive.
+pub const STDIN: &str = "-";
 
 /// File extensions a folder or glob contributes. Explicitly named files are always tried,
 /// whatever their extension, so a mistaken file shows up as a dead letter.
@@ -130,6 +138,92 @@ pub fn expand(args: &[String]) -> Result<Expanded, CliError> {
         }
     }
     Ok(out)
+}
+
+/// What reading the inputs from stdin skipped, readable while and after the run goes.
+#[derive(Clone, Debug, Default)]
+pub struct StdinCounts {
+    inner: Arc<Mutex<StdinTally>>,
+}
+
+#[derive(Debug, Default)]
+struct StdinTally {
+    read: usize,
+    resumed: usize,
+    duplicates: usize,
+}
+
+impl StdinCounts {
+    /// `(inputs read, skipped because --out has them, repeated lines merged)`.
+    pub fn get(&self) -> (usize, usize, usize) {
+        let t = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        (t.read, t.resumed, t.duplicates)
+    }
+
+    fn count(&self, f: impl FnOnce(&mut StdinTally)) {
+        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// `tandem caption -`: one path or URL per line of standard input, read as the lines arrive
+/// (an unbounded source), so a producer that writes a path and waits sees its result before it
+/// closes stdin. Lines are taken verbatim except for the line break; blank lines are ignored.
+/// Inputs already in `--out` (`done`) and repeated lines are skipped and counted.
+pub struct StdinInputs {
+    done: HashSet<String>,
+    counts: StdinCounts,
+}
+
+impl StdinInputs {
+    /// Reads stdin, skipping the ids in `done`; tallies into `counts`.
+    pub fn new(done: HashSet<String>, counts: StdinCounts) -> Self {
+        StdinInputs { done, counts }
+    }
+}
+
+impl Source for StdinInputs {
+    type Item = InputRef;
+    fn default_name(&self) -> String {
+        String::from("ReadStdin")
+    }
+    fn is_bounded(&self) -> bool {
+        false
+    }
+    fn open(self) -> Result<ElementIter<InputRef>, tandem_pipeline::Error> {
+        let StdinInputs { done, counts } = self;
+        let mut seen: HashSet<String> = HashSet::new();
+        let stdin = std::io::stdin();
+        Ok(Box::new(std::iter::from_fn(move || loop {
+            let mut line = String::new();
+            match stdin.lock().read_line(&mut line) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(source) => {
+                    return Some(Err(tandem_pipeline::Error::Io {
+                        path: PathBuf::from("<stdin>"),
+                        source,
+                    }))
+                }
+            }
+            let id = line
+                .strip_suffix('\n')
+                .map(|l| l.strip_suffix('\r').unwrap_or(l))
+                .unwrap_or(&line);
+            if id.trim().is_empty() {
+                continue;
+            }
+            if done.contains(id) {
+                counts.count(|t| t.resumed += 1);
+                continue;
+            }
+            if !seen.insert(id.to_string()) {
+                counts.count(|t| t.duplicates += 1);
+                continue;
+            }
+            counts.count(|t| t.read += 1);
+            return Some(Ok(single(id)));
+        })))
+    }
 }
 
 fn single(s: &str) -> InputRef {

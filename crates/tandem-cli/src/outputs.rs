@@ -5,6 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use indicatif::ProgressBar;
@@ -12,16 +13,31 @@ use tandem_pipeline::{BoxError, Sink};
 
 use crate::records::{notebook_text, ErrorRecord, ImageResult};
 
-/// What a run produced, shared between the sinks and the caller.
+/// What a run produced, shared between the sinks and the caller. Results are counted, and
+/// kept only when asked (the HTML page and the A/B report need them), so a long run's memory
+/// does not grow with its input; failures are kept (they are listed in the summary).
 #[derive(Clone, Default)]
 pub struct Collected {
+    /// Count results without keeping them.
+    pub counts_only: bool,
     pub results: Arc<Mutex<Vec<ImageResult>>>,
+    pub result_count: Arc<AtomicUsize>,
     pub errors: Arc<Mutex<Vec<ErrorRecord>>>,
 }
 
 impl Collected {
+    /// Keeps results in memory only if `keep_results` (the default keeps them).
+    pub fn new(keep_results: bool) -> Self {
+        Collected {
+            counts_only: !keep_results,
+            ..Collected::default()
+        }
+    }
     pub fn results(&self) -> Vec<ImageResult> {
         self.results.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+    pub fn result_count(&self) -> usize {
+        self.result_count.load(Ordering::SeqCst)
     }
     pub fn errors(&self) -> Vec<ErrorRecord> {
         self.errors.lock().map(|r| r.clone()).unwrap_or_default()
@@ -85,11 +101,14 @@ impl Sink<ImageResult> for ResultSink {
             });
         }
         self.progress.inc(1);
-        self.collected
-            .results
-            .lock()
-            .map_err(|_| "result list poisoned")?
-            .push(result);
+        self.collected.result_count.fetch_add(1, Ordering::SeqCst);
+        if !self.collected.counts_only {
+            self.collected
+                .results
+                .lock()
+                .map_err(|_| "result list poisoned")?
+                .push(result);
+        }
         Ok(())
     }
 

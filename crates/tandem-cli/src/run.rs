@@ -1,17 +1,39 @@
 //! Running a built pipeline with the standard sinks, and the end-of-run summary.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use tandem_pipeline::{PCollection, Pipeline, RunReport};
+use tandem_pipeline::{FixedWindows, LocalRunner, PCollection, Pipeline, RunReport, StopHandle};
 
 use crate::error::CliError;
-use crate::inputs::InputRef;
+use crate::inputs::{InputRef, StdinInputs};
 use crate::outputs::{Collected, ErrorSink, ResultSink};
 use crate::records::{ErrorRecord, ImageResult};
 
+/// The process-wide graceful stop: the binary's SIGINT/SIGTERM handler triggers it, and every
+/// run started with default [`RunOptions`] stops its sources when it fires.
+pub fn process_stop_handle() -> StopHandle {
+    static STOP: OnceLock<StopHandle> = OnceLock::new();
+    STOP.get_or_init(StopHandle::new).clone()
+}
+
+/// How many images (positions) may be between the oldest image still in the pipeline and the
+/// newest one read: enough to keep both models' batches full, small enough that decoded
+/// images waiting in the join stay a bounded amount of memory whatever the input size.
+pub const MAX_IMAGES_IN_FLIGHT: u64 = 32;
+
+/// The images a run reads: a list known up front (files, folders, globs, `@list`), or
+/// standard input read as it arrives.
+pub enum InputStream {
+    /// A bounded list.
+    List(Vec<InputRef>),
+    /// `-`: paths and URLs from stdin, unbounded.
+    Stdin(StdinInputs),
+}
+
 /// Where results and failures go.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunOptions {
     /// JSON Lines of every result (appended: resume).
     pub out: Option<PathBuf>,
@@ -23,29 +45,62 @@ pub struct RunOptions {
     pub top_k: usize,
     /// Show the progress bar (when stderr is a terminal).
     pub progress: bool,
+    /// Keep every result in memory for after the run (the HTML page, the A/B report).
+    /// Without it only counts are kept, so a long or streaming run's memory does not grow
+    /// with its input.
+    pub keep_results: bool,
+    /// Stops the sources (graceful interrupt).
+    pub stop: StopHandle,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            out: None,
+            errors: None,
+            print: false,
+            top_k: 3,
+            progress: false,
+            keep_results: true,
+            stop: process_stop_handle(),
+        }
+    }
 }
 
 /// What a run produced.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
+    /// Every result (only with [`RunOptions::keep_results`]).
     pub results: Vec<ImageResult>,
+    /// How many results the run wrote.
+    pub result_count: usize,
     pub errors: Vec<ErrorRecord>,
     pub report: RunReport,
+    /// Whether the run was stopped early by [`RunOptions::stop`].
+    pub interrupted: bool,
 }
 
 /// Builds the pipeline over `inputs` with `build`, attaches the sinks and runs it.
-pub fn execute<F>(
-    inputs: Vec<InputRef>,
-    opts: &RunOptions,
-    build: F,
-) -> Result<RunOutcome, CliError>
+///
+/// Every input is stamped with its position and put in a window of its own
+/// (`FixedWindows::new(1)`), so each joins with its captions and leaves the pipeline as soon
+/// as its models are done: results are written while the run goes on, an interrupted run
+/// keeps them, and nothing accumulates in memory.
+pub fn execute<F>(inputs: InputStream, opts: &RunOptions, build: F) -> Result<RunOutcome, CliError>
 where
     F: FnOnce(&PCollection<InputRef>) -> (PCollection<ImageResult>, PCollection<ErrorRecord>),
 {
-    let bar = crate::progress::bar(inputs.len() as u64, opts.progress);
-    let collected = Collected::default();
     let p = Pipeline::new();
-    let inputs = p.create(inputs).named("ListInputs");
+    let (read, total) = match inputs {
+        InputStream::List(list) => {
+            let n = list.len() as u64;
+            (p.create(list).named("ListInputs"), Some(n))
+        }
+        InputStream::Stdin(stdin) => (p.read(stdin), None),
+    };
+    let bar = crate::progress::bar(total, opts.progress);
+    let collected = Collected::new(opts.keep_results);
+    let inputs = read.window_into("WindowPerImage", FixedWindows::new(1));
     let (results, errors) = build(&inputs);
     results.write(
         "WriteResults",
@@ -61,12 +116,17 @@ where
         "WriteErrors",
         ErrorSink::new(opts.errors.clone(), bar.clone(), collected.clone()),
     );
-    let report = p.run();
+    let runner = LocalRunner::new()
+        .with_stop(opts.stop.clone())
+        .with_max_drift(MAX_IMAGES_IN_FLIGHT);
+    let report = p.run_with(&runner);
     bar.finish_and_clear();
     Ok(RunOutcome {
         results: collected.results(),
+        result_count: collected.result_count(),
         errors: collected.errors(),
         report: report?,
+        interrupted: opts.stop.is_stopped(),
     })
 }
 
@@ -89,12 +149,16 @@ pub fn summary(
     errors_path: Option<&std::path::Path>,
 ) -> String {
     let secs = outcome.report.wall_time.as_secs_f64();
-    let done = outcome.results.len();
+    let done = outcome.result_count;
     let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
-    let mut s = format!(
+    let mut s = String::new();
+    if outcome.interrupted {
+        s.push_str("interrupted: stopped reading inputs; the images already read were finished\n");
+    }
+    s.push_str(&format!(
         "done: {done} images, failed: {}, skipped (already in --out): {skipped}, time: {secs:.2}s ({rate:.2} images/s)\n",
         outcome.errors.len()
-    );
+    ));
     s.push_str("stage timings (busy):");
     for (name, busy) in stage_timings(&outcome.report).iter().take(8) {
         s.push_str(&format!(" {name} {:.2}s;", busy.as_secs_f64()));

@@ -47,7 +47,7 @@ pub fn resolve(
         return Ok(dir);
     }
     eprintln!("fetching {} into {} (first use)", spec.repo, dir.display());
-    let bar = crate::progress::bar(0, true);
+    let bar = crate::progress::bar(Some(0), true);
     let mut last = String::new();
     let mut progress = |file: &str, done: u64, total: Option<u64>| {
         if file != last {
