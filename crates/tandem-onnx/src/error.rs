@@ -7,7 +7,7 @@ use crate::tensor::DType;
 /// How to get the ONNX Runtime shared library, repeated in every "not found" error.
 pub const INSTALL_HINT: &str = "install ONNX Runtime (e.g. `pip install onnxruntime==1.31.1`) and \
 set ORT_DYLIB_PATH to its shared library (the wheel's `onnxruntime/capi/libonnxruntime.so.<version>`; \
-`cargo xtask ci` does this under .cache/onnxruntime), or pass the path with \
+`ORT_DYLIB_PATH=$(cargo xtask onnxruntime)` does both in this repository), or pass the path with \
 `OnnxModelHandler::with_library`";
 
 /// What went wrong loading ONNX Runtime or a model, or running one.
