@@ -75,7 +75,10 @@ pub struct TensorSpec {
 impl TensorSpec {
     /// The per-example dimensions (without axis 0), rendered like `[12]` or `[?, 3]`.
     pub fn example_dims_text(&self) -> String {
-        let dims: Vec<String> = self.dims[1..]
+        let dims: Vec<String> = self
+            .dims
+            .get(1..)
+            .unwrap_or(&[])
             .iter()
             .map(|d| d.map_or_else(|| "?".to_string(), |d| d.to_string()))
             .collect();
