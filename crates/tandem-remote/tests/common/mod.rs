@@ -128,8 +128,8 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Reads one HTTP request: (path, body).
-fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
+/// Reads one HTTP request: (path, headers, body).
+fn read_request(stream: &mut TcpStream) -> Option<(String, String, String)> {
     stream.set_nonblocking(false).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut buf = Vec::new();
@@ -162,11 +162,11 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[header_end..header_end + length]).to_string();
-    Some((path, body))
+    Some((path, head, body))
 }
 
 fn serve(mut stream: TcpStream, shared: &Shared) {
-    let Some((path, body)) = read_request(&mut stream) else {
+    let Some((path, head, body)) = read_request(&mut stream) else {
         return;
     };
     let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
@@ -202,7 +202,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         ),
         Reply::Ok => {
             shared.clock.advance(shared.service_time);
-            match answer(&path, &json) {
+            match answer(&path, &head, &json) {
                 Ok(v) => (200, String::new(), v.to_string()),
                 Err(e) => (400, String::new(), json!({ "error": e }).to_string()),
             }
@@ -229,8 +229,9 @@ fn count_rows(json: &Value) -> usize {
 
 /// The toy models. KServe `/v2/models/toy/infer`: input `x` FP32 `[n, d]` -> output `y` FP32
 /// `[n, 1]` = `2 * sum(row) + 1`; a row holding -999 is rejected (400). OpenAI `/v1/embeddings`:
-/// each text -> `[chars, count of 'a']`, answered in reverse order (the client sorts by index).
-fn answer(path: &str, json: &Value) -> Result<Value, String> {
+/// each text -> `[chars, count of 'a']`, answered in reverse order (the client sorts by index);
+/// it wants the header `Authorization: Bearer test-key`.
+fn answer(path: &str, head: &str, json: &Value) -> Result<Value, String> {
     if path == "/v2/models/toy/infer" {
         let input = &json["inputs"][0];
         if input["name"] != "x" || input["datatype"] != "FP32" {
@@ -260,6 +261,12 @@ fn answer(path: &str, json: &Value) -> Result<Value, String> {
         }));
     }
     if path == "/v1/embeddings" {
+        if !head
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("authorization: bearer test-key"))
+        {
+            return Err("missing the API key header".into());
+        }
         let texts = json["input"].as_array().ok_or("no input")?;
         let mut data: Vec<Value> = texts
             .iter()
