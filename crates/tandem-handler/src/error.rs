@@ -45,6 +45,12 @@ pub enum HandlerError {
     /// A configuration value is invalid.
     #[error("invalid configuration `{field}`: {reason}")]
     Config { field: &'static str, reason: String },
+
+    /// A remote service stayed unavailable (overloaded, failing, not answering) after the
+    /// handler's own retries. Splitting the batch would only send more requests to a service
+    /// that is already down, so the batch is dead-lettered whole.
+    #[error("service unavailable: {reason}")]
+    Unavailable { reason: String },
 }
 
 impl HandlerError {
@@ -77,9 +83,10 @@ impl HandlerError {
 
     /// Whether retrying a smaller part of the batch can change the outcome.
     ///
-    /// A model that could not load, a key with no model, a type clash or a hung batch fail every
-    /// sub-batch the same way, so bisecting them would only repeat the failure (and, for loads,
-    /// report it many times). They are dead-lettered as a whole instead.
+    /// A model that could not load, a key with no model, a type clash, a hung batch or a remote
+    /// service that stays down fail every sub-batch the same way, so bisecting them would only
+    /// repeat the failure (and, for loads, report it many times). They are dead-lettered as a
+    /// whole instead.
     pub fn is_batch_wide(&self) -> bool {
         matches!(
             self,
@@ -88,6 +95,7 @@ impl HandlerError {
                 | HandlerError::ModelTypeMismatch { .. }
                 | HandlerError::UnknownKey { .. }
                 | HandlerError::Config { .. }
+                | HandlerError::Unavailable { .. }
         )
     }
 }
