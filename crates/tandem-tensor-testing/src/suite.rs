@@ -60,6 +60,7 @@ macro_rules! __conformance_tests {
                 index_select => index_select::run,
                 embedding => index_select::run_embedding,
                 cat => cat::run,
+                slice_set => slice_set::run,
                 patch_embed => patch_embed::run,
                 cast => cast::run,
                 views => views::run,

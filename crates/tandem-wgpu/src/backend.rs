@@ -8,7 +8,7 @@ use crate::runtime::{Context, Stats};
 use crate::storage::WgpuStorage;
 use half::{bf16, f16};
 use std::sync::{Arc, OnceLock};
-use tandem_tensor::layout::contiguous_strides;
+use tandem_tensor::layout::{contiguous_strides, Layout};
 use tandem_tensor::{
     Activation, AttentionSpec, Backend, BinaryOp, DType, Error, MatmulSpec, MatrixRef, ReduceOp, Result, Tensor, UnaryOp,
 };
@@ -210,6 +210,20 @@ impl Backend for WgpuBackend {
             return Err(Error::InvalidArgument { op: "copy", message: "layout addresses past the end of its storage".into() });
         }
         Ok(ops::copy::copy_strided(&self.ctx, src.storage(), l.dims(), l.strides(), l.offset())?)
+    }
+
+    fn copy_into(&self, src: &Tensor<Self>, dst: &mut WgpuStorage, dst_layout: &Layout) -> Result<()> {
+        let l = src.layout();
+        if l.max_storage_index().is_some_and(|i| i >= src.storage().len()) {
+            return Err(Error::InvalidArgument { op: "copy_into", message: "source layout addresses past the end of its storage".into() });
+        }
+        if dst_layout.max_storage_index().is_some_and(|i| i >= dst.len()) {
+            return Err(Error::InvalidArgument { op: "copy_into", message: "destination layout addresses past the end of its storage".into() });
+        }
+        if src.storage().repr() != dst.repr() {
+            return Err(Error::InvalidArgument { op: "copy_into", message: format!("source {:?} and destination {:?} hold different dtypes", src.storage().repr(), dst.repr()) });
+        }
+        Ok(ops::copy::copy_into(&self.ctx, src.storage(), l.dims(), l.strides(), l.offset(), dst, dst_layout.strides(), dst_layout.offset())?)
     }
 
     fn cast(&self, src: &Tensor<Self>, to: DType) -> Result<WgpuStorage> {
