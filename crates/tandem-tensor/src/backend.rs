@@ -39,6 +39,26 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
     /// Blocks until queued work is complete (used by benchmarks for honest timings).
     fn synchronize(&self) -> Result<()>;
 
+    /// Uploads host data the caller gives up, so a backend may keep the buffer alive until an
+    /// asynchronous host→device copy has finished (or, for the CPU, keep it without copying) and
+    /// return before the copy ran, letting uploads overlap compute. `bytes` are native-endian
+    /// elements of `dtype`. The default copies through [`Backend::upload`].
+    fn upload_owned(&self, bytes: Vec<u8>, dtype: DType) -> Result<Self::Storage> {
+        self.upload(&bytes, dtype)
+    }
+
+    /// A handle to the same device with its own queue of work, for one model copy.
+    ///
+    /// `RunInference` with N model copies on one device loads each copy through its own fork, so
+    /// their kernels are independent streams that can overlap (one copy's host work, uploads or
+    /// small kernels fill the gaps of another's). Tensors of a fork and of its parent are on the
+    /// same device ([`Backend::same_device`]) and may be combined; ordering between streams is
+    /// the backend's job (a stream-ordered allocator, events on cross-stream use). Backends with
+    /// one queue (CPU, wgpu) return a clone, which is the default.
+    fn fork(&self) -> Result<Self> {
+        Ok(self.clone())
+    }
+
     // ----- primitives ---------------------------------------------------------------------
 
     /// Materialises any strided layout (including broadcast strides of 0) contiguously.

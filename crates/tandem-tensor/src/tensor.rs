@@ -76,6 +76,23 @@ impl<B: Backend> Tensor<B> {
         Ok(Self::from_storage(storage, dims, dtype, backend.clone()))
     }
 
+    /// Uploads raw native-endian bytes the caller gives up (see [`Backend::upload_owned`]): a
+    /// GPU backend may start an asynchronous copy and return at once, so decoding the next
+    /// image overlaps the upload of this one.
+    pub fn from_bytes_owned(backend: &B, bytes: Vec<u8>, dims: &[usize], dtype: DType) -> Result<Self> {
+        let expected = checked_elem_count("from_bytes_owned", dims)?;
+        if expected.checked_mul(dtype.size_in_bytes()) != Some(bytes.len()) {
+            return Err(Error::DataLength {
+                op: "from_bytes_owned",
+                len: bytes.len() / dtype.size_in_bytes(),
+                expected,
+                shape: dims.to_vec(),
+            });
+        }
+        let storage = backend.upload_owned(bytes, dtype)?;
+        Ok(Self::from_storage(storage, dims, dtype, backend.clone()))
+    }
+
     /// A tensor with every element equal to `value`.
     pub fn full(backend: &B, value: f64, dims: &[usize], dtype: DType) -> Result<Self> {
         let storage = backend.full(value, checked_elem_count("full", dims)?, dtype)?;
