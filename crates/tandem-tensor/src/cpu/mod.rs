@@ -20,7 +20,7 @@ pub struct CpuBackend;
 
 fn rows_cols(t: &Tensor<CpuBackend>) -> (usize, usize) {
     let cols = *t.dims().last().unwrap_or(&1);
-    (if cols == 0 { 0 } else { t.elem_count() / cols }, cols)
+    (t.elem_count().checked_div(cols).unwrap_or(0), cols)
 }
 
 fn operand(t: &Tensor<CpuBackend>) -> Operand<'_> {
