@@ -16,12 +16,19 @@ const MINILM_SHA256: &str = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb
 
 pub fn run(_args: &[String]) -> Result<()> {
     let minilm = fetch_minilm()?;
+    let nvrtc = crate::nvrtc::fetch()?;
     // Every crate, example and bench must at least build, so examples never rot.
     util::run("cargo", &["build", "--workspace", "--all-targets", "--locked"])?;
-    eprintln!("$ TANDEM_MINILM_DIR={} cargo test --workspace --locked", minilm.display());
+    eprintln!(
+        "$ TANDEM_MINILM_DIR={} TANDEM_CUDA_NVRTC={} cargo test --workspace --locked",
+        minilm.display(),
+        nvrtc.display()
+    );
     let status = Command::new("cargo")
         .args(["test", "--workspace", "--locked"])
         .env("TANDEM_MINILM_DIR", &minilm)
+        // The CUDA kernels compile (sm_80, sm_90) with this NVRTC; no GPU is needed for that.
+        .env("TANDEM_CUDA_NVRTC", &nvrtc)
         .current_dir(project_root())
         .status()
         .context("could not start cargo test")?;
