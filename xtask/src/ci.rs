@@ -27,17 +27,21 @@ const ORT_KNOWN_WHEEL: (&str, &str) = (
 pub fn run(_args: &[String]) -> Result<()> {
     let minilm = fetch_minilm()?;
     let onnxruntime = fetch_onnxruntime()?;
+    let nvrtc = crate::nvrtc::fetch()?;
     // Every crate, example and bench must at least build, so examples never rot.
     util::run("cargo", &["build", "--workspace", "--all-targets", "--locked"])?;
     eprintln!(
-        "$ TANDEM_MINILM_DIR={} ORT_DYLIB_PATH={} cargo test --workspace --locked",
+        "$ TANDEM_MINILM_DIR={} ORT_DYLIB_PATH={} TANDEM_CUDA_NVRTC={} cargo test --workspace --locked",
         minilm.display(),
-        onnxruntime.display()
+        onnxruntime.display(),
+        nvrtc.display()
     );
     let status = Command::new("cargo")
         .args(["test", "--workspace", "--locked"])
         .env("TANDEM_MINILM_DIR", &minilm)
         .env("ORT_DYLIB_PATH", &onnxruntime)
+        // The CUDA kernels compile (sm_80, sm_90) with this NVRTC; no GPU is needed for that.
+        .env("TANDEM_CUDA_NVRTC", &nvrtc)
         .current_dir(project_root())
         .status()
         .context("could not start cargo test")?;

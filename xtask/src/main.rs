@@ -6,6 +6,7 @@
 mod ci;
 mod fetch_weights;
 mod fixtures;
+mod nvrtc;
 mod util;
 
 use anyhow::{bail, Result};

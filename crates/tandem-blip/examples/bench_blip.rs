@@ -1,8 +1,8 @@
 //! BLIP captioning benchmark: the full-size blip-image-captioning-base configuration with random
-//! weights, CPU, f32, N sampled captions per image, max length 30.
+//! weights, N sampled captions per image, max length 30, on the CPU (f32) or a CUDA GPU.
 //!
 //! `cargo run --release -p tandem-blip --example bench_blip -- [--images 3] [--captions 10]
-//!  [--max-length 30] [--batch 1] [--preset base] [--torch]`
+//!  [--max-length 30] [--batch 1] [--preset base] [--torch] [--backend cpu|cuda] [--dtype f32|bf16|f16]`
 //!
 //! Prints seconds per image and generated tokens per second, one image per call (as PyTorch's
 //! `generate`) and, with `--batch K`, K images per call. `--torch` also runs
@@ -15,7 +15,7 @@ use std::time::Instant;
 use tandem_blip::random_checkpoint::write_random_checkpoint;
 use tandem_blip::{generate_from_embeds, BlipConfig, BlipModel, GenerationConfig};
 use tandem_nn::Weights;
-use tandem_tensor::{CpuBackend, DType, Tensor};
+use tandem_tensor::{Backend, CpuBackend, DType, Tensor};
 
 struct Args {
     images: usize,
@@ -24,6 +24,8 @@ struct Args {
     batch: usize,
     preset: String,
     torch: bool,
+    backend: String,
+    dtype: DType,
 }
 
 fn parse() -> Result<Args, String> {
@@ -34,6 +36,8 @@ fn parse() -> Result<Args, String> {
         batch: 1,
         preset: "base".into(),
         torch: false,
+        backend: "cpu".into(),
+        dtype: DType::F32,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,6 +50,15 @@ fn parse() -> Result<Args, String> {
             "--batch" => a.batch = num(value("--batch")?, "--batch")?,
             "--preset" => a.preset = value("--preset")?,
             "--torch" => a.torch = true,
+            "--backend" => a.backend = value("--backend")?,
+            "--dtype" => {
+                a.dtype = match value("--dtype")?.as_str() {
+                    "f32" => DType::F32,
+                    "bf16" => DType::BF16,
+                    "f16" => DType::F16,
+                    other => return Err(format!("--dtype {other}: expected f32, bf16 or f16")),
+                }
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -61,9 +74,9 @@ fn workspace_root() -> PathBuf {
 
 /// Runs `images` images through the vision encoder and `generate_from_embeds` (what
 /// `generate` does) in calls of `batch` images; returns (seconds, vision seconds, tokens).
-fn time_run(
-    model: &BlipModel<CpuBackend>,
-    pixels: &Tensor<CpuBackend>,
+fn time_run<B: Backend>(
+    model: &BlipModel<B>,
+    pixels: &Tensor<B>,
     batch: usize,
     cfg: &GenerationConfig,
     bos: u32,
@@ -91,6 +104,14 @@ fn time_run(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse()?;
+    match args.backend.as_str() {
+        "cpu" => run(&args, &CpuBackend),
+        "cuda" => run(&args, &tandem_cuda::CudaBackend::new(0)?),
+        other => Err(format!("--backend {other}: expected cpu or cuda").into()),
+    }
+}
+
+fn run<B: Backend>(args: &Args, backend: &B) -> Result<(), Box<dyn std::error::Error>> {
     let cfg = BlipConfig::preset(&args.preset)?;
     let dir = workspace_root().join("target/tmp");
     std::fs::create_dir_all(&dir)?;
@@ -102,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t0 = Instant::now();
     let model = BlipModel::from_weights(
         cfg.clone(),
-        &Weights::from_file(&ckpt, &CpuBackend, DType::F32)?,
+        &Weights::from_file(&ckpt, backend, args.dtype)?,
     )?;
     eprintln!("loaded in {:.2} s", t0.elapsed().as_secs_f64());
 
@@ -112,7 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let px: Vec<f32> = (0..n * 3 * s * s)
         .map(|i| (((i as u64).wrapping_mul(2654435761) % 1000) as f32 / 500.0) - 1.0)
         .collect();
-    let pixels = Tensor::from_slice(&CpuBackend, &px, &[n, 3, s, s])?;
+    let pixels = Tensor::from_slice(backend, &px, &[n, 3, s, s])?.to_dtype(args.dtype)?;
     let gen = GenerationConfig {
         do_sample: true,
         num_return_sequences: args.captions,
@@ -126,7 +147,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (secs, vision, tokens) = time_run(&model, &timed, 1, &gen, bos)?;
     let per_image = secs / args.images as f64;
     println!(
-        "tandem (cpu f32, {} threads), {}: 1 image/call: {:.3} s/image (vision {:.3} s, decoding {:.3} s), {:.1} tokens/s ({tokens} tokens, {} images, {} captions each)",
+        "tandem ({} {}, {} threads), {}: 1 image/call: {:.3} s/image (vision {:.3} s, decoding {:.3} s), {:.1} tokens/s ({tokens} tokens, {} images, {} captions each)",
+        backend.name(),
+        args.dtype,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         args.preset,
         per_image,

@@ -104,6 +104,15 @@ impl<B: Backend> DecoderCache<B> {
             layers: (0..layers).map(|_| KvCache::new()).collect(),
         }
     }
+    /// A cache whose per-layer buffers are allocated once for `max_len` positions and
+    /// appended to in place (see [`KvCache::with_capacity`]).
+    pub fn with_capacity(layers: usize, max_len: usize) -> Self {
+        DecoderCache {
+            layers: (0..layers)
+                .map(|_| KvCache::with_capacity(max_len))
+                .collect(),
+        }
+    }
     /// Positions cached so far.
     pub fn len(&self) -> usize {
         self.layers.first().map_or(0, |c| c.len())

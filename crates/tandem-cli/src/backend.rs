@@ -9,7 +9,8 @@ pub enum Device {
     Cpu,
     /// GPU through wgpu (Vulkan, Metal, DX12); needs the `wgpu` cargo feature (on by default).
     Wgpu,
-    /// NVIDIA CUDA; not compiled into this build.
+    /// NVIDIA GPU through CUDA (driver + NVRTC loaded at run time); needs the `cuda` cargo
+    /// feature (on by default). `TANDEM_CUDA_DEVICE` picks the GPU (default 0).
     Cuda,
 }
 
@@ -35,10 +36,7 @@ macro_rules! with_backend {
                 $body
             }
             $crate::backend::Device::Wgpu => $crate::backend::wgpu_dispatch!($b, $body),
-            $crate::backend::Device::Cuda => Err($crate::CliError::BackendNotCompiled {
-                backend: "cuda",
-                hint: "this build has no CUDA backend; use --backend cpu or --backend wgpu",
-            }),
+            $crate::backend::Device::Cuda => $crate::backend::cuda_dispatch!($b, $body),
         }
     }};
 }
@@ -75,5 +73,53 @@ pub use crate::__wgpu_dispatch as wgpu_dispatch;
 #[cfg(feature = "wgpu")]
 #[doc(hidden)]
 pub use tandem_wgpu;
+
+#[cfg(feature = "cuda")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cuda_dispatch {
+    ($b:ident, $body:expr) => {
+        match $crate::backend::cuda_device().and_then(|ordinal| {
+            $crate::backend::tandem_cuda::CudaBackend::new(ordinal).map_err(|e| e.to_string())
+        }) {
+            Ok($b) => $body,
+            Err(reason) => Err($crate::CliError::BackendUnavailable {
+                backend: "cuda",
+                reason,
+            }),
+        }
+    };
+}
+
+#[cfg(not(feature = "cuda"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cuda_dispatch {
+    ($b:ident, $body:expr) => {
+        Err($crate::CliError::BackendNotCompiled {
+            backend: "cuda",
+            hint: "rebuild with the `cuda` cargo feature (on by default)",
+        })
+    };
+}
+
+#[doc(hidden)]
+pub use crate::__cuda_dispatch as cuda_dispatch;
+#[cfg(feature = "cuda")]
+#[doc(hidden)]
+pub use tandem_cuda;
+
+/// The GPU ordinal `--backend cuda` opens: `TANDEM_CUDA_DEVICE`, default 0.
+#[cfg(feature = "cuda")]
+#[doc(hidden)]
+pub fn cuda_device() -> Result<usize, String> {
+    match std::env::var("TANDEM_CUDA_DEVICE") {
+        Err(_) => Ok(0),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("TANDEM_CUDA_DEVICE={v:?} is not a GPU index (0, 1, …)")),
+    }
+}
 
 pub use tandem_tensor::CpuBackend;

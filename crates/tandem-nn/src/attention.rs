@@ -31,41 +31,92 @@ pub struct Attention<B: Backend> {
     scale: f32,
 }
 
-/// Keys and values of one decoder's self-attention so far, `[b, h, len, d]` each.
-/// Owned by the request, not the model.
+/// Keys and values of one decoder's self-attention so far: `[b, h, len, d]` each, held in
+/// buffers `[b, h, capacity, d]` that new positions are written into in place
+/// ([`Tensor::slice_set`]). Owned by the request, not the model.
+///
+/// With [`KvCache::with_capacity`] (a decoder knows its `max_length`) the buffers are allocated
+/// once, at the first append, and every step writes only its new positions: O(new) per step,
+/// where concatenating would copy the whole cache each step (O(n²) per sequence). Without a
+/// capacity they start at the first append's length (at least 16) and double when full.
 #[derive(Clone, Debug)]
 pub struct KvCache<B: Backend> {
+    /// Full buffers `[b, h, capacity, d]`; positions `len..capacity` are unused.
     kv: Option<(Tensor<B>, Tensor<B>)>,
+    len: usize,
+    capacity: Option<usize>,
 }
 
 impl<B: Backend> Default for KvCache<B> {
     fn default() -> Self {
-        KvCache { kv: None }
+        KvCache { kv: None, len: 0, capacity: None }
     }
 }
 
+/// Smallest buffer (in positions) a cache without a capacity allocates.
+const MIN_CAPACITY: usize = 16;
+
 impl<B: Backend> KvCache<B> {
+    /// A cache that grows by doubling.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A cache preallocated for `max_len` positions at its first append (appending past that
+    /// still works: the buffers then double).
+    pub fn with_capacity(max_len: usize) -> Self {
+        KvCache { kv: None, len: 0, capacity: Some(max_len) }
+    }
+
     /// Number of cached positions.
     pub fn len(&self) -> usize {
-        self.kv.as_ref().map_or(0, |(k, _)| k.dims()[2])
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
-    /// Appends new keys/values `[b, h, n, d]` and returns the whole cache.
+    /// Positions the buffers hold before they must grow (0 before the first append).
+    pub fn capacity(&self) -> usize {
+        self.kv.as_ref().map_or(0, |(k, _)| k.dims()[2])
+    }
+
+    /// Appends new keys/values `[b, h, n, d]` in place and returns views `[b, h, len, d]` of the
+    /// whole cache. Drop the views before the next append, or that append copies the buffers
+    /// first (copy-on-write keeps the views' values; it is correct, only slower).
     pub fn append(&mut self, k: &Tensor<B>, v: &Tensor<B>) -> Result<(Tensor<B>, Tensor<B>)> {
-        let next = match &self.kv {
-            None => (k.contiguous()?, v.contiguous()?),
-            Some((ck, cv)) => (Tensor::cat(&[ck, k], 2)?, Tensor::cat(&[cv, v], 2)?),
+        if k.rank() != 4 || v.rank() != 4 || k.dims()[..3] != v.dims()[..3] {
+            return Err(NnError::input("kv cache append", format!("keys {:?} and values {:?} are not [b, h, n, d]", k.dims(), v.dims())));
+        }
+        let n = k.dims()[2];
+        let needed = self.len + n;
+        let (mut ck, mut cv) = match self.kv.take() {
+            Some((ck, cv)) if ck.dims()[2] >= needed => (ck, cv),
+            old => {
+                let want = match &old {
+                    None => self.capacity.unwrap_or(MIN_CAPACITY).max(needed),
+                    Some((ck, _)) => (2 * ck.dims()[2]).max(needed),
+                };
+                let grown = |t: &Tensor<B>| -> Result<Tensor<B>> {
+                    let mut dims = t.dims().to_vec();
+                    dims[2] = want;
+                    Ok(Tensor::zeros(t.backend(), &dims, t.dtype())?)
+                };
+                let (mut nk, mut nv) = (grown(k)?, grown(v)?);
+                if let Some((ok, ov)) = old {
+                    nk.slice_set(&ok.narrow(2, 0, self.len)?, 2, 0)?;
+                    nv.slice_set(&ov.narrow(2, 0, self.len)?, 2, 0)?;
+                }
+                (nk, nv)
+            }
         };
-        self.kv = Some(next.clone());
-        Ok(next)
+        ck.slice_set(k, 2, self.len)?;
+        cv.slice_set(v, 2, self.len)?;
+        self.len = needed;
+        let views = (ck.narrow(2, 0, needed)?, cv.narrow(2, 0, needed)?);
+        self.kv = Some((ck, cv));
+        Ok(views)
     }
 
     /// Keeps batch rows `rows` (`U32`/`I64` indices), e.g. the surviving beams of a beam search.
@@ -76,9 +127,12 @@ impl<B: Backend> KvCache<B> {
         Ok(())
     }
 
-    /// The cached keys and values, if any.
-    pub fn get(&self) -> Option<&(Tensor<B>, Tensor<B>)> {
-        self.kv.as_ref()
+    /// Views `[b, h, len, d]` of the cached keys and values, if any.
+    pub fn get(&self) -> Result<Option<(Tensor<B>, Tensor<B>)>> {
+        match &self.kv {
+            None => Ok(None),
+            Some((k, v)) => Ok(Some((k.narrow(2, 0, self.len)?, v.narrow(2, 0, self.len)?))),
+        }
     }
 }
 

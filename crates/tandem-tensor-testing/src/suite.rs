@@ -16,13 +16,24 @@
 /// `TANDEM_CONFORMANCE_CASES` if set, else `cases`, else [`DEFAULT_CASES`](crate::DEFAULT_CASES).
 /// A fallible constructor that finds no device fails every test with its reason, unless
 /// `TANDEM_ALLOW_MISSING_DEVICE=1`, which turns that into a printed skip.
+///
+/// For a backend that CI machines never have (CUDA), `ignore: "reason"` marks every test
+/// `#[ignore = "reason"]`: `cargo test` lists each as ignored with the reason (never a silent
+/// pass) and `cargo test -- --ignored` runs them where the device exists:
+///
+/// ```ignore
+/// tandem_tensor_testing::conformance_suite!(ignore: "needs an NVIDIA GPU", fallible: CudaBackend::new(0));
+/// ```
 #[macro_export]
 macro_rules! conformance_suite {
+    (ignore: $reason:literal, fallible: $ctor:expr $(, cases: $cases:expr)? $(,)?) => {
+        $crate::__conformance_tests!(($ctor) ($crate::__default_cases!($($cases)?)) ($reason));
+    };
     (fallible: $ctor:expr $(, cases: $cases:expr)? $(,)?) => {
-        $crate::__conformance_tests!(($ctor) ($crate::__default_cases!($($cases)?)));
+        $crate::__conformance_tests!(($ctor) ($crate::__default_cases!($($cases)?)) ());
     };
     ($ctor:expr $(, cases: $cases:expr)? $(,)?) => {
-        $crate::__conformance_tests!(($crate::runner::Always($ctor)) ($crate::__default_cases!($($cases)?)));
+        $crate::__conformance_tests!(($crate::runner::Always($ctor)) ($crate::__default_cases!($($cases)?)) ());
     };
 }
 
@@ -40,11 +51,11 @@ macro_rules! __default_cases {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_tests {
-    (($source:expr) ($cases:expr)) => {
+    (($source:expr) ($cases:expr) ($($reason:literal)?)) => {
         #[allow(unused_imports)]
         mod conformance {
             use super::*;
-            $crate::__conformance_tests!(@tests ($source) ($cases)
+            $crate::__conformance_tests!(@tests ($source) ($cases) ($($reason)?)
                 unary => unary::run,
                 binary => binary::run,
                 reduce => reduce::run,
@@ -60,6 +71,7 @@ macro_rules! __conformance_tests {
                 index_select => index_select::run,
                 embedding => index_select::run_embedding,
                 cat => cat::run,
+                slice_set => slice_set::run,
                 patch_embed => patch_embed::run,
                 cast => cast::run,
                 views => views::run,
@@ -67,15 +79,27 @@ macro_rules! __conformance_tests {
             );
         }
     };
-    (@tests ($source:expr) ($cases:expr) $($name:ident => $module:ident :: $run:ident),* $(,)?) => {
+    (@tests ($source:expr) ($cases:expr) () $($name:ident => $module:ident :: $run:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
-                let cases = $crate::runner::cases($cases);
-                if let Some(backend) = $crate::acquire(stringify!($name), $source) {
-                    $crate::problems::$module::$run(&backend, cases);
-                }
+                $crate::__conformance_tests!(@body ($source) ($cases) $name $module $run);
             }
         )*
+    };
+    (@tests ($source:expr) ($cases:expr) ($reason:literal) $($name:ident => $module:ident :: $run:ident),* $(,)?) => {
+        $(
+            #[test]
+            #[ignore = $reason]
+            fn $name() {
+                $crate::__conformance_tests!(@body ($source) ($cases) $name $module $run);
+            }
+        )*
+    };
+    (@body ($source:expr) ($cases:expr) $name:ident $module:ident $run:ident) => {
+        let cases = $crate::runner::cases($cases);
+        if let Some(backend) = $crate::acquire(stringify!($name), $source) {
+            $crate::problems::$module::$run(&backend, cases);
+        }
     };
 }

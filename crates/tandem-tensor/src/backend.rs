@@ -10,6 +10,7 @@
 //! - Primitives return a fresh contiguous storage holding exactly the output's elements; the
 //!   caller knows the output shape.
 
+use crate::layout::Layout;
 use crate::op::{Activation, AttentionSpec, BinaryOp, MatmulSpec, ReduceOp, UnaryOp};
 use crate::{DType, Result, Tensor};
 use std::fmt::Debug;
@@ -38,10 +39,47 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
     /// Blocks until queued work is complete (used by benchmarks for honest timings).
     fn synchronize(&self) -> Result<()>;
 
+    /// Uploads host data the caller gives up, so a backend may keep the buffer alive until an
+    /// asynchronous host→device copy has finished (or, for the CPU, keep it without copying) and
+    /// return before the copy ran, letting uploads overlap compute. `bytes` are native-endian
+    /// elements of `dtype`. The default copies through [`Backend::upload`].
+    fn upload_owned(&self, bytes: Vec<u8>, dtype: DType) -> Result<Self::Storage> {
+        self.upload(&bytes, dtype)
+    }
+
+    /// A handle to the same device with its own queue of work, for one model copy.
+    ///
+    /// `RunInference` with N model copies on one device loads each copy through its own fork, so
+    /// their kernels are independent streams that can overlap (one copy's host work, uploads or
+    /// small kernels fill the gaps of another's). Tensors of a fork and of its parent are on the
+    /// same device ([`Backend::same_device`]) and may be combined; ordering between streams is
+    /// the backend's job (a stream-ordered allocator, events on cross-stream use). Backends with
+    /// one queue (CPU, wgpu) return a clone, which is the default.
+    fn fork(&self) -> Result<Self> {
+        Ok(self.clone())
+    }
+
     // ----- primitives ---------------------------------------------------------------------
 
     /// Materialises any strided layout (including broadcast strides of 0) contiguously.
     fn copy_strided(&self, src: &Tensor<Self>) -> Result<Self::Storage>;
+
+    /// Writes the elements of `src` (any layout, read in row-major order) into the elements of
+    /// `dst` that `dst_layout` addresses, in place: the in-place write primitive.
+    ///
+    /// This is what lets a decoder preallocate its KV cache for the maximum length and append
+    /// each step's keys/values into it (O(new) work per step) instead of concatenating (O(total)
+    /// per step, O(n²) per sequence); [`Tensor::slice_set`] is the checked entry point.
+    ///
+    /// Contract (checked by [`Tensor::slice_set`] before a backend sees it):
+    /// - `src.dims() == dst_layout.dims()` and `src.dtype()` is the dtype `dst` holds;
+    /// - `dst_layout` addresses only elements inside `dst` and never the same element twice
+    ///   (no broadcast strides), so the write is well defined in any order;
+    /// - `src` does not share storage with `dst` (the caller holds `dst` uniquely: `&mut`).
+    ///
+    /// Like every op it is enqueued in stream order: work already queued that reads `dst` sees
+    /// the old values, work queued afterwards sees the new ones.
+    fn copy_into(&self, src: &Tensor<Self>, dst: &mut Self::Storage, dst_layout: &Layout) -> Result<()>;
 
     /// Converts a contiguous tensor to `to`. Float→int truncates toward zero, as `as` does.
     fn cast(&self, src: &Tensor<Self>, to: DType) -> Result<Self::Storage>;

@@ -39,9 +39,22 @@ pub enum Error {
     #[error("{op}: tensors live on different devices ({lhs} and {rhs})")]
     DeviceMismatch { op: &'static str, lhs: String, rhs: String },
 
-    /// A device-side failure (out of memory, lost device, shader compile error…).
-    #[error("backend {backend}: {message}")]
-    Backend { backend: String, message: String },
+    /// A device-side failure (lost device, kernel compile error, driver error…). The backend's
+    /// own error is kept as the `source` (not flattened to a string), so callers can downcast it
+    /// (`source.downcast_ref::<tandem_wgpu::WgpuError>()`) and error reports show the whole chain.
+    #[error("backend {backend}: {source}")]
+    Backend {
+        backend: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
+    /// The device could not allocate `requested_bytes` more bytes. Distinct from
+    /// [`Error::Backend`] because the remedy differs: the same input in a smaller batch (or after
+    /// other requests free memory) can succeed, so a batcher should split the batch rather than
+    /// treat its elements as bad data.
+    #[error("backend {backend}: out of device memory allocating {requested_bytes} bytes")]
+    OutOfMemory { backend: String, requested_bytes: u64 },
 
     /// The requested backend was compiled out of this build.
     #[error("backend `{backend}` is not compiled into this build; rebuild with `--features {feature}`")]
@@ -51,6 +64,17 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// Wraps a backend's own error, keeping it as the source.
+    pub fn backend(backend: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Backend { backend: backend.into(), source: Box::new(source) }
+    }
+
+    /// Whether the failure was the device running out of memory (retrying with less work may
+    /// succeed), as opposed to bad input or a broken device.
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(self, Error::OutOfMemory { .. })
+    }
+
     pub(crate) fn invalid(op: &'static str, message: impl Into<String>) -> Self {
         Error::InvalidArgument { op, message: message.into() }
     }

@@ -22,6 +22,39 @@ pub fn contiguous_strides(dims: &[usize]) -> Vec<usize> {
     strides
 }
 
+/// Collapses dims (for strided GPU kernels) that every operand walks contiguously (and drops size-1 dims), so strided
+/// kernels see the smallest rank. `strides[o]` are operand `o`'s strides over `dims`.
+pub fn merge_dims(dims: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut out_dims: Vec<usize> = Vec::new();
+    let mut out_strides: Vec<Vec<usize>> = vec![Vec::new(); strides.len()];
+    for (i, &d) in dims.iter().enumerate() {
+        if d == 1 {
+            continue;
+        }
+        let mergeable = match out_dims.last() {
+            Some(_) => strides.iter().enumerate().all(|(o, s)| out_strides[o].last() == Some(&(s[i] * d))),
+            None => false,
+        };
+        if mergeable {
+            let last = out_dims.len() - 1;
+            out_dims[last] *= d;
+            for (o, s) in strides.iter().enumerate() {
+                out_strides[o][last] = s[i];
+            }
+        } else {
+            out_dims.push(d);
+            for (o, s) in strides.iter().enumerate() {
+                out_strides[o].push(s[i]);
+            }
+        }
+    }
+    if out_dims.is_empty() {
+        out_dims.push(1);
+        out_strides.iter_mut().for_each(|s| s.push(0));
+    }
+    (out_dims, out_strides)
+}
+
 impl Layout {
     pub fn contiguous(dims: &[usize]) -> Self {
         Layout { dims: dims.to_vec(), strides: contiguous_strides(dims), offset: 0 }
@@ -252,6 +285,17 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn merges_contiguous_dims_and_keeps_broadcasts_apart() {
+        let (d, s) = merge_dims(&[2, 3, 4], &[vec![12, 4, 1], vec![0, 4, 1]]);
+        assert_eq!(d, vec![2, 12]);
+        assert_eq!(s, vec![vec![12, 1], vec![0, 1]]);
+        let (d, s) = merge_dims(&[1, 5], &[vec![5, 1]]);
+        assert_eq!((d, s), (vec![5], vec![vec![1]]));
+        let (d, s) = merge_dims(&[3, 4], &[vec![1, 3]]);
+        assert_eq!((d, s), (vec![3, 4], vec![vec![1, 3]]));
+    }
     use super::*;
 
     #[test]

@@ -76,6 +76,23 @@ impl<B: Backend> Tensor<B> {
         Ok(Self::from_storage(storage, dims, dtype, backend.clone()))
     }
 
+    /// Uploads raw native-endian bytes the caller gives up (see [`Backend::upload_owned`]): a
+    /// GPU backend may start an asynchronous copy and return at once, so decoding the next
+    /// image overlaps the upload of this one.
+    pub fn from_bytes_owned(backend: &B, bytes: Vec<u8>, dims: &[usize], dtype: DType) -> Result<Self> {
+        let expected = checked_elem_count("from_bytes_owned", dims)?;
+        if expected.checked_mul(dtype.size_in_bytes()) != Some(bytes.len()) {
+            return Err(Error::DataLength {
+                op: "from_bytes_owned",
+                len: bytes.len() / dtype.size_in_bytes(),
+                expected,
+                shape: dims.to_vec(),
+            });
+        }
+        let storage = backend.upload_owned(bytes, dtype)?;
+        Ok(Self::from_storage(storage, dims, dtype, backend.clone()))
+    }
+
     /// A tensor with every element equal to `value`.
     pub fn full(backend: &B, value: f64, dims: &[usize], dtype: DType) -> Result<Self> {
         let storage = backend.full(value, checked_elem_count("full", dims)?, dtype)?;
@@ -139,6 +156,61 @@ impl<B: Backend> Tensor<B> {
                 view.backend.copy_strided(&view)
             }
         }
+    }
+
+    /// Writes `src` into `self` along `dim` at positions `start..start + src.dims()[dim]`, in
+    /// place (through [`Backend::copy_into`]); every other dim of `src` must equal `self`'s.
+    ///
+    /// `self` keeps value semantics: when its storage is shared with other tensors (clones,
+    /// views), it is first copied (copy-on-write) so the others never see the write. Hold the
+    /// buffer uniquely to write without copying: e.g. a KV cache preallocated as
+    /// `[batch, heads, max_len, head_dim]` that hands out `narrow(2, 0, len)` views for attention
+    /// and drops them before the next step's `slice_set`. `self` may itself be a view (a narrowed
+    /// or permuted slice of a larger buffer); only its elements are written.
+    ///
+    /// ```
+    /// use tandem_tensor::{CpuBackend, DType, Tensor};
+    /// # fn main() -> tandem_tensor::Result<()> {
+    /// let cpu = CpuBackend;
+    /// let mut cache = Tensor::zeros(&cpu, &[2, 4], DType::F32)?;
+    /// let step = Tensor::from_slice(&cpu, &[1.0f32, 2.0], &[2, 1])?;
+    /// cache.slice_set(&step, 1, 2)?; // column 2 ← [1, 2]
+    /// assert_eq!(cache.to_vec::<f32>()?, [0., 0., 1., 0., 0., 0., 2., 0.]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Errors: different device or dtype, a rank or dim mismatch, `start + len` past the end of
+    /// `dim`, or `self` a broadcast view (one storage element standing for several).
+    pub fn slice_set(&mut self, src: &Self, dim: usize, start: usize) -> Result<()> {
+        let op = "slice_set";
+        self.check_same_device(op, src)?;
+        self.check_same_dtype(op, src)?;
+        let dim = self.layout.resolve_dim(op, dim)?;
+        let mismatch = || Error::ShapeMismatch { op, lhs: self.dims().to_vec(), rhs: src.dims().to_vec() };
+        if src.rank() != self.rank() {
+            return Err(mismatch());
+        }
+        if self.dims().iter().zip(src.dims()).enumerate().any(|(i, (a, b))| i != dim && a != b) {
+            return Err(mismatch());
+        }
+        let len = src.dims()[dim];
+        let target = self.layout.narrow(dim, start, len)?;
+        if target.elem_count() == 0 {
+            return Ok(());
+        }
+        if self.layout.dims().iter().zip(self.layout.strides()).any(|(&d, &s)| d > 1 && s == 0) {
+            return Err(Error::invalid(op, format!("cannot write into a broadcast view of shape {:?}", self.dims())));
+        }
+        if Arc::get_mut(&mut self.storage).is_none() {
+            // Shared: copy-on-write, so clones and views of the old storage keep their values.
+            let fresh = self.backend.copy_strided(self)?;
+            self.storage = Arc::new(fresh);
+            self.layout = Layout::contiguous(self.dims());
+        }
+        let target = self.layout.narrow(dim, start, len)?;
+        let storage = Arc::get_mut(&mut self.storage)
+            .ok_or_else(|| Error::invalid(op, "storage still shared after copy-on-write"))?;
+        self.backend.copy_into(src, storage, &target)
     }
 
     // ----- views ---------------------------------------------------------------------------

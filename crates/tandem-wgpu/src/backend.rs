@@ -8,9 +8,9 @@ use crate::runtime::{Context, Stats};
 use crate::storage::WgpuStorage;
 use half::{bf16, f16};
 use std::sync::{Arc, OnceLock};
-use tandem_tensor::layout::contiguous_strides;
+use tandem_tensor::layout::{contiguous_strides, Layout};
 use tandem_tensor::{
-    Activation, AttentionSpec, Backend, BinaryOp, DType, Error, MatmulSpec, MatrixRef, ReduceOp, Result, Tensor, UnaryOp,
+    Activation, AttentionSpec, Backend, BinaryOp, DType, Error, MatmulSpec, ReduceOp, Result, Tensor, UnaryOp,
 };
 
 /// A GPU (or lavapipe) device behind wgpu. Cheap to clone: clones share the device, the
@@ -91,8 +91,9 @@ impl WgpuBackend {
         Tensor::from_storage(storage, dims, dtype, self.clone())
     }
 
-    /// Bench baseline: `a · b` with the naive one-invocation-per-output kernel. `a: [batch, m, k]`
+    /// Bench baseline (feature `naive-kernels`): `a · b` with the naive one-invocation-per-output kernel. `a: [batch, m, k]`
     /// or `[m, k]`, `b: [k, n]` or `[batch, k, n]` (copied contiguous first).
+    #[cfg(feature = "naive-kernels")]
     pub fn matmul_naive(&self, a: &Tensor<Self>, b: &Tensor<Self>) -> Result<Tensor<Self>> {
         let (a, b) = (a.contiguous()?, b.contiguous()?);
         let mismatch = || Error::ShapeMismatch { op: "matmul_naive", lhs: a.dims().to_vec(), rhs: b.dims().to_vec() };
@@ -112,15 +113,16 @@ impl WgpuBackend {
             m,
             n,
             k,
-            lhs: MatrixRef { offset: 0, batch_stride: bs(ad.len(), m * k), row_stride: k, col_stride: 1 },
-            rhs: MatrixRef { offset: 0, batch_stride: bs(bd.len(), k * n), row_stride: n, col_stride: 1 },
+            lhs: tandem_tensor::MatrixRef { offset: 0, batch_stride: bs(ad.len(), m * k), row_stride: k, col_stride: 1 },
+            rhs: tandem_tensor::MatrixRef { offset: 0, batch_stride: bs(bd.len(), k * n), row_stride: n, col_stride: 1 },
         };
         let out = ops::matmul::matmul_naive(&self.ctx, a.storage(), b.storage(), &spec)?;
         Ok(self.wrap(out, &[batch, m, n], a.dtype()))
     }
 
-    /// Bench baseline: attention with the naive one-invocation-per-output kernel (same inputs
+    /// Bench baseline (feature `naive-kernels`): attention with the naive one-invocation-per-output kernel (same inputs
     /// as [`tandem_tensor::attention`]: q `[b, h, lq, d]`, k/v `[b, h, lk, d]`, last dim contiguous).
+    #[cfg(feature = "naive-kernels")]
     pub fn attention_naive(&self, q: &Tensor<Self>, k: &Tensor<Self>, v: &Tensor<Self>, spec: AttentionSpec) -> Result<Tensor<Self>> {
         let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
         if q.rank() != 4 || k.rank() != 4 || v.rank() != 4 {
@@ -210,6 +212,20 @@ impl Backend for WgpuBackend {
             return Err(Error::InvalidArgument { op: "copy", message: "layout addresses past the end of its storage".into() });
         }
         Ok(ops::copy::copy_strided(&self.ctx, src.storage(), l.dims(), l.strides(), l.offset())?)
+    }
+
+    fn copy_into(&self, src: &Tensor<Self>, dst: &mut WgpuStorage, dst_layout: &Layout) -> Result<()> {
+        let l = src.layout();
+        if l.max_storage_index().is_some_and(|i| i >= src.storage().len()) {
+            return Err(Error::InvalidArgument { op: "copy_into", message: "source layout addresses past the end of its storage".into() });
+        }
+        if dst_layout.max_storage_index().is_some_and(|i| i >= dst.len()) {
+            return Err(Error::InvalidArgument { op: "copy_into", message: "destination layout addresses past the end of its storage".into() });
+        }
+        if src.storage().repr() != dst.repr() {
+            return Err(Error::InvalidArgument { op: "copy_into", message: format!("source {:?} and destination {:?} hold different dtypes", src.storage().repr(), dst.repr()) });
+        }
+        Ok(ops::copy::copy_into(&self.ctx, src.storage(), l.dims(), l.strides(), l.offset(), dst, dst_layout.strides(), dst_layout.offset())?)
     }
 
     fn cast(&self, src: &Tensor<Self>, to: DType) -> Result<WgpuStorage> {

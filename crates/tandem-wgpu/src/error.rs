@@ -28,6 +28,9 @@ pub enum WgpuError {
     #[error("kernel {kernel} failed to compile or validate: {message}")]
     Kernel { kernel: String, message: String },
 
+    #[error("out of device memory allocating {bytes} bytes")]
+    OutOfMemory { bytes: u64 },
+
     #[error("device error: {message}")]
     Device { message: String },
 
@@ -37,7 +40,10 @@ pub enum WgpuError {
 
 impl From<WgpuError> for tandem_tensor::Error {
     fn from(e: WgpuError) -> Self {
-        tandem_tensor::Error::Backend { backend: "wgpu".into(), message: e.to_string() }
+        match e {
+            WgpuError::OutOfMemory { bytes } => tandem_tensor::Error::OutOfMemory { backend: "wgpu".into(), requested_bytes: bytes },
+            other => tandem_tensor::Error::backend("wgpu", other),
+        }
     }
 }
 

@@ -132,7 +132,8 @@ pub fn generate_from_embeds<B: Backend>(
     let mut step = DecodeStep {
         model,
         ctx: &ctx,
-        cache: DecoderCache::new(model.text.num_layers()),
+        // Allocated once for the longest caption; each step writes its position in place.
+        cache: DecoderCache::with_capacity(model.text.num_layers(), max_len),
     };
     if cfg.num_beams > 1 {
         beam::run(&mut step, keys.len(), prompt, cfg)

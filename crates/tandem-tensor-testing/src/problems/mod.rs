@@ -18,6 +18,7 @@ pub mod log_softmax;
 pub mod matmul;
 pub mod patch_embed;
 pub mod reduce;
+pub mod slice_set;
 pub mod softmax;
 pub mod topk;
 pub mod unary;

@@ -15,6 +15,7 @@ pub mod layout;
 pub mod matmul;
 pub mod patch_embed;
 pub mod reduce;
+pub mod slice_set;
 pub mod softmax;
 pub mod topk;
 pub mod unary;

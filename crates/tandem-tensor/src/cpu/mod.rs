@@ -10,6 +10,7 @@ mod storage;
 pub use storage::CpuStorage;
 
 use crate::op::{Activation, AttentionSpec, BinaryOp, MatmulSpec, ReduceOp, UnaryOp};
+use crate::layout::Layout;
 use crate::{Backend, DType, Error, Result, Tensor};
 use ops::attention::Operand;
 
@@ -19,7 +20,7 @@ pub struct CpuBackend;
 
 fn rows_cols(t: &Tensor<CpuBackend>) -> (usize, usize) {
     let cols = *t.dims().last().unwrap_or(&1);
-    (if cols == 0 { 0 } else { t.elem_count() / cols }, cols)
+    (t.elem_count().checked_div(cols).unwrap_or(0), cols)
 }
 
 fn operand(t: &Tensor<CpuBackend>) -> Operand<'_> {
@@ -66,6 +67,10 @@ impl Backend for CpuBackend {
             return Err(Error::invalid("copy", "layout addresses past the end of its storage"));
         }
         Ok(ops::copy::copy_strided(src.storage(), src.layout()))
+    }
+
+    fn copy_into(&self, src: &Tensor<Self>, dst: &mut CpuStorage, dst_layout: &Layout) -> Result<()> {
+        ops::copy::copy_into(src.storage(), src.layout(), dst, dst_layout)
     }
 
     fn cast(&self, src: &Tensor<Self>, to: DType) -> Result<CpuStorage> {

@@ -62,7 +62,7 @@ impl CpuStorage {
     }
 
     pub fn from_bytes(bytes: &[u8], dtype: DType) -> Result<Self> {
-        if bytes.len() % dtype.size_in_bytes() != 0 {
+        if !bytes.len().is_multiple_of(dtype.size_in_bytes()) {
             return Err(Error::invalid("upload", format!("{} bytes is not a whole number of {dtype}", bytes.len())));
         }
         Ok(match dtype {

@@ -7,8 +7,9 @@ use crate::storage::WgpuStorage;
 use crate::WgpuBackend;
 use tandem_tensor::{AttentionSpec, Tensor};
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/attention.wgsl");
-const NAIVE: &str = include_str!("../../../../kernels/wgsl/attention_naive.wgsl");
+const SRC: &str = tandem_kernels::wgsl::ATTENTION;
+#[cfg(feature = "naive-kernels")]
+const NAIVE: &str = tandem_kernels::wgsl::naive::ATTENTION_NAIVE;
 /// Queries per workgroup (attention.wgsl's BR).
 const BR: usize = 64;
 
@@ -65,6 +66,7 @@ pub fn attention(be: &WgpuBackend, q: &T, k: &T, v: &T, mask: Option<&T>, spec: 
 
 /// One invocation per output element recomputing the softmax from global memory: the benches'
 /// baseline.
+#[cfg(feature = "naive-kernels")]
 pub fn attention_naive(be: &WgpuBackend, q: &T, k: &T, v: &T, mask: Option<&T>, spec: AttentionSpec) -> Result<WgpuStorage> {
     let ctx = be.ctx();
     let (b, h, lq) = (q.dims()[0], q.dims()[1], q.dims()[2]);

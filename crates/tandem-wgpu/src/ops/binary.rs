@@ -7,7 +7,7 @@ use crate::WgpuBackend;
 use crate::storage::WgpuStorage;
 use tandem_tensor::{BinaryOp, Tensor};
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/binary.wgsl");
+const SRC: &str = tandem_kernels::wgsl::BINARY;
 
 fn code(op: BinaryOp) -> u32 {
     match op {

@@ -7,7 +7,7 @@ use crate::runtime::Context;
 use crate::storage::WgpuStorage;
 use std::sync::Arc;
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/cast.wgsl");
+const SRC: &str = tandem_kernels::wgsl::CAST;
 
 /// Converts `len` elements of `src` starting at `offset` to `to`.
 pub fn cast(ctx: &Arc<Context>, src: &WgpuStorage, offset: usize, len: usize, to: Repr) -> Result<WgpuStorage> {

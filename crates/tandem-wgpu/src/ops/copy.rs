@@ -7,7 +7,7 @@ use crate::runtime::Context;
 use crate::storage::WgpuStorage;
 use std::sync::Arc;
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/copy.wgsl");
+const SRC: &str = tandem_kernels::wgsl::COPY;
 
 /// Records a copy of the `dims` elements at `src_offset + Σ idx·src_strides` of `src` into
 /// `dst_offset + Σ idx·dst_strides` of `dst`.

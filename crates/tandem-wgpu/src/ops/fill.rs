@@ -8,7 +8,7 @@ use crate::storage::WgpuStorage;
 use half::{bf16, f16};
 use std::sync::Arc;
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/fill.wgsl");
+const SRC: &str = tandem_kernels::wgsl::FILL;
 
 /// The two 32-bit words whose alternation spells `value` in `repr`, with `as` semantics for ints.
 fn pattern(value: f64, repr: Repr) -> [u32; 2] {

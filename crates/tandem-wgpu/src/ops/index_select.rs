@@ -7,7 +7,7 @@ use crate::runtime::Context;
 use crate::storage::WgpuStorage;
 use std::sync::Arc;
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/index_select.wgsl");
+const SRC: &str = tandem_kernels::wgsl::INDEX_SELECT;
 
 /// `src` is contiguous with `dims` from `offset`; `ids` holds `n_ids` in-range ids from `ids_offset`.
 #[allow(clippy::too_many_arguments)]

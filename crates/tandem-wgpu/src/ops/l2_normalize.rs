@@ -7,7 +7,7 @@ use crate::storage::WgpuStorage;
 use crate::WgpuBackend;
 use tandem_tensor::Tensor;
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/l2_normalize.wgsl");
+const SRC: &str = tandem_kernels::wgsl::L2_NORMALIZE;
 
 pub fn l2_normalize(be: &WgpuBackend, x: &Tensor<WgpuBackend>, eps: f32) -> Result<WgpuStorage> {
     let ctx = be.ctx();

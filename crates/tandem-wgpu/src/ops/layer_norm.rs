@@ -7,7 +7,7 @@ use crate::storage::WgpuStorage;
 use crate::WgpuBackend;
 use tandem_tensor::Tensor;
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/layer_norm.wgsl");
+const SRC: &str = tandem_kernels::wgsl::LAYER_NORM;
 
 /// `x`, `gamma`, `beta` contiguous; gamma/beta have the last dim's size.
 pub fn layer_norm(be: &WgpuBackend, x: &Tensor<WgpuBackend>, gamma: &Tensor<WgpuBackend>, beta: &Tensor<WgpuBackend>, eps: f32) -> Result<WgpuStorage> {

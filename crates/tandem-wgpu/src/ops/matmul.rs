@@ -9,8 +9,9 @@ use crate::storage::WgpuStorage;
 use std::sync::Arc;
 use tandem_tensor::{Activation, MatmulSpec, MatrixRef};
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/matmul.wgsl");
-const NAIVE: &str = include_str!("../../../../kernels/wgsl/matmul_naive.wgsl");
+const SRC: &str = tandem_kernels::wgsl::MATMUL;
+#[cfg(feature = "naive-kernels")]
+const NAIVE: &str = tandem_kernels::wgsl::naive::MATMUL_NAIVE;
 const TILE: usize = 64;
 
 fn check_bounds(name: &str, m: &MatrixRef, storage: &WgpuStorage, batch: usize, rows: usize, cols: usize) -> Result<()> {
@@ -105,6 +106,7 @@ pub fn matmul(
 }
 
 /// One invocation per output element, no shared memory: the benches' baseline.
+#[cfg(feature = "naive-kernels")]
 pub fn matmul_naive(ctx: &Arc<Context>, lhs: &WgpuStorage, rhs: &WgpuStorage, spec: &MatmulSpec) -> Result<WgpuStorage> {
     let MatmulSpec { batch, m, n, k, lhs: l, rhs: r } = *spec;
     check_bounds("left", &l, lhs, batch, m, k)?;

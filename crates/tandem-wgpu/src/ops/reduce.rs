@@ -8,7 +8,7 @@ use crate::storage::WgpuStorage;
 use std::sync::Arc;
 use tandem_tensor::ReduceOp;
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/reduce.wgsl");
+const SRC: &str = tandem_kernels::wgsl::REDUCE;
 
 pub fn reduce_last(ctx: &Arc<Context>, op: ReduceOp, src: &WgpuStorage, offset: usize, rows: usize, cols: usize) -> Result<WgpuStorage> {
     let (code, arg) = match op {

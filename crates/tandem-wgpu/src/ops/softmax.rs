@@ -7,7 +7,7 @@ use crate::storage::WgpuStorage;
 use crate::WgpuBackend;
 use tandem_tensor::Tensor;
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/softmax.wgsl");
+const SRC: &str = tandem_kernels::wgsl::SOFTMAX;
 
 /// `x` is contiguous; `mask` (any strides) has `x`'s dims. `log` gives log-softmax.
 pub fn softmax(be: &WgpuBackend, x: &Tensor<WgpuBackend>, mask: Option<&Tensor<WgpuBackend>>, causal: bool, log: bool) -> Result<WgpuStorage> {

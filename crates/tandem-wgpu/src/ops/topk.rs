@@ -7,7 +7,7 @@ use crate::runtime::Context;
 use crate::storage::WgpuStorage;
 use std::sync::Arc;
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/topk.wgsl");
+const SRC: &str = tandem_kernels::wgsl::TOPK;
 
 pub fn topk_last(ctx: &Arc<Context>, src: &WgpuStorage, offset: usize, rows: usize, cols: usize, k: usize) -> Result<(WgpuStorage, WgpuStorage)> {
     let values = alloc(ctx, "topk", rows * k, src.repr())?;

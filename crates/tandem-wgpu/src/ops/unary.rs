@@ -8,7 +8,7 @@ use crate::storage::WgpuStorage;
 use std::sync::Arc;
 use tandem_tensor::{Activation, UnaryOp};
 
-const SRC: &str = include_str!("../../../../kernels/wgsl/unary.wgsl");
+const SRC: &str = tandem_kernels::wgsl::UNARY;
 
 /// The op code `apply_unary` in common.wgsl switches on.
 pub fn code(op: UnaryOp) -> u32 {

@@ -10,7 +10,7 @@
 use std::fmt::Write;
 
 /// Helpers shared by every kernel (index arithmetic, NaN tests, activation math).
-const COMMON: &str = include_str!("../../../../kernels/wgsl/common.wgsl");
+const COMMON: &str = tandem_kernels::wgsl::COMMON;
 
 /// How one dtype is held in a device buffer (see the crate docs for the dtype story).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

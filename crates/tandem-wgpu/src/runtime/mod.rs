@@ -15,7 +15,7 @@ use crate::error::{Result, WgpuError};
 use kernel::KernelSpec;
 use pool::Pool;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Dispatches recorded before a batch is submitted without waiting for a sync point.
@@ -65,6 +65,9 @@ pub struct Context {
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
     layouts: Mutex<HashMap<(u32, u32), Arc<Layouts>>>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// Set by the device's error callback when an allocation failed for lack of memory; read
+    /// (and cleared) by [`Context::acquire`] so the caller gets a structured out-of-memory error.
+    out_of_memory: Arc<AtomicBool>,
     submissions: AtomicU64,
     dispatches: AtomicU64,
     compiled: AtomicU64,
@@ -96,7 +99,15 @@ impl Context {
             .map_err(|source| WgpuError::RequestDevice { adapter: adapter::name(&info), source })?;
         let errors: Arc<Mutex<Vec<String>>> = Arc::default();
         let sink = errors.clone();
-        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| lock(&sink).push(e.to_string())));
+        let out_of_memory = Arc::new(AtomicBool::new(false));
+        let oom = out_of_memory.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if matches!(e, wgpu::Error::OutOfMemory { .. }) {
+                oom.store(true, Ordering::Release);
+            } else {
+                lock(&sink).push(e.to_string());
+            }
+        }));
         let dummy = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tandem-dummy"),
             size: 256,
@@ -116,6 +127,7 @@ impl Context {
             pipelines: Mutex::default(),
             layouts: Mutex::default(),
             errors,
+            out_of_memory,
             submissions: AtomicU64::new(0),
             dispatches: AtomicU64::new(0),
             compiled: AtomicU64::new(0),
@@ -156,7 +168,11 @@ impl Context {
             return Err(WgpuError::TooLarge { op, bytes, limit });
         }
         let clean = host_write.then(|| self.batch_id.load(Ordering::Acquire));
-        Ok(lock(&self.pool).acquire(&self.device, class, clean))
+        let buffer = lock(&self.pool).acquire(&self.device, class, clean);
+        if self.out_of_memory.swap(false, Ordering::AcqRel) {
+            return Err(WgpuError::OutOfMemory { bytes: class });
+        }
+        Ok(buffer)
     }
 
     pub fn release(&self, buffer: wgpu::Buffer) {

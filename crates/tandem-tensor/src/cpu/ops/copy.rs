@@ -51,3 +51,41 @@ pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Ve
 pub fn copy_strided(src: &CpuStorage, layout: &Layout) -> CpuStorage {
     map_vec!(src, v => gather(v, layout))
 }
+
+/// Writes contiguous `src` (row-major over `layout.dims()`) into the elements of `dst` that
+/// `layout` addresses (the CPU side of `Backend::copy_into`). Rows are written one after another:
+/// the writes are small (a KV-cache step) and `dst` rows need not be disjoint slices.
+pub fn scatter<T: Copy>(src: &[T], dst: &mut [T], layout: &Layout) {
+    let n = layout.elem_count();
+    if layout.is_contiguous() {
+        dst[layout.offset()..layout.offset() + n].copy_from_slice(&src[..n]);
+        return;
+    }
+    let (offsets, len, stride) = row_offsets(layout);
+    for (row, &start) in src.chunks(len.max(1)).zip(&offsets) {
+        if stride == 1 {
+            dst[start..start + len].copy_from_slice(row);
+        } else {
+            for (j, &x) in row.iter().enumerate() {
+                dst[start + j * stride] = x;
+            }
+        }
+    }
+}
+
+/// `Backend::copy_into` for CPU storage: `src` (any layout) into `dst` at `layout`.
+pub fn copy_into(src: &CpuStorage, src_layout: &Layout, dst: &mut CpuStorage, layout: &Layout) -> crate::Result<()> {
+    if layout.max_storage_index().is_some_and(|i| i >= dst.len()) {
+        return Err(crate::Error::invalid("copy_into", "destination layout addresses past the end of its storage"));
+    }
+    let packed = copy_strided(src, src_layout);
+    match (&packed, dst) {
+        (CpuStorage::F32(s), CpuStorage::F32(d)) => scatter(s, d, layout),
+        (CpuStorage::F16(s), CpuStorage::F16(d)) => scatter(s, d, layout),
+        (CpuStorage::BF16(s), CpuStorage::BF16(d)) => scatter(s, d, layout),
+        (CpuStorage::U32(s), CpuStorage::U32(d)) => scatter(s, d, layout),
+        (CpuStorage::I64(s), CpuStorage::I64(d)) => scatter(s, d, layout),
+        (s, d) => return Err(crate::Error::DTypeMismatch { op: "copy_into", expected: d.dtype(), got: s.dtype() }),
+    }
+    Ok(())
+}

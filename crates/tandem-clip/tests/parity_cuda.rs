@@ -1,0 +1,62 @@
+//! The CLIP golden parity checks on the CUDA backend, and the device preprocessing against the
+//! CPU path. CI has no GPU: each test is `#[ignore]`d with the reason (listed as ignored, never
+//! a silent pass); `cargo test -p tandem-clip --test parity_cuda -- --ignored` runs them on one.
+
+mod common;
+
+use tandem_clip::{resize_bicubic, RgbImage, CLIP_MEAN, CLIP_STD};
+use tandem_cuda::CudaBackend;
+use tandem_tensor::DType;
+use tandem_tensor_testing::acquire;
+
+#[test]
+#[ignore = "needs an NVIDIA GPU and driver: run with --ignored (scripts/gpu-check.sh) on one"]
+fn cuda_parity_with_transformers() {
+    if let Some(gpu) = acquire("clip parity (cuda)", CudaBackend::new(0)) {
+        common::parity_suite(&gpu);
+    }
+}
+
+/// Pillow-exact bicubic resize + normalize on the device equals the CPU path within one 8-bit
+/// level (`1 / (255 · std)` after normalising), for BLIP's 384 and CLIP's 224 and odd sizes.
+#[test]
+#[ignore = "needs an NVIDIA GPU and driver: run with --ignored (scripts/gpu-check.sh) on one"]
+fn cuda_resize_normalize_matches_the_cpu_path() {
+    let Some(gpu) = acquire("resize_normalize (cuda)", CudaBackend::new(0)) else {
+        return;
+    };
+    let (w, h) = (517, 389);
+    let data: Vec<u8> = (0..w * h * 3)
+        .map(|i| ((i * 7919) % 251) as u8 ^ ((i / 3 % w) as u8))
+        .collect();
+    let img = RgbImage::new(w, h, data.clone()).expect("image");
+    for (ow, oh) in [(384, 384), (224, 224), (298, 224), (37, 500), (w, 100)] {
+        let cpu = resize_bicubic(&img, ow, oh);
+        let dev = gpu
+            .resize_normalize(
+                &data,
+                w,
+                h,
+                ow,
+                oh,
+                1.0 / 255.0,
+                CLIP_MEAN,
+                CLIP_STD,
+                DType::F32,
+            )
+            .expect("device preprocessing")
+            .to_vec::<f32>()
+            .expect("read back");
+        for c in 0..3 {
+            let level = 1.0 / (255.0 * CLIP_STD[c]) + 1e-5;
+            for p in 0..ow * oh {
+                let want = (cpu.data[p * 3 + c] as f32 / 255.0 - CLIP_MEAN[c]) / CLIP_STD[c];
+                let got = dev[c * ow * oh + p];
+                assert!(
+                    (got - want).abs() <= level,
+                    "{ow}x{oh} channel {c} pixel {p}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}
