@@ -9,7 +9,7 @@
 use crate::generation::{Caption, GenerationConfig};
 use crate::model::BlipCaptioner;
 use std::path::PathBuf;
-use tandem_clip::RgbImage;
+use tandem_image::RgbImage;
 use tandem_handler::{HandlerError, ModelHandler};
 use tandem_tensor::{CpuBackend, DType};
 

@@ -3,7 +3,7 @@
 
 use crate::config::BlipConfig;
 use crate::error::{BlipError, Result};
-use crate::preprocess::BlipImageProcessor;
+use tandem_image::BlipImageProcessor;
 use crate::text::{BlipTextDecoder, ImageContext};
 use crate::tokenizer::BlipTokenizer;
 use crate::vision::{BlipVisionModel, VisionOutput};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tandem_clip::{decode_image, ImageOptions, RgbImage};
+use tandem_image::{decode_image, ImageOptions, RgbImage};
 
 use crate::inputs::{InputRef, InputSource};
 

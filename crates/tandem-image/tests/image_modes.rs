@@ -2,7 +2,7 @@
 //! Pillow outputs stored in `tests/data` (see its README).
 
 use std::path::{Path, PathBuf};
-use tandem_clip::{decode_image, open_image, resize_bicubic, ClipError, ImageOptions, ImageProcessor, RgbImage};
+use tandem_image::{decode_image, open_image, resize_bicubic, ImageError, ImageOptions, ImageProcessor, RgbImage};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
@@ -82,7 +82,7 @@ fn bad_images_are_clear_errors() {
         ("truncated jpeg", raw("cmyk.jpg")[..200].to_vec()),
     ] {
         match decode_image(&bytes, what, ImageOptions::default()) {
-            Err(ClipError::Image { source_name, reason }) => {
+            Err(ImageError::Image { source_name, reason }) => {
                 assert_eq!(source_name, what);
                 assert!(!reason.is_empty());
             }
@@ -91,7 +91,7 @@ fn bad_images_are_clear_errors() {
         }
     }
     let missing = open_image(Path::new("/nonexistent/cat.jpg"), ImageOptions::default());
-    assert!(matches!(missing, Err(ClipError::Io { .. })));
+    assert!(matches!(missing, Err(ImageError::Io { .. })));
 }
 
 #[test]

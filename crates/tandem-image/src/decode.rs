@@ -14,7 +14,7 @@
 //!   does not apply it, so set [`ImageOptions::apply_exif_orientation`] to `false` to match a
 //!   Python pipeline that never calls `ImageOps.exif_transpose`.
 
-use crate::error::{ClipError, Result};
+use crate::error::{ImageError, Result};
 use crate::resample::RgbImage;
 use image::{DynamicImage, ImageDecoder, ImageReader};
 use std::io::Cursor;
@@ -33,8 +33,8 @@ impl Default for ImageOptions {
     }
 }
 
-fn image_error(name: &str, reason: impl std::fmt::Display) -> ClipError {
-    ClipError::Image { source_name: name.to_string(), reason: reason.to_string() }
+fn image_error(name: &str, reason: impl std::fmt::Display) -> ImageError {
+    ImageError::Image { source_name: name.to_string(), reason: reason.to_string() }
 }
 
 /// Decodes PNG or JPEG bytes (format sniffed from the content) to RGB; `name` labels errors.
@@ -57,7 +57,7 @@ pub fn decode_image(bytes: &[u8], name: &str, options: ImageOptions) -> Result<R
 
 /// Reads and decodes an image file.
 pub fn open_image(path: &Path, options: ImageOptions) -> Result<RgbImage> {
-    let bytes = std::fs::read(path).map_err(|source| ClipError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Io { path: path.to_path_buf(), source })?;
     decode_image(&bytes, &path.display().to_string(), options)
 }
 

@@ -5,7 +5,7 @@
 //! current dict form of `size`/`crop_size` and the old integer form are read), else CLIP's
 //! defaults for the vision tower's image size.
 
-use crate::error::{ClipError, Result};
+use crate::error::{ImageError, Result};
 use crate::resample::{resize_bicubic, RgbImage};
 use serde_json::Value;
 use std::path::Path;
@@ -48,7 +48,7 @@ impl ImageProcessor {
 
     /// Reads `preprocessor_config.json`; absent fields keep [`ImageProcessor::clip`]'s values.
     pub fn from_json(text: &str, image_size: usize) -> Result<Self> {
-        let bad = |reason: String| ClipError::config("preprocessor_config.json", reason);
+        let bad = |reason: String| ImageError::config("preprocessor_config.json", reason);
         let v: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         let mut p = Self::clip(image_size);
         let flag = |key: &str| v.get(key).and_then(Value::as_bool).unwrap_or(true);
@@ -115,7 +115,7 @@ impl ImageProcessor {
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::from_json(&text, image_size),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::clip(image_size)),
-            Err(source) => Err(ClipError::Io { path, source }),
+            Err(source) => Err(ImageError::Io { path, source }),
         }
     }
 
@@ -140,11 +140,11 @@ impl ImageProcessor {
     /// Resize and centre crop, still 8-bit RGB.
     pub fn resize_and_crop(&self, img: &RgbImage) -> Result<RgbImage> {
         if img.width == 0 || img.height == 0 {
-            return Err(ClipError::input("image", "image has no pixels"));
+            return Err(ImageError::input("image", "image has no pixels"));
         }
         let (h, w) = self.resized_size(img.height, img.width);
         if h == 0 || w == 0 {
-            return Err(ClipError::input("image", format!("{}×{} is too thin to resize", img.width, img.height)));
+            return Err(ImageError::input("image", format!("{}×{} is too thin to resize", img.width, img.height)));
         }
         let resized = resize_bicubic(img, w, h);
         Ok(match self.crop {
@@ -178,14 +178,14 @@ impl ImageProcessor {
     /// size (they do whenever a crop or an exact resize is configured).
     pub fn pixel_values<B: Backend>(&self, backend: &B, images: &[&RgbImage]) -> Result<Tensor<B>> {
         if images.is_empty() {
-            return Err(ClipError::input("images", "no images to preprocess"));
+            return Err(ImageError::input("images", "no images to preprocess"));
         }
         let mut data = Vec::new();
         let mut size = None;
         for img in images {
             let out = self.resize_and_crop(img)?;
             if *size.get_or_insert((out.height, out.width)) != (out.height, out.width) {
-                return Err(ClipError::input("images", "images preprocess to different sizes; configure a crop"));
+                return Err(ImageError::input("images", "images preprocess to different sizes; configure a crop"));
             }
             data.extend(self.preprocess_resized(&out));
         }

@@ -1,0 +1,25 @@
+//! Images for Tandem, shared by the CLIP and BLIP crates and the CLI: decode PNG/JPEG bytes,
+//! apply EXIF orientation, convert to 8-bit RGB exactly as transformers' `convert_to_rgb`
+//! does, resize with Pillow's bicubic filter bit for bit, and preprocess like
+//! `CLIPImageProcessor` and `BlipImageProcessor`.
+//!
+//! ```no_run
+//! use tandem_image::{open_image, ImageOptions, ImageProcessor};
+//! # fn main() -> tandem_image::Result<()> {
+//! let image = open_image("cat.jpg".as_ref(), ImageOptions::default())?;
+//! let pixels = ImageProcessor::clip(224).preprocess(&image)?; // [3, 224, 224], channels first
+//! assert_eq!(pixels.len(), 3 * 224 * 224);
+//! # Ok(()) }
+//! ```
+
+mod blip_processor;
+mod decode;
+mod error;
+mod processor;
+mod resample;
+
+pub use blip_processor::BlipImageProcessor;
+pub use decode::{decode_image, open_image, to_rgb, ImageOptions};
+pub use error::{ImageError, Result};
+pub use processor::{center_crop, ImageProcessor, ResizeTo, CLIP_MEAN, CLIP_STD};
+pub use resample::{resize_bicubic, RgbImage};
