@@ -12,7 +12,10 @@ pub enum ImageError {
 
     /// A file could not be read.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     /// `preprocessor_config.json` is malformed or inconsistent.
     #[error("{file}: {reason}")]
@@ -31,9 +34,15 @@ pub type Result<T> = std::result::Result<T, ImageError>;
 
 impl ImageError {
     pub(crate) fn config(file: impl Into<String>, reason: impl Into<String>) -> Self {
-        ImageError::Config { file: file.into(), reason: reason.into() }
+        ImageError::Config {
+            file: file.into(),
+            reason: reason.into(),
+        }
     }
     pub(crate) fn input(what: &'static str, reason: impl Into<String>) -> Self {
-        ImageError::Input { what, reason: reason.into() }
+        ImageError::Input {
+            what,
+            reason: reason.into(),
+        }
     }
 }
