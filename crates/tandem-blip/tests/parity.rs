@@ -314,7 +314,9 @@ fn cpu_sampling_is_per_sequence_reproducible() {
 #[test]
 fn wgpu_outputs_and_generations_match() {
     // No adapter fails the test with the fix named, unless TANDEM_ALLOW_MISSING_DEVICE=1.
-    let Some(gpu) = tandem_tensor_testing::acquire("blip parity", tandem_wgpu::WgpuBackend::shared()) else {
+    let Some(gpu) =
+        tandem_tensor_testing::acquire("blip parity", tandem_wgpu::WgpuBackend::shared())
+    else {
         return;
     };
     for config in CONFIGS {
