@@ -57,7 +57,7 @@ fn every_exposed_setting_matches_transformers_token_for_token() {
         serde_json::from_slice(&std::fs::read(dir.join("reference.json")).expect("reference.json"))
             .expect("json");
     let captioner =
-        BlipCaptioner::from_dir(&fixtures().join("blip-tiny-a"), &CpuBackend, DType::F32)
+        BlipCaptioner::from_dir(fixtures().join("blip-tiny-a"), &CpuBackend, DType::F32)
             .expect("blip-tiny-a");
     let eos = captioner.model.config.text_config.sep_token_id;
     let image_path = |name: &str| {
@@ -109,7 +109,7 @@ fn every_exposed_setting_matches_transformers_token_for_token() {
 fn greedy_caption_of_the_plain_case() {
     let dir = fixtures().join("generation-settings");
     let captioner =
-        BlipCaptioner::from_dir(&fixtures().join("blip-tiny-a"), &CpuBackend, DType::F32)
+        BlipCaptioner::from_dir(fixtures().join("blip-tiny-a"), &CpuBackend, DType::F32)
             .expect("blip-tiny-a");
     let img = open_image(&dir.join("plain.png"), ImageOptions::default()).expect("plain.png");
     let cfg = GenerationConfig {

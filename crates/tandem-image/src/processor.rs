@@ -11,7 +11,11 @@ use serde_json::Value;
 use std::path::Path;
 use tandem_tensor::{Backend, Tensor};
 
+/// transformers' `OPENAI_CLIP_MEAN`.
 pub const CLIP_MEAN: [f32; 3] = [0.48145466, 0.4578275, 0.40821073];
+/// transformers' `OPENAI_CLIP_STD`, digits as transformers writes them (they round to the same
+/// `f32`s; keeping them makes the source easy to check).
+#[allow(clippy::excessive_precision)]
 pub const CLIP_STD: [f32; 3] = [0.26862954, 0.26130258, 0.27577711];
 /// The largest resize or crop side a processor config may ask for (the public CLIP, BLIP and
 /// SigLIP checkpoints use 224 to 896), and, squared, the largest un-cropped resize: a config
