@@ -190,6 +190,16 @@ impl BlipConfig {
                 return Err(BlipError::config(field, "must be positive"));
             }
         }
+        if v.image_size > tandem_image::MAX_OUTPUT_SIDE {
+            return Err(BlipError::config(
+                "vision_config.image_size",
+                format!(
+                    "{} is above the largest supported side {}",
+                    v.image_size,
+                    tandem_image::MAX_OUTPUT_SIDE
+                ),
+            ));
+        }
         if v.hidden_size % v.num_attention_heads != 0 {
             return Err(BlipError::config(
                 "vision_config.num_attention_heads",

@@ -15,7 +15,7 @@ pub enum BlipError {
     Tensor(#[from] tandem_tensor::Error),
     /// Decoding or preprocessing an image failed.
     #[error(transparent)]
-    Image(#[from] tandem_clip::ClipError),
+    Image(#[from] tandem_image::ImageError),
     /// Reading a file of the checkpoint failed.
     #[error("{}: {source}", path.display())]
     Io {

@@ -9,8 +9,8 @@
 use crate::generation::{Caption, GenerationConfig};
 use crate::model::BlipCaptioner;
 use std::path::PathBuf;
-use tandem_clip::RgbImage;
 use tandem_handler::{HandlerError, ModelHandler};
+use tandem_image::RgbImage;
 use tandem_tensor::{CpuBackend, DType};
 
 /// One decoded image (see [`crate::open_image`] / [`crate::decode_image`]); `key` identifies it

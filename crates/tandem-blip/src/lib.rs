@@ -9,8 +9,8 @@
 //!   encoded once, each decoder layer's cross-attention keys/values are computed once per image
 //!   and shared by its N sequences and all steps, finished sequences leave the batch, and
 //!   several images decode together. Per-request state lives outside the model.
-//! - [`BlipImageProcessor`]: `BlipImageProcessor` (Pillow-exact bicubic resize from
-//!   `tandem-clip`, rescale, CLIP mean/std).
+//! - [`BlipImageProcessor`]: `BlipImageProcessor` (Pillow-exact bicubic resize, rescale,
+//!   CLIP mean/std), from `tandem-image`.
 //! - [`BlipTokenizer`]: BERT WordPiece plus BLIP's `[DEC]`/`[ENC]`, decoding like
 //!   `batch_decode(skip_special_tokens=True)`.
 //! - [`BlipHandler`]: a `tandem-handler` `ModelHandler` (image → N captions).
@@ -22,7 +22,6 @@ mod error;
 pub mod generation;
 mod handler;
 mod model;
-mod preprocess;
 pub mod random_checkpoint;
 pub mod text;
 mod tokenizer;
@@ -34,6 +33,5 @@ pub use error::{BlipError, Result};
 pub use generation::{generate, generate_from_embeds, Caption, EarlyStopping, GenerationConfig};
 pub use handler::{BlipHandler, BlipImage};
 pub use model::{BlipCaptioner, BlipModel};
-pub use preprocess::BlipImageProcessor;
-pub use tandem_clip::{decode_image, open_image, ImageOptions, RgbImage};
+pub use tandem_image::{decode_image, open_image, BlipImageProcessor, ImageOptions, RgbImage};
 pub use tokenizer::{clean_up_tokenization, BlipTokenizer};

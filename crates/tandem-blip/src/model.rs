@@ -3,11 +3,11 @@
 
 use crate::config::BlipConfig;
 use crate::error::{BlipError, Result};
-use crate::preprocess::BlipImageProcessor;
 use crate::text::{BlipTextDecoder, ImageContext};
 use crate::tokenizer::BlipTokenizer;
 use crate::vision::{BlipVisionModel, VisionOutput};
 use std::path::Path;
+use tandem_image::BlipImageProcessor;
 use tandem_nn::Weights;
 use tandem_tensor::{Backend, DType, Tensor};
 

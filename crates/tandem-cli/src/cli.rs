@@ -45,13 +45,13 @@ pub struct Common {
     /// Where the models run.
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     pub backend: Device,
-    /// CPU threads for the model kernels (default: all cores).
+    /// CPU threads for the model kernels (default: all cores; at least 1).
     #[arg(long)]
     pub threads: Option<usize>,
     /// CLIP checkpoint directory (default: openai/clip-vit-base-patch32, fetched into $TANDEM_HOME on first use).
     #[arg(long)]
     pub clip_model: Option<PathBuf>,
-    /// Images per CLIP batch.
+    /// Images per CLIP batch (at least 1).
     #[arg(long, default_value_t = 8)]
     pub clip_batch: usize,
     /// Largest accepted image file or download, in bytes.
@@ -60,6 +60,9 @@ pub struct Common {
     /// Largest accepted width × height (decompression-bomb guard).
     #[arg(long, default_value_t = 89_478_485)]
     pub max_pixels: u64,
+    /// Seconds allowed to download one URL input (connecting included) before it becomes a dead letter.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub url_timeout: u64,
     /// Do not print the ranked captions on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -71,10 +74,23 @@ pub struct Common {
 /// How BLIP decodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Decoding {
+    /// Greedy search: the single most likely token at each step (one caption: -n 1).
+    Greedy,
     /// Nucleus/top-k sampling: diverse candidates (the reference notebook's choice).
     Sample,
-    /// Beam search: the most likely candidates.
+    /// Beam search: the most likely candidates (--num-beams, at least -n).
     Beam,
+}
+
+/// When beam search stops (transformers' `early_stopping`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EarlyStoppingArg {
+    /// `False`: stop when no running beam can beat the finished ones (the default).
+    False,
+    /// `True`: stop as soon as --num-beams captions are finished.
+    True,
+    /// `"never"`: the canonical criterion, run until no beam can improve.
+    Never,
 }
 
 /// BLIP settings.
@@ -88,28 +104,43 @@ pub struct BlipArgs {
     pub captions_per_image: usize,
     #[arg(long, value_enum, default_value_t = Decoding::Sample)]
     pub decoding: Decoding,
-    /// Sampling temperature.
-    #[arg(long, default_value_t = 1.0)]
+    /// Sampling temperature (above 0).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub temperature: f32,
     /// Sample only among the K most likely tokens (0: no limit).
     #[arg(long, default_value_t = 50)]
     pub sample_top_k: usize,
-    /// Sample only within the top-p probability mass.
-    #[arg(long, default_value_t = 0.9)]
+    /// Sample only within the top-p probability mass (in (0, 1]).
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     pub sample_top_p: f32,
-    /// Beams for --decoding beam (at least --captions-per-image).
+    /// Beams for --decoding beam (default and minimum: --captions-per-image).
     #[arg(long)]
     pub num_beams: Option<usize>,
-    /// Maximum caption length in tokens (prompt included).
+    /// Maximum caption length in tokens (prompt included; at most the model's positions).
     #[arg(long, default_value_t = 30)]
     pub max_length: usize,
-    /// Minimum caption length in tokens.
+    /// Minimum caption length in tokens (at most --max-length).
     #[arg(long, default_value_t = 5)]
     pub min_length: usize,
+    /// Penalty on tokens already in the caption (transformers' repetition_penalty; 1: none).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub repetition_penalty: f32,
+    /// No n-gram of this size appears twice in a caption (transformers' no_repeat_ngram_size; 0: off).
+    #[arg(long, default_value_t = 0)]
+    pub no_repeat_ngram_size: usize,
+    /// Beam search: exponent of the length dividing a caption's log-probability (transformers' length_penalty).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub length_penalty: f32,
+    /// Beam search: when to stop (transformers' early_stopping).
+    #[arg(long, value_enum, default_value_t = EarlyStoppingArg::False)]
+    pub early_stopping: EarlyStoppingArg,
+    /// Conditional captioning: every caption continues this text, e.g. "a picture of".
+    #[arg(long)]
+    pub prompt: Option<String>,
     /// Seed of the sampling streams (same seed, same captions).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Images per BLIP batch.
+    /// Images per BLIP batch (at least 1).
     #[arg(long, default_value_t = 4)]
     pub blip_batch: usize,
 }

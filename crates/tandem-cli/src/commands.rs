@@ -7,11 +7,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tandem_blip::GenerationConfig;
+use tandem_blip::{BlipConfig, EarlyStopping, GenerationConfig};
 use tandem_hub::{BLIP_BASE, CLIP_B32};
 
 use crate::cascade::{self, BlipStage, ClipStage};
-use crate::cli::{AbArgs, BlipArgs, CaptionArgs, Common, Decoding, RankArgs};
+use crate::cli::{AbArgs, BlipArgs, CaptionArgs, Common, Decoding, EarlyStoppingArg, RankArgs};
 use crate::error::CliError;
 use crate::images::ImageLimits;
 use crate::inputs::{self, InputRef, StdinCounts, StdinInputs};
@@ -27,14 +27,64 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 const THUMBNAIL_SIDE: u32 = 256;
 
-/// Generation settings from the command line.
+fn argument(option: &'static str, reason: impl Into<String>) -> CliError {
+    CliError::Argument {
+        option,
+        reason: reason.into(),
+    }
+}
+
+/// Generation settings from the command line, exactly as given: a setting that cannot be
+/// honoured is refused, naming its flag, never changed.
 pub fn generation_config(b: &BlipArgs) -> Result<GenerationConfig, CliError> {
     let n = b.captions_per_image;
     if n == 0 {
-        return Err(CliError::Argument {
-            option: "--captions-per-image",
-            reason: "must be at least 1".into(),
-        });
+        return Err(argument("--captions-per-image", "must be at least 1"));
+    }
+    if b.blip_batch == 0 {
+        return Err(argument("--blip-batch", "must be at least 1"));
+    }
+    if !(b.temperature.is_finite() && b.temperature > 0.0) {
+        return Err(argument(
+            "--temperature",
+            format!("{} is not a number above 0", b.temperature),
+        ));
+    }
+    if !(b.sample_top_p > 0.0 && b.sample_top_p <= 1.0) {
+        return Err(argument(
+            "--sample-top-p",
+            format!("{} is not in (0, 1]", b.sample_top_p),
+        ));
+    }
+    if !(b.repetition_penalty.is_finite() && b.repetition_penalty > 0.0) {
+        return Err(argument(
+            "--repetition-penalty",
+            format!("{} is not a number above 0", b.repetition_penalty),
+        ));
+    }
+    if !b.length_penalty.is_finite() {
+        return Err(argument(
+            "--length-penalty",
+            format!("{} is not a finite number", b.length_penalty),
+        ));
+    }
+    if b.max_length < 2 {
+        return Err(argument(
+            "--max-length",
+            format!(
+                "{} leaves no room for a token after BLIP's [DEC]",
+                b.max_length
+            ),
+        ));
+    }
+    if b.min_length > b.max_length {
+        return Err(argument(
+            "--min-length",
+            format!("{} is above --max-length {}", b.min_length, b.max_length),
+        ));
+    }
+    if b.num_beams.is_some() && b.decoding != Decoding::Beam {
+        return Err(argument("--num-beams", "applies only to --decoding beam"));
     }
     let mut cfg = GenerationConfig {
         max_length: b.max_length,
@@ -42,26 +92,91 @@ pub fn generation_config(b: &BlipArgs) -> Result<GenerationConfig, CliError> {
         temperature: b.temperature,
         top_k: b.sample_top_k,
         top_p: b.sample_top_p,
+        repetition_penalty: b.repetition_penalty,
+        no_repeat_ngram_size: b.no_repeat_ngram_size,
+        length_penalty: b.length_penalty,
+        early_stopping: match b.early_stopping {
+            EarlyStoppingArg::False => EarlyStopping::Heuristic,
+            EarlyStoppingArg::True => EarlyStopping::WhenFull,
+            EarlyStoppingArg::Never => EarlyStopping::Never,
+        },
+        prompt: b.prompt.clone(),
         num_return_sequences: n,
         seed: b.seed,
         ..GenerationConfig::default()
     };
     match b.decoding {
+        Decoding::Greedy if n > 1 => {
+            return Err(argument(
+                "--captions-per-image",
+                format!("greedy decoding gives 1 caption, not {n} (use --decoding sample or beam)"),
+            ))
+        }
+        Decoding::Greedy => {}
         Decoding::Sample => cfg.do_sample = true,
-        Decoding::Beam => cfg.num_beams = b.num_beams.unwrap_or(n).max(n).max(2),
+        Decoding::Beam => {
+            let beams = b.num_beams.unwrap_or(n);
+            if beams < n {
+                return Err(argument(
+                    "--num-beams",
+                    format!("{beams} beams cannot return --captions-per-image {n} captions"),
+                ));
+            }
+            // num_beams 1 is greedy search, as in transformers: one beam, nothing changed.
+            cfg.num_beams = beams;
+        }
     }
-    cfg.validate().map_err(|e| CliError::Argument {
-        option: "generation settings",
-        reason: e.to_string(),
-    })?;
+    cfg.validate()
+        .map_err(|e| argument("generation settings", e.to_string()))?;
     Ok(cfg)
+}
+
+/// Refuses a `--max-length` above the BLIP checkpoint's positions, before any input is read.
+fn check_max_length(blip_dir: &std::path::Path, cfg: &GenerationConfig) -> Result<(), CliError> {
+    let config =
+        BlipConfig::from_file(blip_dir.join("config.json")).map_err(|e| CliError::Model {
+            dir: blip_dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let positions = config.text_config.max_position_embeddings;
+    if cfg.max_length > positions {
+        return Err(argument(
+            "--max-length",
+            format!(
+                "{} is above the model's max_position_embeddings {positions} ({})",
+                cfg.max_length,
+                blip_dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the settings every command shares, before anything is read or written.
+fn check_common(c: &Common) -> Result<(), CliError> {
+    if c.clip_batch == 0 {
+        return Err(argument("--clip-batch", "must be at least 1"));
+    }
+    if c.threads == Some(0) {
+        return Err(argument("--threads", "must be at least 1"));
+    }
+    if c.url_timeout == 0 {
+        return Err(argument("--url-timeout", "must be at least 1 second"));
+    }
+    if c.max_bytes == 0 {
+        return Err(argument("--max-bytes", "must be at least 1"));
+    }
+    if c.max_pixels == 0 {
+        return Err(argument("--max-pixels", "must be at least 1"));
+    }
+    Ok(())
 }
 
 fn limits(c: &Common) -> ImageLimits {
     ImageLimits {
         max_bytes: c.max_bytes,
         max_pixels: c.max_pixels,
-        ..ImageLimits::default()
+        url_timeout: std::time::Duration::from_secs(c.url_timeout),
     }
 }
 
@@ -164,7 +279,7 @@ fn setup_threads(c: &Common) {
     if let Some(n) = c.threads {
         // Fails only if the pool was already built; the setting then simply does not apply.
         let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
+            .num_threads(n)
             .build_global();
     }
 }
@@ -251,6 +366,7 @@ fn nothing_to_do(c: &Common, plan: Plan) -> Result<ExitCode, CliError> {
 /// `tandem caption`.
 pub fn caption(args: CaptionArgs) -> Result<ExitCode, CliError> {
     let c = &args.common;
+    check_common(c)?;
     setup_threads(c);
     let generation = generation_config(&args.blip)?;
     let mut plan = plan(c, false)?;
@@ -258,6 +374,7 @@ pub fn caption(args: CaptionArgs) -> Result<ExitCode, CliError> {
         return nothing_to_do(c, plan);
     }
     let blip_dir = weights::resolve(args.blip.blip_model.as_deref(), &BLIP_BASE, "--blip-model")?;
+    check_max_length(&blip_dir, &generation)?;
     let clip_dir = weights::resolve(c.clip_model.as_deref(), &CLIP_B32, "--clip-model")?;
     let thumbnail = c.html.as_ref().map(|_| THUMBNAIL_SIDE);
     let lim = limits(c);
@@ -307,6 +424,7 @@ fn rank_texts(args: &RankArgs) -> Result<Vec<String>, CliError> {
 /// RunInference(CLIP) → rank → write.
 pub fn rank(args: RankArgs) -> Result<ExitCode, CliError> {
     let c = &args.common;
+    check_common(c)?;
     setup_threads(c);
     let texts = rank_texts(&args)?;
     let mut plan = plan(c, false)?;
@@ -359,6 +477,7 @@ fn parse_split(s: &str) -> Result<[u32; 2], CliError> {
 /// `tandem ab`.
 pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
     let c = &args.common;
+    check_common(c)?;
     setup_threads(c);
     let weights_split = parse_split(&args.split)?;
     if !(args.confidence > 0.0 && args.confidence < 1.0) {
@@ -370,6 +489,7 @@ pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
     let generation = generation_config(&args.blip)?;
     let mut plan = plan(c, true)?;
     let blip_dir = weights::resolve(args.blip.blip_model.as_deref(), &BLIP_BASE, "--blip-model")?;
+    check_max_length(&blip_dir, &generation)?;
     let champion_dir = weights::resolve(c.clip_model.as_deref(), &CLIP_B32, "--clip-model")?;
     weights::check_dir(&args.challenger_clip_model)?;
     let challenger_dir: PathBuf = args.challenger_clip_model.clone();

@@ -3,12 +3,12 @@
 //! Decompression bombs are refused before any pixel is decoded: the byte count is checked
 //! while reading, and the width × height from the image header against `max_pixels`.
 
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tandem_clip::{decode_image, ImageOptions, RgbImage};
+use tandem_image::{decode_image, ImageError, ImageOptions, RgbImage};
 
 use crate::inputs::{InputRef, InputSource};
 
@@ -117,31 +117,25 @@ fn fetch_url(url: &str, limits: &ImageLimits) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Checks the header's dimensions, then decodes to RGB.
+/// Decodes to RGB with `tandem-image`, which checks the header's width × height against
+/// `limits.max_pixels` before any pixel is decoded and refuses truncated files.
 pub fn decode_with_limits(
     bytes: &[u8],
     name: &str,
     limits: &ImageLimits,
 ) -> Result<RgbImage, String> {
-    let reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| format!("cannot read image header: {e}"))?;
-    if reader.format().is_none() {
-        return Err(String::from(
-            "not an image (unrecognised format; PNG and JPEG are supported)",
-        ));
-    }
-    let (w, h) = reader
-        .into_dimensions()
-        .map_err(|e| format!("corrupt image header: {e}"))?;
-    let pixels = u64::from(w) * u64::from(h);
-    if pixels > limits.max_pixels {
-        return Err(format!(
-            "image is {w}x{h} = {pixels} pixels, over the limit of {} (--max-pixels; a decompression-bomb guard)",
-            limits.max_pixels
-        ));
-    }
-    decode_image(bytes, name, ImageOptions::default()).map_err(|e| e.to_string())
+    let options = ImageOptions {
+        max_pixels: limits.max_pixels,
+        ..ImageOptions::default()
+    };
+    decode_image(bytes, name, options).map_err(|e| match e {
+        // The input's name is already the record's key: keep only the reason.
+        ImageError::Image { reason, .. } if reason.contains("over the limit") => {
+            format!("{reason} (--max-pixels)")
+        }
+        ImageError::Image { reason, .. } => reason,
+        other => other.to_string(),
+    })
 }
 
 /// Reads and decodes one input: `(id, image)` or the reason it cannot be used.
@@ -190,5 +184,19 @@ mod tests {
         let e =
             decode_with_limits(b"\x89PNG\r\n\x1a\n\0\0", "x", &ImageLimits::default()).unwrap_err();
         assert!(e.contains("corrupt") || e.contains("image"), "{e}");
+    }
+
+    #[test]
+    fn too_many_pixels_names_the_flag() {
+        let mut png = Vec::new();
+        image::RgbImage::new(30, 30)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("encode");
+        let limits = ImageLimits {
+            max_pixels: 100,
+            ..ImageLimits::default()
+        };
+        let e = decode_with_limits(&png, "x", &limits).unwrap_err();
+        assert!(e.contains("--max-pixels") && e.contains("900"), "{e}");
     }
 }

@@ -1,4 +1,8 @@
 //! `tandem`: see `tandem --help` and the README.
+//!
+//! Exit codes: 0 when every input produced a result (or help/version was asked for), 1 when
+//! the run could not start (any bad argument, clap's usage errors included), 2 only when the
+//! run finished but some inputs failed, 130 after an interrupt (SIGINT/SIGTERM).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,7 +31,19 @@ fn handle_interrupts() {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` print to stdout and succeed; usage errors exit 1, not
+            // clap's 2, which this program reserves for "finished, some inputs failed".
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     handle_interrupts();
     let result = match cli.command {
         Command::Caption(args) => commands::caption(args),

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tandem_blip::{BlipCaptioner, BlipConfig, BlipImageProcessor, GenerationConfig};
-use tandem_clip::{ClipConfig, ClipModel, ImageProcessor, Ranked};
+use tandem_blip::{BlipCaptioner, BlipConfig, GenerationConfig};
+use tandem_clip::{ClipConfig, ClipModel, Ranked};
 use tandem_handler::{BatchConfig, HandlerError, ModelHandler};
+use tandem_image::{BlipImageProcessor, ImageProcessor};
 use tandem_pipeline::{BoxError, DoFn, Emitter};
 use tandem_tensor::{Backend, DType, Tensor};
 

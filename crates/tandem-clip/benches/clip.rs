@@ -8,7 +8,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
-use tandem_clip::{write_random_checkpoint, ClipConfig, ClipModel, ImageProcessor, TokenBatch};
+use tandem_clip::{write_random_checkpoint, ClipConfig, ClipModel, TokenBatch};
+use tandem_image::ImageProcessor;
 use tandem_nn::Weights;
 use tandem_tensor::{Backend, CpuBackend, DType, Tensor};
 

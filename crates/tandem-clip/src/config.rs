@@ -157,6 +157,9 @@ impl ClipConfig {
                 return bad(name, format!("hidden_size {hidden} is not a positive multiple of num_attention_heads {heads}"));
             }
         }
+        if v.image_size == 0 || v.image_size > tandem_image::MAX_OUTPUT_SIDE {
+            return bad("vision_config", format!("image_size {} is outside 1..={}", v.image_size, tandem_image::MAX_OUTPUT_SIDE));
+        }
         if v.patch_size == 0 || v.image_size % v.patch_size != 0 {
             return bad("vision_config", format!("image_size {} is not a multiple of patch_size {}", v.image_size, v.patch_size));
         }

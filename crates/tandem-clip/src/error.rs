@@ -26,9 +26,9 @@ pub enum ClipError {
     #[error("tokenizer: {reason}")]
     Tokenizer { reason: String },
 
-    /// An image could not be decoded or converted.
-    #[error("image {source_name}: {reason}")]
-    Image { source_name: String, reason: String },
+    /// An image could not be decoded, converted or preprocessed.
+    #[error(transparent)]
+    Image(#[from] tandem_image::ImageError),
 
     /// A request is malformed (no captions, no images, mismatched batch sizes).
     #[error("{what}: {reason}")]

@@ -5,7 +5,7 @@
 //! (e.g. the image id) through to each result.
 
 use crate::model::{ClipModel, Ranked};
-use crate::resample::RgbImage;
+use tandem_image::RgbImage;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tandem_handler::{BatchConfig, HandlerError, ModelHandler};

@@ -1,9 +1,10 @@
 //! CLIP for Tandem: load a Hugging Face CLIP checkpoint directory as it is, preprocess images
-//! exactly like `CLIPImageProcessor` (Pillow's bicubic resampling reproduced bit for bit),
-//! tokenize like `CLIPTokenizerFast`, and rank captions for images.
+//! exactly like `CLIPImageProcessor` (with `tandem-image`: Pillow's bicubic resampling
+//! reproduced bit for bit), tokenize like `CLIPTokenizerFast`, and rank captions for images.
 //!
 //! ```no_run
-//! use tandem_clip::{open_image, ClipModel, ImageOptions};
+//! use tandem_clip::ClipModel;
+//! use tandem_image::{open_image, ImageOptions};
 //! use tandem_tensor::{CpuBackend, DType};
 //! # fn main() -> tandem_clip::Result<()> {
 //! let model = ClipModel::load("clip-vit-base-patch32".as_ref(), &CpuBackend, DType::F32)?;
@@ -20,11 +21,8 @@
 mod config;
 mod error;
 mod handler;
-mod image_io;
 mod model;
-mod preprocess;
 mod random;
-mod resample;
 mod text;
 mod tokenizer;
 mod vision;
@@ -32,11 +30,8 @@ mod vision;
 pub use config::{ClipConfig, ClipTextConfig, ClipVisionConfig};
 pub use error::{ClipError, Result};
 pub use handler::{ClipRankHandler, RankRequest};
-pub use image_io::{decode_image, open_image, to_rgb, ImageOptions};
 pub use model::{rank_row, ClipModel, Ranked};
-pub use preprocess::{center_crop, ImageProcessor, ResizeTo, CLIP_MEAN, CLIP_STD};
 pub use random::{checkpoint_tensors, write_random_checkpoint};
-pub use resample::{resize_bicubic, RgbImage};
 pub use text::{eos_positions, ClipTextTower, TextOutput};
 pub use tokenizer::{ClipTokenizer, TokenBatch};
 pub use vision::{ClipVisionTower, VisionOutput};

@@ -3,8 +3,8 @@
 
 use crate::config::ClipConfig;
 use crate::error::{ClipError, Result};
-use crate::preprocess::ImageProcessor;
-use crate::resample::RgbImage;
+use tandem_image::ImageProcessor;
+use tandem_image::RgbImage;
 use crate::text::{ClipTextTower, TextOutput};
 use crate::tokenizer::{ClipTokenizer, TokenBatch};
 use crate::vision::{ClipVisionTower, VisionOutput};

@@ -5,9 +5,9 @@ mod common;
 
 use std::sync::Arc;
 use tandem_clip::{
-    checkpoint_tensors, open_image, write_random_checkpoint, ClipConfig, ClipError, ClipModel, ClipRankHandler, ClipTokenizer,
-    ImageOptions, ImageProcessor, RankRequest,
+    checkpoint_tensors, write_random_checkpoint, ClipConfig, ClipError, ClipModel, ClipRankHandler, ClipTokenizer, RankRequest,
 };
+use tandem_image::{open_image, ImageOptions, ImageProcessor};
 use tandem_handler::{ModelHandler, ModelHandlerExt};
 use tandem_nn::{NnError, Weights};
 use tandem_tensor::{CpuBackend, DType};
@@ -68,7 +68,7 @@ fn random_checkpoint_of_any_config_loads_and_runs() {
         assert_eq!(loaded, cfg);
         let model = ClipModel::from_weights(loaded, &w, None, ImageProcessor::clip(28)).expect("every tensor matched");
         assert!((model.logit_scale() - 100.0).abs() < 2.0, "exp(ln 100) (bf16-rounded on disk), {}", model.logit_scale());
-        let img = tandem_clip::RgbImage::new(40, 30, (0..3600).map(|i| (i % 251) as u8).collect()).expect("img");
+        let img = tandem_image::RgbImage::new(40, 30, (0..3600).map(|i| (i % 251) as u8).collect()).expect("img");
         let f = model.image_features(&[&img, &img]).expect("features");
         assert_eq!(f.dims(), &[2, 8]);
         assert!(f.to_vec_f32().expect("dl").iter().all(|v| v.is_finite()));

@@ -86,6 +86,7 @@ impl ImageSearch {
         for beam in &self.running {
             let mut lp = logits::log_softmax(&logits_of(beam.row));
             logits::repetition_penalty(&mut lp, &beam.tokens, cfg.repetition_penalty);
+            logits::no_repeat_ngram(&mut lp, &beam.tokens, cfg.no_repeat_ngram_size);
             logits::min_length(&mut lp, cur_len, cfg.min_length, eos);
             vocab = lp.len();
             acc.extend(lp.iter().map(|&v| v + beam.score));

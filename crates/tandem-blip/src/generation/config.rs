@@ -58,6 +58,8 @@ pub struct GenerationConfig {
     pub top_p: f32,
     /// CTRL-style penalty on tokens already in the sequence; 1.0 disables.
     pub repetition_penalty: f32,
+    /// No `n`-gram of this size occurs twice in a caption (prompt included); 0 disables.
+    pub no_repeat_ngram_size: usize,
     pub num_beams: usize,
     /// Exponent of the generated length dividing a finished beam's log-probability.
     pub length_penalty: f32,
@@ -81,6 +83,7 @@ impl Default for GenerationConfig {
             top_k: 50,
             top_p: 1.0,
             repetition_penalty: 1.0,
+            no_repeat_ngram_size: 0,
             num_beams: 1,
             length_penalty: 1.0,
             early_stopping: EarlyStopping::Heuristic,

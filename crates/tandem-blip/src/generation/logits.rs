@@ -1,6 +1,6 @@
 //! Logit processors on one row of next-token scores (host side), with the semantics and order
-//! of `transformers`: repetition penalty, minimum length, then (sampling only) temperature,
-//! top-k and top-p. Removed tokens get `-inf`.
+//! of `transformers`' `_get_logits_processor`: repetition penalty, no-repeat n-grams, minimum
+//! length, then (sampling only) temperature, top-k and top-p. Removed tokens get `-inf`.
 
 use super::rng::SequenceRng;
 
@@ -16,6 +16,23 @@ pub fn repetition_penalty(scores: &mut [f32], tokens: &[u32], penalty: f32) {
         if i < scores.len() && seen.insert(t) {
             let s = scores[i];
             scores[i] = if s < 0.0 { s * penalty } else { s / penalty };
+        }
+    }
+}
+
+/// `NoRepeatNGramLogitsProcessor`: bans every token that would complete an `n`-gram already
+/// present in `tokens` (the whole sequence, decoder prompt included, as `input_ids` is in
+/// transformers). `n == 0` disables; `n == 1` bans every token already used.
+pub fn no_repeat_ngram(scores: &mut [f32], tokens: &[u32], n: usize) {
+    if n == 0 || tokens.len() + 1 < n {
+        return;
+    }
+    let prefix = &tokens[tokens.len() + 1 - n..];
+    for gram in tokens.windows(n) {
+        if &gram[..n - 1] == prefix {
+            if let Some(s) = scores.get_mut(gram[n - 1] as usize) {
+                *s = f32::NEG_INFINITY;
+            }
         }
     }
 }
@@ -156,6 +173,38 @@ mod tests {
         min_length(&mut s, 1, 3, 2);
         assert_eq!(s[2], f32::NEG_INFINITY);
         assert_eq!(argmax(&s), 0);
+    }
+
+    #[test]
+    fn no_repeat_ngram_bans_only_completions_of_seen_ngrams() {
+        // tokens 5 6 7 5 6: the 3-gram prefix is (5, 6), which was followed by 7.
+        let mut s = vec![0.0f32; 10];
+        no_repeat_ngram(&mut s, &[5, 6, 7, 5, 6], 3);
+        let banned: Vec<usize> = (0..10).filter(|&i| s[i] == f32::NEG_INFINITY).collect();
+        assert_eq!(banned, vec![7]);
+        // 2-grams: prefix (6), seen followed by 7 only.
+        let mut s = vec![0.0f32; 10];
+        no_repeat_ngram(&mut s, &[5, 6, 7, 5, 6], 2);
+        assert_eq!(
+            (0..10)
+                .filter(|&i| s[i] == f32::NEG_INFINITY)
+                .collect::<Vec<_>>(),
+            vec![7]
+        );
+        // 1-grams: every used token.
+        let mut s = vec![0.0f32; 10];
+        no_repeat_ngram(&mut s, &[5, 6, 7, 5, 6], 1);
+        assert_eq!(
+            (0..10)
+                .filter(|&i| s[i] == f32::NEG_INFINITY)
+                .collect::<Vec<_>>(),
+            vec![5, 6, 7]
+        );
+        // Too short for any n-gram, or disabled: nothing banned.
+        let mut s = vec![0.0f32; 10];
+        no_repeat_ngram(&mut s, &[5, 6], 4);
+        no_repeat_ngram(&mut s, &[5, 5, 5], 0);
+        assert!(s.iter().all(|v| *v == 0.0));
     }
 
     #[test]

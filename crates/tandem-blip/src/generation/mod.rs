@@ -161,7 +161,7 @@ impl<B: Backend> BlipCaptioner<B> {
     /// decoded together (see [`BlipCaptioner::caption`]).
     pub fn caption_images(
         &self,
-        images: &[&tandem_clip::RgbImage],
+        images: &[&tandem_image::RgbImage],
         keys: &[&str],
         cfg: &GenerationConfig,
     ) -> Result<Vec<Vec<Caption>>> {

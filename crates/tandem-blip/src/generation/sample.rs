@@ -24,6 +24,7 @@ struct Sequence {
 /// Picks the next token of `seq` from its logits row, as `transformers`' `_sample` does.
 fn next_token(row: &mut [f32], seq: &mut Sequence, cfg: &GenerationConfig, eos: u32) -> u32 {
     logits::repetition_penalty(row, &seq.tokens, cfg.repetition_penalty);
+    logits::no_repeat_ngram(row, &seq.tokens, cfg.no_repeat_ngram_size);
     logits::min_length(row, seq.tokens.len(), cfg.min_length, eos);
     match &mut seq.rng {
         Some(rng) => {

@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use tandem_clip::{open_image, ClipModel, ImageOptions, RgbImage};
+use tandem_clip::ClipModel;
+use tandem_image::{open_image, ImageOptions, RgbImage};
 use tandem_nn::SafetensorsFile;
 use tandem_tensor::{Backend, DType, Tensor};
 
@@ -95,7 +96,7 @@ pub fn pixel_values<B: Backend>(backend: &B, name: &str) -> f32 {
     let mut worst = 0f32;
     for (key, tensor, processor) in [
         ("images", "pixel_values", model.processor().clone()),
-        ("images_224", "pixel_values_224", tandem_clip::ImageProcessor::clip(224)),
+        ("images_224", "pixel_values_224", tandem_image::ImageProcessor::clip(224)),
     ] {
         let images = f.images(key);
         if images.is_empty() {

@@ -1,11 +1,12 @@
 //! `BlipImageProcessor`: resize to exactly `size × size` with Pillow's bicubic filter, rescale
 //! by 1/255, normalise with the OpenAI CLIP mean/std; no centre crop. The resampler and the
-//! normalisation are `tandem-clip`'s (one implementation of the Pillow-exact bicubic resize in
-//! the workspace); this file only fixes BLIP's settings.
+//! normalisation are [`ImageProcessor`]'s (one implementation of the Pillow-exact bicubic
+//! resize in the workspace); this file only fixes BLIP's settings.
 
-use crate::error::{BlipError, Result};
+use crate::error::{ImageError, Result};
+use crate::processor::{ImageProcessor, ResizeTo};
+use crate::resample::RgbImage;
 use std::path::Path;
-use tandem_clip::{ImageProcessor, ResizeTo, RgbImage};
 use tandem_tensor::{Backend, Tensor};
 
 /// Image preprocessing of a BLIP checkpoint.
@@ -42,15 +43,15 @@ impl BlipImageProcessor {
 
     /// One image → `[3, h, w]` floats, channels first.
     pub fn preprocess(&self, image: &RgbImage) -> Result<Vec<f32>> {
-        Ok(self.inner.preprocess(image)?)
+        self.inner.preprocess(image)
     }
 
     /// Images → `pixel_values` `[n, 3, h, w]` on `backend`.
     pub fn pixel_values<B: Backend>(&self, backend: &B, images: &[&RgbImage]) -> Result<Tensor<B>> {
         if images.is_empty() {
-            return Err(BlipError::input("images", "no images to preprocess"));
+            return Err(ImageError::input("images", "no images to preprocess"));
         }
-        Ok(self.inner.pixel_values(backend, images)?)
+        self.inner.pixel_values(backend, images)
     }
 
     /// The output size `(height, width)`.
