@@ -161,6 +161,20 @@ pub(crate) fn check_groupable(pipeline: &crate::Pipeline, step: &str, inputs: &[
             step: step.to_string(),
         });
     }
+    // Panes are keyed by each element's own window but fire by the first input's windowing:
+    // inputs windowed differently would never meet (Beam rejects them at construction too).
+    let window_fns: Vec<_> = inputs
+        .iter()
+        .filter_map(|&c| g.collections.get(c).map(|col| col.windowing.window_fn))
+        .collect();
+    if window_fns.windows(2).any(|w| w[0] != w[1]) {
+        g.build_errors.push(Error::InvalidGraph {
+            reason: format!(
+                "grouping step `{step}` joins inputs with different windowing ({window_fns:?}); \
+                 apply the same window_into to every input"
+            ),
+        });
+    }
 }
 
 impl<K: Key, V: ShuffleValue> PCollection<(K, V)> {

@@ -307,6 +307,21 @@ impl<D: DoFn> Executor for DoFnExec<D> {
             },
             Ok(Err(e)) => e.to_string(),
             Err(payload) => {
+                // Replacing an instance that holds elements for later output would lose them
+                // silently (no output, no dead letter): fail the step instead.
+                let dofn = &self.dofn;
+                let (held, hold) = catch_unwind(AssertUnwindSafe(|| (dofn.held(), dofn.hold())))
+                    .unwrap_or((0, None));
+                if held > 0 || hold.is_some() {
+                    return Err(ProcessError::Step {
+                        phase: "process",
+                        message: format!(
+                            "panicked while holding {held} element(s) for later output, which \
+                             cannot be recovered: {}",
+                            panic_message(payload.as_ref())
+                        ),
+                    });
+                }
                 // The instance may be half-updated: replace it and set it up again.
                 let mut fresh = self.proto.clone();
                 guarded(|| fresh.setup()).map_err(|message| ProcessError::Step {

@@ -151,8 +151,9 @@ impl Progress {
         }
     }
 
-    /// Blocks source `source` until every timestamp still in flight elsewhere is at least
-    /// `t - drift` (watermark alignment: a source may not run more than `drift` ahead of the
+    /// Blocks source `source`, about to emit an element at `t`, until every timestamp still in
+    /// flight elsewhere is at least `min(t, its watermark) - drift` (watermark alignment, as
+    /// Flink gates a split by its watermark: a source may not run more than `drift` ahead of the
     /// slowest element of the pipeline, which bounds what grouping steps and batchers hold).
     /// Returns early when `give_up()` says the run is stopping.
     pub(crate) fn wait_for_drift(
@@ -172,7 +173,11 @@ impl Progress {
                 .filter_map(|(_, m)| m.keys().next().copied())
                 .min()
                 .unwrap_or(Timestamp::MAX);
-            if low.plus(drift) >= t || !st.open[source] || give_up() {
+            // Gate on the source's own watermark, not on `t`: whatever holds `low` back may be
+            // waiting for that watermark to pass it (a window ending before `t`), and the source
+            // can only advance it by emitting `t` first.
+            let own = st.counts[hold(source)].keys().next().copied().unwrap_or(t);
+            if low.plus(drift) >= own.min(t) || !st.open[source] || give_up() {
                 return;
             }
             // The timeout only re-checks `give_up`; progress itself notifies.

@@ -13,6 +13,7 @@ use crate::runner::api::{Outputs, ShuffleCodec};
 use crate::runner::local::metrics::WorkerMetrics;
 use crate::runner::local::progress::{input, Progress};
 use crate::runner::local::shared::{Shared, Stop};
+use crate::timestamp::Timestamp;
 
 /// A message on a step's input channel: which input port, and the element.
 pub(crate) type Msg = (usize, Element);
@@ -87,6 +88,15 @@ impl Router {
         let Some(route) = self.ports.get(port) else {
             return Err(self.fail(format!("emitted to nonexistent output port {port}")));
         };
+        if elem.timestamp.is_max() {
+            // `MAX` is the end-of-input watermark: an element counted there would not hold
+            // any watermark back, and its reader could end with it still queued.
+            return Err(self.fail(format!(
+                "emitted an element stamped Timestamp::MAX on output port {port}; \
+                 the latest timestamp an element may carry is {}",
+                Timestamp(u64::MAX - 1).0
+            )));
+        }
         let Some((last, rest)) = route.targets.split_last() else {
             // Nobody reads this output; the count in the metrics still records it.
             return Ok(());

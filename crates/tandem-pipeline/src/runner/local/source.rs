@@ -2,10 +2,11 @@
 //! push elements downstream (blocking while the first step's channel is full, which is what
 //! bounds memory), advancing the source's watermark in the progress tracker.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::element::Element;
+use crate::element::{panic_message, Element};
 use crate::error::Error;
 use crate::io::source::SourceEvent;
 use crate::runner::api::SourceInstance;
@@ -36,7 +37,9 @@ pub(crate) fn run_source(
     };
     let targets = router.target_steps(0);
     let mut events = events;
-    loop {
+    // User code also runs while routing (an element's `Clone` for a second reader): a panic
+    // there must still close the source and fail the run, or every reader waits forever.
+    let pumped = catch_unwind(AssertUnwindSafe(|| loop {
         if router.shared.aborted() || stop.is_stopped() {
             break;
         }
@@ -45,6 +48,18 @@ pub(crate) fn run_source(
         m.busy += start.elapsed();
         let Some(event) = next else { break };
         match event {
+            Ok(SourceEvent::Element { timestamp, .. }) if timestamp.is_max() => {
+                // `MAX` means end of input; counted there an element holds nothing back.
+                router.shared.fail(Error::SourceFailed {
+                    step: router.step.clone(),
+                    message: String::from(
+                        "element stamped Timestamp::MAX (the end-of-input watermark); \
+                         the latest timestamp an element may carry is u64::MAX - 1",
+                    ),
+                });
+                progress.wake_all();
+                break;
+            }
             Ok(SourceEvent::Element { value, timestamp }) => {
                 if let Some(drift) = max_drift {
                     progress.wait_for_drift(step, timestamp, drift, || {
@@ -73,6 +88,13 @@ pub(crate) fn run_source(
                 break;
             }
         }
+    }));
+    if let Err(payload) = pumped {
+        router.shared.fail(Error::SourceFailed {
+            step: router.step.clone(),
+            message: panic_message(payload.as_ref()),
+        });
+        progress.wake_all();
     }
     progress.close_source(step);
     m

@@ -213,7 +213,13 @@ impl Worker {
     /// counters.
     pub(crate) fn run(mut self) -> WorkerMetrics {
         if self.hook("setup", |e, _| e.setup()).is_ok() {
-            let _ = self.main_loop();
+            // User code also runs outside the executor's calls (an element's `Clone` when a
+            // collection has several readers, a key's `Hash` when routing by key): a panic
+            // there fails the run; the holds below are released either way.
+            let looped = catch_unwind(AssertUnwindSafe(|| self.main_loop()));
+            if let Err(payload) = looped {
+                let _ = self.step_failed("routing", panic_message(payload.as_ref()));
+            }
         }
         let exec = &mut *self.exec;
         let _ = catch_unwind(AssertUnwindSafe(|| exec.teardown()));
