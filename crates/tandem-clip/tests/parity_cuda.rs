@@ -4,7 +4,7 @@
 
 mod common;
 
-use tandem_clip::{resize_bicubic, RgbImage, CLIP_MEAN, CLIP_STD};
+use tandem_image::{resize_bicubic, RgbImage, CLIP_MEAN, CLIP_STD};
 use tandem_cuda::CudaBackend;
 use tandem_tensor::DType;
 use tandem_tensor_testing::acquire;

@@ -283,6 +283,7 @@ fn max_drift_does_not_deadlock_a_dofn_that_flushes_in_finish_bundle() {
         .with_bundle_size(64)
         .with_channel_capacity(8)
         .with_max_drift(10)
+        .with_max_bundle_time(Duration::from_millis(20))
         .with_stop(stop.clone());
     let result = run_or_hang(p, runner, stop);
     assert!(result.is_ok(), "{result:?}");
@@ -307,6 +308,7 @@ fn an_idle_unbounded_input_finishes_the_open_bundle() {
     let runner = LocalRunner::new()
         .with_parallelism(1)
         .with_bundle_size(64)
+        .with_max_bundle_time(Duration::from_millis(20))
         .with_stop(stop.clone());
     let handle = std::thread::spawn(move || p.run_with(&runner));
     tx.send(("k".to_string(), 7)).unwrap();

@@ -26,7 +26,7 @@ mod worker;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
@@ -50,6 +50,7 @@ pub struct LocalRunner {
     bundle_size: usize,
     stop: StopHandle,
     max_drift: Option<u64>,
+    max_bundle_time: Duration,
 }
 
 impl Default for LocalRunner {
@@ -60,6 +61,7 @@ impl Default for LocalRunner {
             bundle_size: 64,
             stop: StopHandle::new(),
             max_drift: None,
+            max_bundle_time: Duration::from_secs(1),
         }
     }
 }
@@ -86,6 +88,14 @@ impl LocalRunner {
     /// Elements per bundle (minimum 1): `finish_bundle` runs at least this often.
     pub fn with_bundle_size(mut self, elements: usize) -> Self {
         self.bundle_size = elements.max(1);
+        self
+    }
+
+    /// The longest a bundle stays open (default 1 s, as Flink's runner for Beam): a step
+    /// whose input goes quiet still finishes its bundle, so what a `DoFn` releases in
+    /// `finish_bundle` (and the watermark behind it) never waits for input that may not come.
+    pub fn with_max_bundle_time(mut self, limit: Duration) -> Self {
+        self.max_bundle_time = limit;
         self
     }
 
@@ -289,6 +299,7 @@ impl Runner for LocalRunner {
                     router: router.clone(),
                     progress: Arc::clone(&progress),
                     bundle_size: self.bundle_size,
+                    max_bundle_time: self.max_bundle_time,
                     metrics: WorkerMetrics::new(step.inputs().len(), step.outputs().len()),
                     out: Outputs::new(),
                     held_at: None,

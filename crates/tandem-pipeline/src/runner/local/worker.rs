@@ -1,9 +1,8 @@
 //! The loop one worker thread runs for one instance of a (non-source) step.
 //!
 //! It drives the [`Executor`] exactly as that trait's contract states: bundles (closed after
-//! `bundle_size` elements and when the input completes; a step that holds elements while
-//! input is open releases them through its timers, as RunInference's batcher does), timers
-//! from `next_deadline`, and progress: after every call it records the instance's hold, releases
+//! `bundle_size` elements, after `max_bundle_time` even if input goes quiet, and when the
+//! input completes), timers from `next_deadline`, and progress: after every call it records the instance's hold, releases
 //! the element it processed only once that element's outputs are counted downstream, and
 //! reads its input watermark, calling `on_watermark` as it advances. The instance ends when
 //! its input watermark reaches `Timestamp::MAX`, not when a channel closes, so a source that
@@ -35,6 +34,8 @@ pub(crate) struct Worker {
     pub(crate) router: Router,
     pub(crate) progress: Arc<Progress>,
     pub(crate) bundle_size: usize,
+    /// A bundle open this long is finished even if input goes quiet.
+    pub(crate) max_bundle_time: Duration,
     pub(crate) metrics: WorkerMetrics,
     pub(crate) out: Outputs,
     /// The hold currently registered for this instance.
@@ -161,6 +162,7 @@ impl Worker {
 
     fn main_loop(&mut self) -> Result<(), Stop> {
         let mut in_bundle = 0usize;
+        let mut bundle_started = Instant::now();
         let observes = self.exec.observes_watermark();
         loop {
             if self.router.shared.aborted() {
@@ -186,10 +188,20 @@ impl Worker {
                     .next_deadline()
                     .map(|d| d.max(Instant::now() + MIN_TIMER_GAP));
             }
+            if in_bundle > 0 {
+                let close_at = bundle_started + self.max_bundle_time;
+                if close_at <= Instant::now() {
+                    self.hook("finish_bundle", |e, o| e.finish_bundle(o))?;
+                    in_bundle = 0;
+                    continue;
+                }
+                deadline = Some(deadline.map_or(close_at, |d| d.min(close_at)));
+            }
             match self.next_event(deadline) {
                 Event::Element(msg) => {
                     self.metrics.max_queued = self.metrics.max_queued.max(self.input.len());
                     if in_bundle == 0 {
+                        bundle_started = Instant::now();
                         self.hook("start_bundle", |e, o| e.start_bundle(o))?;
                     }
                     self.process(msg)?;
