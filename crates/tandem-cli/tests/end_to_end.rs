@@ -400,7 +400,10 @@ fn unavailable_backend_and_missing_weights_fail_fast_with_clear_messages() {
                 "{err}"
             );
         }
-        other => panic!("--backend cuda exited with {other:?}: {}", text(&run.stderr)),
+        other => panic!(
+            "--backend cuda exited with {other:?}: {}",
+            text(&run.stderr)
+        ),
     }
 
     let home = tempfile::tempdir().unwrap();
