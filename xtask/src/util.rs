@@ -31,5 +31,8 @@ pub fn run(program: &str, args: &[&str]) -> Result<()> {
 /// Lower-case hex sha256 of a file's bytes.
 pub fn sha256_hex(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

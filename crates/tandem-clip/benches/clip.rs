@@ -14,17 +14,22 @@ use tandem_nn::Weights;
 use tandem_tensor::{Backend, CpuBackend, DType, Tensor};
 
 fn model() -> ClipModel<CpuBackend> {
-    let dir = std::env::temp_dir().join(format!("tandem-clip-bench-vit-b-32-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("tandem-clip-bench-vit-b-32-{}", std::process::id()));
     let cfg = ClipConfig::vit_b_32();
     write_random_checkpoint(&dir, &cfg, DType::F32, 42).expect("write random ViT-B/32");
-    let w = Weights::from_file(dir.join("model.safetensors"), &CpuBackend, DType::F32).expect("map");
-    let m = ClipModel::from_weights(cfg, &w, None, ImageProcessor::clip(224)).expect("load ViT-B/32");
+    let w =
+        Weights::from_file(dir.join("model.safetensors"), &CpuBackend, DType::F32).expect("map");
+    let m =
+        ClipModel::from_weights(cfg, &w, None, ImageProcessor::clip(224)).expect("load ViT-B/32");
     let _ = std::fs::remove_dir_all(&dir);
     m
 }
 
 fn pixels(batch: usize) -> Tensor<CpuBackend> {
-    let data: Vec<f32> = (0..batch * 3 * 224 * 224).map(|i| ((i * 7919) % 255) as f32 / 127.0 - 1.0).collect();
+    let data: Vec<f32> = (0..batch * 3 * 224 * 224)
+        .map(|i| ((i * 7919) % 255) as f32 / 127.0 - 1.0)
+        .collect();
     Tensor::from_slice(&CpuBackend, &data, &[batch, 3, 224, 224]).expect("pixels")
 }
 
@@ -37,13 +42,20 @@ fn tokens() -> TokenBatch {
         ids.extend((0..len - 2).map(|t| (320 + 97 * b + 13 * t) as u32));
         ids.push(49407);
     }
-    TokenBatch { ids, mask: vec![1; batch * len], batch, len }
+    TokenBatch {
+        ids,
+        mask: vec![1; batch * len],
+        batch,
+        len,
+    }
 }
 
 fn bench(c: &mut Criterion) {
     let m = model();
     let mut g = c.benchmark_group("cpu/clip-vit-b-32");
-    g.sample_size(10).measurement_time(Duration::from_secs(20)).warm_up_time(Duration::from_secs(3));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .warm_up_time(Duration::from_secs(3));
     for batch in [1usize, 8] {
         let px = pixels(batch);
         g.throughput(Throughput::Elements(batch as u64));

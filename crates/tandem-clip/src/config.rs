@@ -100,15 +100,21 @@ impl Default for ClipConfig {
 impl ClipConfig {
     /// Parses and validates a `config.json`.
     pub fn from_json(text: &str) -> Result<Self> {
-        let cfg: ClipConfig = serde_json::from_str(text).map_err(|e| ClipError::config("config.json", e.to_string()))?;
+        let cfg: ClipConfig = serde_json::from_str(text)
+            .map_err(|e| ClipError::config("config.json", e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ClipError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ClipError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::from_json(&text).map_err(|e| match e {
-            ClipError::Config { reason, .. } => ClipError::config(path.display().to_string(), reason),
+            ClipError::Config { reason, .. } => {
+                ClipError::config(path.display().to_string(), reason)
+            }
             other => other,
         })
     }
@@ -120,7 +126,14 @@ impl ClipConfig {
 
     /// OpenAI CLIP ViT-B/16 (`openai/clip-vit-base-patch16`).
     pub fn vit_b_16() -> Self {
-        Self::openai(ClipVisionConfig { patch_size: 16, ..Default::default() }, ClipTextConfig::default(), 512)
+        Self::openai(
+            ClipVisionConfig {
+                patch_size: 16,
+                ..Default::default()
+            },
+            ClipTextConfig::default(),
+            512,
+        )
     }
 
     /// OpenAI CLIP ViT-L/14 (`openai/clip-vit-large-patch14`).
@@ -144,27 +157,61 @@ impl ClipConfig {
 
     /// The hub configs of the OpenAI models are old-style (`bos 0`, `eos 2`, `pad 1`).
     fn openai(vision: ClipVisionConfig, text: ClipTextConfig, projection_dim: usize) -> Self {
-        let text = ClipTextConfig { bos_token_id: 0, eos_token_id: 2, pad_token_id: 1, ..text };
-        ClipConfig { text_config: text, vision_config: vision, projection_dim, logit_scale_init_value: 2.6592 }
+        let text = ClipTextConfig {
+            bos_token_id: 0,
+            eos_token_id: 2,
+            pad_token_id: 1,
+            ..text
+        };
+        ClipConfig {
+            text_config: text,
+            vision_config: vision,
+            projection_dim,
+            logit_scale_init_value: 2.6592,
+        }
     }
 
     /// Checks what the forward pass relies on, so a bad config fails at load time.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field: &str, reason: String| Err(ClipError::config("config.json", format!("{field}: {reason}")));
+        let bad = |field: &str, reason: String| {
+            Err(ClipError::config(
+                "config.json",
+                format!("{field}: {reason}"),
+            ))
+        };
         let (t, v) = (&self.text_config, &self.vision_config);
-        for (name, hidden, heads) in [("text_config", t.hidden_size, t.num_attention_heads), ("vision_config", v.hidden_size, v.num_attention_heads)] {
+        for (name, hidden, heads) in [
+            ("text_config", t.hidden_size, t.num_attention_heads),
+            ("vision_config", v.hidden_size, v.num_attention_heads),
+        ] {
             if heads == 0 || hidden == 0 || hidden % heads != 0 {
                 return bad(name, format!("hidden_size {hidden} is not a positive multiple of num_attention_heads {heads}"));
             }
         }
         if v.image_size == 0 || v.image_size > tandem_image::MAX_OUTPUT_SIDE {
-            return bad("vision_config", format!("image_size {} is outside 1..={}", v.image_size, tandem_image::MAX_OUTPUT_SIDE));
+            return bad(
+                "vision_config",
+                format!(
+                    "image_size {} is outside 1..={}",
+                    v.image_size,
+                    tandem_image::MAX_OUTPUT_SIDE
+                ),
+            );
         }
         if v.patch_size == 0 || v.image_size % v.patch_size != 0 {
-            return bad("vision_config", format!("image_size {} is not a multiple of patch_size {}", v.image_size, v.patch_size));
+            return bad(
+                "vision_config",
+                format!(
+                    "image_size {} is not a multiple of patch_size {}",
+                    v.image_size, v.patch_size
+                ),
+            );
         }
         if self.projection_dim == 0 || t.max_position_embeddings == 0 || t.vocab_size == 0 {
-            return bad("config", "projection_dim, max_position_embeddings and vocab_size must be positive".into());
+            return bad(
+                "config",
+                "projection_dim, max_position_embeddings and vocab_size must be positive".into(),
+            );
         }
         for act in [&t.hidden_act, &v.hidden_act] {
             activation(act).map_err(|e| ClipError::config("config.json", e.to_string()))?;

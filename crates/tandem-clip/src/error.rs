@@ -16,7 +16,10 @@ pub enum ClipError {
 
     /// A file could not be read.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     /// `config.json` / `preprocessor_config.json` is malformed or inconsistent.
     #[error("{file}: {reason}")]
@@ -39,12 +42,20 @@ pub type Result<T> = std::result::Result<T, ClipError>;
 
 impl ClipError {
     pub(crate) fn config(file: impl Into<String>, reason: impl Into<String>) -> Self {
-        ClipError::Config { file: file.into(), reason: reason.into() }
+        ClipError::Config {
+            file: file.into(),
+            reason: reason.into(),
+        }
     }
     pub(crate) fn tokenizer(reason: impl std::fmt::Display) -> Self {
-        ClipError::Tokenizer { reason: reason.to_string() }
+        ClipError::Tokenizer {
+            reason: reason.to_string(),
+        }
     }
     pub(crate) fn input(what: &'static str, reason: impl Into<String>) -> Self {
-        ClipError::Input { what, reason: reason.into() }
+        ClipError::Input {
+            what,
+            reason: reason.into(),
+        }
     }
 }

@@ -5,10 +5,10 @@
 //! (e.g. the image id) through to each result.
 
 use crate::model::{ClipModel, Ranked};
-use tandem_image::RgbImage;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tandem_handler::{BatchConfig, HandlerError, ModelHandler};
+use tandem_image::RgbImage;
 use tandem_tensor::{Backend, DType};
 
 /// One ranking request. The image is shared (`Arc`) so a pipeline that also captions it does
@@ -32,7 +32,12 @@ pub struct ClipRankHandler<B: Backend> {
 impl<B: Backend> ClipRankHandler<B> {
     /// Serves the checkpoint in `dir` on `backend`, computing in `dtype`.
     pub fn new(dir: impl Into<PathBuf>, backend: B, dtype: DType) -> Self {
-        ClipRankHandler { dir: dir.into(), backend, dtype, batch: BatchConfig::default() }
+        ClipRankHandler {
+            dir: dir.into(),
+            backend,
+            dtype,
+            batch: BatchConfig::default(),
+        }
     }
 
     /// Overrides the batching settings.
@@ -49,17 +54,37 @@ impl<B: Backend> ModelHandler for ClipRankHandler<B> {
     type Args = ();
 
     fn load_model(&self) -> Result<ClipModel<B>, HandlerError> {
-        ClipModel::load(&self.dir, &self.backend, self.dtype).map_err(|e| HandlerError::load(self.model_id(), e))
+        ClipModel::load(&self.dir, &self.backend, self.dtype)
+            .map_err(|e| HandlerError::load(self.model_id(), e))
     }
 
-    fn run_inference(&self, batch: &[&RankRequest], model: &ClipModel<B>, _args: &()) -> Result<Vec<Ranked>, HandlerError> {
-        let captions: Vec<Vec<&str>> = batch.iter().map(|r| r.captions.iter().map(String::as_str).collect()).collect();
-        let requests: Vec<(&RgbImage, &[&str])> = batch.iter().zip(&captions).map(|(r, c)| (&*r.image, c.as_slice())).collect();
-        model.rank_many(&requests).map_err(|e| HandlerError::from_error(&e))
+    fn run_inference(
+        &self,
+        batch: &[&RankRequest],
+        model: &ClipModel<B>,
+        _args: &(),
+    ) -> Result<Vec<Ranked>, HandlerError> {
+        let captions: Vec<Vec<&str>> = batch
+            .iter()
+            .map(|r| r.captions.iter().map(String::as_str).collect())
+            .collect();
+        let requests: Vec<(&RgbImage, &[&str])> = batch
+            .iter()
+            .zip(&captions)
+            .map(|(r, c)| (&*r.image, c.as_slice()))
+            .collect();
+        model
+            .rank_many(&requests)
+            .map_err(|e| HandlerError::from_error(&e))
     }
 
     fn model_id(&self) -> String {
-        format!("clip:{}:{}:{}", self.dir.display(), self.backend.name(), self.dtype)
+        format!(
+            "clip:{}:{}:{}",
+            self.dir.display(),
+            self.backend.name(),
+            self.dtype
+        )
     }
 
     fn batch_config(&self) -> BatchConfig {

@@ -3,12 +3,12 @@
 
 use crate::config::ClipConfig;
 use crate::error::{ClipError, Result};
-use tandem_image::ImageProcessor;
-use tandem_image::RgbImage;
 use crate::text::{ClipTextTower, TextOutput};
 use crate::tokenizer::{ClipTokenizer, TokenBatch};
 use crate::vision::{ClipVisionTower, VisionOutput};
 use std::path::{Path, PathBuf};
+use tandem_image::ImageProcessor;
+use tandem_image::RgbImage;
 use tandem_nn::{Linear, Weights};
 use tandem_tensor::{Backend, DType, Tensor};
 
@@ -38,10 +38,19 @@ fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
         return Ok(vec![single]);
     }
     let index = dir.join("model.safetensors.index.json");
-    let text = std::fs::read_to_string(&index).map_err(|source| ClipError::Io { path: index.clone(), source })?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| ClipError::config(index.display().to_string(), e.to_string()))?;
-    let map = v["weight_map"].as_object().ok_or_else(|| ClipError::config(index.display().to_string(), "no `weight_map` object"))?;
-    let mut files: Vec<String> = map.values().filter_map(|f| f.as_str().map(str::to_string)).collect();
+    let text = std::fs::read_to_string(&index).map_err(|source| ClipError::Io {
+        path: index.clone(),
+        source,
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| ClipError::config(index.display().to_string(), e.to_string()))?;
+    let map = v["weight_map"]
+        .as_object()
+        .ok_or_else(|| ClipError::config(index.display().to_string(), "no `weight_map` object"))?;
+    let mut files: Vec<String> = map
+        .values()
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .collect();
     files.sort();
     files.dedup();
     Ok(files.into_iter().map(|f| dir.join(f)).collect())
@@ -63,9 +72,18 @@ impl<B: Backend> ClipModel<B> {
 
     /// Builds from already-mapped weights (no tokenizer: use the `*_from_tokens` methods).
     /// Fails with one error listing every missing, unexpected or mis-shaped tensor.
-    pub fn from_weights(config: ClipConfig, w: &Weights<B>, tokenizer: Option<ClipTokenizer>, processor: ImageProcessor) -> Result<Self> {
+    pub fn from_weights(
+        config: ClipConfig,
+        w: &Weights<B>,
+        tokenizer: Option<ClipTokenizer>,
+        processor: ImageProcessor,
+    ) -> Result<Self> {
         config.validate()?;
-        let (tv, vv, p) = (config.text_config.hidden_size, config.vision_config.hidden_size, config.projection_dim);
+        let (tv, vv, p) = (
+            config.text_config.hidden_size,
+            config.vision_config.hidden_size,
+            config.projection_dim,
+        );
         let vision = ClipVisionTower::load(&w.prefix("vision_model"), &config)?;
         let text = ClipTextTower::load(&w.prefix("text_model"), &config)?;
         let visual_projection = Linear::load(&w.prefix("visual_projection"), vv, p, false)?;
@@ -73,7 +91,16 @@ impl<B: Backend> ClipModel<B> {
         let scale = w.get("logit_scale", &[])?;
         w.finish()?;
         let logit_scale = scale.to_vec_f32()?[0].exp();
-        Ok(ClipModel { config, vision, text, visual_projection, text_projection, logit_scale, tokenizer, processor })
+        Ok(ClipModel {
+            config,
+            vision,
+            text,
+            visual_projection,
+            text_projection,
+            logit_scale,
+            tokenizer,
+            processor,
+        })
     }
 
     pub fn config(&self) -> &ClipConfig {
@@ -95,7 +122,9 @@ impl<B: Backend> ClipModel<B> {
     }
 
     fn tok(&self) -> Result<&ClipTokenizer> {
-        self.tokenizer.as_ref().ok_or_else(|| ClipError::tokenizer("this model was built without a tokenizer"))
+        self.tokenizer
+            .as_ref()
+            .ok_or_else(|| ClipError::tokenizer("this model was built without a tokenizer"))
     }
 
     /// Tokenizes and pads captions.
@@ -106,7 +135,10 @@ impl<B: Backend> ClipModel<B> {
     /// `pixel_values` `[n, 3, size, size]` of images, in the compute dtype.
     pub fn pixel_values(&self, images: &[&RgbImage]) -> Result<Tensor<B>> {
         let dtype = self.visual_projection.weight().dtype();
-        Ok(self.processor.pixel_values(self.backend(), images)?.to_dtype(dtype)?)
+        Ok(self
+            .processor
+            .pixel_values(self.backend(), images)?
+            .to_dtype(dtype)?)
     }
 
     pub fn vision_forward(&self, pixel_values: &Tensor<B>) -> Result<VisionOutput<B>> {
@@ -118,7 +150,9 @@ impl<B: Backend> ClipModel<B> {
 
     /// `get_image_features`: projected pooled vision output `[n, projection_dim]`, not normalised.
     pub fn image_features_from_pixels(&self, pixel_values: &Tensor<B>) -> Result<Tensor<B>> {
-        Ok(self.visual_projection.forward(&self.vision.forward(pixel_values)?.pooled)?)
+        Ok(self
+            .visual_projection
+            .forward(&self.vision.forward(pixel_values)?.pooled)?)
     }
 
     /// Image features of decoded images, all in one forward pass.
@@ -128,7 +162,9 @@ impl<B: Backend> ClipModel<B> {
 
     /// `get_text_features`: projected pooled text output `[n, projection_dim]`, not normalised.
     pub fn text_features_from_tokens(&self, tokens: &TokenBatch) -> Result<Tensor<B>> {
-        Ok(self.text_projection.forward(&self.text.forward(tokens)?.pooled)?)
+        Ok(self
+            .text_projection
+            .forward(&self.text.forward(tokens)?.pooled)?)
     }
 
     /// Text features of captions, padded into one forward pass.
@@ -138,7 +174,11 @@ impl<B: Backend> ClipModel<B> {
 
     /// `logits_per_image` `[n_images, n_texts]`: cosine similarity of the L2-normalised
     /// features times `logit_scale.exp()`.
-    pub fn logits_per_image(&self, image_features: &Tensor<B>, text_features: &Tensor<B>) -> Result<Tensor<B>> {
+    pub fn logits_per_image(
+        &self,
+        image_features: &Tensor<B>,
+        text_features: &Tensor<B>,
+    ) -> Result<Tensor<B>> {
         let img = image_features.l2_normalize(0.0)?;
         let txt = text_features.l2_normalize(0.0)?;
         Ok(img.matmul(&txt.transpose(0, 1)?)?.scale(self.logit_scale)?)
@@ -148,7 +188,8 @@ impl<B: Backend> ClipModel<B> {
     /// (descending; ties keep caption order).
     pub fn rank(&self, image: &RgbImage, captions: &[&str]) -> Result<Ranked> {
         let mut out = self.rank_many(&[(image, captions)])?;
-        out.pop().ok_or_else(|| ClipError::input("rank", "no result"))
+        out.pop()
+            .ok_or_else(|| ClipError::input("rank", "no result"))
     }
 
     /// Many (image, captions) requests at once: every image in one vision forward, every caption
@@ -165,17 +206,33 @@ impl<B: Backend> ClipModel<B> {
 
     /// [`ClipModel::rank_many`] from preprocessed `pixel_values` `[n, 3, s, s]`, one caption list
     /// per image.
-    pub fn rank_pixels(&self, pixel_values: &Tensor<B>, captions: &[&[&str]]) -> Result<Vec<Ranked>> {
+    pub fn rank_pixels(
+        &self,
+        pixel_values: &Tensor<B>,
+        captions: &[&[&str]],
+    ) -> Result<Vec<Ranked>> {
         if pixel_values.rank() != 4 || pixel_values.dims()[0] != captions.len() {
-            return Err(ClipError::input("rank", format!("{} caption lists for pixel_values {:?}", captions.len(), pixel_values.dims())));
+            return Err(ClipError::input(
+                "rank",
+                format!(
+                    "{} caption lists for pixel_values {:?}",
+                    captions.len(),
+                    pixel_values.dims()
+                ),
+            ));
         }
         if let Some(i) = captions.iter().position(|c| c.is_empty()) {
-            return Err(ClipError::input("rank", format!("request {i} has no candidate captions")));
+            return Err(ClipError::input(
+                "rank",
+                format!("request {i} has no candidate captions"),
+            ));
         }
         let all: Vec<&str> = captions.iter().flat_map(|c| c.iter().copied()).collect();
         let image_features = self.image_features_from_pixels(pixel_values)?;
         let text_features = self.text_features(&all)?;
-        let logits = self.logits_per_image(&image_features, &text_features)?.to_vec_f32()?;
+        let logits = self
+            .logits_per_image(&image_features, &text_features)?
+            .to_vec_f32()?;
         let nt = all.len();
         let mut start = 0;
         let mut out = Vec::with_capacity(captions.len());
@@ -193,7 +250,11 @@ pub fn rank_row(logits: &[f32], captions: &[&str]) -> Ranked {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exps: Vec<f32> = logits.iter().map(|&x| (x - max).exp()).collect();
     let sum: f32 = exps.iter().sum();
-    let mut ranked: Vec<(String, f32)> = captions.iter().zip(&exps).map(|(c, e)| (c.to_string(), e / sum)).collect();
+    let mut ranked: Vec<(String, f32)> = captions
+        .iter()
+        .zip(&exps)
+        .map(|(c, e)| (c.to_string(), e / sum))
+        .collect();
     // Stable sort: equal probabilities keep the order the captions were given in.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     ranked

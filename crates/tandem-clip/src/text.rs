@@ -54,11 +54,19 @@ impl<B: Backend> ClipTextTower<B> {
         e.skip("position_ids");
         Ok(ClipTextTower {
             token: Embedding::load(&e.prefix("token_embedding"), t.vocab_size, t.hidden_size)?,
-            position: Embedding::load(&e.prefix("position_embedding"), t.max_position_embeddings, t.hidden_size)?,
+            position: Embedding::load(
+                &e.prefix("position_embedding"),
+                t.max_position_embeddings,
+                t.hidden_size,
+            )?,
             layers: (0..t.num_hidden_layers)
                 .map(|i| PreNormBlock::load_clip(&w.prefix(&format!("encoder.layers.{i}")), &block))
                 .collect::<tandem_nn::Result<Vec<_>>>()?,
-            final_norm: LayerNorm::load(&w.prefix("final_layer_norm"), t.hidden_size, t.layer_norm_eps as f32)?,
+            final_norm: LayerNorm::load(
+                &w.prefix("final_layer_norm"),
+                t.hidden_size,
+                t.layer_norm_eps as f32,
+            )?,
             eos_token_id: t.eos_token_id,
         })
     }
@@ -66,14 +74,30 @@ impl<B: Backend> ClipTextTower<B> {
     pub fn forward(&self, tokens: &TokenBatch) -> Result<TextOutput<B>> {
         let (b, l) = (tokens.batch, tokens.len);
         if b == 0 || l == 0 || tokens.ids.len() != b * l || tokens.mask.len() != b * l {
-            return Err(ClipError::input("token batch", format!("{} ids / {} mask entries for [{b}, {l}]", tokens.ids.len(), tokens.mask.len())));
+            return Err(ClipError::input(
+                "token batch",
+                format!(
+                    "{} ids / {} mask entries for [{b}, {l}]",
+                    tokens.ids.len(),
+                    tokens.mask.len()
+                ),
+            ));
         }
         if l > self.position.vocab() {
-            return Err(ClipError::input("token batch", format!("{l} tokens exceed the {} positions of the text model", self.position.vocab())));
+            return Err(ClipError::input(
+                "token batch",
+                format!(
+                    "{l} tokens exceed the {} positions of the text model",
+                    self.position.vocab()
+                ),
+            ));
         }
         let backend = self.token.table().backend();
         let ids = Tensor::from_slice(backend, &tokens.ids, &[b, l])?;
-        let x = self.token.forward(&ids)?.add(&self.position.first_rows(l)?)?;
+        let x = self
+            .token
+            .forward(&ids)?
+            .add(&self.position.first_rows(l)?)?;
         let dtype = x.dtype();
         let mask = padding_mask(backend, &tokens.mask, b, l, dtype)?;
         let mut x = x;
@@ -87,7 +111,12 @@ impl<B: Backend> ClipTextTower<B> {
             .map(|(i, &p)| (i * l + p) as u32)
             .collect();
         let hidden = x.dims()[2];
-        let pooled = x.reshape(&[b * l, hidden])?.index_select(0, &Tensor::from_slice(backend, &rows, &[b])?)?;
-        Ok(TextOutput { last_hidden_state: x, pooled })
+        let pooled = x
+            .reshape(&[b * l, hidden])?
+            .index_select(0, &Tensor::from_slice(backend, &rows, &[b])?)?;
+        Ok(TextOutput {
+            last_hidden_state: x,
+            pooled,
+        })
     }
 }

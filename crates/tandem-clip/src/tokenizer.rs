@@ -14,7 +14,8 @@ use tokenizers::Tokenizer;
 const BOS: &str = "<|startoftext|>";
 const EOS: &str = "<|endoftext|>";
 /// CLIP's pre-tokeniser pattern (transformers' `CLIPConverter`).
-const SPLIT: &str = r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
+const SPLIT: &str =
+    r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
 
 /// A padded batch of token ids, row-major `[batch, len]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,14 +37,21 @@ pub struct ClipTokenizer {
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| ClipError::Io { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| ClipError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The pad token named by `special_tokens_map.json` / `tokenizer_config.json`, if any.
 fn pad_token_name(dir: &Path) -> Option<String> {
     for file in ["special_tokens_map.json", "tokenizer_config.json"] {
-        let Ok(text) = std::fs::read_to_string(dir.join(file)) else { continue };
-        let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
+        let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
         match &v["pad_token"] {
             Value::String(s) => return Some(s.clone()),
             Value::Object(o) => {
@@ -64,9 +72,13 @@ impl ClipTokenizer {
     /// truncated to `max_len` tokens (the text model's `max_position_embeddings`).
     pub fn from_dir(dir: &Path, max_len: usize) -> Result<Self> {
         let inner = if dir.join("tokenizer.json").exists() {
-            Tokenizer::from_str(&read(&dir.join("tokenizer.json"))?).map_err(ClipError::tokenizer)?
+            Tokenizer::from_str(&read(&dir.join("tokenizer.json"))?)
+                .map_err(ClipError::tokenizer)?
         } else if dir.join("vocab.json").exists() && dir.join("merges.txt").exists() {
-            Self::build_from_vocab_merges(&read(&dir.join("vocab.json"))?, &read(&dir.join("merges.txt"))?)?
+            Self::build_from_vocab_merges(
+                &read(&dir.join("vocab.json"))?,
+                &read(&dir.join("merges.txt"))?,
+            )?
         } else {
             return Err(ClipError::tokenizer(format!(
                 "{} has neither tokenizer.json nor vocab.json + merges.txt",
@@ -79,21 +91,33 @@ impl ClipTokenizer {
 
     /// Wraps a loaded tokenizer; `pad_token` must be in its vocabulary.
     pub fn new(mut inner: Tokenizer, pad_token: &str, max_len: usize) -> Result<Self> {
-        let id = |t: &str| inner.token_to_id(t).ok_or_else(|| ClipError::tokenizer(format!("token `{t}` is not in the vocabulary")));
+        let id = |t: &str| {
+            inner.token_to_id(t).ok_or_else(|| {
+                ClipError::tokenizer(format!("token `{t}` is not in the vocabulary"))
+            })
+        };
         let (pad_id, eos_id) = (id(pad_token)?, id(EOS)?);
         if max_len < 2 {
-            return Err(ClipError::tokenizer(format!("max length {max_len} leaves no room for <|startoftext|> and <|endoftext|>")));
+            return Err(ClipError::tokenizer(format!(
+                "max length {max_len} leaves no room for <|startoftext|> and <|endoftext|>"
+            )));
         }
         // Padding and truncation are done here, so the file's settings must not interfere.
         inner.with_padding(None);
         inner.with_truncation(None).map_err(ClipError::tokenizer)?;
-        Ok(ClipTokenizer { inner, pad_id, eos_id, max_len })
+        Ok(ClipTokenizer {
+            inner,
+            pad_id,
+            eos_id,
+            max_len,
+        })
     }
 
     /// The `tokenizer.json` that transformers' converter writes for CLIP, built in memory from
     /// `vocab.json` (token → id) and `merges.txt` (one merge per line, `#version` header).
     pub fn build_from_vocab_merges(vocab_json: &str, merges_txt: &str) -> Result<Tokenizer> {
-        let vocab: Value = serde_json::from_str(vocab_json).map_err(|e| ClipError::tokenizer(format!("vocab.json: {e}")))?;
+        let vocab: Value = serde_json::from_str(vocab_json)
+            .map_err(|e| ClipError::tokenizer(format!("vocab.json: {e}")))?;
         let Some(map) = vocab.as_object() else {
             return Err(ClipError::tokenizer("vocab.json is not an object"));
         };
@@ -102,8 +126,13 @@ impl ClipTokenizer {
             .filter(|l| !l.starts_with("#version") && !l.trim().is_empty())
             .collect();
         let special = |t: &str| -> Result<Value> {
-            let id = map.get(t).and_then(Value::as_u64).ok_or_else(|| ClipError::tokenizer(format!("vocab.json lacks `{t}`")))?;
-            Ok(json!({"id": id, "content": t, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}))
+            let id = map
+                .get(t)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| ClipError::tokenizer(format!("vocab.json lacks `{t}`")))?;
+            Ok(
+                json!({"id": id, "content": t, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}),
+            )
         };
         let (bos, eos) = (special(BOS)?, special(EOS)?);
         let spec = json!({
@@ -133,7 +162,10 @@ impl ClipTokenizer {
     /// Ids of one caption with `<|startoftext|>`/`<|endoftext|>`; a caption longer than
     /// `max_len` is cut and keeps its `<|endoftext|>` (where the text model pools).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self.inner.encode(text, true).map_err(ClipError::tokenizer)?;
+        let enc = self
+            .inner
+            .encode(text, true)
+            .map_err(ClipError::tokenizer)?;
         let mut ids = enc.get_ids().to_vec();
         if ids.len() > self.max_len {
             ids.truncate(self.max_len);
@@ -147,15 +179,31 @@ impl ClipTokenizer {
         if texts.is_empty() {
             return Err(ClipError::input("captions", "no captions to encode"));
         }
-        let rows = texts.iter().map(|t| self.encode(t)).collect::<Result<Vec<_>>>()?;
+        let rows = texts
+            .iter()
+            .map(|t| self.encode(t))
+            .collect::<Result<Vec<_>>>()?;
         let len = rows.iter().map(Vec::len).max().unwrap_or(0);
         let mut ids = Vec::with_capacity(rows.len() * len);
         let mut mask = Vec::with_capacity(rows.len() * len);
         for r in &rows {
-            ids.extend(r.iter().copied().chain(std::iter::repeat(self.pad_id).take(len - r.len())));
-            mask.extend(std::iter::repeat(1).take(r.len()).chain(std::iter::repeat(0).take(len - r.len())));
+            ids.extend(
+                r.iter()
+                    .copied()
+                    .chain(std::iter::repeat(self.pad_id).take(len - r.len())),
+            );
+            mask.extend(
+                std::iter::repeat(1)
+                    .take(r.len())
+                    .chain(std::iter::repeat(0).take(len - r.len())),
+            );
         }
-        Ok(TokenBatch { ids, mask, batch: rows.len(), len })
+        Ok(TokenBatch {
+            ids,
+            mask,
+            batch: rows.len(),
+            len,
+        })
     }
 
     pub fn pad_id(&self) -> u32 {

@@ -30,7 +30,13 @@ impl<B: Backend> ClipVisionTower<B> {
         let block = cfg.vision_block()?;
         let eps = v.layer_norm_eps as f32;
         Ok(ClipVisionTower {
-            embeddings: VisionEmbeddings::load_clip(&w.prefix("embeddings"), v.num_channels, v.image_size, v.patch_size, v.hidden_size)?,
+            embeddings: VisionEmbeddings::load_clip(
+                &w.prefix("embeddings"),
+                v.num_channels,
+                v.image_size,
+                v.patch_size,
+                v.hidden_size,
+            )?,
             pre_norm: LayerNorm::load(&w.prefix("pre_layrnorm"), v.hidden_size, eps)?,
             layers: (0..v.num_hidden_layers)
                 .map(|i| PreNormBlock::load_clip(&w.prefix(&format!("encoder.layers.{i}")), &block))
@@ -41,12 +47,17 @@ impl<B: Backend> ClipVisionTower<B> {
 
     /// `pixel_values: [b, channels, image_size, image_size]`.
     pub fn forward(&self, pixel_values: &Tensor<B>) -> Result<VisionOutput<B>> {
-        let mut x = self.pre_norm.forward(&self.embeddings.forward(pixel_values)?)?;
+        let mut x = self
+            .pre_norm
+            .forward(&self.embeddings.forward(pixel_values)?)?;
         for layer in &self.layers {
             x = layer.forward(&x, None, false)?;
         }
         let class = x.narrow(1, 0, 1)?.squeeze(1)?;
         let pooled = self.post_norm.forward(&class)?;
-        Ok(VisionOutput { last_hidden_state: x, pooled })
+        Ok(VisionOutput {
+            last_hidden_state: x,
+            pooled,
+        })
     }
 }

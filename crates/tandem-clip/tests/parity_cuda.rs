@@ -4,8 +4,8 @@
 
 mod common;
 
-use tandem_image::{resize_bicubic, RgbImage, CLIP_MEAN, CLIP_STD};
 use tandem_cuda::CudaBackend;
+use tandem_image::{resize_bicubic, RgbImage, CLIP_MEAN, CLIP_STD};
 use tandem_tensor::DType;
 use tandem_tensor_testing::acquire;
 

@@ -18,7 +18,11 @@ use tandem_tensor::{attention, AttentionSpec, Backend, Tensor};
 /// vision tower), whose output is split as views.
 #[derive(Clone, Debug)]
 pub enum QkvProjection<B: Backend> {
-    Separate { q: Linear<B>, k: Linear<B>, v: Linear<B> },
+    Separate {
+        q: Linear<B>,
+        k: Linear<B>,
+        v: Linear<B>,
+    },
     Fused(Linear<B>),
 }
 
@@ -49,7 +53,11 @@ pub struct KvCache<B: Backend> {
 
 impl<B: Backend> Default for KvCache<B> {
     fn default() -> Self {
-        KvCache { kv: None, len: 0, capacity: None }
+        KvCache {
+            kv: None,
+            len: 0,
+            capacity: None,
+        }
     }
 }
 
@@ -65,7 +73,11 @@ impl<B: Backend> KvCache<B> {
     /// A cache preallocated for `max_len` positions at its first append (appending past that
     /// still works: the buffers then double).
     pub fn with_capacity(max_len: usize) -> Self {
-        KvCache { kv: None, len: 0, capacity: Some(max_len) }
+        KvCache {
+            kv: None,
+            len: 0,
+            capacity: Some(max_len),
+        }
     }
 
     /// Number of cached positions.
@@ -87,7 +99,14 @@ impl<B: Backend> KvCache<B> {
     /// first (copy-on-write keeps the views' values; it is correct, only slower).
     pub fn append(&mut self, k: &Tensor<B>, v: &Tensor<B>) -> Result<(Tensor<B>, Tensor<B>)> {
         if k.rank() != 4 || v.rank() != 4 || k.dims()[..3] != v.dims()[..3] {
-            return Err(NnError::input("kv cache append", format!("keys {:?} and values {:?} are not [b, h, n, d]", k.dims(), v.dims())));
+            return Err(NnError::input(
+                "kv cache append",
+                format!(
+                    "keys {:?} and values {:?} are not [b, h, n, d]",
+                    k.dims(),
+                    v.dims()
+                ),
+            ));
         }
         let n = k.dims()[2];
         let needed = self.len + n;
@@ -146,19 +165,26 @@ pub struct CrossKv<B: Backend> {
 impl<B: Backend> CrossKv<B> {
     /// Keeps batch rows `rows` (e.g. repeats one image's keys for several beams).
     pub fn select_batch(&self, rows: &Tensor<B>) -> Result<Self> {
-        Ok(CrossKv { k: self.k.index_select(0, rows)?, v: self.v.index_select(0, rows)? })
+        Ok(CrossKv {
+            k: self.k.index_select(0, rows)?,
+            v: self.v.index_select(0, rows)?,
+        })
     }
 }
 
 /// `[b, l, h·d]` → `[b, h, l, d]` as a view.
 fn split_heads<B: Backend>(x: &Tensor<B>, heads: usize, head_dim: usize) -> Result<Tensor<B>> {
     let (b, l) = (x.dims()[0], x.dims()[1]);
-    Ok(x.reshape(&[b, l, heads, head_dim])?.permute(&[0, 2, 1, 3])?)
+    Ok(x.reshape(&[b, l, heads, head_dim])?
+        .permute(&[0, 2, 1, 3])?)
 }
 
 fn check_rank3<B: Backend>(what: &'static str, x: &Tensor<B>, dim: usize) -> Result<()> {
     if x.rank() != 3 || x.dims()[2] != dim {
-        return Err(NnError::input(what, format!("expected [batch, len, {dim}], got {:?}", x.dims())));
+        return Err(NnError::input(
+            what,
+            format!("expected [batch, len, {dim}], got {:?}", x.dims()),
+        ));
     }
     Ok(())
 }
@@ -168,21 +194,39 @@ impl<B: Backend> Attention<B> {
     pub fn new(qkv: QkvProjection<B>, out: Linear<B>, num_heads: usize) -> Result<Self> {
         let inner = out.in_dim();
         if num_heads == 0 || inner % num_heads != 0 {
-            return Err(NnError::config("num_attention_heads", format!("{inner} is not divisible by {num_heads} heads")));
+            return Err(NnError::config(
+                "num_attention_heads",
+                format!("{inner} is not divisible by {num_heads} heads"),
+            ));
         }
         let head_dim = inner / num_heads;
-        Ok(Attention { qkv, out, num_heads, head_dim, scale: (head_dim as f32).powf(-0.5) })
+        Ok(Attention {
+            qkv,
+            out,
+            num_heads,
+            head_dim,
+            scale: (head_dim as f32).powf(-0.5),
+        })
     }
 
     /// CLIP/BLIP-text style names: `q_proj`, `k_proj`, `v_proj`, `out_proj`, all with biases.
     /// `kv_dim` is the width keys and values are projected from (`dim` for self-attention).
-    pub fn load_qkv_proj(w: &Weights<B>, dim: usize, kv_dim: usize, num_heads: usize) -> Result<Self> {
+    pub fn load_qkv_proj(
+        w: &Weights<B>,
+        dim: usize,
+        kv_dim: usize,
+        num_heads: usize,
+    ) -> Result<Self> {
         let qkv = QkvProjection::Separate {
             q: Linear::load(&w.prefix("q_proj"), dim, dim, true)?,
             k: Linear::load(&w.prefix("k_proj"), kv_dim, dim, true)?,
             v: Linear::load(&w.prefix("v_proj"), kv_dim, dim, true)?,
         };
-        Self::new(qkv, Linear::load(&w.prefix("out_proj"), dim, dim, true)?, num_heads)
+        Self::new(
+            qkv,
+            Linear::load(&w.prefix("out_proj"), dim, dim, true)?,
+            num_heads,
+        )
     }
 
     pub fn num_heads(&self) -> usize {
@@ -213,7 +257,10 @@ impl<B: Backend> Attention<B> {
             QkvProjection::Fused(qkv) => {
                 let (b, l) = (x.dims()[0], x.dims()[1]);
                 // [b, l, 3, h, d] → [3, b, h, l, d]; each of q/k/v is a view with a contiguous last dim.
-                let all = qkv.forward(x)?.reshape(&[b, l, 3, h, d])?.permute(&[2, 0, 3, 1, 4])?;
+                let all = qkv
+                    .forward(x)?
+                    .reshape(&[b, l, 3, h, d])?
+                    .permute(&[2, 0, 3, 1, 4])?;
                 let part = |i: usize| -> Result<Tensor<B>> { Ok(all.narrow(0, i, 1)?.squeeze(0)?) };
                 Ok((part(0)?, part(1)?, part(2)?))
             }
@@ -222,8 +269,13 @@ impl<B: Backend> Attention<B> {
 
     fn project_query(&self, x: &Tensor<B>) -> Result<Tensor<B>> {
         match &self.qkv {
-            QkvProjection::Separate { q, .. } => split_heads(&q.forward(x)?, self.num_heads, self.head_dim),
-            QkvProjection::Fused(_) => Err(NnError::input("cross-attention", "a fused qkv projection cannot attend to another sequence")),
+            QkvProjection::Separate { q, .. } => {
+                split_heads(&q.forward(x)?, self.num_heads, self.head_dim)
+            }
+            QkvProjection::Fused(_) => Err(NnError::input(
+                "cross-attention",
+                "a fused qkv projection cannot attend to another sequence",
+            )),
         }
     }
 
@@ -236,28 +288,59 @@ impl<B: Backend> Attention<B> {
 
     /// Self-attention over `x: [b, l, dim]`. `mask` is additive, broadcastable to
     /// `[b, h, l, l]` (see [`crate::padding_mask`]); `causal` hides later positions.
-    pub fn forward(&self, x: &Tensor<B>, mask: Option<&Tensor<B>>, causal: bool) -> Result<Tensor<B>> {
+    pub fn forward(
+        &self,
+        x: &Tensor<B>,
+        mask: Option<&Tensor<B>>,
+        causal: bool,
+    ) -> Result<Tensor<B>> {
         check_rank3("attention input", x, self.out.out_dim())?;
         let (q, k, v) = self.project_self(x)?;
-        let ctx = attention(&q, &k, &v, mask, AttentionSpec { scale: self.scale, causal })?;
+        let ctx = attention(
+            &q,
+            &k,
+            &v,
+            mask,
+            AttentionSpec {
+                scale: self.scale,
+                causal,
+            },
+        )?;
         self.merge(&ctx)
     }
 
     /// Self-attention of new positions `x: [b, n, dim]` over the cache plus themselves; appends
     /// their keys/values to `cache`. Causal: new position `i` sees the cache and new positions
     /// `0..=i`. `mask` (additive) must cover all `cache.len() + n` keys.
-    pub fn forward_cached(&self, x: &Tensor<B>, mask: Option<&Tensor<B>>, cache: &mut KvCache<B>) -> Result<Tensor<B>> {
+    pub fn forward_cached(
+        &self,
+        x: &Tensor<B>,
+        mask: Option<&Tensor<B>>,
+        cache: &mut KvCache<B>,
+    ) -> Result<Tensor<B>> {
         check_rank3("attention input", x, self.out.out_dim())?;
         let (q, k, v) = self.project_self(x)?;
         let (k, v) = cache.append(&k, &v)?;
-        let ctx = attention(&q, &k, &v, mask, AttentionSpec { scale: self.scale, causal: true })?;
+        let ctx = attention(
+            &q,
+            &k,
+            &v,
+            mask,
+            AttentionSpec {
+                scale: self.scale,
+                causal: true,
+            },
+        )?;
         self.merge(&ctx)
     }
 
     /// Keys and values of an encoder output `[b, len, kv_dim]`, computed once for every step.
     pub fn cross_kv(&self, encoder: &Tensor<B>) -> Result<CrossKv<B>> {
         let QkvProjection::Separate { k, v, .. } = &self.qkv else {
-            return Err(NnError::input("cross-attention", "a fused qkv projection cannot attend to another sequence"));
+            return Err(NnError::input(
+                "cross-attention",
+                "a fused qkv projection cannot attend to another sequence",
+            ));
         };
         check_rank3("cross-attention encoder states", encoder, k.in_dim())?;
         Ok(CrossKv {
@@ -268,10 +351,24 @@ impl<B: Backend> Attention<B> {
 
     /// Cross-attention of `x: [b, l, dim]` to precomputed keys/values (batch `b` or 1).
     /// `mask` is additive over the encoder positions, broadcastable to `[b, h, l, len]`.
-    pub fn forward_cross(&self, x: &Tensor<B>, kv: &CrossKv<B>, mask: Option<&Tensor<B>>) -> Result<Tensor<B>> {
+    pub fn forward_cross(
+        &self,
+        x: &Tensor<B>,
+        kv: &CrossKv<B>,
+        mask: Option<&Tensor<B>>,
+    ) -> Result<Tensor<B>> {
         check_rank3("attention input", x, self.out.out_dim())?;
         let q = self.project_query(x)?;
-        let ctx = attention(&q, &kv.k, &kv.v, mask, AttentionSpec { scale: self.scale, causal: false })?;
+        let ctx = attention(
+            &q,
+            &kv.k,
+            &kv.v,
+            mask,
+            AttentionSpec {
+                scale: self.scale,
+                causal: false,
+            },
+        )?;
         self.merge(&ctx)
     }
 }

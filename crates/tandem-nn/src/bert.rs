@@ -78,9 +78,21 @@ impl<B: Backend> BertEncoder<B> {
             .map(|i| PostNormBlock::load_bert(&w.prefix(&format!("encoder.layer.{i}")), &block))
             .collect::<Result<Vec<_>>>()?;
         Ok(BertEncoder {
-            word: Embedding::load(&e.prefix("word_embeddings"), cfg.vocab_size, cfg.hidden_size)?,
-            position: Embedding::load(&e.prefix("position_embeddings"), cfg.max_position_embeddings, cfg.hidden_size)?,
-            token_type: Embedding::load(&e.prefix("token_type_embeddings"), cfg.type_vocab_size, cfg.hidden_size)?,
+            word: Embedding::load(
+                &e.prefix("word_embeddings"),
+                cfg.vocab_size,
+                cfg.hidden_size,
+            )?,
+            position: Embedding::load(
+                &e.prefix("position_embeddings"),
+                cfg.max_position_embeddings,
+                cfg.hidden_size,
+            )?,
+            token_type: Embedding::load(
+                &e.prefix("token_type_embeddings"),
+                cfg.type_vocab_size,
+                cfg.hidden_size,
+            )?,
             norm: LayerNorm::load(&e.prefix("LayerNorm"), cfg.hidden_size, eps)?,
             layers,
         })
@@ -88,13 +100,24 @@ impl<B: Backend> BertEncoder<B> {
 
     /// `last_hidden_state` `[b, l, hidden]` for `input_ids: [b, l]` (`U32`/`I64`),
     /// optional `token_type_ids` (zeros when `None`) and a row-major `[b, l]` padding mask.
-    pub fn forward(&self, input_ids: &Tensor<B>, token_type_ids: Option<&Tensor<B>>, attention_mask: &[u32]) -> Result<Tensor<B>> {
+    pub fn forward(
+        &self,
+        input_ids: &Tensor<B>,
+        token_type_ids: Option<&Tensor<B>>,
+        attention_mask: &[u32],
+    ) -> Result<Tensor<B>> {
         if input_ids.rank() != 2 {
-            return Err(NnError::input("input_ids", format!("expected [batch, len], got {:?}", input_ids.dims())));
+            return Err(NnError::input(
+                "input_ids",
+                format!("expected [batch, len], got {:?}", input_ids.dims()),
+            ));
         }
         let (b, l) = (input_ids.dims()[0], input_ids.dims()[1]);
         if l > self.position.vocab() {
-            return Err(NnError::input("input_ids", format!("{l} tokens exceed {} positions", self.position.vocab())));
+            return Err(NnError::input(
+                "input_ids",
+                format!("{l} tokens exceed {} positions", self.position.vocab()),
+            ));
         }
         let words = self.word.forward(input_ids)?;
         let dtype = words.dtype();

@@ -40,7 +40,12 @@ impl<B: Backend> PreNormBlock<B> {
     }
 
     /// `mask` is additive, broadcastable to `[b, h, l, l]`; `causal` hides later positions.
-    pub fn forward(&self, x: &Tensor<B>, mask: Option<&Tensor<B>>, causal: bool) -> Result<Tensor<B>> {
+    pub fn forward(
+        &self,
+        x: &Tensor<B>,
+        mask: Option<&Tensor<B>>,
+        causal: bool,
+    ) -> Result<Tensor<B>> {
         let h = x.add(&self.attn.forward(&self.norm1.forward(x)?, mask, causal)?)?;
         Ok(h.add(&self.mlp.forward(&self.norm2.forward(&h)?)?)?)
     }
@@ -65,12 +70,22 @@ impl<B: Backend> PostNormBlock<B> {
             k: Linear::load(&s.prefix("key"), c.hidden, c.hidden, true)?,
             v: Linear::load(&s.prefix("value"), c.hidden, c.hidden, true)?,
         };
-        let out = Linear::load(&w.prefix("attention.output.dense"), c.hidden, c.hidden, true)?;
+        let out = Linear::load(
+            &w.prefix("attention.output.dense"),
+            c.hidden,
+            c.hidden,
+            true,
+        )?;
         Ok(PostNormBlock {
             attn: Attention::new(qkv, out, c.heads)?,
             attn_norm: LayerNorm::load(&w.prefix("attention.output.LayerNorm"), c.hidden, c.eps)?,
             mlp: Mlp::new(
-                Linear::load(&w.prefix("intermediate.dense"), c.hidden, c.intermediate, true)?,
+                Linear::load(
+                    &w.prefix("intermediate.dense"),
+                    c.hidden,
+                    c.intermediate,
+                    true,
+                )?,
                 Linear::load(&w.prefix("output.dense"), c.intermediate, c.hidden, true)?,
                 c.act,
             ),
@@ -78,8 +93,15 @@ impl<B: Backend> PostNormBlock<B> {
         })
     }
 
-    pub fn forward(&self, x: &Tensor<B>, mask: Option<&Tensor<B>>, causal: bool) -> Result<Tensor<B>> {
-        let h = self.attn_norm.forward(&x.add(&self.attn.forward(x, mask, causal)?)?)?;
+    pub fn forward(
+        &self,
+        x: &Tensor<B>,
+        mask: Option<&Tensor<B>>,
+        causal: bool,
+    ) -> Result<Tensor<B>> {
+        let h = self
+            .attn_norm
+            .forward(&x.add(&self.attn.forward(x, mask, causal)?)?)?;
         self.mlp_norm.forward(&h.add(&self.mlp.forward(&h)?)?)
     }
 }

@@ -16,7 +16,9 @@ impl<B: Backend> Embedding<B> {
 
     /// Loads `weight` `[vocab, dim]`.
     pub fn load(w: &Weights<B>, vocab: usize, dim: usize) -> Result<Self> {
-        Ok(Embedding { table: w.get("weight", &[vocab, dim])? })
+        Ok(Embedding {
+            table: w.get("weight", &[vocab, dim])?,
+        })
     }
 
     /// Rows for `ids` (`U32`/`I64`, any shape) → `[ids…, dim]`. Out-of-range ids are an error.

@@ -13,7 +13,10 @@ pub enum NnError {
 
     /// Reading a file failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     /// A safetensors file is truncated, has a garbage header, or addresses data outside itself.
     #[error("{}: not a valid safetensors file: {reason}", path.display())]
@@ -37,9 +40,15 @@ pub type Result<T> = std::result::Result<T, NnError>;
 
 impl NnError {
     pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        NnError::Config { field: field.into(), reason: reason.into() }
+        NnError::Config {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
     pub(crate) fn input(what: &'static str, reason: impl Into<String>) -> Self {
-        NnError::Input { what, reason: reason.into() }
+        NnError::Input {
+            what,
+            reason: reason.into(),
+        }
     }
 }

@@ -18,7 +18,11 @@ impl<B: Backend> LayerNorm<B> {
 
     /// Loads `weight` and `bias`, both `[dim]`.
     pub fn load(w: &Weights<B>, dim: usize, eps: f32) -> Result<Self> {
-        Ok(LayerNorm { gamma: w.get("weight", &[dim])?, beta: w.get("bias", &[dim])?, eps })
+        Ok(LayerNorm {
+            gamma: w.get("weight", &[dim])?,
+            beta: w.get("bias", &[dim])?,
+            eps,
+        })
     }
 
     pub fn forward(&self, x: &Tensor<B>) -> Result<Tensor<B>> {

@@ -24,20 +24,40 @@ impl<B: Backend> Linear<B> {
     /// From a `[out, in]` weight (and `[out]` bias). A weight of another rank is kept as given
     /// and reported by the first `forward`.
     pub fn new(weight: Tensor<B>, bias: Option<Tensor<B>>) -> Self {
-        let weight_t = if weight.rank() == 2 { weight.transpose(0, 1).and_then(|t| t.contiguous()).ok() } else { None };
+        let weight_t = if weight.rank() == 2 {
+            weight.transpose(0, 1).and_then(|t| t.contiguous()).ok()
+        } else {
+            None
+        };
         match weight_t {
             Some(wt) => match wt.transpose(0, 1) {
-                Ok(view) => Linear { weight: view, weight_t: Some(wt), bias },
-                Err(_) => Linear { weight, weight_t: None, bias },
+                Ok(view) => Linear {
+                    weight: view,
+                    weight_t: Some(wt),
+                    bias,
+                },
+                Err(_) => Linear {
+                    weight,
+                    weight_t: None,
+                    bias,
+                },
             },
-            None => Linear { weight, weight_t: None, bias },
+            None => Linear {
+                weight,
+                weight_t: None,
+                bias,
+            },
         }
     }
 
     /// Loads `weight` `[out, in]` and, when `bias`, `bias` `[out]`.
     pub fn load(w: &Weights<B>, in_dim: usize, out_dim: usize, bias: bool) -> Result<Self> {
         let weight = w.get("weight", &[out_dim, in_dim])?;
-        let bias = if bias { Some(w.get("bias", &[out_dim])?) } else { None };
+        let bias = if bias {
+            Some(w.get("bias", &[out_dim])?)
+        } else {
+            None
+        };
         Ok(Linear::new(weight, bias))
     }
 
@@ -55,10 +75,15 @@ impl<B: Backend> Linear<B> {
             return Err(NnError::input("linear", "input is a scalar"));
         };
         if last != inp {
-            return Err(NnError::input("linear", format!("input {:?} does not end in {inp}", x.dims())));
+            return Err(NnError::input(
+                "linear",
+                format!("input {:?} does not end in {inp}", x.dims()),
+            ));
         }
         let rows: usize = lead.iter().product();
-        let y = x.reshape(&[rows, inp])?.matmul_fused(wt, self.bias.as_ref(), act)?;
+        let y = x
+            .reshape(&[rows, inp])?
+            .matmul_fused(wt, self.bias.as_ref(), act)?;
         let mut dims = lead.to_vec();
         dims.push(out);
         Ok(y.reshape(&dims)?)

@@ -15,11 +15,23 @@ pub fn mask_value(dtype: DType) -> f64 {
 
 /// An additive mask `[batch, 1, 1, len]` from a row-major `[batch, len]` padding mask
 /// (1 = real token, 0 = padding): 0 where attended, [`mask_value`] where masked.
-pub fn padding_mask<B: Backend>(backend: &B, mask: &[u32], batch: usize, len: usize, dtype: DType) -> Result<Tensor<B>> {
+pub fn padding_mask<B: Backend>(
+    backend: &B,
+    mask: &[u32],
+    batch: usize,
+    len: usize,
+    dtype: DType,
+) -> Result<Tensor<B>> {
     if mask.len() != batch * len {
-        return Err(NnError::input("attention mask", format!("{} entries for [{batch}, {len}]", mask.len())));
+        return Err(NnError::input(
+            "attention mask",
+            format!("{} entries for [{batch}, {len}]", mask.len()),
+        ));
     }
     let min = mask_value(dtype) as f32;
-    let values: Vec<f32> = mask.iter().map(|&m| if m == 0 { min } else { 0.0 }).collect();
+    let values: Vec<f32> = mask
+        .iter()
+        .map(|&m| if m == 0 { min } else { 0.0 })
+        .collect();
     Ok(Tensor::from_slice(backend, &values, &[batch, 1, 1, len])?.to_dtype(dtype)?)
 }

@@ -14,7 +14,8 @@ pub struct Mlp<B: Backend> {
 
 /// Parses a Hugging Face `hidden_act` string, as a configuration error when unknown.
 pub fn activation(name: &str) -> Result<Activation> {
-    Activation::from_hf(name).ok_or_else(|| NnError::config("hidden_act", format!("unsupported activation `{name}`")))
+    Activation::from_hf(name)
+        .ok_or_else(|| NnError::config("hidden_act", format!("unsupported activation `{name}`")))
 }
 
 impl<B: Backend> Mlp<B> {

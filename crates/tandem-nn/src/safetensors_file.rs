@@ -8,9 +8,9 @@ use crate::error::{NnError, Result};
 use memmap2::Mmap;
 use safetensors::tensor::{Dtype, Metadata, TensorInfo};
 use safetensors::SafeTensors;
-use tandem_tensor::{bf16, f16};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use tandem_tensor::{bf16, f16};
 
 /// A validated, memory-mapped safetensors file.
 #[derive(Debug)]
@@ -41,14 +41,28 @@ impl SafetensorsFile {
                 reason: "safetensors data is little-endian and this host is big-endian".into(),
             });
         }
-        let file = File::open(&path).map_err(|source| NnError::Io { path: path.clone(), source })?;
+        let file = File::open(&path).map_err(|source| NnError::Io {
+            path: path.clone(),
+            source,
+        })?;
         // SAFETY: the mapping is read-only. Like every memory-mapped reader, we rely on the file
         // not being truncated by another process while mapped; model files are replaced by
         // rename, which leaves this mapping intact.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(|source| NnError::Io { path: path.clone(), source })?;
-        let (header_len, metadata) = SafeTensors::read_metadata(&mmap)
-            .map_err(|e| NnError::CorruptWeights { path: path.clone(), reason: e.to_string() })?;
-        Ok(SafetensorsFile { path, mmap, data_start: 8 + header_len, metadata })
+        let mmap = unsafe { Mmap::map(&file) }.map_err(|source| NnError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let (header_len, metadata) =
+            SafeTensors::read_metadata(&mmap).map_err(|e| NnError::CorruptWeights {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(SafetensorsFile {
+            path,
+            mmap,
+            data_start: 8 + header_len,
+            metadata,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -62,22 +76,32 @@ impl SafetensorsFile {
 
     /// Dtype and shape of `name`, if present.
     pub fn entry(&self, name: &str) -> Option<TensorEntry> {
-        self.metadata.info(name).map(|i| TensorEntry { dtype: i.dtype, shape: i.shape.clone() })
+        self.metadata.info(name).map(|i| TensorEntry {
+            dtype: i.dtype,
+            shape: i.shape.clone(),
+        })
     }
 
     /// The raw little-endian bytes of `name`, borrowed from the mapping.
     pub fn bytes(&self, name: &str) -> Result<&[u8]> {
-        let info: &TensorInfo = self.metadata.info(name).ok_or_else(|| NnError::CorruptWeights {
-            path: self.path.clone(),
-            reason: format!("tensor `{name}` is not in the header"),
-        })?;
+        let info: &TensorInfo =
+            self.metadata
+                .info(name)
+                .ok_or_else(|| NnError::CorruptWeights {
+                    path: self.path.clone(),
+                    reason: format!("tensor `{name}` is not in the header"),
+                })?;
         let (start, end) = info.data_offsets;
         // `read_metadata` validated the ranges against the file length; checked again so that
         // a logic error can never become an out-of-bounds slice panic.
-        self.mmap.get(self.data_start + start..self.data_start + end).ok_or_else(|| NnError::CorruptWeights {
-            path: self.path.clone(),
-            reason: format!("tensor `{name}` addresses bytes {start}..{end} past the end of the file"),
-        })
+        self.mmap
+            .get(self.data_start + start..self.data_start + end)
+            .ok_or_else(|| NnError::CorruptWeights {
+                path: self.path.clone(),
+                reason: format!(
+                    "tensor `{name}` addresses bytes {start}..{end} past the end of the file"
+                ),
+            })
     }
 
     /// `name` converted to `f32` on the host (f32/f16/bf16 on disk): for tests and small
@@ -86,9 +110,18 @@ impl SafetensorsFile {
         let bytes = self.bytes(name)?;
         let dtype = self.entry(name).map(|e| e.dtype);
         Ok(match dtype {
-            Some(Dtype::F32) => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            Some(Dtype::F16) => bytes.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            Some(Dtype::BF16) => bytes.chunks_exact(2).map(|c| bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+            Some(Dtype::F32) => bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Some(Dtype::F16) => bytes
+                .chunks_exact(2)
+                .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            Some(Dtype::BF16) => bytes
+                .chunks_exact(2)
+                .map(|c| bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
             other => return Err(self.wrong_dtype(name, "a float dtype", other)),
         })
     }
@@ -98,9 +131,18 @@ impl SafetensorsFile {
         let bytes = self.bytes(name)?;
         let dtype = self.entry(name).map(|e| e.dtype);
         Ok(match dtype {
-            Some(Dtype::I64) => bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
-            Some(Dtype::I32) => bytes.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect(),
-            Some(Dtype::U32) => bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect(),
+            Some(Dtype::I64) => bytes
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+            Some(Dtype::I32) => bytes
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
+                .collect(),
+            Some(Dtype::U32) => bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
+                .collect(),
             other => return Err(self.wrong_dtype(name, "an integer dtype", other)),
         })
     }

@@ -16,10 +16,30 @@ pub struct HostTensor {
 
 fn encode(values: &[f32], dtype: DType) -> Result<(Dtype, Vec<u8>)> {
     Ok(match dtype {
-        DType::F32 => (Dtype::F32, values.iter().flat_map(|v| v.to_le_bytes()).collect()),
-        DType::F16 => (Dtype::F16, values.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect()),
-        DType::BF16 => (Dtype::BF16, values.iter().flat_map(|v| bf16::from_f32(*v).to_le_bytes()).collect()),
-        other => return Err(NnError::config("safetensors dtype", format!("{other} is not a float dtype"))),
+        DType::F32 => (
+            Dtype::F32,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ),
+        DType::F16 => (
+            Dtype::F16,
+            values
+                .iter()
+                .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+                .collect(),
+        ),
+        DType::BF16 => (
+            Dtype::BF16,
+            values
+                .iter()
+                .flat_map(|v| bf16::from_f32(*v).to_le_bytes())
+                .collect(),
+        ),
+        other => {
+            return Err(NnError::config(
+                "safetensors dtype",
+                format!("{other} is not a float dtype"),
+            ))
+        }
     })
 }
 
@@ -31,7 +51,12 @@ pub fn write_safetensors(path: &Path, tensors: &[HostTensor], dtype: DType) -> R
         if count != t.values.len() {
             return Err(NnError::input(
                 "write_safetensors",
-                format!("`{}` has {} values for shape {:?}", t.name, t.values.len(), t.shape),
+                format!(
+                    "`{}` has {} values for shape {:?}",
+                    t.name,
+                    t.values.len(),
+                    t.shape
+                ),
             ));
         }
         encoded.push((t.name.clone(), t.shape.clone(), encode(&t.values, dtype)?));
@@ -42,8 +67,10 @@ pub fn write_safetensors(path: &Path, tensors: &[HostTensor], dtype: DType) -> R
             .map_err(|e| NnError::input("write_safetensors", format!("`{name}`: {e}")))?;
         views.push((name.clone(), view));
     }
-    safetensors::serialize_to_file(views, None, path)
-        .map_err(|e| NnError::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })
+    safetensors::serialize_to_file(views, None, path).map_err(|e| NnError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })
 }
 
 /// Writes a safetensors file tensor by tensor without holding all values in memory:
@@ -56,12 +83,20 @@ pub fn write_safetensors_with(
     mut fill: impl FnMut(&str, &mut [f32]),
 ) -> Result<()> {
     use std::io::Write;
-    let io_err = |source: std::io::Error| NnError::Io { path: path.to_path_buf(), source };
+    let io_err = |source: std::io::Error| NnError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let (tag, size) = match dtype {
         DType::F32 => ("F32", 4),
         DType::F16 => ("F16", 2),
         DType::BF16 => ("BF16", 2),
-        other => return Err(NnError::config("safetensors dtype", format!("{other} is not a float dtype"))),
+        other => {
+            return Err(NnError::config(
+                "safetensors dtype",
+                format!("{other} is not a float dtype"),
+            ))
+        }
     };
     let mut header = serde_json::Map::new();
     let mut offset = 0usize;
@@ -79,7 +114,8 @@ pub fn write_safetensors_with(
     }
     let file = std::fs::File::create(path).map_err(io_err)?;
     let mut out = std::io::BufWriter::new(file);
-    out.write_all(&(text.len() as u64).to_le_bytes()).map_err(io_err)?;
+    out.write_all(&(text.len() as u64).to_le_bytes())
+        .map_err(io_err)?;
     out.write_all(text.as_bytes()).map_err(io_err)?;
     let mut buf = Vec::new();
     for (name, shape) in specs {

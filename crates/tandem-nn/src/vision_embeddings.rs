@@ -29,17 +29,27 @@ impl<B: Backend> VisionEmbeddings<B> {
         image_size: usize,
     ) -> Result<Self> {
         if patch_weight.rank() != 4 || patch_weight.dims()[2] != patch_weight.dims()[3] {
-            return Err(NnError::config("patch_embedding", format!("weight shape {:?} is not [d, c, p, p]", patch_weight.dims())));
+            return Err(NnError::config(
+                "patch_embedding",
+                format!("weight shape {:?} is not [d, c, p, p]", patch_weight.dims()),
+            ));
         }
         let (dim, patch) = (patch_weight.dims()[0], patch_weight.dims()[2]);
         if patch == 0 || image_size % patch != 0 {
-            return Err(NnError::config("patch_size", format!("image size {image_size} is not a multiple of patch {patch}")));
+            return Err(NnError::config(
+                "patch_size",
+                format!("image size {image_size} is not a multiple of patch {patch}"),
+            ));
         }
         let n = (image_size / patch).pow(2) + 1;
         if class_embedding.elem_count() != dim || position.elem_count() != n * dim {
             return Err(NnError::config(
                 "vision embeddings",
-                format!("class {:?} / position {:?} do not fit dim {dim} and {n} positions", class_embedding.dims(), position.dims()),
+                format!(
+                    "class {:?} / position {:?} do not fit dim {dim} and {n} positions",
+                    class_embedding.dims(),
+                    position.dims()
+                ),
             ));
         }
         Ok(VisionEmbeddings {
@@ -54,9 +64,18 @@ impl<B: Backend> VisionEmbeddings<B> {
     /// CLIP names: `class_embedding [d]`, `patch_embedding.weight [d, c, p, p]` (no bias),
     /// `position_embedding.weight [n + 1, d]`; the `position_ids` buffer of older checkpoints
     /// is recomputed, not loaded.
-    pub fn load_clip(w: &Weights<B>, channels: usize, image_size: usize, patch: usize, dim: usize) -> Result<Self> {
+    pub fn load_clip(
+        w: &Weights<B>,
+        channels: usize,
+        image_size: usize,
+        patch: usize,
+        dim: usize,
+    ) -> Result<Self> {
         if patch == 0 || image_size % patch != 0 {
-            return Err(NnError::config("patch_size", format!("image size {image_size} is not a multiple of patch {patch}")));
+            return Err(NnError::config(
+                "patch_size",
+                format!("image size {image_size} is not a multiple of patch {patch}"),
+            ));
         }
         let n = (image_size / patch).pow(2) + 1;
         w.skip("position_ids");
@@ -74,7 +93,10 @@ impl<B: Backend> VisionEmbeddings<B> {
         let s = self.image_size;
         let c = self.patch_weight.dims()[1];
         if pixels.rank() != 4 || pixels.dims()[1..] != [c, s, s] {
-            return Err(NnError::input("pixel_values", format!("expected [batch, {c}, {s}, {s}], got {:?}", pixels.dims())));
+            return Err(NnError::input(
+                "pixel_values",
+                format!("expected [batch, {c}, {s}, {s}], got {:?}", pixels.dims()),
+            ));
         }
         let b = pixels.dims()[0];
         let patches = pixels.patch_embed(&self.patch_weight, self.patch_bias.as_ref())?;

@@ -34,7 +34,10 @@ pub struct WeightReport {
 
 impl WeightReport {
     pub fn is_empty(&self) -> bool {
-        self.missing.is_empty() && self.unexpected.is_empty() && self.mis_shaped.is_empty() && self.bad_dtype.is_empty()
+        self.missing.is_empty()
+            && self.unexpected.is_empty()
+            && self.mis_shaped.is_empty()
+            && self.bad_dtype.is_empty()
     }
 }
 
@@ -44,10 +47,16 @@ impl fmt::Display for WeightReport {
             writeln!(f, "  missing:     {name} (expected shape {shape:?})")?;
         }
         for (name, expected, found) in &self.mis_shaped {
-            writeln!(f, "  mis-shaped:  {name}: expected {expected:?}, found {found:?}")?;
+            writeln!(
+                f,
+                "  mis-shaped:  {name}: expected {expected:?}, found {found:?}"
+            )?;
         }
         for (name, dtype) in &self.bad_dtype {
-            writeln!(f, "  bad dtype:   {name}: {dtype} cannot be converted to a float compute dtype")?;
+            writeln!(
+                f,
+                "  bad dtype:   {name}: {dtype} cannot be converted to a float compute dtype"
+            )?;
         }
         for (name, shape) in &self.unexpected {
             writeln!(f, "  unexpected:  {name} (shape {shape:?})")?;
@@ -87,7 +96,10 @@ pub struct Weights<B: Backend> {
 
 impl<B: Backend> Clone for Weights<B> {
     fn clone(&self) -> Self {
-        Weights { shared: self.shared.clone(), prefix: self.prefix.clone() }
+        Weights {
+            shared: self.shared.clone(),
+            prefix: self.prefix.clone(),
+        }
     }
 }
 
@@ -109,7 +121,10 @@ impl<B: Backend> Weights<B> {
     /// Maps the shards of a checkpoint; a name present in two shards is an error.
     pub fn from_files(paths: &[&Path], backend: &B, dtype: DType) -> Result<Self> {
         if !dtype.is_float() {
-            return Err(NnError::config("compute dtype", format!("{dtype} is not a float dtype")));
+            return Err(NnError::config(
+                "compute dtype",
+                format!("{dtype} is not a float dtype"),
+            ));
         }
         let mut files = Vec::with_capacity(paths.len());
         let mut index = HashMap::new();
@@ -125,8 +140,17 @@ impl<B: Backend> Weights<B> {
             }
             files.push(file);
         }
-        let shared = Shared { files, index, backend: backend.clone(), dtype, log: Mutex::new(Log::default()) };
-        Ok(Weights { shared: Arc::new(shared), prefix: String::new() })
+        let shared = Shared {
+            files,
+            index,
+            backend: backend.clone(),
+            dtype,
+            log: Mutex::new(Log::default()),
+        };
+        Ok(Weights {
+            shared: Arc::new(shared),
+            prefix: String::new(),
+        })
     }
 
     /// A view whose names are prefixed with `prefix` (joined with a `.`).
@@ -136,7 +160,10 @@ impl<B: Backend> Weights<B> {
             (true, false) => prefix.to_string(),
             (false, false) => format!("{}.{prefix}", self.prefix),
         };
-        Weights { shared: self.shared.clone(), prefix }
+        Weights {
+            shared: self.shared.clone(),
+            prefix,
+        }
     }
 
     /// The full name of `name` under this view's prefix.
@@ -196,11 +223,17 @@ impl<B: Backend> Weights<B> {
             reason: format!("tensor `{full}` vanished from the header"),
         })?;
         if entry.shape != shape {
-            self.log().report.mis_shaped.push((full, shape.to_vec(), entry.shape));
+            self.log()
+                .report
+                .mis_shaped
+                .push((full, shape.to_vec(), entry.shape));
             return self.placeholder(shape);
         }
         let Some(disk) = float_dtype(entry.dtype) else {
-            self.log().report.bad_dtype.push((full, format!("{:?}", entry.dtype)));
+            self.log()
+                .report
+                .bad_dtype
+                .push((full, format!("{:?}", entry.dtype)));
             return self.placeholder(shape);
         };
         // Straight from the mapping to the device; the conversion runs on the device.
@@ -231,7 +264,10 @@ impl<B: Backend> Weights<B> {
         let mut unexpected: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (name, &file) in &self.shared.index {
             if !log.requested.contains(name) && !ignore_unused(name) {
-                let shape = self.shared.files[file].entry(name).map(|e| e.shape).unwrap_or_default();
+                let shape = self.shared.files[file]
+                    .entry(name)
+                    .map(|e| e.shape)
+                    .unwrap_or_default();
                 unexpected.insert(name.clone(), shape);
             }
         }

@@ -1,13 +1,18 @@
 //! Attention (self, causal, masked, fused qkv, KV cache, cross) and ViT embeddings against
 //! plain host loops.
 
-use tandem_nn::{padding_mask, Attention, CrossKv, KvCache, Linear, QkvProjection, VisionEmbeddings};
+use tandem_nn::{
+    padding_mask, Attention, CrossKv, KvCache, Linear, QkvProjection, VisionEmbeddings,
+};
 use tandem_tensor::{CpuBackend, Tensor};
 
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> f32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
     fn vec(&mut self, n: usize) -> Vec<f32> {
@@ -24,7 +29,10 @@ fn lin(x: &[f32], rows: usize, w: &[f32], b: &[f32], inp: usize, out: usize) -> 
     let mut y = vec![0f32; rows * out];
     for r in 0..rows {
         for o in 0..out {
-            y[r * out + o] = b[o] + (0..inp).map(|i| x[r * inp + i] * w[o * inp + i]).sum::<f32>();
+            y[r * out + o] = b[o]
+                + (0..inp)
+                    .map(|i| x[r * inp + i] * w[o * inp + i])
+                    .sum::<f32>();
         }
     }
     y
@@ -38,10 +46,18 @@ struct Proj {
 }
 impl Proj {
     fn new(rng: &mut Rng, inp: usize, out: usize) -> Self {
-        Proj { w: rng.vec(out * inp), b: rng.vec(out), inp, out }
+        Proj {
+            w: rng.vec(out * inp),
+            b: rng.vec(out),
+            inp,
+            out,
+        }
     }
     fn layer(&self) -> Linear<CpuBackend> {
-        Linear::new(tensor(&self.w, &[self.out, self.inp]), Some(tensor(&self.b, &[self.out])))
+        Linear::new(
+            tensor(&self.w, &[self.out, self.inp]),
+            Some(tensor(&self.b, &[self.out])),
+        )
     }
     fn apply(&self, x: &[f32], rows: usize) -> Vec<f32> {
         lin(x, rows, &self.w, &self.b, self.inp, self.out)
@@ -51,7 +67,14 @@ impl Proj {
 /// Host multi-head attention; `visible(b, i, j)` says whether query i of batch b sees key j.
 #[allow(clippy::too_many_arguments)]
 fn naive(
-    q: &[f32], k: &[f32], v: &[f32], b: usize, lq: usize, lk: usize, heads: usize, dim: usize,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    b: usize,
+    lq: usize,
+    lk: usize,
+    heads: usize,
+    dim: usize,
     visible: &dyn Fn(usize, usize, usize) -> bool,
 ) -> Vec<f32> {
     let hd = dim / heads;
@@ -64,7 +87,12 @@ fn naive(
                         if !visible(bi, i, j) {
                             return f32::NEG_INFINITY;
                         }
-                        (0..hd).map(|d| q[(bi * lq + i) * dim + h * hd + d] * k[(bi * lk + j) * dim + h * hd + d]).sum::<f32>()
+                        (0..hd)
+                            .map(|d| {
+                                q[(bi * lq + i) * dim + h * hd + d]
+                                    * k[(bi * lk + j) * dim + h * hd + d]
+                            })
+                            .sum::<f32>()
                             / (hd as f32).sqrt()
                     })
                     .collect();
@@ -72,7 +100,9 @@ fn naive(
                 let e: Vec<f32> = scores.iter().map(|s| (s - m).exp()).collect();
                 let z: f32 = e.iter().sum();
                 for d in 0..hd {
-                    out[(bi * lq + i) * dim + h * hd + d] = (0..lk).map(|j| e[j] / z * v[(bi * lk + j) * dim + h * hd + d]).sum();
+                    out[(bi * lq + i) * dim + h * hd + d] = (0..lk)
+                        .map(|j| e[j] / z * v[(bi * lk + j) * dim + h * hd + d])
+                        .sum();
                 }
             }
         }
@@ -82,7 +112,11 @@ fn naive(
 
 fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
-    let err = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let err = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     assert!(err <= tol, "{what}: max abs error {err}");
 }
 
@@ -108,14 +142,29 @@ fn setup(rng: &mut Rng, dim: usize, kv_dim: usize, heads: usize) -> Setup {
 
 impl Setup {
     fn layer(&self) -> Attention<CpuBackend> {
-        let qkv = QkvProjection::Separate { q: self.q.layer(), k: self.k.layer(), v: self.v.layer() };
+        let qkv = QkvProjection::Separate {
+            q: self.q.layer(),
+            k: self.k.layer(),
+            v: self.v.layer(),
+        };
         Attention::new(qkv, self.o.layer(), self.heads).expect("attention")
     }
-    fn reference(&self, x: &[f32], enc: &[f32], b: usize, lq: usize, lk: usize, visible: &dyn Fn(usize, usize, usize) -> bool) -> Vec<f32> {
+    fn reference(
+        &self,
+        x: &[f32],
+        enc: &[f32],
+        b: usize,
+        lq: usize,
+        lk: usize,
+        visible: &dyn Fn(usize, usize, usize) -> bool,
+    ) -> Vec<f32> {
         let q = self.q.apply(x, b * lq);
         let k = self.k.apply(enc, b * lk);
         let v = self.v.apply(enc, b * lk);
-        self.o.apply(&naive(&q, &k, &v, b, lq, lk, self.heads, self.dim, visible), b * lq)
+        self.o.apply(
+            &naive(&q, &k, &v, b, lq, lk, self.heads, self.dim, visible),
+            b * lq,
+        )
     }
 }
 
@@ -130,14 +179,31 @@ fn self_attention_with_padding_and_causal_masks() {
     let xt = tensor(&x, &[b, l, dim]);
     let mask = padding_mask(&CpuBackend, &pad, b, l, tandem_tensor::DType::F32).expect("mask");
 
-    let got = layer.forward(&xt, None, false).expect("plain").to_vec::<f32>().expect("read");
-    assert_close(&got, &s.reference(&x, &x, b, l, l, &|_, _, _| true), 1e-4, "plain");
+    let got = layer
+        .forward(&xt, None, false)
+        .expect("plain")
+        .to_vec::<f32>()
+        .expect("read");
+    assert_close(
+        &got,
+        &s.reference(&x, &x, b, l, l, &|_, _, _| true),
+        1e-4,
+        "plain",
+    );
 
-    let got = layer.forward(&xt, Some(&mask), false).expect("masked").to_vec::<f32>().expect("read");
+    let got = layer
+        .forward(&xt, Some(&mask), false)
+        .expect("masked")
+        .to_vec::<f32>()
+        .expect("read");
     let want = s.reference(&x, &x, b, l, l, &|bi, _, j| pad[bi * l + j] == 1);
     assert_close(&got, &want, 1e-4, "padding");
 
-    let got = layer.forward(&xt, Some(&mask), true).expect("causal").to_vec::<f32>().expect("read");
+    let got = layer
+        .forward(&xt, Some(&mask), true)
+        .expect("causal")
+        .to_vec::<f32>()
+        .expect("read");
     let want = s.reference(&x, &x, b, l, l, &|bi, i, j| j <= i && pad[bi * l + j] == 1);
     assert_close(&got, &want, 1e-4, "causal + padding");
 }
@@ -148,12 +214,27 @@ fn fused_qkv_matches_separate_projections() {
     let (b, l, dim, heads) = (2, 4, 8, 2);
     let s = setup(&mut rng, dim, dim, heads);
     let x = rng.vec(b * l * dim);
-    let w: Vec<f32> = [&s.q.w, &s.k.w, &s.v.w].iter().flat_map(|v| v.iter().copied()).collect();
-    let bias: Vec<f32> = [&s.q.b, &s.k.b, &s.v.b].iter().flat_map(|v| v.iter().copied()).collect();
+    let w: Vec<f32> = [&s.q.w, &s.k.w, &s.v.w]
+        .iter()
+        .flat_map(|v| v.iter().copied())
+        .collect();
+    let bias: Vec<f32> = [&s.q.b, &s.k.b, &s.v.b]
+        .iter()
+        .flat_map(|v| v.iter().copied())
+        .collect();
     let fused = Linear::new(tensor(&w, &[3 * dim, dim]), Some(tensor(&bias, &[3 * dim])));
     let layer = Attention::new(QkvProjection::Fused(fused), s.o.layer(), heads).expect("attention");
-    let got = layer.forward(&tensor(&x, &[b, l, dim]), None, false).expect("fwd").to_vec::<f32>().expect("read");
-    assert_close(&got, &s.reference(&x, &x, b, l, l, &|_, _, _| true), 1e-4, "fused");
+    let got = layer
+        .forward(&tensor(&x, &[b, l, dim]), None, false)
+        .expect("fwd")
+        .to_vec::<f32>()
+        .expect("read");
+    assert_close(
+        &got,
+        &s.reference(&x, &x, b, l, l, &|_, _, _| true),
+        1e-4,
+        "fused",
+    );
 }
 
 #[test]
@@ -164,16 +245,29 @@ fn kv_cache_steps_equal_one_causal_pass() {
     let layer = s.layer();
     let x = rng.vec(b * l * dim);
     let xt = tensor(&x, &[b, l, dim]);
-    let full = layer.forward(&xt, None, true).expect("full").to_vec::<f32>().expect("read");
+    let full = layer
+        .forward(&xt, None, true)
+        .expect("full")
+        .to_vec::<f32>()
+        .expect("read");
     // A prompt of 2 positions, then one position at a time.
     let mut cache = KvCache::new();
-    let mut pieces = vec![layer.forward_cached(&xt.narrow(1, 0, 2).expect("n"), None, &mut cache).expect("prompt")];
+    let mut pieces = vec![layer
+        .forward_cached(&xt.narrow(1, 0, 2).expect("n"), None, &mut cache)
+        .expect("prompt")];
     for p in 2..l {
-        pieces.push(layer.forward_cached(&xt.narrow(1, p, 1).expect("n"), None, &mut cache).expect("step"));
+        pieces.push(
+            layer
+                .forward_cached(&xt.narrow(1, p, 1).expect("n"), None, &mut cache)
+                .expect("step"),
+        );
     }
     assert_eq!(cache.len(), l);
     let refs: Vec<&Tensor<CpuBackend>> = pieces.iter().collect();
-    let stepped = Tensor::cat(&refs, 1).expect("cat").to_vec::<f32>().expect("read");
+    let stepped = Tensor::cat(&refs, 1)
+        .expect("cat")
+        .to_vec::<f32>()
+        .expect("read");
     assert_close(&stepped, &full, 1e-5, "cached");
 }
 
@@ -186,13 +280,26 @@ fn cross_attention_precomputed_kv_shared_over_batch() {
     let x = rng.vec(b * lq * dim);
     let enc = rng.vec(lk * kv_dim);
     let kv: CrossKv<CpuBackend> = layer.cross_kv(&tensor(&enc, &[1, lk, kv_dim])).expect("kv");
-    let got = layer.forward_cross(&tensor(&x, &[b, lq, dim]), &kv, None).expect("cross").to_vec::<f32>().expect("read");
+    let got = layer
+        .forward_cross(&tensor(&x, &[b, lq, dim]), &kv, None)
+        .expect("cross")
+        .to_vec::<f32>()
+        .expect("read");
     let enc_b: Vec<f32> = (0..b).flat_map(|_| enc.iter().copied()).collect();
-    assert_close(&got, &s.reference(&x, &enc_b, b, lq, lk, &|_, _, _| true), 1e-4, "cross");
+    assert_close(
+        &got,
+        &s.reference(&x, &enc_b, b, lq, lk, &|_, _, _| true),
+        1e-4,
+        "cross",
+    );
     // Repeating the one image for the batch gives the same result.
     let rows = Tensor::from_slice(&CpuBackend, &[0u32, 0, 0], &[3]).expect("ids");
     let kv3 = kv.select_batch(&rows).expect("select");
-    let again = layer.forward_cross(&tensor(&x, &[b, lq, dim]), &kv3, None).expect("cross").to_vec::<f32>().expect("read");
+    let again = layer
+        .forward_cross(&tensor(&x, &[b, lq, dim]), &kv3, None)
+        .expect("cross")
+        .to_vec::<f32>()
+        .expect("read");
     assert_close(&again, &got, 1e-6, "repeated kv");
 }
 
@@ -200,11 +307,22 @@ fn cross_attention_precomputed_kv_shared_over_batch() {
 fn attention_rejects_bad_configs_and_inputs() {
     let mut rng = Rng(19);
     let s = setup(&mut rng, 8, 8, 2);
-    let qkv = QkvProjection::Separate { q: s.q.layer(), k: s.k.layer(), v: s.v.layer() };
-    assert!(Attention::new(qkv, s.o.layer(), 3).is_err(), "8 is not divisible by 3 heads");
+    let qkv = QkvProjection::Separate {
+        q: s.q.layer(),
+        k: s.k.layer(),
+        v: s.v.layer(),
+    };
+    assert!(
+        Attention::new(qkv, s.o.layer(), 3).is_err(),
+        "8 is not divisible by 3 heads"
+    );
     let layer = s.layer();
-    assert!(layer.forward(&tensor(&rng.vec(10), &[2, 5]), None, false).is_err());
-    assert!(layer.forward(&tensor(&rng.vec(2 * 3 * 7), &[2, 3, 7]), None, false).is_err());
+    assert!(layer
+        .forward(&tensor(&rng.vec(10), &[2, 5]), None, false)
+        .is_err());
+    assert!(layer
+        .forward(&tensor(&rng.vec(2 * 3 * 7), &[2, 3, 7]), None, false)
+        .is_err());
 }
 
 #[test]
@@ -226,7 +344,11 @@ fn vision_embeddings_match_a_naive_convolution() {
         size,
     )
     .expect("embeddings");
-    let got = emb.forward(&tensor(&pixels, &[b, c, size, size])).expect("fwd").to_vec::<f32>().expect("read");
+    let got = emb
+        .forward(&tensor(&pixels, &[b, c, size, size]))
+        .expect("fwd")
+        .to_vec::<f32>()
+        .expect("read");
     let mut want = vec![0f32; b * n * d];
     for bi in 0..b {
         for o in 0..d {
@@ -240,7 +362,8 @@ fn vision_embeddings_match_a_naive_convolution() {
                     for ci in 0..c {
                         for ky in 0..p {
                             for kx in 0..p {
-                                let px = pixels[((bi * c + ci) * size + gy * p + ky) * size + gx * p + kx];
+                                let px = pixels
+                                    [((bi * c + ci) * size + gy * p + ky) * size + gx * p + kx];
                                 acc += px * w[((o * c + ci) * p + ky) * p + kx];
                             }
                         }
@@ -251,5 +374,9 @@ fn vision_embeddings_match_a_naive_convolution() {
         }
     }
     assert_close(&got, &want, 1e-4, "vision embeddings");
-    assert!(emb.forward(&tensor(&rng.vec(3 * 4 * 4), &[1, 3, 4, 4])).is_err(), "wrong image size");
+    assert!(
+        emb.forward(&tensor(&rng.vec(3 * 4 * 4), &[1, 3, 4, 4]))
+            .is_err(),
+        "wrong image size"
+    );
 }

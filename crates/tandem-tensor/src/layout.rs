@@ -32,7 +32,10 @@ pub fn merge_dims(dims: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Ve
             continue;
         }
         let mergeable = match out_dims.last() {
-            Some(_) => strides.iter().enumerate().all(|(o, s)| out_strides[o].last() == Some(&(s[i] * d))),
+            Some(_) => strides
+                .iter()
+                .enumerate()
+                .all(|(o, s)| out_strides[o].last() == Some(&(s[i] * d))),
             None => false,
         };
         if mergeable {
@@ -57,14 +60,22 @@ pub fn merge_dims(dims: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Ve
 
 impl Layout {
     pub fn contiguous(dims: &[usize]) -> Self {
-        Layout { dims: dims.to_vec(), strides: contiguous_strides(dims), offset: 0 }
+        Layout {
+            dims: dims.to_vec(),
+            strides: contiguous_strides(dims),
+            offset: 0,
+        }
     }
 
     /// A layout with explicit strides; `offset` is in elements. The caller promises that every
     /// addressed element lies inside the storage.
     pub fn new(dims: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
         debug_assert_eq!(dims.len(), strides.len());
-        Layout { dims, strides, offset }
+        Layout {
+            dims,
+            strides,
+            offset,
+        }
     }
 
     pub fn dims(&self) -> &[usize] {
@@ -100,7 +111,15 @@ impl Layout {
         if self.elem_count() == 0 {
             return None;
         }
-        Some(self.offset + self.dims.iter().zip(&self.strides).map(|(&d, &s)| (d - 1) * s).sum::<usize>())
+        Some(
+            self.offset
+                + self
+                    .dims
+                    .iter()
+                    .zip(&self.strides)
+                    .map(|(&d, &s)| (d - 1) * s)
+                    .sum::<usize>(),
+        )
     }
 
     /// Contiguous and starting at the beginning of its storage.
@@ -118,7 +137,11 @@ impl Layout {
         if dim < self.rank() {
             Ok(dim)
         } else {
-            Err(Error::DimOutOfRange { op, dim, rank: self.rank() })
+            Err(Error::DimOutOfRange {
+                op,
+                dim,
+                rank: self.rank(),
+            })
         }
     }
 
@@ -126,7 +149,10 @@ impl Layout {
     pub fn reshape(&self, dims: &[usize]) -> Result<Layout> {
         let new_count: usize = dims.iter().product();
         if new_count != self.elem_count() || !self.is_contiguous() {
-            return Err(Error::ReshapeMismatch { from: self.dims.clone(), to: dims.to_vec() });
+            return Err(Error::ReshapeMismatch {
+                from: self.dims.clone(),
+                to: dims.to_vec(),
+            });
         }
         let mut l = Layout::contiguous(dims);
         l.offset = self.offset;
@@ -138,7 +164,11 @@ impl Layout {
         let size = self.dims[dim];
         if start.checked_add(len).is_none_or(|end| end > size) {
             // `start + len` may overflow for user-supplied values: report it saturated, never panic.
-            return Err(Error::IndexOutOfRange { op: "narrow", index: start.saturating_add(len), size });
+            return Err(Error::IndexOutOfRange {
+                op: "narrow",
+                index: start.saturating_add(len),
+                size,
+            });
         }
         let mut l = self.clone();
         l.offset += start * self.strides[dim];
@@ -150,11 +180,17 @@ impl Layout {
         let rank = self.rank();
         let mut seen = vec![false; rank];
         if order.len() != rank {
-            return Err(Error::invalid("permute", format!("order {order:?} for rank {rank}")));
+            return Err(Error::invalid(
+                "permute",
+                format!("order {order:?} for rank {rank}"),
+            ));
         }
         for &o in order {
             if o >= rank || seen[o] {
-                return Err(Error::invalid("permute", format!("order {order:?} is not a permutation of 0..{rank}")));
+                return Err(Error::invalid(
+                    "permute",
+                    format!("order {order:?} is not a permutation of 0..{rank}"),
+                ));
             }
             seen[o] = true;
         }
@@ -175,7 +211,11 @@ impl Layout {
 
     /// Broadcast to `dims` (numpy rules, aligned on the right) by setting strides to 0.
     pub fn broadcast_as(&self, dims: &[usize]) -> Result<Layout> {
-        let err = || Error::ShapeMismatch { op: "broadcast", lhs: self.dims.clone(), rhs: dims.to_vec() };
+        let err = || Error::ShapeMismatch {
+            op: "broadcast",
+            lhs: self.dims.clone(),
+            rhs: dims.to_vec(),
+        };
         if dims.len() < self.rank() {
             return Err(err());
         }
@@ -191,7 +231,11 @@ impl Layout {
                 return Err(err());
             };
         }
-        Ok(Layout { dims: dims.to_vec(), strides, offset: self.offset })
+        Ok(Layout {
+            dims: dims.to_vec(),
+            strides,
+            offset: self.offset,
+        })
     }
 
     /// The `[batch, rows, cols]` view of the last two dims, if the leading dims collapse to a
@@ -204,7 +248,11 @@ impl Layout {
         if batch <= 1 {
             return Some((batch, 0));
         }
-        if lead_strides.iter().zip(lead).all(|(&s, &d)| s == 0 || d == 1) {
+        if lead_strides
+            .iter()
+            .zip(lead)
+            .all(|(&s, &d)| s == 0 || d == 1)
+        {
             return Some((batch, 0));
         }
         // Collapse: stride of the innermost non-unit lead dim times the product must match.
@@ -240,8 +288,16 @@ pub struct StridedIndex<'a> {
 
 impl<'a> StridedIndex<'a> {
     fn new(layout: &'a Layout) -> Self {
-        let next = if layout.elem_count() == 0 { None } else { Some(layout.offset) };
-        StridedIndex { layout, next, counter: vec![0; layout.rank()] }
+        let next = if layout.elem_count() == 0 {
+            None
+        } else {
+            Some(layout.offset)
+        };
+        StridedIndex {
+            layout,
+            next,
+            counter: vec![0; layout.rank()],
+        }
     }
 }
 
@@ -271,13 +327,27 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
     let rank = lhs.len().max(rhs.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let l = if i + lhs.len() >= rank { lhs[i + lhs.len() - rank] } else { 1 };
-        let r = if i + rhs.len() >= rank { rhs[i + rhs.len() - rank] } else { 1 };
+        let l = if i + lhs.len() >= rank {
+            lhs[i + lhs.len() - rank]
+        } else {
+            1
+        };
+        let r = if i + rhs.len() >= rank {
+            rhs[i + rhs.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (l, r) {
             (a, b) if a == b => a,
             (1, b) => b,
             (a, 1) => a,
-            _ => return Err(Error::ShapeMismatch { op, lhs: lhs.to_vec(), rhs: rhs.to_vec() }),
+            _ => {
+                return Err(Error::ShapeMismatch {
+                    op,
+                    lhs: lhs.to_vec(),
+                    rhs: rhs.to_vec(),
+                })
+            }
         };
     }
     Ok(out)
@@ -311,13 +381,18 @@ mod tests {
         assert_eq!(l.batched_matrix(), Some((6, 20)));
         let p = l.permute(&[1, 0, 2, 3]).unwrap();
         assert_eq!(p.batched_matrix(), None);
-        let b = Layout::contiguous(&[4, 5]).broadcast_as(&[3, 4, 5]).unwrap();
+        let b = Layout::contiguous(&[4, 5])
+            .broadcast_as(&[3, 4, 5])
+            .unwrap();
         assert_eq!(b.batched_matrix(), Some((3, 0)));
     }
 
     #[test]
     fn broadcast_rules() {
-        assert_eq!(broadcast_shapes("t", &[2, 1, 4], &[3, 1]).unwrap(), vec![2, 3, 4]);
+        assert_eq!(
+            broadcast_shapes("t", &[2, 1, 4], &[3, 1]).unwrap(),
+            vec![2, 3, 4]
+        );
         assert!(broadcast_shapes("t", &[2, 3], &[4, 3, 2]).is_err());
     }
 }

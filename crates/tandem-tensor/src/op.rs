@@ -7,7 +7,10 @@
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum UnaryOp {
     /// `x * mul + add`.
-    Affine { mul: f32, add: f32 },
+    Affine {
+        mul: f32,
+        add: f32,
+    },
     Neg,
     Exp,
     Log,

@@ -19,13 +19,24 @@ pub struct Tensor<B: Backend> {
 
 impl<B: Backend> Clone for Tensor<B> {
     fn clone(&self) -> Self {
-        Tensor { storage: self.storage.clone(), layout: self.layout.clone(), dtype: self.dtype, backend: self.backend.clone() }
+        Tensor {
+            storage: self.storage.clone(),
+            layout: self.layout.clone(),
+            dtype: self.dtype,
+            backend: self.backend.clone(),
+        }
     }
 }
 
 impl<B: Backend> fmt::Debug for Tensor<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Tensor[{:?}, {}, {}]", self.dims(), self.dtype, self.backend.name())
+        write!(
+            f,
+            "Tensor[{:?}, {}, {}]",
+            self.dims(),
+            self.dtype,
+            self.backend.name()
+        )
     }
 }
 
@@ -37,25 +48,45 @@ fn checked_elem_count(op: &'static str, dims: &[usize]) -> Result<usize> {
     }
     dims.iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| Error::invalid(op, format!("shape {dims:?} has more elements than fit in usize")))
+        .ok_or_else(|| {
+            Error::invalid(
+                op,
+                format!("shape {dims:?} has more elements than fit in usize"),
+            )
+        })
 }
 
 impl<B: Backend> Tensor<B> {
     /// Wraps storage holding exactly `dims` elements contiguously (what backend ops return).
     pub fn from_storage(storage: B::Storage, dims: &[usize], dtype: DType, backend: B) -> Self {
-        Tensor { storage: Arc::new(storage), layout: Layout::contiguous(dims), dtype, backend }
+        Tensor {
+            storage: Arc::new(storage),
+            layout: Layout::contiguous(dims),
+            dtype,
+            backend,
+        }
     }
 
     /// A view of existing storage with an explicit layout (used by backends and weight loaders).
     pub fn from_shared(storage: Arc<B::Storage>, layout: Layout, dtype: DType, backend: B) -> Self {
-        Tensor { storage, layout, dtype, backend }
+        Tensor {
+            storage,
+            layout,
+            dtype,
+            backend,
+        }
     }
 
     /// Uploads `data` with shape `dims`.
     pub fn from_slice<T: Element>(backend: &B, data: &[T], dims: &[usize]) -> Result<Self> {
         let expected = checked_elem_count("from_slice", dims)?;
         if data.len() != expected {
-            return Err(Error::DataLength { op: "from_slice", len: data.len(), expected, shape: dims.to_vec() });
+            return Err(Error::DataLength {
+                op: "from_slice",
+                len: data.len(),
+                expected,
+                shape: dims.to_vec(),
+            });
         }
         let storage = backend.upload(bytemuck::cast_slice(data), T::DTYPE)?;
         Ok(Self::from_storage(storage, dims, T::DTYPE, backend.clone()))
@@ -79,7 +110,12 @@ impl<B: Backend> Tensor<B> {
     /// Uploads raw native-endian bytes the caller gives up (see [`Backend::upload_owned`]): a
     /// GPU backend may start an asynchronous copy and return at once, so decoding the next
     /// image overlaps the upload of this one.
-    pub fn from_bytes_owned(backend: &B, bytes: Vec<u8>, dims: &[usize], dtype: DType) -> Result<Self> {
+    pub fn from_bytes_owned(
+        backend: &B,
+        bytes: Vec<u8>,
+        dims: &[usize],
+        dtype: DType,
+    ) -> Result<Self> {
         let expected = checked_elem_count("from_bytes_owned", dims)?;
         if expected.checked_mul(dtype.size_in_bytes()) != Some(bytes.len()) {
             return Err(Error::DataLength {
@@ -133,7 +169,12 @@ impl<B: Backend> Tensor<B> {
     }
 
     pub(crate) fn with_layout(&self, layout: Layout) -> Self {
-        Tensor { storage: self.storage.clone(), layout, dtype: self.dtype, backend: self.backend.clone() }
+        Tensor {
+            storage: self.storage.clone(),
+            layout,
+            dtype: self.dtype,
+            backend: self.backend.clone(),
+        }
     }
 
     /// The same data, contiguous from the start of its own storage (a copy only when needed).
@@ -142,7 +183,12 @@ impl<B: Backend> Tensor<B> {
             return Ok(self.clone());
         }
         let storage = self.backend.copy_strided(self)?;
-        Ok(Self::from_storage(storage, self.dims(), self.dtype, self.backend.clone()))
+        Ok(Self::from_storage(
+            storage,
+            self.dims(),
+            self.dtype,
+            self.backend.clone(),
+        ))
     }
 
     /// Storage holding exactly this tensor's elements in row-major order.
@@ -152,7 +198,12 @@ impl<B: Backend> Tensor<B> {
         match Arc::try_unwrap(t.storage) {
             Ok(s) => Ok(s),
             Err(shared) => {
-                let view = Tensor::from_shared(shared, Layout::new(vec![len], vec![1], 0), t.dtype, t.backend);
+                let view = Tensor::from_shared(
+                    shared,
+                    Layout::new(vec![len], vec![1], 0),
+                    t.dtype,
+                    t.backend,
+                );
                 view.backend.copy_strided(&view)
             }
         }
@@ -186,11 +237,21 @@ impl<B: Backend> Tensor<B> {
         self.check_same_device(op, src)?;
         self.check_same_dtype(op, src)?;
         let dim = self.layout.resolve_dim(op, dim)?;
-        let mismatch = || Error::ShapeMismatch { op, lhs: self.dims().to_vec(), rhs: src.dims().to_vec() };
+        let mismatch = || Error::ShapeMismatch {
+            op,
+            lhs: self.dims().to_vec(),
+            rhs: src.dims().to_vec(),
+        };
         if src.rank() != self.rank() {
             return Err(mismatch());
         }
-        if self.dims().iter().zip(src.dims()).enumerate().any(|(i, (a, b))| i != dim && a != b) {
+        if self
+            .dims()
+            .iter()
+            .zip(src.dims())
+            .enumerate()
+            .any(|(i, (a, b))| i != dim && a != b)
+        {
             return Err(mismatch());
         }
         let len = src.dims()[dim];
@@ -198,8 +259,20 @@ impl<B: Backend> Tensor<B> {
         if target.elem_count() == 0 {
             return Ok(());
         }
-        if self.layout.dims().iter().zip(self.layout.strides()).any(|(&d, &s)| d > 1 && s == 0) {
-            return Err(Error::invalid(op, format!("cannot write into a broadcast view of shape {:?}", self.dims())));
+        if self
+            .layout
+            .dims()
+            .iter()
+            .zip(self.layout.strides())
+            .any(|(&d, &s)| d > 1 && s == 0)
+        {
+            return Err(Error::invalid(
+                op,
+                format!(
+                    "cannot write into a broadcast view of shape {:?}",
+                    self.dims()
+                ),
+            ));
         }
         if Arc::get_mut(&mut self.storage).is_none() {
             // Shared: copy-on-write, so clones and views of the old storage keep their values.
@@ -219,9 +292,16 @@ impl<B: Backend> Tensor<B> {
     pub fn reshape(&self, dims: &[usize]) -> Result<Self> {
         let count = checked_elem_count("reshape", dims)?;
         if count != self.elem_count() {
-            return Err(Error::ReshapeMismatch { from: self.dims().to_vec(), to: dims.to_vec() });
+            return Err(Error::ReshapeMismatch {
+                from: self.dims().to_vec(),
+                to: dims.to_vec(),
+            });
         }
-        let base = if self.is_contiguous() { self.clone() } else { self.contiguous()? };
+        let base = if self.is_contiguous() {
+            self.clone()
+        } else {
+            self.contiguous()?
+        };
         Ok(base.with_layout(base.layout.reshape(dims)?))
     }
 
@@ -246,11 +326,19 @@ impl<B: Backend> Tensor<B> {
     /// Inserts a dimension of size 1 at `dim` (≤ rank).
     pub fn unsqueeze(&self, dim: usize) -> Result<Self> {
         if dim > self.rank() {
-            return Err(Error::DimOutOfRange { op: "unsqueeze", dim, rank: self.rank() });
+            return Err(Error::DimOutOfRange {
+                op: "unsqueeze",
+                dim,
+                rank: self.rank(),
+            });
         }
         let mut dims = self.dims().to_vec();
         let mut strides = self.layout.strides().to_vec();
-        let stride = if dim < self.rank() { strides[dim] * dims[dim] } else { 1 };
+        let stride = if dim < self.rank() {
+            strides[dim] * dims[dim]
+        } else {
+            1
+        };
         dims.insert(dim, 1);
         strides.insert(dim, stride);
         Ok(self.with_layout(Layout::new(dims, strides, self.layout.offset())))
@@ -260,7 +348,10 @@ impl<B: Backend> Tensor<B> {
     pub fn squeeze(&self, dim: usize) -> Result<Self> {
         let d = self.layout.resolve_dim("squeeze", dim)?;
         if self.dims()[d] != 1 {
-            return Err(Error::invalid("squeeze", format!("dimension {d} of {:?} is not 1", self.dims())));
+            return Err(Error::invalid(
+                "squeeze",
+                format!("dimension {d} of {:?} is not 1", self.dims()),
+            ));
         }
         let mut dims = self.dims().to_vec();
         let mut strides = self.layout.strides().to_vec();
@@ -279,10 +370,20 @@ impl<B: Backend> Tensor<B> {
     /// Copies the elements to the host in row-major order; waits for queued device work.
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype {
-            return Err(Error::DTypeMismatch { op: "to_vec", expected: self.dtype, got: T::DTYPE });
+            return Err(Error::DTypeMismatch {
+                op: "to_vec",
+                expected: self.dtype,
+                got: T::DTYPE,
+            });
         }
-        let t = if self.is_contiguous() { self.clone() } else { self.contiguous()? };
-        let bytes = self.backend.read_bytes(&t.storage, t.dtype, t.layout.offset(), t.elem_count())?;
+        let t = if self.is_contiguous() {
+            self.clone()
+        } else {
+            self.contiguous()?
+        };
+        let bytes =
+            self.backend
+                .read_bytes(&t.storage, t.dtype, t.layout.offset(), t.elem_count())?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
@@ -294,7 +395,10 @@ impl<B: Backend> Tensor<B> {
     /// The single element of a one-element tensor.
     pub fn to_scalar<T: Element>(&self) -> Result<T> {
         if self.elem_count() != 1 {
-            return Err(Error::invalid("to_scalar", format!("tensor has shape {:?}", self.dims())));
+            return Err(Error::invalid(
+                "to_scalar",
+                format!("tensor has shape {:?}", self.dims()),
+            ));
         }
         Ok(self.to_vec::<T>()?[0])
     }
@@ -303,7 +407,11 @@ impl<B: Backend> Tensor<B> {
         if self.backend.same_device(&other.backend) {
             Ok(())
         } else {
-            Err(Error::DeviceMismatch { op, lhs: self.backend.name(), rhs: other.backend.name() })
+            Err(Error::DeviceMismatch {
+                op,
+                lhs: self.backend.name(),
+                rhs: other.backend.name(),
+            })
         }
     }
 
@@ -311,7 +419,10 @@ impl<B: Backend> Tensor<B> {
         if self.dtype.is_float() {
             Ok(())
         } else {
-            Err(Error::UnsupportedDType { op, dtype: self.dtype })
+            Err(Error::UnsupportedDType {
+                op,
+                dtype: self.dtype,
+            })
         }
     }
 
@@ -319,7 +430,11 @@ impl<B: Backend> Tensor<B> {
         if self.dtype == other.dtype {
             Ok(())
         } else {
-            Err(Error::DTypeMismatch { op, expected: self.dtype, got: other.dtype })
+            Err(Error::DTypeMismatch {
+                op,
+                expected: self.dtype,
+                got: other.dtype,
+            })
         }
     }
 }

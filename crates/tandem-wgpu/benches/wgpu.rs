@@ -42,7 +42,9 @@ fn wgpu_naive(c: &mut Criterion) {
         let a = must(&name, random(&dev, &[s.m, s.k], 1.0, 1));
         let b = must(&name, random(&dev, &[s.k, s.n], 1.0, 2));
         group.throughput(Throughput::Elements(s.flops()));
-        group.bench_function(s.id(), |bencher| bench_op(bencher, &dev, &name, || dev.matmul_naive(&a, &b)));
+        group.bench_function(s.id(), |bencher| {
+            bench_op(bencher, &dev, &name, || dev.matmul_naive(&a, &b))
+        });
     }
     group.finish();
     let mut group = c.benchmark_group("wgpu/attention_naive");
@@ -51,13 +53,20 @@ fn wgpu_naive(c: &mut Criterion) {
         let [q, k, v] = must(&name, kernels::attention::inputs(&dev, s));
         let spec = kernels::attention::spec(s);
         group.throughput(Throughput::Elements(s.flops()));
-        group.bench_function(s.id(), |bencher| bench_op(bencher, &dev, &name, || dev.attention_naive(&q, &k, &v, spec)));
+        group.bench_function(s.id(), |bencher| {
+            bench_op(bencher, &dev, &name, || {
+                dev.attention_naive(&q, &k, &v, spec)
+            })
+        });
     }
     group.finish();
 }
 
 fn config() -> Criterion {
-    Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(10)
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(10)
 }
 
 criterion_group! { name = wgpu; config = config(); targets = wgpu_naive, wgpu_generic }

@@ -11,16 +11,30 @@ pub enum WgpuError {
     NoAdapter,
 
     #[error("TANDEM_WGPU_ADAPTER={wanted:?} matches none of the adapters found: {available:?}")]
-    AdapterNotFound { wanted: String, available: Vec<String> },
+    AdapterNotFound {
+        wanted: String,
+        available: Vec<String>,
+    },
 
     #[error("adapter {adapter} refused a device: {source}")]
-    RequestDevice { adapter: String, source: wgpu::RequestDeviceError },
+    RequestDevice {
+        adapter: String,
+        source: wgpu::RequestDeviceError,
+    },
 
     #[error("{op}: dtype {dtype} is not supported on this adapter{hint}")]
-    UnsupportedDType { op: &'static str, dtype: tandem_tensor::DType, hint: &'static str },
+    UnsupportedDType {
+        op: &'static str,
+        dtype: tandem_tensor::DType,
+        hint: &'static str,
+    },
 
     #[error("{op}: {bytes} bytes exceeds the adapter's buffer limit of {limit} bytes")]
-    TooLarge { op: &'static str, bytes: u64, limit: u64 },
+    TooLarge {
+        op: &'static str,
+        bytes: u64,
+        limit: u64,
+    },
 
     #[error("{op}: {message}")]
     Unsupported { op: &'static str, message: String },
@@ -41,7 +55,10 @@ pub enum WgpuError {
 impl From<WgpuError> for tandem_tensor::Error {
     fn from(e: WgpuError) -> Self {
         match e {
-            WgpuError::OutOfMemory { bytes } => tandem_tensor::Error::OutOfMemory { backend: "wgpu".into(), requested_bytes: bytes },
+            WgpuError::OutOfMemory { bytes } => tandem_tensor::Error::OutOfMemory {
+                backend: "wgpu".into(),
+                requested_bytes: bytes,
+            },
             other => tandem_tensor::Error::backend("wgpu", other),
         }
     }

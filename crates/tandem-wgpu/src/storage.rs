@@ -14,7 +14,12 @@ pub struct WgpuStorage {
 
 impl WgpuStorage {
     pub(crate) fn new(buffer: wgpu::Buffer, len: usize, repr: Repr, ctx: Arc<Context>) -> Self {
-        WgpuStorage { buffer: Some(buffer), len, repr, ctx }
+        WgpuStorage {
+            buffer: Some(buffer),
+            len,
+            repr,
+            ctx,
+        }
     }
 
     /// Number of elements.

@@ -11,7 +11,13 @@ use tandem_tensor::{attention, Activation, AttentionSpec, DType, Tensor};
 #[test]
 fn matmul_tiles_transposes_and_epilogue() {
     // (m, k, n): multiples of 4 (vec4 paths), ragged (scalar paths), 1-row, tile-crossing.
-    let shapes = [(130, 68, 72), (67, 33, 45), (1, 64, 96), (64, 16, 64), (129, 257, 5)];
+    let shapes = [
+        (130, 68, 72),
+        (67, 33, 45),
+        (1, 64, 96),
+        (64, 16, 64),
+        (129, 257, 5),
+    ];
     for dtype in [DType::F32, DType::F16, DType::BF16] {
         for (i, &(m, k, n)) in shapes.iter().enumerate() {
             let s = i as u64 * 10;
@@ -22,17 +28,30 @@ fn matmul_tiles_transposes_and_epilogue() {
             let (cbias, gbias) = pair(s + 4, &[n], dtype);
             let what = format!("{dtype} {m}x{k}x{n}");
             let t = tol(dtype);
-            assert_close(&format!("{what} plain"), &ga.matmul(&gb).unwrap(), &ca.matmul(&cb).unwrap(), t);
+            assert_close(
+                &format!("{what} plain"),
+                &ga.matmul(&gb).unwrap(),
+                &ca.matmul(&cb).unwrap(),
+                t,
+            );
             assert_close(
                 &format!("{what} linear+bias+gelu"),
-                &ga.linear(&gbt, Some(&gbias), Some(Activation::Gelu)).unwrap(),
-                &ca.linear(&cbt, Some(&cbias), Some(Activation::Gelu)).unwrap(),
+                &ga.linear(&gbt, Some(&gbias), Some(Activation::Gelu))
+                    .unwrap(),
+                &ca.linear(&cbt, Some(&cbias), Some(Activation::Gelu))
+                    .unwrap(),
                 t,
             );
             assert_close(
                 &format!("{what} lhsT·rhsT"),
-                &gat.transpose(0, 1).unwrap().matmul(&gbt.transpose(0, 1).unwrap()).unwrap(),
-                &cat.transpose(0, 1).unwrap().matmul(&cbt.transpose(0, 1).unwrap()).unwrap(),
+                &gat.transpose(0, 1)
+                    .unwrap()
+                    .matmul(&gbt.transpose(0, 1).unwrap())
+                    .unwrap(),
+                &cat.transpose(0, 1)
+                    .unwrap()
+                    .matmul(&cbt.transpose(0, 1).unwrap())
+                    .unwrap(),
                 t,
             );
         }
@@ -43,9 +62,19 @@ fn matmul_tiles_transposes_and_epilogue() {
 fn batched_matmul_with_broadcast_weight() {
     let (ca, ga) = pair(1, &[3, 2, 37, 20], DType::F32);
     let (cw, gw) = pair(2, &[20, 44], DType::F32);
-    assert_close("batched", &ga.matmul(&gw).unwrap(), &ca.matmul(&cw).unwrap(), 1e-4);
+    assert_close(
+        "batched",
+        &ga.matmul(&gw).unwrap(),
+        &ca.matmul(&cw).unwrap(),
+        1e-4,
+    );
     let (cb, gb) = pair(3, &[3, 2, 20, 9], DType::F32);
-    assert_close("per-batch", &ga.matmul(&gb).unwrap(), &ca.matmul(&cb).unwrap(), 1e-4);
+    assert_close(
+        "per-batch",
+        &ga.matmul(&gb).unwrap(),
+        &ca.matmul(&cb).unwrap(),
+        1e-4,
+    );
 }
 
 #[test]
@@ -68,13 +97,31 @@ fn fused_attention_over_many_tiles() {
             let (ck, gk) = pair(s + 1, &[1, lk, h, d], dtype);
             let (cv, gv) = pair(s + 2, &[1, lk, h, d], dtype);
             let (cm, gm) = pair(s + 3, &[b, 1, 1, lk], dtype);
-            let spec = AttentionSpec { scale: 1.0 / (d as f32).sqrt(), causal };
-            let (ck, gk) = (ck.permute(&[0, 2, 1, 3]).unwrap(), gk.permute(&[0, 2, 1, 3]).unwrap());
-            let (cv, gv) = (cv.permute(&[0, 2, 1, 3]).unwrap(), gv.permute(&[0, 2, 1, 3]).unwrap());
-            let (cm, gm) = if masked { (Some(cm), Some(gm)) } else { (None, None) };
+            let spec = AttentionSpec {
+                scale: 1.0 / (d as f32).sqrt(),
+                causal,
+            };
+            let (ck, gk) = (
+                ck.permute(&[0, 2, 1, 3]).unwrap(),
+                gk.permute(&[0, 2, 1, 3]).unwrap(),
+            );
+            let (cv, gv) = (
+                cv.permute(&[0, 2, 1, 3]).unwrap(),
+                gv.permute(&[0, 2, 1, 3]).unwrap(),
+            );
+            let (cm, gm) = if masked {
+                (Some(cm), Some(gm))
+            } else {
+                (None, None)
+            };
             let want = attention(&cq, &ck, &cv, cm.as_ref(), spec).unwrap();
             let got = attention(&gq, &gk, &gv, gm.as_ref(), spec).unwrap();
-            assert_close(&format!("{dtype} attention case {i}"), &got, &want, tol(dtype));
+            assert_close(
+                &format!("{dtype} attention case {i}"),
+                &got,
+                &want,
+                tol(dtype),
+            );
         }
     }
 }
@@ -85,7 +132,17 @@ fn fully_masked_query_is_nan_like_pytorch() {
     let q = Tensor::from_slice(&g, &[1.0f32, 0.0], &[1, 1, 1, 2]).unwrap();
     let k = Tensor::from_slice(&g, &[1.0f32, 0.0, 0.0, 1.0], &[1, 1, 2, 2]).unwrap();
     let mask = Tensor::from_slice(&g, &[f32::NEG_INFINITY; 2], &[1, 1, 1, 2]).unwrap();
-    let o = attention(&q, &k, &k, Some(&mask), AttentionSpec { scale: 1.0, causal: false }).unwrap();
+    let o = attention(
+        &q,
+        &k,
+        &k,
+        Some(&mask),
+        AttentionSpec {
+            scale: 1.0,
+            causal: false,
+        },
+    )
+    .unwrap();
     assert!(o.to_vec::<f32>().unwrap().iter().all(|x| x.is_nan()));
 }
 
@@ -94,13 +151,31 @@ fn long_rows_reduce_normalise_and_rank() {
     for dtype in [DType::F32, DType::BF16] {
         let (c, g) = pair(7, &[3, 5000], dtype);
         let t = tol(dtype);
-        assert_close("softmax", &g.softmax(None, false).unwrap(), &c.softmax(None, false).unwrap(), t);
-        assert_close("log_softmax", &g.log_softmax().unwrap(), &c.log_softmax().unwrap(), t);
+        assert_close(
+            "softmax",
+            &g.softmax(None, false).unwrap(),
+            &c.softmax(None, false).unwrap(),
+            t,
+        );
+        assert_close(
+            "log_softmax",
+            &g.log_softmax().unwrap(),
+            &c.log_softmax().unwrap(),
+            t,
+        );
         assert_close("sum", &g.sum_last().unwrap(), &c.sum_last().unwrap(), 1e-3);
         let (cg, gg) = pair(8, &[5000], dtype);
         let (cb, gb) = pair(9, &[5000], dtype);
-        assert_close("layer_norm", &g.layer_norm(&gg, &gb, 1e-5).unwrap(), &c.layer_norm(&cg, &cb, 1e-5).unwrap(), t);
-        assert_eq!(g.argmax_last().unwrap().to_vec::<u32>().unwrap(), c.argmax_last().unwrap().to_vec::<u32>().unwrap());
+        assert_close(
+            "layer_norm",
+            &g.layer_norm(&gg, &gb, 1e-5).unwrap(),
+            &c.layer_norm(&cg, &cb, 1e-5).unwrap(),
+            t,
+        );
+        assert_eq!(
+            g.argmax_last().unwrap().to_vec::<u32>().unwrap(),
+            c.argmax_last().unwrap().to_vec::<u32>().unwrap()
+        );
         let (gv, gi) = g.topk_last(7).unwrap();
         let (cv, ci) = c.topk_last(7).unwrap();
         assert_eq!(gi.to_vec::<u32>().unwrap(), ci.to_vec::<u32>().unwrap());

@@ -9,8 +9,8 @@ mod storage;
 
 pub use storage::CpuStorage;
 
-use crate::op::{Activation, AttentionSpec, BinaryOp, MatmulSpec, ReduceOp, UnaryOp};
 use crate::layout::Layout;
+use crate::op::{Activation, AttentionSpec, BinaryOp, MatmulSpec, ReduceOp, UnaryOp};
 use crate::{Backend, DType, Error, Result, Tensor};
 use ops::attention::Operand;
 
@@ -24,7 +24,10 @@ fn rows_cols(t: &Tensor<CpuBackend>) -> (usize, usize) {
 }
 
 fn operand(t: &Tensor<CpuBackend>) -> Operand<'_> {
-    Operand { storage: t.storage(), layout: t.layout() }
+    Operand {
+        storage: t.storage(),
+        layout: t.layout(),
+    }
 }
 
 fn wrap(storage: CpuStorage, like: &Tensor<CpuBackend>) -> Tensor<CpuBackend> {
@@ -46,7 +49,13 @@ impl Backend for CpuBackend {
         CpuStorage::from_bytes(bytes, dtype)
     }
 
-    fn read_bytes(&self, storage: &CpuStorage, _dtype: DType, offset: usize, len: usize) -> Result<Vec<u8>> {
+    fn read_bytes(
+        &self,
+        storage: &CpuStorage,
+        _dtype: DType,
+        offset: usize,
+        len: usize,
+    ) -> Result<Vec<u8>> {
         storage.bytes(offset, len)
     }
 
@@ -63,42 +72,94 @@ impl Backend for CpuBackend {
     }
 
     fn copy_strided(&self, src: &Tensor<Self>) -> Result<CpuStorage> {
-        if src.layout().max_storage_index().is_some_and(|i| i >= src.storage().len()) {
-            return Err(Error::invalid("copy", "layout addresses past the end of its storage"));
+        if src
+            .layout()
+            .max_storage_index()
+            .is_some_and(|i| i >= src.storage().len())
+        {
+            return Err(Error::invalid(
+                "copy",
+                "layout addresses past the end of its storage",
+            ));
         }
         Ok(ops::copy::copy_strided(src.storage(), src.layout()))
     }
 
-    fn copy_into(&self, src: &Tensor<Self>, dst: &mut CpuStorage, dst_layout: &Layout) -> Result<()> {
+    fn copy_into(
+        &self,
+        src: &Tensor<Self>,
+        dst: &mut CpuStorage,
+        dst_layout: &Layout,
+    ) -> Result<()> {
         ops::copy::copy_into(src.storage(), src.layout(), dst, dst_layout)
     }
 
     fn cast(&self, src: &Tensor<Self>, to: DType) -> Result<CpuStorage> {
-        Ok(ops::cast::cast(src.storage(), src.layout().offset(), src.elem_count(), to))
+        Ok(ops::cast::cast(
+            src.storage(),
+            src.layout().offset(),
+            src.elem_count(),
+            to,
+        ))
     }
 
     fn unary(&self, op: UnaryOp, src: &Tensor<Self>) -> Result<CpuStorage> {
-        Ok(ops::elementwise::unary(op, src.storage(), src.layout().offset(), src.elem_count()))
+        Ok(ops::elementwise::unary(
+            op,
+            src.storage(),
+            src.layout().offset(),
+            src.elem_count(),
+        ))
     }
 
     fn binary(&self, op: BinaryOp, lhs: &Tensor<Self>, rhs: &Tensor<Self>) -> Result<CpuStorage> {
-        Ok(ops::elementwise::binary(op, lhs.storage(), lhs.layout(), rhs.storage(), rhs.layout(), lhs.dtype()))
+        Ok(ops::elementwise::binary(
+            op,
+            lhs.storage(),
+            lhs.layout(),
+            rhs.storage(),
+            rhs.layout(),
+            lhs.dtype(),
+        ))
     }
 
     fn reduce_last(&self, op: ReduceOp, src: &Tensor<Self>) -> Result<CpuStorage> {
         let (rows, cols) = rows_cols(src);
-        Ok(ops::reduce::reduce_last(op, src.storage(), src.layout().offset(), rows, cols))
+        Ok(ops::reduce::reduce_last(
+            op,
+            src.storage(),
+            src.layout().offset(),
+            rows,
+            cols,
+        ))
     }
 
-    fn matmul(&self, lhs: &CpuStorage, rhs: &CpuStorage, _dtype: DType, spec: &MatmulSpec) -> Result<CpuStorage> {
+    fn matmul(
+        &self,
+        lhs: &CpuStorage,
+        rhs: &CpuStorage,
+        _dtype: DType,
+        spec: &MatmulSpec,
+    ) -> Result<CpuStorage> {
         ops::matmul::matmul(lhs, rhs, spec, None, None)
     }
 
-    fn index_select(&self, src: &Tensor<Self>, dim: usize, indices: &Tensor<Self>) -> Result<CpuStorage> {
+    fn index_select(
+        &self,
+        src: &Tensor<Self>,
+        dim: usize,
+        indices: &Tensor<Self>,
+    ) -> Result<CpuStorage> {
         let ids = indices.storage().as_indices()?;
         let off = indices.layout().offset();
         let ids = &ids[off..off + indices.elem_count()];
-        Ok(ops::index_select::index_select(src.storage(), src.layout().offset(), src.dims(), dim, ids))
+        Ok(ops::index_select::index_select(
+            src.storage(),
+            src.layout().offset(),
+            src.dims(),
+            dim,
+            ids,
+        ))
     }
 
     fn concat(&self, inputs: &[&Tensor<Self>], dim: usize) -> Result<CpuStorage> {
@@ -108,7 +169,13 @@ impl Backend for CpuBackend {
 
     fn topk_last(&self, src: &Tensor<Self>, k: usize) -> Result<(CpuStorage, CpuStorage)> {
         let (rows, cols) = rows_cols(src);
-        Ok(ops::topk::topk_last(src.storage(), src.layout().offset(), rows, cols, k))
+        Ok(ops::topk::topk_last(
+            src.storage(),
+            src.layout().offset(),
+            rows,
+            cols,
+            k,
+        ))
     }
 
     fn matmul_fused(
@@ -125,15 +192,32 @@ impl Backend for CpuBackend {
         ops::matmul::matmul(lhs, rhs, spec, bias, activation)
     }
 
-    fn softmax_last(&self, x: &Tensor<Self>, mask: Option<&Tensor<Self>>, causal: bool) -> Result<Tensor<Self>> {
+    fn softmax_last(
+        &self,
+        x: &Tensor<Self>,
+        mask: Option<&Tensor<Self>>,
+        causal: bool,
+    ) -> Result<Tensor<Self>> {
         let mask = mask.map(|m| (m.storage(), m.layout()));
-        Ok(wrap(ops::softmax::softmax_last(x.storage(), x.layout(), mask, causal), x))
+        Ok(wrap(
+            ops::softmax::softmax_last(x.storage(), x.layout(), mask, causal),
+            x,
+        ))
     }
 
-    fn layer_norm(&self, x: &Tensor<Self>, gamma: &Tensor<Self>, beta: &Tensor<Self>, eps: f32) -> Result<Tensor<Self>> {
+    fn layer_norm(
+        &self,
+        x: &Tensor<Self>,
+        gamma: &Tensor<Self>,
+        beta: &Tensor<Self>,
+        eps: f32,
+    ) -> Result<Tensor<Self>> {
         let (rows, cols) = rows_cols(x);
         let (g, b) = (gamma.to_vec_f32()?, beta.to_vec_f32()?);
-        Ok(wrap(ops::layer_norm::layer_norm(x.storage(), x.layout().offset(), rows, cols, &g, &b, eps), x))
+        Ok(wrap(
+            ops::layer_norm::layer_norm(x.storage(), x.layout().offset(), rows, cols, &g, &b, eps),
+            x,
+        ))
     }
 
     fn attention(
@@ -144,7 +228,8 @@ impl Backend for CpuBackend {
         mask: Option<&Tensor<Self>>,
         spec: AttentionSpec,
     ) -> Result<Tensor<Self>> {
-        let out = ops::attention::attention(operand(q), operand(k), operand(v), mask.map(operand), spec)?;
+        let out =
+            ops::attention::attention(operand(q), operand(k), operand(v), mask.map(operand), spec)?;
         let dims = [q.dims()[0], q.dims()[1], q.dims()[2], v.dims()[3]];
         Ok(Tensor::from_storage(out, &dims, q.dtype(), CpuBackend))
     }

@@ -63,7 +63,10 @@ impl CpuStorage {
 
     pub fn from_bytes(bytes: &[u8], dtype: DType) -> Result<Self> {
         if !bytes.len().is_multiple_of(dtype.size_in_bytes()) {
-            return Err(Error::invalid("upload", format!("{} bytes is not a whole number of {dtype}", bytes.len())));
+            return Err(Error::invalid(
+                "upload",
+                format!("{} bytes is not a whole number of {dtype}", bytes.len()),
+            ));
         }
         Ok(match dtype {
             DType::F32 => CpuStorage::F32(bytemuck::pod_collect_to_vec(bytes)),
@@ -76,7 +79,11 @@ impl CpuStorage {
 
     pub fn bytes(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
         if offset + len > self.len() {
-            return Err(Error::IndexOutOfRange { op: "read", index: offset + len, size: self.len() });
+            return Err(Error::IndexOutOfRange {
+                op: "read",
+                index: offset + len,
+                size: self.len(),
+            });
         }
         Ok(with_vec!(self, v => bytemuck::cast_slice(&v[offset..offset + len]).to_vec()))
     }
@@ -108,7 +115,10 @@ impl CpuStorage {
         match self {
             CpuStorage::I64(v) => Ok(Cow::Borrowed(v)),
             CpuStorage::U32(v) => Ok(Cow::Owned(v.iter().map(|&x| x as i64).collect())),
-            other => Err(Error::UnsupportedDType { op: "index", dtype: other.dtype() }),
+            other => Err(Error::UnsupportedDType {
+                op: "index",
+                dtype: other.dtype(),
+            }),
         }
     }
 }

@@ -8,7 +8,12 @@ impl<B: Backend> Tensor<B> {
         self.check_float("unary")?;
         let src = self.contiguous()?;
         let storage = self.backend().unary(op, &src)?;
-        Ok(Tensor::from_storage(storage, self.dims(), self.dtype(), self.backend().clone()))
+        Ok(Tensor::from_storage(
+            storage,
+            self.dims(),
+            self.dtype(),
+            self.backend().clone(),
+        ))
     }
 
     /// `self * mul + add`.
@@ -55,7 +60,12 @@ impl<B: Backend> Tensor<B> {
         let l = self.broadcast_as(&dims)?;
         let r = rhs.broadcast_as(&dims)?;
         let storage = self.backend().binary(op, &l, &r)?;
-        Ok(Tensor::from_storage(storage, &dims, self.dtype(), self.backend().clone()))
+        Ok(Tensor::from_storage(
+            storage,
+            &dims,
+            self.dtype(),
+            self.backend().clone(),
+        ))
     }
 
     pub fn add(&self, rhs: &Self) -> Result<Self> {
@@ -84,6 +94,11 @@ impl<B: Backend> Tensor<B> {
         }
         let src = self.contiguous()?;
         let storage = self.backend().cast(&src, dtype)?;
-        Ok(Tensor::from_storage(storage, self.dims(), dtype, self.backend().clone()))
+        Ok(Tensor::from_storage(
+            storage,
+            self.dims(),
+            dtype,
+            self.backend().clone(),
+        ))
     }
 }

@@ -26,7 +26,12 @@ fn matrix_ref(layout: &Layout) -> Option<MatrixRef> {
         return None;
     }
     let _ = batch;
-    Some(MatrixRef { offset: layout.offset(), batch_stride, row_stride: rs, col_stride: cs })
+    Some(MatrixRef {
+        offset: layout.offset(),
+        batch_stride,
+        row_stride: rs,
+        col_stride: cs,
+    })
 }
 
 /// A matrix view of `t` (broadcast to `dims`), copying `t` only when its strides cannot be
@@ -37,7 +42,8 @@ fn operand<B: Backend>(t: &Tensor<B>, dims: &[usize]) -> Result<(Tensor<B>, Matr
         return Ok((view, m));
     }
     let owned = view.contiguous()?;
-    let m = matrix_ref(owned.layout()).ok_or_else(|| Error::invalid("matmul", "contiguous operand without matrix layout"))?;
+    let m = matrix_ref(owned.layout())
+        .ok_or_else(|| Error::invalid("matmul", "contiguous operand without matrix layout"))?;
     Ok((owned, m))
 }
 
@@ -49,12 +55,21 @@ impl<B: Backend> Tensor<B> {
     }
 
     /// `act(self · rhs + bias)` in one kernel where the backend has one.
-    pub fn matmul_fused(&self, rhs: &Self, bias: Option<&Self>, activation: Option<Activation>) -> Result<Self> {
+    pub fn matmul_fused(
+        &self,
+        rhs: &Self,
+        bias: Option<&Self>,
+        activation: Option<Activation>,
+    ) -> Result<Self> {
         let op = "matmul";
         self.check_same_device(op, rhs)?;
         self.check_same_dtype(op, rhs)?;
         self.check_float(op)?;
-        let mismatch = || Error::ShapeMismatch { op, lhs: self.dims().to_vec(), rhs: rhs.dims().to_vec() };
+        let mismatch = || Error::ShapeMismatch {
+            op,
+            lhs: self.dims().to_vec(),
+            rhs: rhs.dims().to_vec(),
+        };
         if self.rank() < 2 || rhs.rank() < 2 {
             return Err(mismatch());
         }
@@ -77,30 +92,67 @@ impl<B: Backend> Tensor<B> {
             Some(b) => {
                 self.check_same_dtype(op, b)?;
                 if b.dims() != [n] {
-                    return Err(Error::ShapeMismatch { op: "matmul bias", lhs: vec![n], rhs: b.dims().to_vec() });
+                    return Err(Error::ShapeMismatch {
+                        op: "matmul bias",
+                        lhs: vec![n],
+                        rhs: b.dims().to_vec(),
+                    });
                 }
                 Some(b.contiguous()?)
             }
             None => None,
         };
-        let spec = MatmulSpec { batch, m, n, k, lhs, rhs: rhs_m };
-        let storage =
-            self.backend().matmul_fused(lhs_t.storage(), rhs_t.storage(), self.dtype(), &spec, bias.as_ref(), activation)?;
-        Ok(Tensor::from_storage(storage, &with(m, n), self.dtype(), self.backend().clone()))
+        let spec = MatmulSpec {
+            batch,
+            m,
+            n,
+            k,
+            lhs,
+            rhs: rhs_m,
+        };
+        let storage = self.backend().matmul_fused(
+            lhs_t.storage(),
+            rhs_t.storage(),
+            self.dtype(),
+            &spec,
+            bias.as_ref(),
+            activation,
+        )?;
+        Ok(Tensor::from_storage(
+            storage,
+            &with(m, n),
+            self.dtype(),
+            self.backend().clone(),
+        ))
     }
 
     /// A Hugging Face / PyTorch `nn.Linear`: `act(x · weightᵀ + bias)` with `weight: [out, in]`
     /// and `x: [..., in]`. The weight is used in place (transpose flag), never copied.
-    pub fn linear(&self, weight: &Self, bias: Option<&Self>, activation: Option<Activation>) -> Result<Self> {
+    pub fn linear(
+        &self,
+        weight: &Self,
+        bias: Option<&Self>,
+        activation: Option<Activation>,
+    ) -> Result<Self> {
         let Some((&inp, lead)) = self.dims().split_last() else {
-            return Err(Error::RankMismatch { op: "linear", expected: 1, shape: vec![] });
+            return Err(Error::RankMismatch {
+                op: "linear",
+                expected: 1,
+                shape: vec![],
+            });
         };
         if weight.rank() != 2 || weight.dims()[1] != inp {
-            return Err(Error::ShapeMismatch { op: "linear", lhs: self.dims().to_vec(), rhs: weight.dims().to_vec() });
+            return Err(Error::ShapeMismatch {
+                op: "linear",
+                lhs: self.dims().to_vec(),
+                rhs: weight.dims().to_vec(),
+            });
         }
         let rows: usize = lead.iter().product();
         let out = weight.dims()[0];
-        let y = self.reshape(&[rows, inp])?.matmul_fused(&weight.transpose(0, 1)?, bias, activation)?;
+        let y =
+            self.reshape(&[rows, inp])?
+                .matmul_fused(&weight.transpose(0, 1)?, bias, activation)?;
         let mut dims = lead.to_vec();
         dims.push(out);
         y.reshape(&dims)

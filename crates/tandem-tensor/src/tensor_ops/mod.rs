@@ -8,5 +8,5 @@ mod matmul;
 mod nn;
 mod reduce;
 
-pub(crate) use nn::causal_mask;
 pub use nn::attention;
+pub(crate) use nn::causal_mask;

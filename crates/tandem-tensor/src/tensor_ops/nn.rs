@@ -2,18 +2,37 @@ use crate::op::AttentionSpec;
 use crate::{Backend, DType, Error, Result, Tensor};
 
 /// Additive causal mask `[lq, lk]` for queries at absolute positions `lk - lq ..< lk`.
-pub(crate) fn causal_mask<B: Backend>(dims: &[usize], dtype: DType, backend: &B) -> Result<Tensor<B>> {
+pub(crate) fn causal_mask<B: Backend>(
+    dims: &[usize],
+    dtype: DType,
+    backend: &B,
+) -> Result<Tensor<B>> {
     let r = dims.len();
     if r < 2 {
-        return Err(Error::RankMismatch { op: "causal softmax", expected: 2, shape: dims.to_vec() });
+        return Err(Error::RankMismatch {
+            op: "causal softmax",
+            expected: 2,
+            shape: dims.to_vec(),
+        });
     }
     let (lq, lk) = (dims[r - 2], dims[r - 1]);
     if lq > lk {
-        return Err(Error::invalid("causal softmax", format!("{lq} queries but only {lk} keys")));
+        return Err(Error::invalid(
+            "causal softmax",
+            format!("{lq} queries but only {lk} keys"),
+        ));
     }
     let first = lk - lq;
     let data: Vec<f32> = (0..lq)
-        .flat_map(|i| (0..lk).map(move |j| if j > first + i { f32::NEG_INFINITY } else { 0.0 }))
+        .flat_map(|i| {
+            (0..lk).map(move |j| {
+                if j > first + i {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+        })
         .collect();
     Tensor::from_slice(backend, &data, &[lq, lk])?.to_dtype(dtype)
 }
@@ -24,12 +43,19 @@ impl<B: Backend> Tensor<B> {
     pub fn softmax(&self, mask: Option<&Self>, causal: bool) -> Result<Self> {
         self.check_float("softmax")?;
         if self.rank() == 0 {
-            return Err(Error::RankMismatch { op: "softmax", expected: 1, shape: vec![] });
+            return Err(Error::RankMismatch {
+                op: "softmax",
+                expected: 1,
+                shape: vec![],
+            });
         }
         if causal {
             let r = self.rank();
             if r < 2 || self.dims()[r - 2] > self.dims()[r - 1] {
-                return Err(Error::invalid("softmax", format!("causal mask needs queries ≤ keys, got {:?}", self.dims())));
+                return Err(Error::invalid(
+                    "softmax",
+                    format!("causal mask needs queries ≤ keys, got {:?}", self.dims()),
+                ));
             }
         }
         let mask = match mask {
@@ -46,7 +72,11 @@ impl<B: Backend> Tensor<B> {
     pub fn log_softmax(&self) -> Result<Self> {
         self.check_float("log_softmax")?;
         if self.rank() == 0 {
-            return Err(Error::RankMismatch { op: "log_softmax", expected: 1, shape: vec![] });
+            return Err(Error::RankMismatch {
+                op: "log_softmax",
+                expected: 1,
+                shape: vec![],
+            });
         }
         self.backend().log_softmax_last(&self.contiguous()?)
     }
@@ -56,13 +86,26 @@ impl<B: Backend> Tensor<B> {
         self.check_float("layer_norm")?;
         self.check_same_dtype("layer_norm", gamma)?;
         self.check_same_dtype("layer_norm", beta)?;
-        let n = *self.dims().last().ok_or(Error::RankMismatch { op: "layer_norm", expected: 1, shape: vec![] })?;
+        let n = *self.dims().last().ok_or(Error::RankMismatch {
+            op: "layer_norm",
+            expected: 1,
+            shape: vec![],
+        })?;
         for p in [gamma, beta] {
             if p.dims() != [n] {
-                return Err(Error::ShapeMismatch { op: "layer_norm", lhs: self.dims().to_vec(), rhs: p.dims().to_vec() });
+                return Err(Error::ShapeMismatch {
+                    op: "layer_norm",
+                    lhs: self.dims().to_vec(),
+                    rhs: p.dims().to_vec(),
+                });
             }
         }
-        self.backend().layer_norm(&self.contiguous()?, &gamma.contiguous()?, &beta.contiguous()?, eps)
+        self.backend().layer_norm(
+            &self.contiguous()?,
+            &gamma.contiguous()?,
+            &beta.contiguous()?,
+            eps,
+        )
     }
 
     /// `x / max(‖x‖₂, eps)` over the last dim.
@@ -76,12 +119,30 @@ impl<B: Backend> Tensor<B> {
     pub fn patch_embed(&self, weight: &Self, bias: Option<&Self>) -> Result<Self> {
         let op = "patch_embed";
         if self.rank() != 4 || weight.rank() != 4 {
-            return Err(Error::ShapeMismatch { op, lhs: self.dims().to_vec(), rhs: weight.dims().to_vec() });
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: self.dims().to_vec(),
+                rhs: weight.dims().to_vec(),
+            });
         }
-        let (b, c, h, w) = (self.dims()[0], self.dims()[1], self.dims()[2], self.dims()[3]);
-        let (d, wc, p, p2) = (weight.dims()[0], weight.dims()[1], weight.dims()[2], weight.dims()[3]);
+        let (b, c, h, w) = (
+            self.dims()[0],
+            self.dims()[1],
+            self.dims()[2],
+            self.dims()[3],
+        );
+        let (d, wc, p, p2) = (
+            weight.dims()[0],
+            weight.dims()[1],
+            weight.dims()[2],
+            weight.dims()[3],
+        );
         if wc != c || p != p2 || p == 0 || h % p != 0 || w % p != 0 {
-            return Err(Error::ShapeMismatch { op, lhs: self.dims().to_vec(), rhs: weight.dims().to_vec() });
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: self.dims().to_vec(),
+                rhs: weight.dims().to_vec(),
+            });
         }
         let (gh, gw) = (h / p, w / p);
         let cols = self
@@ -115,22 +176,36 @@ pub fn attention<B: Backend>(
     q.check_float(op)?;
     for t in [q, k, v] {
         if t.rank() != 4 {
-            return Err(Error::RankMismatch { op, expected: 4, shape: t.dims().to_vec() });
+            return Err(Error::RankMismatch {
+                op,
+                expected: 4,
+                shape: t.dims().to_vec(),
+            });
         }
     }
     let (b, h, lq, d) = (q.dims()[0], q.dims()[1], q.dims()[2], q.dims()[3]);
     let (lk, dv) = (k.dims()[2], v.dims()[3]);
     let kv_ok = |t: &Tensor<B>, last: usize| {
-        (t.dims()[0] == b || t.dims()[0] == 1) && t.dims()[1] == h && t.dims()[2] == lk && t.dims()[3] == last
+        (t.dims()[0] == b || t.dims()[0] == 1)
+            && t.dims()[1] == h
+            && t.dims()[2] == lk
+            && t.dims()[3] == last
     };
     if !kv_ok(k, d) || !kv_ok(v, dv) {
-        return Err(Error::ShapeMismatch { op, lhs: q.dims().to_vec(), rhs: k.dims().to_vec() });
+        return Err(Error::ShapeMismatch {
+            op,
+            lhs: q.dims().to_vec(),
+            rhs: k.dims().to_vec(),
+        });
     }
     if lk == 0 {
         return Err(Error::invalid(op, "attention over zero keys"));
     }
     if spec.causal && lq > lk {
-        return Err(Error::invalid(op, format!("causal attention with {lq} queries but {lk} keys")));
+        return Err(Error::invalid(
+            op,
+            format!("causal attention with {lq} queries but {lk} keys"),
+        ));
     }
     let last_contiguous = |t: &Tensor<B>| -> Result<Tensor<B>> {
         if t.layout().strides()[3] == 1 || t.dims()[3] == 1 {

@@ -5,10 +5,17 @@ impl<B: Backend> Tensor<B> {
     fn reduce(&self, op: ReduceOp, keepdim: bool) -> Result<Self> {
         self.check_float("reduce")?;
         let Some((&last, lead)) = self.dims().split_last() else {
-            return Err(Error::RankMismatch { op: "reduce", expected: 1, shape: vec![] });
+            return Err(Error::RankMismatch {
+                op: "reduce",
+                expected: 1,
+                shape: vec![],
+            });
         };
         if last == 0 {
-            return Err(Error::invalid("reduce", format!("cannot reduce an empty last dim of {:?}", self.dims())));
+            return Err(Error::invalid(
+                "reduce",
+                format!("cannot reduce an empty last dim of {:?}", self.dims()),
+            ));
         }
         let src = self.contiguous()?;
         let storage = self.backend().reduce_last(op, &src)?;
@@ -16,8 +23,17 @@ impl<B: Backend> Tensor<B> {
         if keepdim {
             dims.push(1);
         }
-        let dtype = if matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin) { DType::U32 } else { self.dtype() };
-        Ok(Tensor::from_storage(storage, &dims, dtype, self.backend().clone()))
+        let dtype = if matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin) {
+            DType::U32
+        } else {
+            self.dtype()
+        };
+        Ok(Tensor::from_storage(
+            storage,
+            &dims,
+            dtype,
+            self.backend().clone(),
+        ))
     }
 
     /// Sum over the last dim, dropping it.
@@ -49,10 +65,17 @@ impl<B: Backend> Tensor<B> {
     pub fn topk_last(&self, k: usize) -> Result<(Self, Self)> {
         self.check_float("topk")?;
         let Some((&last, lead)) = self.dims().split_last() else {
-            return Err(Error::RankMismatch { op: "topk", expected: 1, shape: vec![] });
+            return Err(Error::RankMismatch {
+                op: "topk",
+                expected: 1,
+                shape: vec![],
+            });
         };
         if k == 0 || k > last {
-            return Err(Error::invalid("topk", format!("k = {k} for a last dim of {last}")));
+            return Err(Error::invalid(
+                "topk",
+                format!("k = {k} for a last dim of {last}"),
+            ));
         }
         let src = self.contiguous()?;
         let (values, indices) = self.backend().topk_last(&src, k)?;

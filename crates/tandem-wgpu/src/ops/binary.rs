@@ -3,8 +3,8 @@
 use super::{alloc, bytes, fits_u32, grid_1d, merge_dims, pack8};
 use crate::error::Result;
 use crate::runtime::kernel::KernelSpec;
-use crate::WgpuBackend;
 use crate::storage::WgpuStorage;
+use crate::WgpuBackend;
 use tandem_tensor::{BinaryOp, Tensor};
 
 const SRC: &str = tandem_kernels::wgsl::BINARY;
@@ -21,13 +21,24 @@ fn code(op: BinaryOp) -> u32 {
 }
 
 /// `lhs` and `rhs` already have the output's dims (broadcast dims with stride 0).
-pub fn binary(be: &WgpuBackend, op: BinaryOp, lhs: &Tensor<WgpuBackend>, rhs: &Tensor<WgpuBackend>) -> Result<WgpuStorage> {
+pub fn binary(
+    be: &WgpuBackend,
+    op: BinaryOp,
+    lhs: &Tensor<WgpuBackend>,
+    rhs: &Tensor<WgpuBackend>,
+) -> Result<WgpuStorage> {
     let ctx = be.ctx();
     let dims = lhs.dims();
     let n: usize = dims.iter().product();
     let repr = lhs.storage().repr();
     let out = alloc(ctx, "binary", n, repr)?;
-    let (d, s) = merge_dims(dims, &[lhs.layout().strides().to_vec(), rhs.layout().strides().to_vec()]);
+    let (d, s) = merge_dims(
+        dims,
+        &[
+            lhs.layout().strides().to_vec(),
+            rhs.layout().strides().to_vec(),
+        ],
+    );
     let contiguous = d.len() == 1 && s[0][0] == 1 && s[1][0] == 1;
     let mut params = vec![
         fits_u32("binary", n)?,
@@ -40,7 +51,21 @@ pub fn binary(be: &WgpuBackend, op: BinaryOp, lhs: &Tensor<WgpuBackend>, rhs: &T
     params.extend(pack8("binary", &s[1])?);
     let constants = [("OP", code(op) as f64)];
     let flags: &[&str] = if contiguous { &["CONTIGUOUS"] } else { &[] };
-    let spec = KernelSpec { name: "binary", entry: "binary", source: SRC, types: &[("T", repr)], flags, constants: &constants, inputs: 2, outputs: 1 };
-    ctx.dispatch(&spec, bytes(&params), &[lhs.storage().buffer(), rhs.storage().buffer(), out.buffer()], grid_1d(ctx, n))?;
+    let spec = KernelSpec {
+        name: "binary",
+        entry: "binary",
+        source: SRC,
+        types: &[("T", repr)],
+        flags,
+        constants: &constants,
+        inputs: 2,
+        outputs: 1,
+    };
+    ctx.dispatch(
+        &spec,
+        bytes(&params),
+        &[lhs.storage().buffer(), rhs.storage().buffer(), out.buffer()],
+        grid_1d(ctx, n),
+    )?;
     Ok(out)
 }

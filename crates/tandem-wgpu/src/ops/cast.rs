@@ -10,7 +10,13 @@ use std::sync::Arc;
 const SRC: &str = tandem_kernels::wgsl::CAST;
 
 /// Converts `len` elements of `src` starting at `offset` to `to`.
-pub fn cast(ctx: &Arc<Context>, src: &WgpuStorage, offset: usize, len: usize, to: Repr) -> Result<WgpuStorage> {
+pub fn cast(
+    ctx: &Arc<Context>,
+    src: &WgpuStorage,
+    offset: usize,
+    len: usize,
+    to: Repr,
+) -> Result<WgpuStorage> {
     let from = src.repr();
     let out = alloc(ctx, "cast", len, to)?;
     if from == to || (from.raw() == to.raw() && !from.is_float() && !to.is_float()) {
@@ -29,7 +35,8 @@ pub fn cast(ctx: &Arc<Context>, src: &WgpuStorage, offset: usize, len: usize, to
     };
     let params = [fits_u32("cast", len)?, fits_u32("cast", offset)?, 0, 0];
     let spec = KernelSpec {
-        name: "cast", entry: "cast_elements",
+        name: "cast",
+        entry: "cast_elements",
         source: SRC,
         types: &[("S", from), ("D", to)],
         flags: &[src_flag, dst_flag],
@@ -37,6 +44,11 @@ pub fn cast(ctx: &Arc<Context>, src: &WgpuStorage, offset: usize, len: usize, to
         inputs: 1,
         outputs: 1,
     };
-    ctx.dispatch(&spec, bytes(&params), &[src.buffer(), out.buffer()], grid_1d(ctx, len))?;
+    ctx.dispatch(
+        &spec,
+        bytes(&params),
+        &[src.buffer(), out.buffer()],
+        grid_1d(ctx, len),
+    )?;
     Ok(out)
 }

@@ -33,7 +33,16 @@ pub fn full(ctx: &Arc<Context>, value: f64, len: usize, repr: Repr) -> Result<Wg
     let words = (len * repr.bytes()).div_ceil(4);
     let [p0, p1] = pattern(value, repr);
     let params = [fits_u32("full", words)?, p0, p1, 0];
-    let spec = KernelSpec { name: "fill", entry: "fill", source: SRC, types: &[], flags: &[], constants: &[], inputs: 0, outputs: 1 };
+    let spec = KernelSpec {
+        name: "fill",
+        entry: "fill",
+        source: SRC,
+        types: &[],
+        flags: &[],
+        constants: &[],
+        inputs: 0,
+        outputs: 1,
+    };
     ctx.dispatch(&spec, bytes(&params), &[out.buffer()], grid_1d(ctx, words))?;
     Ok(out)
 }

@@ -38,9 +38,14 @@ pub fn index_select(
         0,
         0,
     ];
-    let flags: &[&str] = if ids.repr() == Repr::I64 { &["IDS_I64"] } else { &[] };
+    let flags: &[&str] = if ids.repr() == Repr::I64 {
+        &["IDS_I64"]
+    } else {
+        &[]
+    };
     let spec = KernelSpec {
-        name: "index_select", entry: "index_select",
+        name: "index_select",
+        entry: "index_select",
         source: SRC,
         types: &[("E", src.repr().raw())],
         flags,
@@ -48,6 +53,11 @@ pub fn index_select(
         inputs: 2,
         outputs: 1,
     };
-    ctx.dispatch(&spec, bytes(&params), &[src.buffer(), ids.buffer(), out.buffer()], grid_1d(ctx, n))?;
+    ctx.dispatch(
+        &spec,
+        bytes(&params),
+        &[src.buffer(), ids.buffer(), out.buffer()],
+        grid_1d(ctx, n),
+    )?;
     Ok(out)
 }

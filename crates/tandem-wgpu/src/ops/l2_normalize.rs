@@ -15,8 +15,27 @@ pub fn l2_normalize(be: &WgpuBackend, x: &Tensor<WgpuBackend>, eps: f32) -> Resu
     let n = x.elem_count();
     let rows = n.checked_div(cols).unwrap_or(0);
     let out = alloc(ctx, "l2_normalize", n, x.storage().repr())?;
-    let params = [fits_u32("l2_normalize", rows)?, fits_u32("l2_normalize", cols)?, fits_u32("l2_normalize", x.layout().offset())?, eps.to_bits()];
-    let spec = KernelSpec { name: "l2_normalize", entry: "l2_normalize", source: SRC, types: &[("T", x.storage().repr())], flags: &[], constants: &[], inputs: 1, outputs: 1 };
-    ctx.dispatch(&spec, bytes(&params), &[x.storage().buffer(), out.buffer()], grid_groups(ctx, rows))?;
+    let params = [
+        fits_u32("l2_normalize", rows)?,
+        fits_u32("l2_normalize", cols)?,
+        fits_u32("l2_normalize", x.layout().offset())?,
+        eps.to_bits(),
+    ];
+    let spec = KernelSpec {
+        name: "l2_normalize",
+        entry: "l2_normalize",
+        source: SRC,
+        types: &[("T", x.storage().repr())],
+        flags: &[],
+        constants: &[],
+        inputs: 1,
+        outputs: 1,
+    };
+    ctx.dispatch(
+        &spec,
+        bytes(&params),
+        &[x.storage().buffer(), out.buffer()],
+        grid_groups(ctx, rows),
+    )?;
     Ok(out)
 }

@@ -10,7 +10,13 @@ use tandem_tensor::Tensor;
 const SRC: &str = tandem_kernels::wgsl::LAYER_NORM;
 
 /// `x`, `gamma`, `beta` contiguous; gamma/beta have the last dim's size.
-pub fn layer_norm(be: &WgpuBackend, x: &Tensor<WgpuBackend>, gamma: &Tensor<WgpuBackend>, beta: &Tensor<WgpuBackend>, eps: f32) -> Result<WgpuStorage> {
+pub fn layer_norm(
+    be: &WgpuBackend,
+    x: &Tensor<WgpuBackend>,
+    gamma: &Tensor<WgpuBackend>,
+    beta: &Tensor<WgpuBackend>,
+    eps: f32,
+) -> Result<WgpuStorage> {
     let ctx = be.ctx();
     let cols = *x.dims().last().unwrap_or(&1);
     let n = x.elem_count();
@@ -26,8 +32,22 @@ pub fn layer_norm(be: &WgpuBackend, x: &Tensor<WgpuBackend>, gamma: &Tensor<Wgpu
         0,
         0,
     ];
-    let spec = KernelSpec { name: "layer_norm", entry: "layer_norm", source: SRC, types: &[("T", x.storage().repr())], flags: &[], constants: &[], inputs: 3, outputs: 1 };
-    let bufs = [x.storage().buffer(), gamma.storage().buffer(), beta.storage().buffer(), out.buffer()];
+    let spec = KernelSpec {
+        name: "layer_norm",
+        entry: "layer_norm",
+        source: SRC,
+        types: &[("T", x.storage().repr())],
+        flags: &[],
+        constants: &[],
+        inputs: 3,
+        outputs: 1,
+    };
+    let bufs = [
+        x.storage().buffer(),
+        gamma.storage().buffer(),
+        beta.storage().buffer(),
+        out.buffer(),
+    ];
     ctx.dispatch(&spec, bytes(&params), &bufs, grid_groups(ctx, rows))?;
     Ok(out)
 }

@@ -14,15 +14,28 @@ const SRC: &str = tandem_kernels::wgsl::MATMUL;
 const NAIVE: &str = tandem_kernels::wgsl::naive::MATMUL_NAIVE;
 const TILE: usize = 64;
 
-fn check_bounds(name: &str, m: &MatrixRef, storage: &WgpuStorage, batch: usize, rows: usize, cols: usize) -> Result<()> {
+fn check_bounds(
+    name: &str,
+    m: &MatrixRef,
+    storage: &WgpuStorage,
+    batch: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
     if batch * rows * cols == 0 {
         return Ok(());
     }
-    let last = m.offset + (batch - 1) * m.batch_stride + (rows - 1) * m.row_stride + (cols - 1) * m.col_stride;
+    let last = m.offset
+        + (batch - 1) * m.batch_stride
+        + (rows - 1) * m.row_stride
+        + (cols - 1) * m.col_stride;
     if last >= storage.len() {
         return Err(WgpuError::Unsupported {
             op: "matmul",
-            message: format!("{name} operand addresses element {last} of a storage of {}", storage.len()),
+            message: format!(
+                "{name} operand addresses element {last} of a storage of {}",
+                storage.len()
+            ),
         });
     }
     Ok(())
@@ -31,8 +44,15 @@ fn check_bounds(name: &str, m: &MatrixRef, storage: &WgpuStorage, batch: usize, 
 /// Whether an operand can be fetched as aligned vec4s along its contiguous dim (`extent`
 /// elements long); `other_extent` is the length of the strided dim.
 fn vec4_ok(m: &MatrixRef, extent: usize, other_extent: usize) -> bool {
-    let lead = if m.transposed() { m.col_stride } else { m.row_stride };
-    extent.is_multiple_of(4) && m.offset.is_multiple_of(4) && m.batch_stride.is_multiple_of(4) && (other_extent <= 1 || lead % 4 == 0)
+    let lead = if m.transposed() {
+        m.col_stride
+    } else {
+        m.row_stride
+    };
+    extent.is_multiple_of(4)
+        && m.offset.is_multiple_of(4)
+        && m.batch_stride.is_multiple_of(4)
+        && (other_extent <= 1 || lead % 4 == 0)
 }
 
 fn words(m: &MatrixRef) -> Result<[u32; 4]> {
@@ -53,7 +73,14 @@ pub fn matmul(
     bias: Option<(&WgpuStorage, usize)>,
     act: Option<Activation>,
 ) -> Result<WgpuStorage> {
-    let MatmulSpec { batch, m, n, k, lhs: l, rhs: r } = *spec;
+    let MatmulSpec {
+        batch,
+        m,
+        n,
+        k,
+        lhs: l,
+        rhs: r,
+    } = *spec;
     check_bounds("left", &l, lhs, batch, m, k)?;
     check_bounds("right", &r, rhs, batch, k, n)?;
     let repr = lhs.repr();
@@ -62,8 +89,16 @@ pub fn matmul(
         return Ok(out);
     }
     // Contiguous dim of lhs: k unless transposed (then m); of rhs: n unless transposed (then k).
-    let lhs_vec = if l.transposed() { vec4_ok(&l, m, k) } else { vec4_ok(&l, k, m) };
-    let rhs_vec = if r.transposed() { vec4_ok(&r, k, n) } else { vec4_ok(&r, n, k) };
+    let lhs_vec = if l.transposed() {
+        vec4_ok(&l, m, k)
+    } else {
+        vec4_ok(&l, k, m)
+    };
+    let rhs_vec = if r.transposed() {
+        vec4_ok(&r, k, n)
+    } else {
+        vec4_ok(&r, n, k)
+    };
     let mut flags = Vec::new();
     if lhs_vec {
         flags.push("LHS_VEC");
@@ -80,7 +115,16 @@ pub fn matmul(
         ("HAS_BIAS", bias.is_some() as u32 as f64),
         ("ACT", activation_code(act) as f64),
     ];
-    let kspec = KernelSpec { name: "matmul", entry: "matmul", source: SRC, types: &[("T", repr)], flags: &flags, constants: &constants, inputs: 3, outputs: 1 };
+    let kspec = KernelSpec {
+        name: "matmul",
+        entry: "matmul",
+        source: SRC,
+        types: &[("T", repr)],
+        flags: &flags,
+        constants: &constants,
+        inputs: 3,
+        outputs: 1,
+    };
     let (bias_buf, bias_off) = match bias {
         Some((b, off)) => (b.buffer(), off),
         None => (&ctx.dummy, 0),
@@ -90,7 +134,12 @@ pub fn matmul(
     let mut base = 0;
     while base < batch {
         let chunk = (batch - base).min(max_z);
-        let mut params = vec![fits_u32("matmul", m)?, fits_u32("matmul", n)?, fits_u32("matmul", k)?, fits_u32("matmul", base)?];
+        let mut params = vec![
+            fits_u32("matmul", m)?,
+            fits_u32("matmul", n)?,
+            fits_u32("matmul", k)?,
+            fits_u32("matmul", base)?,
+        ];
         params.extend(words(&l)?);
         params.extend(words(&r)?);
         params.extend([fits_u32("matmul", bias_off)?, 0, 0, 0]);
@@ -98,7 +147,11 @@ pub fn matmul(
             &kspec,
             bytes(&params),
             &[lhs.buffer(), rhs.buffer(), bias_buf, out.buffer()],
-            [fits_u32("matmul", gx)?, fits_u32("matmul", gy)?, chunk as u32],
+            [
+                fits_u32("matmul", gx)?,
+                fits_u32("matmul", gy)?,
+                chunk as u32,
+            ],
         )?;
         base += chunk;
     }
@@ -107,17 +160,35 @@ pub fn matmul(
 
 /// One invocation per output element, no shared memory: the benches' baseline.
 #[cfg(feature = "naive-kernels")]
-pub fn matmul_naive(ctx: &Arc<Context>, lhs: &WgpuStorage, rhs: &WgpuStorage, spec: &MatmulSpec) -> Result<WgpuStorage> {
-    let MatmulSpec { batch, m, n, k, lhs: l, rhs: r } = *spec;
+pub fn matmul_naive(
+    ctx: &Arc<Context>,
+    lhs: &WgpuStorage,
+    rhs: &WgpuStorage,
+    spec: &MatmulSpec,
+) -> Result<WgpuStorage> {
+    let MatmulSpec {
+        batch,
+        m,
+        n,
+        k,
+        lhs: l,
+        rhs: r,
+    } = *spec;
     check_bounds("left", &l, lhs, batch, m, k)?;
     check_bounds("right", &r, rhs, batch, k, n)?;
     let total = batch * m * n;
     let out = alloc(ctx, "matmul_naive", total, lhs.repr())?;
-    let mut params = vec![fits_u32("matmul", m)?, fits_u32("matmul", n)?, fits_u32("matmul", k)?, fits_u32("matmul", batch)?];
+    let mut params = vec![
+        fits_u32("matmul", m)?,
+        fits_u32("matmul", n)?,
+        fits_u32("matmul", k)?,
+        fits_u32("matmul", batch)?,
+    ];
     params.extend(words(&l)?);
     params.extend(words(&r)?);
     let kspec = KernelSpec {
-        name: "matmul_naive", entry: "matmul_naive",
+        name: "matmul_naive",
+        entry: "matmul_naive",
         source: NAIVE,
         types: &[("T", lhs.repr())],
         flags: &[],
@@ -125,6 +196,11 @@ pub fn matmul_naive(ctx: &Arc<Context>, lhs: &WgpuStorage, rhs: &WgpuStorage, sp
         inputs: 2,
         outputs: 1,
     };
-    ctx.dispatch(&kspec, bytes(&params), &[lhs.buffer(), rhs.buffer(), out.buffer()], grid_1d(ctx, total))?;
+    ctx.dispatch(
+        &kspec,
+        bytes(&params),
+        &[lhs.buffer(), rhs.buffer(), out.buffer()],
+        grid_1d(ctx, total),
+    )?;
     Ok(out)
 }

@@ -6,8 +6,8 @@ pub mod cast;
 pub mod copy;
 pub mod fill;
 pub mod index_select;
-pub mod layer_norm;
 pub mod l2_normalize;
+pub mod layer_norm;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;
@@ -22,7 +22,12 @@ use std::sync::Arc;
 pub(crate) use tandem_tensor::layout::merge_dims;
 
 /// Fresh output storage of `len` elements.
-pub(crate) fn alloc(ctx: &Arc<Context>, op: &'static str, len: usize, repr: Repr) -> Result<WgpuStorage> {
+pub(crate) fn alloc(
+    ctx: &Arc<Context>,
+    op: &'static str,
+    len: usize,
+    repr: Repr,
+) -> Result<WgpuStorage> {
     let bytes = (len * repr.bytes()) as u64;
     let buffer = ctx.acquire(op, bytes.max(4), false)?;
     Ok(WgpuStorage::new(buffer, len, repr, ctx.clone()))
@@ -43,13 +48,19 @@ pub(crate) fn grid_groups(ctx: &Context, groups: usize) -> [u32; 3] {
 
 /// Checks that element counts and indices fit the kernels' u32 arithmetic.
 pub(crate) fn fits_u32(op: &'static str, n: usize) -> Result<u32> {
-    u32::try_from(n).map_err(|_| WgpuError::Unsupported { op, message: format!("{n} elements exceed the 32-bit index range") })
+    u32::try_from(n).map_err(|_| WgpuError::Unsupported {
+        op,
+        message: format!("{n} elements exceed the 32-bit index range"),
+    })
 }
 
 /// Packs up to 8 values into the two `vec4<u32>` a kernel's params hold for a rank-8 shape.
 pub(crate) fn pack8(op: &'static str, values: &[usize]) -> Result<[u32; 8]> {
     if values.len() > 8 {
-        return Err(WgpuError::Unsupported { op, message: format!("rank {} exceeds 8 after merging dims", values.len()) });
+        return Err(WgpuError::Unsupported {
+            op,
+            message: format!("rank {} exceeds 8 after merging dims", values.len()),
+        });
     }
     let mut out = [0u32; 8];
     for (o, &v) in out.iter_mut().zip(values) {

@@ -2,8 +2,8 @@
 
 use super::{alloc, bytes, fits_u32, grid_1d};
 use crate::error::Result;
-use crate::runtime::Context;
 use crate::runtime::kernel::KernelSpec;
+use crate::runtime::Context;
 use crate::storage::WgpuStorage;
 use std::sync::Arc;
 use tandem_tensor::{Activation, UnaryOp};
@@ -36,16 +36,28 @@ pub fn activation_code(act: Option<Activation>) -> u32 {
     act.map_or(0, |a| code(a.as_unary()))
 }
 
-pub fn unary(ctx: &Arc<Context>, op: UnaryOp, src: &WgpuStorage, offset: usize, len: usize) -> Result<WgpuStorage> {
+pub fn unary(
+    ctx: &Arc<Context>,
+    op: UnaryOp,
+    src: &WgpuStorage,
+    offset: usize,
+    len: usize,
+) -> Result<WgpuStorage> {
     let out = alloc(ctx, "unary", len, src.repr())?;
     let (mul, add) = match op {
         UnaryOp::Affine { mul, add } => (mul, add),
         _ => (1.0, 0.0),
     };
-    let params = [fits_u32("unary", len)?, fits_u32("unary", offset)?, mul.to_bits(), add.to_bits()];
+    let params = [
+        fits_u32("unary", len)?,
+        fits_u32("unary", offset)?,
+        mul.to_bits(),
+        add.to_bits(),
+    ];
     let constants = [("OP", code(op) as f64)];
     let spec = KernelSpec {
-        name: "unary", entry: "unary",
+        name: "unary",
+        entry: "unary",
         source: SRC,
         types: &[("T", src.repr())],
         flags: &[],
@@ -53,6 +65,11 @@ pub fn unary(ctx: &Arc<Context>, op: UnaryOp, src: &WgpuStorage, offset: usize, 
         inputs: 1,
         outputs: 1,
     };
-    ctx.dispatch(&spec, bytes(&params), &[src.buffer(), out.buffer()], grid_1d(ctx, len))?;
+    ctx.dispatch(
+        &spec,
+        bytes(&params),
+        &[src.buffer(), out.buffer()],
+        grid_1d(ctx, len),
+    )?;
     Ok(out)
 }

@@ -34,7 +34,9 @@ pub fn select(instance: &wgpu::Instance, wanted: Option<&str>) -> Result<wgpu::A
     let matches = |a: &wgpu::Adapter| {
         let info = a.get_info();
         let kind = format!("{:?}", info.device_type).to_lowercase();
-        info.name.to_lowercase().contains(&wanted) || kind.contains(&wanted) || format!("{:?}", info.backend).to_lowercase() == wanted
+        info.name.to_lowercase().contains(&wanted)
+            || kind.contains(&wanted)
+            || format!("{:?}", info.backend).to_lowercase() == wanted
     };
     match adapters.iter().position(matches) {
         Some(i) => Ok(adapters.swap_remove(i)),

@@ -111,7 +111,11 @@ impl KernelSpec<'_> {
         for (alias, r) in self.types {
             let _ = writeln!(out, "alias {alias} = {};", r.wgsl());
             if r.is_float() {
-                let _ = writeln!(out, "fn to_{alias}(x: f32) -> {alias} {{ return {}; }}", r.rounding());
+                let _ = writeln!(
+                    out,
+                    "fn to_{alias}(x: f32) -> {alias} {{ return {}; }}",
+                    r.rounding()
+                );
             }
         }
         out.push_str(&preprocess(COMMON, self.flags));
@@ -161,9 +165,17 @@ mod tests {
     #[test]
     fn preprocessor_selects_branches() {
         let src = "a\n//#if X\nb\n//#else\nc\n//#endif\n//#if !X\nd\n//#endif\ne\n";
-        let on: Vec<String> = preprocess(src, &["X"]).lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        let on: Vec<String> = preprocess(src, &["X"])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
         assert_eq!(on, ["a", "b", "e"]);
-        let off: Vec<String> = preprocess(src, &[]).lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        let off: Vec<String> = preprocess(src, &[])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
         assert_eq!(off, ["a", "c", "d", "e"]);
     }
 

@@ -83,11 +83,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Context {
     pub fn new(wanted: Option<&str>) -> Result<Context> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = adapter::select(&instance, wanted)?;
         let info = adapter.get_info();
         let native_f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
-        let features = if native_f16 { wgpu::Features::SHADER_F16 } else { wgpu::Features::empty() };
+        let features = if native_f16 {
+            wgpu::Features::SHADER_F16
+        } else {
+            wgpu::Features::empty()
+        };
         let limits = adapter.limits();
         let desc = wgpu::DeviceDescriptor {
             label: Some("tandem"),
@@ -95,8 +100,13 @@ impl Context {
             required_limits: limits.clone(),
             ..Default::default()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
-            .map_err(|source| WgpuError::RequestDevice { adapter: adapter::name(&info), source })?;
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&desc)).map_err(|source| {
+                WgpuError::RequestDevice {
+                    adapter: adapter::name(&info),
+                    source,
+                }
+            })?;
         let errors: Arc<Mutex<Vec<String>>> = Arc::default();
         let sink = errors.clone();
         let out_of_memory = Arc::new(AtomicBool::new(false));
@@ -122,7 +132,12 @@ impl Context {
             native_f16,
             pool: Mutex::default(),
             staging: Mutex::default(),
-            batch: Mutex::new(Batch { encoder: None, params: Vec::new(), params_buffer: None, dispatches: 0 }),
+            batch: Mutex::new(Batch {
+                encoder: None,
+                params: Vec::new(),
+                params_buffer: None,
+                dispatches: 0,
+            }),
             batch_id: AtomicU64::new(0),
             pipelines: Mutex::default(),
             layouts: Mutex::default(),
@@ -163,7 +178,10 @@ impl Context {
     /// `queue.write_buffer` (see the pool's docs for why that matters).
     pub fn acquire(&self, op: &'static str, bytes: u64, host_write: bool) -> Result<wgpu::Buffer> {
         let class = pool::size_class(bytes);
-        let limit = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size);
+        let limit = self
+            .limits
+            .max_buffer_size
+            .min(self.limits.max_storage_buffer_binding_size);
         if class > limit {
             return Err(WgpuError::TooLarge { op, bytes, limit });
         }
@@ -214,13 +232,22 @@ impl Context {
                 entries.extend((1..=inputs).map(|b| storage(b, true)));
                 entries.extend((inputs + 1..=inputs + outputs).map(|b| storage(b, false)));
                 let bind_group =
-                    self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
-                let pipeline = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: None,
-                    bind_group_layouts: &[Some(&bind_group)],
-                    immediate_size: 0,
-                });
-                Arc::new(Layouts { bind_group, pipeline })
+                    self.device
+                        .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                            label: None,
+                            entries: &entries,
+                        });
+                let pipeline =
+                    self.device
+                        .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                            label: None,
+                            bind_group_layouts: &[Some(&bind_group)],
+                            immediate_size: 0,
+                        });
+                Arc::new(Layouts {
+                    bind_group,
+                    pipeline,
+                })
             })
             .clone()
     }
@@ -233,19 +260,29 @@ impl Context {
         let layouts = self.layouts(spec.inputs, spec.outputs);
         self.check_errors()?;
         let source = spec.source();
-        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(spec.name),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(spec.name),
-            layout: Some(&layouts.pipeline),
-            module: &module,
-            entry_point: Some(spec.entry),
-            compilation_options: wgpu::PipelineCompilationOptions { constants: spec.constants, ..Default::default() },
-            cache: None,
-        });
-        self.check_errors().map_err(|e| WgpuError::Kernel { kernel: key.clone(), message: e.to_string() })?;
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(spec.name),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(spec.name),
+                layout: Some(&layouts.pipeline),
+                module: &module,
+                entry_point: Some(spec.entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: spec.constants,
+                    ..Default::default()
+                },
+                cache: None,
+            });
+        self.check_errors().map_err(|e| WgpuError::Kernel {
+            kernel: key.clone(),
+            message: e.to_string(),
+        })?;
         self.compiled.fetch_add(1, Ordering::Relaxed);
         let pipeline = Arc::new(pipeline);
         lock(&self.pipelines).insert(key, pipeline.clone());
@@ -256,13 +293,22 @@ impl Context {
 
     /// Records one dispatch of `spec` over `groups` workgroups with `params` (≤ 256 bytes of
     /// uniform data) and `buffers` bound at 1, 2, … in order.
-    pub fn dispatch(&self, spec: &KernelSpec, params: &[u8], buffers: &[&wgpu::Buffer], groups: [u32; 3]) -> Result<()> {
+    pub fn dispatch(
+        &self,
+        spec: &KernelSpec,
+        params: &[u8],
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) -> Result<()> {
         if groups.contains(&0) {
             return Ok(());
         }
         let max = self.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
-            return Err(WgpuError::Unsupported { op: spec.name, message: format!("grid {groups:?} exceeds {max} per dimension") });
+            return Err(WgpuError::Unsupported {
+                op: spec.name,
+                message: format!("grid {groups:?} exceeds {max} per dimension"),
+            });
         }
         debug_assert!(params.len() as u64 <= PARAM_SLOT);
         debug_assert_eq!(buffers.len() as u32, spec.inputs + spec.outputs);
@@ -273,14 +319,21 @@ impl Context {
             self.submit(&mut batch)?;
         }
         if batch.params_buffer.is_none() {
-            batch.params_buffer = Some(self.acquire("params", MAX_DISPATCHES * PARAM_SLOT, true)?);
+            batch.params_buffer =
+                Some(self.acquire("params", MAX_DISPATCHES * PARAM_SLOT, true)?);
         }
         let slot = batch.dispatches * PARAM_SLOT;
         batch.params.resize((slot + PARAM_SLOT) as usize, 0);
         batch.params[slot as usize..slot as usize + params.len()].copy_from_slice(params);
-        let Batch { encoder, params_buffer, .. } = &mut *batch;
+        let Batch {
+            encoder,
+            params_buffer,
+            ..
+        } = &mut *batch;
         let Some(params_buffer) = params_buffer.as_ref() else {
-            return Err(WgpuError::Device { message: "params buffer missing".into() });
+            return Err(WgpuError::Device {
+                message: "params buffer missing".into(),
+            });
         };
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
@@ -291,13 +344,26 @@ impl Context {
             }),
         }];
         entries.extend(
-            buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() }),
+            buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32 + 1,
+                    resource: b.as_entire_binding(),
+                }),
         );
-        let bind_group =
-            self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layouts.bind_group, entries: &entries });
-        let encoder = encoder.get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &layouts.bind_group,
+            entries: &entries,
+        });
+        let encoder =
+            encoder.get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(spec.name), timestamp_writes: None });
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(spec.name),
+                timestamp_writes: None,
+            });
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
@@ -308,12 +374,21 @@ impl Context {
     }
 
     /// Records a buffer-to-buffer copy (offsets and size multiples of 4).
-    pub fn copy(&self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, size: u64) {
+    pub fn copy(
+        &self,
+        src: &wgpu::Buffer,
+        src_offset: u64,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+        size: u64,
+    ) {
         if size == 0 {
             return;
         }
         let mut batch = lock(&self.batch);
-        let encoder = batch.encoder.get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
+        let encoder = batch
+            .encoder
+            .get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
         encoder.copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
     }
 
@@ -344,7 +419,11 @@ impl Context {
     /// Submits and waits for the device to finish.
     pub fn synchronize(&self) -> Result<()> {
         self.flush()?;
-        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| WgpuError::Device { message: e.to_string() })?;
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| WgpuError::Device {
+                message: e.to_string(),
+            })?;
         self.check_errors()
     }
 
@@ -368,7 +447,9 @@ impl Context {
         };
         {
             let mut batch = lock(&self.batch);
-            let encoder = batch.encoder.get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
+            let encoder = batch
+                .encoder
+                .get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
             encoder.copy_buffer_to_buffer(src, offset, &staging, 0, size);
             self.submit(&mut batch)?;
         }
@@ -376,13 +457,27 @@ impl Context {
         staging.map_async(wgpu::MapMode::Read, 0..size, move |r| {
             let _ = tx.send(r);
         });
-        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| WgpuError::Readback { bytes: size, message: e.to_string() })?;
-        let mapped = rx.recv().map_err(|e| WgpuError::Readback { bytes: size, message: e.to_string() })?;
-        mapped.map_err(|e| WgpuError::Readback { bytes: size, message: e.to_string() })?;
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| WgpuError::Readback {
+                bytes: size,
+                message: e.to_string(),
+            })?;
+        let mapped = rx.recv().map_err(|e| WgpuError::Readback {
+            bytes: size,
+            message: e.to_string(),
+        })?;
+        mapped.map_err(|e| WgpuError::Readback {
+            bytes: size,
+            message: e.to_string(),
+        })?;
         let bytes = staging
             .slice(0..size)
             .get_mapped_range()
-            .map_err(|e| WgpuError::Readback { bytes: size, message: e.to_string() })?
+            .map_err(|e| WgpuError::Readback {
+                bytes: size,
+                message: e.to_string(),
+            })?
             .to_vec();
         staging.unmap();
         let mut s = lock(&self.staging);

@@ -50,7 +50,12 @@ pub struct Pool {
 impl Pool {
     /// A buffer of `class` bytes (a [`size_class`]); `clean_before` is the first unsubmitted
     /// batch when the buffer will be written from the host, `None` for kernel outputs.
-    pub fn acquire(&mut self, device: &wgpu::Device, class: u64, clean_before: Option<u64>) -> wgpu::Buffer {
+    pub fn acquire(
+        &mut self,
+        device: &wgpu::Device,
+        class: u64,
+        clean_before: Option<u64>,
+    ) -> wgpu::Buffer {
         if let Some(list) = self.idle.get_mut(&class) {
             let pos = match clean_before {
                 None => list.len().checked_sub(1),
@@ -64,7 +69,12 @@ impl Pool {
             }
         }
         self.created += 1;
-        device.create_buffer(&wgpu::BufferDescriptor { label: Some("tandem"), size: class, usage: USAGE, mapped_at_creation: false })
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tandem"),
+            size: class,
+            usage: USAGE,
+            mapped_at_creation: false,
+        })
     }
 
     pub fn release(&mut self, buffer: wgpu::Buffer, batch: u64) {
@@ -74,7 +84,10 @@ impl Pool {
             return;
         }
         self.idle_bytes += class;
-        self.idle.entry(class).or_default().push(Idle { buffer, freed_in_batch: batch });
+        self.idle.entry(class).or_default().push(Idle {
+            buffer,
+            freed_in_batch: batch,
+        });
     }
 
     pub fn idle_bytes(&self) -> u64 {

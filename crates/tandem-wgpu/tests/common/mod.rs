@@ -17,10 +17,14 @@ pub fn gpu() -> WgpuBackend {
 
 /// Deterministic values in [-1, 1) (a 64-bit LCG; no RNG crate needed).
 pub fn data(seed: u64, n: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -40,11 +44,19 @@ pub fn pair(seed: u64, dims: &[usize], dtype: DType) -> (Tensor<CpuBackend>, Ten
 /// Asserts elementwise closeness: |a - b| ≤ tol · (1 + |b|).
 pub fn assert_close(what: &str, got: &Tensor<WgpuBackend>, want: &Tensor<CpuBackend>, tol: f32) {
     assert_eq!(got.dims(), want.dims(), "{what}: dims");
-    let g = got.to_vec_f32().unwrap_or_else(|e| panic!("{what}: read gpu: {e}"));
-    let w = want.to_vec_f32().unwrap_or_else(|e| panic!("{what}: read cpu: {e}"));
+    let g = got
+        .to_vec_f32()
+        .unwrap_or_else(|e| panic!("{what}: read gpu: {e}"));
+    let w = want
+        .to_vec_f32()
+        .unwrap_or_else(|e| panic!("{what}: read cpu: {e}"));
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
         let ok = (a - b).abs() <= tol * (1.0 + b.abs()) || (a.is_nan() && b.is_nan());
-        assert!(ok, "{what}: element {i} of {:?}: gpu {a}, cpu {b}", want.dims());
+        assert!(
+            ok,
+            "{what}: element {i} of {:?}: gpu {a}, cpu {b}",
+            want.dims()
+        );
     }
 }
 

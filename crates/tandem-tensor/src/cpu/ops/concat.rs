@@ -13,7 +13,11 @@ pub fn concat(inputs: &[(&CpuStorage, &Layout)], dim: usize) -> Result<CpuStorag
                 .iter()
                 .map(|(s, l)| match s {
                     CpuStorage::$variant(v) => Ok((gather(v, l), *l)),
-                    other => Err(Error::DTypeMismatch { op: "cat", expected: inputs[0].0.dtype(), got: other.dtype() }),
+                    other => Err(Error::DTypeMismatch {
+                        op: "cat",
+                        expected: inputs[0].0.dtype(),
+                        got: other.dtype(),
+                    }),
                 })
                 .collect::<Result<Vec<_>>>()?;
             let dims = parts[0].1.dims();

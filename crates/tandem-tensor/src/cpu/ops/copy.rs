@@ -11,7 +11,11 @@ pub fn row_offsets(layout: &Layout) -> (Vec<usize>, usize, usize) {
     if r == 0 {
         return (vec![layout.offset()], 1, 1);
     }
-    let lead = Layout::new(layout.dims()[..r - 1].to_vec(), layout.strides()[..r - 1].to_vec(), layout.offset());
+    let lead = Layout::new(
+        layout.dims()[..r - 1].to_vec(),
+        layout.strides()[..r - 1].to_vec(),
+        layout.offset(),
+    );
     let offsets = if lead.elem_count() == 0 || layout.dims()[r - 1] == 0 {
         Vec::new()
     } else {
@@ -41,7 +45,9 @@ pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Ve
         }
     };
     if n >= super::PAR_THRESHOLD {
-        out.par_chunks_mut(len).zip(offsets.par_iter()).for_each(copy_row);
+        out.par_chunks_mut(len)
+            .zip(offsets.par_iter())
+            .for_each(copy_row);
     } else {
         out.chunks_mut(len).zip(offsets.iter()).for_each(copy_row);
     }
@@ -74,9 +80,17 @@ pub fn scatter<T: Copy>(src: &[T], dst: &mut [T], layout: &Layout) {
 }
 
 /// `Backend::copy_into` for CPU storage: `src` (any layout) into `dst` at `layout`.
-pub fn copy_into(src: &CpuStorage, src_layout: &Layout, dst: &mut CpuStorage, layout: &Layout) -> crate::Result<()> {
+pub fn copy_into(
+    src: &CpuStorage,
+    src_layout: &Layout,
+    dst: &mut CpuStorage,
+    layout: &Layout,
+) -> crate::Result<()> {
     if layout.max_storage_index().is_some_and(|i| i >= dst.len()) {
-        return Err(crate::Error::invalid("copy_into", "destination layout addresses past the end of its storage"));
+        return Err(crate::Error::invalid(
+            "copy_into",
+            "destination layout addresses past the end of its storage",
+        ));
     }
     let packed = copy_strided(src, src_layout);
     match (&packed, dst) {
@@ -85,7 +99,13 @@ pub fn copy_into(src: &CpuStorage, src_layout: &Layout, dst: &mut CpuStorage, la
         (CpuStorage::BF16(s), CpuStorage::BF16(d)) => scatter(s, d, layout),
         (CpuStorage::U32(s), CpuStorage::U32(d)) => scatter(s, d, layout),
         (CpuStorage::I64(s), CpuStorage::I64(d)) => scatter(s, d, layout),
-        (s, d) => return Err(crate::Error::DTypeMismatch { op: "copy_into", expected: d.dtype(), got: s.dtype() }),
+        (s, d) => {
+            return Err(crate::Error::DTypeMismatch {
+                op: "copy_into",
+                expected: d.dtype(),
+                got: s.dtype(),
+            })
+        }
     }
     Ok(())
 }

@@ -36,7 +36,9 @@ pub fn apply_unary(op: UnaryOp, x: f32) -> f32 {
 /// Applies `op` in place to every element (parallel when large).
 pub fn unary_in_place(op: UnaryOp, values: &mut [f32]) {
     if values.len() >= PAR_THRESHOLD {
-        values.par_chunks_mut(4096).for_each(|c| c.iter_mut().for_each(|x| *x = apply_unary(op, *x)));
+        values
+            .par_chunks_mut(4096)
+            .for_each(|c| c.iter_mut().for_each(|x| *x = apply_unary(op, *x)));
     } else {
         values.iter_mut().for_each(|x| *x = apply_unary(op, *x));
     }
@@ -61,15 +63,31 @@ pub fn apply_binary(op: BinaryOp, a: f32, b: f32) -> f32 {
 }
 
 /// `lhs` and `rhs` layouts have the output dims (broadcast strides of 0 allowed).
-pub fn binary(op: BinaryOp, lhs: &CpuStorage, ll: &Layout, rhs: &CpuStorage, rl: &Layout, dtype: DType) -> CpuStorage {
+pub fn binary(
+    op: BinaryOp,
+    lhs: &CpuStorage,
+    ll: &Layout,
+    rhs: &CpuStorage,
+    rl: &Layout,
+    dtype: DType,
+) -> CpuStorage {
     let (a, b) = (lhs.as_f32(), rhs.as_f32());
     let n = ll.elem_count();
     if ll.is_contiguous() && rl.is_contiguous() {
-        let (a, b) = (&a[ll.offset()..ll.offset() + n], &b[rl.offset()..rl.offset() + n]);
+        let (a, b) = (
+            &a[ll.offset()..ll.offset() + n],
+            &b[rl.offset()..rl.offset() + n],
+        );
         let out: Vec<f32> = if n >= PAR_THRESHOLD {
-            a.par_iter().zip(b.par_iter()).map(|(&x, &y)| apply_binary(op, x, y)).collect()
+            a.par_iter()
+                .zip(b.par_iter())
+                .map(|(&x, &y)| apply_binary(op, x, y))
+                .collect()
         } else {
-            a.iter().zip(b).map(|(&x, &y)| apply_binary(op, x, y)).collect()
+            a.iter()
+                .zip(b)
+                .map(|(&x, &y)| apply_binary(op, x, y))
+                .collect()
         };
         return CpuStorage::from_f32(out, dtype);
     }
@@ -85,9 +103,15 @@ pub fn binary(op: BinaryOp, lhs: &CpuStorage, ll: &Layout, rhs: &CpuStorage, rl:
         }
     };
     if n >= PAR_THRESHOLD {
-        out.par_chunks_mut(len).zip(lo.par_iter()).zip(ro.par_iter()).for_each(row);
+        out.par_chunks_mut(len)
+            .zip(lo.par_iter())
+            .zip(ro.par_iter())
+            .for_each(row);
     } else {
-        out.chunks_mut(len).zip(lo.iter()).zip(ro.iter()).for_each(row);
+        out.chunks_mut(len)
+            .zip(lo.iter())
+            .zip(ro.iter())
+            .for_each(row);
     }
     CpuStorage::from_f32(out, dtype)
 }

@@ -3,7 +3,13 @@
 use crate::cpu::storage::{map_vec, CpuStorage};
 
 /// `src` is contiguous with `dims` starting at `offset`; `ids` are in range.
-pub fn index_select(src: &CpuStorage, offset: usize, dims: &[usize], dim: usize, ids: &[i64]) -> CpuStorage {
+pub fn index_select(
+    src: &CpuStorage,
+    offset: usize,
+    dims: &[usize],
+    dim: usize,
+    ids: &[i64],
+) -> CpuStorage {
     let outer: usize = dims[..dim].iter().product();
     let inner: usize = dims[dim + 1..].iter().product();
     let size = dims[dim];

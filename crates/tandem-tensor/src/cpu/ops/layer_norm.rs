@@ -3,7 +3,15 @@
 use crate::cpu::storage::CpuStorage;
 use rayon::prelude::*;
 
-pub fn layer_norm(x: &CpuStorage, offset: usize, rows: usize, cols: usize, gamma: &[f32], beta: &[f32], eps: f32) -> CpuStorage {
+pub fn layer_norm(
+    x: &CpuStorage,
+    offset: usize,
+    rows: usize,
+    cols: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) -> CpuStorage {
     let values = x.as_f32();
     let mut out = values[offset..offset + rows * cols].to_vec();
     if cols == 0 {

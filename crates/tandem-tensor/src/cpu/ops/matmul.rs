@@ -19,9 +19,19 @@ fn last_index(m: &MatrixRef, batch: usize, rows: usize, cols: usize) -> usize {
 
 /// Out-of-bounds addressing would be undefined behaviour inside `gemm`; a layout built by hand
 /// (`Tensor::from_shared`) must fail cleanly instead.
-fn check_bounds(name: &'static str, m: &MatrixRef, len: usize, batch: usize, rows: usize, cols: usize) -> Result<()> {
+fn check_bounds(
+    name: &'static str,
+    m: &MatrixRef,
+    len: usize,
+    batch: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
     if batch * rows * cols > 0 && last_index(m, batch, rows, cols) >= len {
-        return Err(Error::invalid("matmul", format!("{name} operand addresses past the end of its storage ({len} elements)")));
+        return Err(Error::invalid(
+            "matmul",
+            format!("{name} operand addresses past the end of its storage ({len} elements)"),
+        ));
     }
     Ok(())
 }
@@ -79,7 +89,8 @@ pub fn matmul(
         return Ok(CpuStorage::from_f32(out, lhs.dtype()));
     }
     if let Some(bias) = bias {
-        out.par_chunks_mut(spec.n).for_each(|row| row.copy_from_slice(bias));
+        out.par_chunks_mut(spec.n)
+            .for_each(|row| row.copy_from_slice(bias));
     }
     let accumulate = bias.is_some();
     let flops = 2 * spec.m * spec.n * spec.k;
@@ -97,7 +108,11 @@ pub fn matmul(
         }
     } else {
         let threads = rayon::current_num_threads();
-        let par = if flops < SPLIT_FLOPS || threads == 1 { Parallelism::None } else { Parallelism::Rayon(threads) };
+        let par = if flops < SPLIT_FLOPS || threads == 1 {
+            Parallelism::None
+        } else {
+            Parallelism::Rayon(threads)
+        };
         for (b, dst) in out.chunks_mut(per).enumerate() {
             // SAFETY: as above.
             unsafe { gemm_one(spec, b, &a, &w, dst, accumulate, par) }

@@ -26,7 +26,13 @@ fn arg_best(row: &[f32], better: impl Fn(f32, f32) -> bool) -> usize {
     best
 }
 
-pub fn reduce_last(op: ReduceOp, src: &CpuStorage, offset: usize, rows: usize, cols: usize) -> CpuStorage {
+pub fn reduce_last(
+    op: ReduceOp,
+    src: &CpuStorage,
+    offset: usize,
+    rows: usize,
+    cols: usize,
+) -> CpuStorage {
     let values = src.as_f32();
     let data = &values[offset..offset + rows * cols];
     let out: Vec<f32> = if rows * cols >= PAR_THRESHOLD {
@@ -35,7 +41,9 @@ pub fn reduce_last(op: ReduceOp, src: &CpuStorage, offset: usize, rows: usize, c
         data.chunks(cols).map(|r| reduce_row(op, r)).collect()
     };
     match op {
-        ReduceOp::ArgMax | ReduceOp::ArgMin => CpuStorage::U32(out.into_iter().map(|i| i as u32).collect()),
+        ReduceOp::ArgMax | ReduceOp::ArgMin => {
+            CpuStorage::U32(out.into_iter().map(|i| i as u32).collect())
+        }
         _ => CpuStorage::from_f32(out, src.dtype()),
     }
 }

@@ -20,10 +20,19 @@ pub fn softmax_row(row: &mut [f32]) {
 /// `x` is contiguous (`rows × cols` from `offset`); `mask` has `x`'s dims with any strides.
 /// With `causal`, row `r` is query `r % lq` of `lq = dims[rank-2]` and sees keys
 /// `0..=cols - lq + r % lq`.
-pub fn softmax_last(x: &CpuStorage, xl: &Layout, mask: Option<(&CpuStorage, &Layout)>, causal: bool) -> CpuStorage {
+pub fn softmax_last(
+    x: &CpuStorage,
+    xl: &Layout,
+    mask: Option<(&CpuStorage, &Layout)>,
+    causal: bool,
+) -> CpuStorage {
     let dims = xl.dims();
     let cols = *dims.last().unwrap_or(&1);
-    let lq = if dims.len() >= 2 { dims[dims.len() - 2] } else { 1 };
+    let lq = if dims.len() >= 2 {
+        dims[dims.len() - 2]
+    } else {
+        1
+    };
     let n = xl.elem_count();
     let values = x.as_f32();
     let mut out = values[xl.offset()..xl.offset() + n].to_vec();
@@ -34,11 +43,15 @@ pub fn softmax_last(x: &CpuStorage, xl: &Layout, mask: Option<(&CpuStorage, &Lay
     out.par_chunks_mut(cols).enumerate().for_each(|(r, row)| {
         if let Some((m, (offsets, _, stride))) = &mask {
             let start = offsets[r];
-            row.iter_mut().enumerate().for_each(|(j, v)| *v += m[start + j * stride]);
+            row.iter_mut()
+                .enumerate()
+                .for_each(|(j, v)| *v += m[start + j * stride]);
         }
         if causal {
             let visible = cols - lq + r % lq + 1;
-            row[visible..].iter_mut().for_each(|v| *v = f32::NEG_INFINITY);
+            row[visible..]
+                .iter_mut()
+                .for_each(|v| *v = f32::NEG_INFINITY);
         }
         softmax_row(row);
     });

@@ -10,7 +10,13 @@ pub fn order(a: (usize, f32), b: (usize, f32)) -> Ordering {
     b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 
-pub fn topk_last(src: &CpuStorage, offset: usize, rows: usize, cols: usize, k: usize) -> (CpuStorage, CpuStorage) {
+pub fn topk_last(
+    src: &CpuStorage,
+    offset: usize,
+    rows: usize,
+    cols: usize,
+    k: usize,
+) -> (CpuStorage, CpuStorage) {
     let values = src.as_f32();
     let data = &values[offset..offset + rows * cols];
     let picked: Vec<(usize, f32)> = data
@@ -27,5 +33,8 @@ pub fn topk_last(src: &CpuStorage, offset: usize, rows: usize, cols: usize, k: u
         .collect();
     let vals = picked.iter().map(|p| p.1).collect();
     let idx = picked.iter().map(|p| p.0 as u32).collect();
-    (CpuStorage::from_f32(vals, src.dtype()), CpuStorage::U32(idx))
+    (
+        CpuStorage::from_f32(vals, src.dtype()),
+        CpuStorage::U32(idx),
+    )
 }
