@@ -27,9 +27,9 @@ pub enum Command {
 /// Inputs, outputs and runtime settings every command takes.
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Images, folders (their image files), globs ("photos/*.jpg"), URLs, or @FILE listing one path/URL per line.
+    /// Images, folders (their image files), globs ("photos/*.jpg"), URLs, @FILE listing one path/URL per line (verbatim), or - to read them from stdin.
     #[arg(required = true)]
-    pub inputs: Vec<String>,
+    pub inputs: Vec<std::ffi::OsString>,
     /// JSON Lines with every candidate caption and probability; appended, and images already in it are skipped (resume).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -17,7 +17,7 @@ use crate::images::ImageLimits;
 use crate::inputs::{self, InputRef, StdinCounts, StdinInputs};
 use crate::records::ImageResult;
 use crate::run::{self, InputStream, RunOptions, RunOutcome};
-use crate::{ab, html, resume, weights, with_backend};
+use crate::{ab, html, output_paths, resume, weights, with_backend};
 
 /// Exit code when the run finished but some inputs failed (see `--errors`).
 pub const EXIT_SOME_FAILED: u8 = 2;
@@ -187,7 +187,11 @@ struct Plan {
     previous: Vec<ImageResult>,
     /// Inputs skipped because `--out` already has them (for a list; stdin counts as it reads).
     resumed: usize,
+    /// Inputs given more than once, merged (for a list; stdin counts as it reads).
+    duplicates: usize,
     skipped_non_images: usize,
+    /// The lock on `--out`, held until the run ends.
+    _out_lock: Option<resume::OutLock>,
 }
 
 /// What is left to read.
@@ -211,19 +215,28 @@ impl Plan {
         }
     }
 
-    /// Inputs skipped because `--out` has them, including those stdin brought.
-    fn resumed(&self) -> usize {
+    /// How the inputs given were accounted for besides results and failures.
+    fn accounted(&self) -> run::InputCounts {
         match &self.todo {
-            Todo::List(_) => self.resumed,
-            Todo::Stdin(counts, _) => counts.get().1,
+            Todo::List(_) => run::InputCounts {
+                resumed: self.resumed,
+                duplicates: self.duplicates,
+            },
+            Todo::Stdin(counts, _) => {
+                let (_, resumed, duplicates) = counts.get();
+                run::InputCounts {
+                    resumed,
+                    duplicates,
+                }
+            }
         }
     }
 }
 
 /// `keep_previous`: keep earlier results in memory even without `--html` (the A/B report
-/// covers them).
+/// covers them). Checks the output files and locks `--out` before reading it.
 fn plan(c: &Common, keep_previous: bool) -> Result<Plan, CliError> {
-    let stdin = c.inputs.iter().any(|i| i == inputs::STDIN);
+    let stdin = c.inputs.iter().any(|i| i.to_str() == Some(inputs::STDIN));
     if stdin && c.inputs.len() > 1 {
         return Err(CliError::Argument {
             option: "inputs",
@@ -233,13 +246,28 @@ fn plan(c: &Common, keep_previous: bool) -> Result<Plan, CliError> {
             ),
         });
     }
+    output_paths::check(c)?;
     let keep_previous = keep_previous || c.html.is_some();
-    let previous = match &c.out {
+    let (previous, out_lock) = match &c.out {
         Some(out) => {
-            resume::repair_tail(out)?;
-            resume::completed(out)?
+            let resumed = resume::open_out(out)?;
+            if resumed.torn_bytes > 0 {
+                eprintln!(
+                    "{}: cut off a torn last line ({} bytes) left by an interrupted run; that image is done again",
+                    out.display(),
+                    resumed.torn_bytes
+                );
+            }
+            if resumed.damaged > 0 {
+                eprintln!(
+                    "{}: skipped {} damaged lines left by interrupted runs; those images are done again",
+                    out.display(),
+                    resumed.damaged
+                );
+            }
+            (resumed.results, Some(resumed.lock))
         }
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     let done: std::collections::HashSet<String> =
         previous.iter().map(|r| r.image.clone()).collect();
@@ -249,14 +277,20 @@ fn plan(c: &Common, keep_previous: bool) -> Result<Plan, CliError> {
             todo: Todo::Stdin(StdinCounts::default(), done),
             previous: keep(previous),
             resumed: 0,
+            duplicates: 0,
             skipped_non_images: 0,
+            _out_lock: out_lock,
         });
     }
     let expanded = inputs::expand(&c.inputs)?;
     if expanded.inputs.is_empty() {
         return Err(CliError::NoInputs(format!(
             "{} matched no image files ({} other files skipped)",
-            c.inputs.join(" "),
+            c.inputs
+                .iter()
+                .map(|i| inputs::os_key(i))
+                .collect::<Vec<_>>()
+                .join(" "),
             expanded.skipped_non_images.len()
         )));
     }
@@ -271,7 +305,9 @@ fn plan(c: &Common, keep_previous: bool) -> Result<Plan, CliError> {
         todo: Todo::List(todo),
         previous: keep(previous),
         resumed,
+        duplicates: expanded.duplicates,
         skipped_non_images: expanded.skipped_non_images.len(),
+        _out_lock: out_lock,
     })
 }
 
@@ -320,19 +356,13 @@ fn finish(
     }
     eprint!(
         "{}",
-        run::summary(outcome, plan.resumed(), c.errors.as_deref())
+        run::summary(outcome, plan.accounted(), c.errors.as_deref())
     );
     if plan.skipped_non_images > 0 {
         eprintln!(
             "{} files in folders/globs without an image extension were not read",
             plan.skipped_non_images
         );
-    }
-    if let Todo::Stdin(counts, _) = &plan.todo {
-        let (_, _, duplicates) = counts.get();
-        if duplicates > 0 {
-            eprintln!("{duplicates} repeated stdin lines were merged with their first occurrence");
-        }
     }
     Ok(if outcome.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)

@@ -113,13 +113,13 @@ pub fn add_missing_thumbnails(
     limits: &crate::images::ImageLimits,
 ) {
     for r in results.iter_mut().filter(|r| r.thumbnail.is_none()) {
-        let path = std::path::Path::new(&r.image);
+        let path = crate::inputs::path_from_key(&r.image);
         if !path.is_file() {
             continue;
         }
         let input = InputRef {
             id: r.image.clone(),
-            source: crate::inputs::InputSource::File(path.to_path_buf()),
+            source: crate::inputs::InputSource::File(path),
         };
         if let Ok((_, img)) = crate::images::load(&input, limits) {
             r.thumbnail = crate::images::thumbnail_data_uri(&img.0, side);

@@ -4,6 +4,7 @@
 //! while reading, and the width × height from the image header against `max_pixels`.
 
 use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,25 +74,102 @@ impl std::fmt::Debug for SharedImage {
 }
 
 /// Reads the bytes of `input`, refusing more than `limits.max_bytes` and empty files.
+///
+/// A path that is not a regular file (a FIFO, a character or block device, a socket, a
+/// folder) is refused from its metadata without being opened: opening a FIFO blocks until a
+/// writer comes and `/dev/zero` never ends. The file is then opened non-blocking and checked
+/// again on the open handle, so a path swapped for a FIFO in between cannot hang the run, and
+/// read with the size limit applied to the bytes actually read (files in `/proc` report a
+/// size of 0).
 pub fn read_bytes(input: &InputRef, limits: &ImageLimits) -> Result<Vec<u8>, String> {
     let bytes = match &input.source {
-        InputSource::File(path) => {
-            let meta = std::fs::metadata(path).map_err(|e| format!("cannot read file: {e}"))?;
-            if meta.len() > limits.max_bytes {
-                return Err(format!(
-                    "file is {} bytes, over the limit of {} (--max-bytes)",
-                    meta.len(),
-                    limits.max_bytes
-                ));
-            }
-            std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))?
-        }
+        InputSource::File(path) => read_file(path, limits)?,
         InputSource::Url(url) => fetch_url(url, limits)?,
+        InputSource::Refused(reason) => return Err(reason.clone()),
     };
     if bytes.is_empty() {
         return Err(String::from("empty file (0 bytes)"));
     }
     Ok(bytes)
+}
+
+fn read_file(path: &Path, limits: &ImageLimits) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| cannot_read(path, &e))?;
+    if let Some(kind) = not_regular(&meta.file_type()) {
+        return Err(format!("{kind}, not a regular file: not read"));
+    }
+    if meta.len() > limits.max_bytes {
+        return Err(over_limit(meta.len(), limits));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| cannot_read(path, &e))?;
+    let meta = file.metadata().map_err(|e| cannot_read(path, &e))?;
+    if let Some(kind) = not_regular(&meta.file_type()) {
+        return Err(format!("{kind}, not a regular file: not read"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len().min(limits.max_bytes) as usize);
+    file.take(limits.max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot_read(path, &e))?;
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(over_limit(bytes.len() as u64, limits));
+    }
+    Ok(bytes)
+}
+
+fn over_limit(len: u64, limits: &ImageLimits) -> String {
+    format!(
+        "file is {len} bytes or more, over the limit of {} (--max-bytes)",
+        limits.max_bytes
+    )
+}
+
+/// `cannot read file: …`, naming a dangling or looping symbolic link as such (the OS error
+/// alone says "No such file or directory" for a link that is right there).
+fn cannot_read(path: &Path, e: &std::io::Error) -> String {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    match (is_link, std::fs::read_link(path)) {
+        (true, Ok(target)) if e.kind() == std::io::ErrorKind::NotFound => format!(
+            "broken symbolic link (its target {} does not exist)",
+            target.display()
+        ),
+        (true, _) => format!("cannot follow symbolic link: {e}"),
+        _ => format!("cannot read file: {e}"),
+    }
+}
+
+/// What kind of non-regular file `t` is, or `None` for a regular file.
+fn not_regular(t: &std::fs::FileType) -> Option<&'static str> {
+    if t.is_file() {
+        return None;
+    }
+    if t.is_dir() {
+        return Some("a folder");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if t.is_char_device() {
+            return Some("a character device");
+        }
+        if t.is_block_device() {
+            return Some("a block device");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("a special file")
 }
 
 fn fetch_url(url: &str, limits: &ImageLimits) -> Result<Vec<u8>, String> {

@@ -16,6 +16,7 @@ pub mod html;
 pub mod images;
 pub mod inputs;
 pub mod models;
+pub mod output_paths;
 pub mod outputs;
 pub mod progress;
 pub mod records;

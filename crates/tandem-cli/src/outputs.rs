@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -41,6 +41,29 @@ impl Collected {
     }
     pub fn errors(&self) -> Vec<ErrorRecord> {
         self.errors.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// Writes `record` as one JSON line and flushes it. A failure (a full disk) names the file
+/// and the OS error, nothing more: the pipeline adds which record it was.
+fn write_line<T: serde::Serialize>(
+    f: &mut BufWriter<File>,
+    record: &T,
+    path: &Path,
+) -> Result<(), BoxError> {
+    let mut line = serde_json::to_vec(record)?;
+    line.push(b'\n');
+    f.write_all(&line)
+        .and_then(|()| f.flush())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()).into())
+}
+
+fn close(file: &mut Option<BufWriter<File>>, path: Option<&Path>) -> Result<(), BoxError> {
+    match (file.as_mut(), path) {
+        (Some(f), Some(path)) => f
+            .flush()
+            .map_err(|e| format!("cannot write {}: {e}", path.display()).into()),
+        _ => Ok(()),
     }
 }
 
@@ -88,10 +111,8 @@ impl Sink<ImageResult> for ResultSink {
     }
 
     fn write(&mut self, result: ImageResult) -> Result<(), BoxError> {
-        if let Some(f) = &mut self.file {
-            serde_json::to_writer(&mut *f, &result)?;
-            f.write_all(b"\n")?;
-            f.flush()?;
+        if let (Some(f), Some(path)) = (&mut self.file, &self.out) {
+            write_line(f, &result, path)?;
         }
         if self.print {
             let text = notebook_text(&result, self.top_k);
@@ -113,10 +134,7 @@ impl Sink<ImageResult> for ResultSink {
     }
 
     fn close(&mut self) -> Result<(), BoxError> {
-        if let Some(f) = &mut self.file {
-            f.flush()?;
-        }
-        Ok(())
+        close(&mut self.file, self.out.as_deref())
     }
 }
 
@@ -150,10 +168,8 @@ impl Sink<ErrorRecord> for ErrorSink {
     }
 
     fn write(&mut self, record: ErrorRecord) -> Result<(), BoxError> {
-        if let Some(f) = &mut self.file {
-            serde_json::to_writer(&mut *f, &record)?;
-            f.write_all(b"\n")?;
-            f.flush()?;
+        if let (Some(f), Some(path)) = (&mut self.file, &self.path) {
+            write_line(f, &record, path)?;
         }
         self.progress.inc(1);
         self.collected
@@ -165,9 +181,6 @@ impl Sink<ErrorRecord> for ErrorSink {
     }
 
     fn close(&mut self) -> Result<(), BoxError> {
-        if let Some(f) = &mut self.file {
-            f.flush()?;
-        }
-        Ok(())
+        close(&mut self.file, self.path.as_deref())
     }
 }

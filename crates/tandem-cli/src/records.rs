@@ -14,8 +14,9 @@ pub struct ScoredCaption {
     pub probability: f32,
 }
 
-/// One image's ranked captions: a line of the `--out` JSON Lines file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One image's ranked captions: a line of the `--out` JSON Lines file. Its `Debug` text names
+/// the image and counts the captions (it appears in error messages, which must stay short).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageResult {
     /// The input as given (path or URL): the resume key.
     pub image: String,
@@ -33,6 +34,17 @@ pub struct ImageResult {
     pub thumbnail: Option<String>,
 }
 
+impl std::fmt::Debug for ImageResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ImageResult({:?}, {} captions)",
+            self.image,
+            self.captions.len()
+        )
+    }
+}
+
 impl ImageResult {
     /// Probability of the best caption (0 when there is none).
     pub fn top_probability(&self) -> f32 {
@@ -40,8 +52,9 @@ impl ImageResult {
     }
 }
 
-/// An input that produced no result, and why.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// An input that produced no result, and why. Its `Debug` text names the input and the stage
+/// only (it appears in error messages, which must stay short).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorRecord {
     /// The input as given.
     pub image: String,
@@ -49,6 +62,12 @@ pub struct ErrorRecord {
     pub stage: String,
     /// The reason, as the step reported it.
     pub reason: String,
+}
+
+impl std::fmt::Debug for ErrorRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ErrorRecord({:?}, {})", self.image, self.stage)
+    }
 }
 
 /// The reference notebook's block for one image:

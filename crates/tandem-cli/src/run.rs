@@ -142,12 +142,26 @@ pub fn stage_timings(report: &RunReport) -> Vec<(String, Duration)> {
     stages
 }
 
+/// How inputs that were given but not run were accounted for, so the summary adds up: inputs
+/// given = done + failed + skipped + duplicates merged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InputCounts {
+    /// Skipped because `--out` already has them.
+    pub resumed: usize,
+    /// Repeats of an input given earlier, merged into it (one record for both).
+    pub duplicates: usize,
+}
+
 /// The end-of-run summary printed on stderr.
 pub fn summary(
     outcome: &RunOutcome,
-    skipped: usize,
+    counts: InputCounts,
     errors_path: Option<&std::path::Path>,
 ) -> String {
+    let InputCounts {
+        resumed: skipped,
+        duplicates,
+    } = counts;
     let secs = outcome.report.wall_time.as_secs_f64();
     let done = outcome.result_count;
     let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
@@ -156,7 +170,7 @@ pub fn summary(
         s.push_str("interrupted: stopped reading inputs; the images already read were finished\n");
     }
     s.push_str(&format!(
-        "done: {done} images, failed: {}, skipped (already in --out): {skipped}, time: {secs:.2}s ({rate:.2} images/s)\n",
+        "done: {done} images, failed: {}, skipped (already in --out): {skipped}, duplicates merged: {duplicates}, time: {secs:.2}s ({rate:.2} images/s)\n",
         outcome.errors.len()
     ));
     s.push_str("stage timings (busy):");
