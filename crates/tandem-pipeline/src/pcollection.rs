@@ -264,3 +264,10 @@ impl<I: Elem, O: Elem> Applied<I, O> {
         self.main.pipeline.handle(id)
     }
 }
+
+impl<I: Elem, O: Elem + serde::Serialize + serde::de::DeserializeOwned> Applied<I, O> {
+    /// See [`PCollection::with_coder`] (the main output's coder).
+    pub fn with_coder(self) -> Self {
+        Self::new(self.main.with_coder())
+    }
+}

@@ -29,6 +29,7 @@
 //! A lost peer process (crash, `kill -9`) makes every other process's run return
 //! [`Error::Worker`] naming the lost peer within seconds; see [`TimelyRunner::cluster`].
 
+mod control;
 mod envelope;
 mod lost_peer;
 mod plan;
@@ -38,16 +39,18 @@ mod source;
 mod state;
 mod step;
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tandem_pipeline::runner::api::SourceInstance;
-use tandem_pipeline::{Error, Graph, Result, RunReport, Runner, StepKind, StopHandle};
+use tandem_pipeline::{Error, Graph, Result, RunReport, Runner, StopHandle};
 
 use crate::state::{Counts, RunState};
 
 /// How long a worker parks when it has nothing to do before re-checking for a lost peer.
-const PARK: Duration = Duration::from_millis(50);
+pub(crate) const PARK: Duration = Duration::from_millis(50);
 
 /// Runs pipelines on timely-dataflow workers: one process of a cluster, or all of a
 /// single-process run.
@@ -177,12 +180,19 @@ impl Runner for TimelyRunner {
                     let (graph, sources) = &mut *guard;
                     plan::build(worker, graph, sources, &settings, &state)
                 };
+                let main = worker.installed_dataflows();
                 if let Err(e) = built {
                     state.fail(e);
                 }
+                let main_done = Rc::new(Cell::new(false));
+                control::build(worker, &state, Rc::clone(&main_done));
                 while worker.step_or_park(Some(PARK)) {
                     if lost.is_lost() {
                         break;
+                    }
+                    let installed = worker.installed_dataflows();
+                    if !main.iter().any(|d| installed.contains(d)) {
+                        main_done.set(true);
                     }
                 }
             })
@@ -203,6 +213,11 @@ impl Runner for TimelyRunner {
         let panicked: Vec<String> = guards.join().into_iter().filter_map(|r| r.err()).collect();
         if let Some(e) = state.take_error() {
             return Err(e);
+        }
+        if let Some(message) = state.remote_error() {
+            return Err(runner_error(format!(
+                "the run failed on another worker: {message}"
+            )));
         }
         if let Some(message) = lost.message() {
             return Err(runner_error(message));
@@ -227,6 +242,3 @@ impl Runner for TimelyRunner {
         ))
     }
 }
-
-#[allow(unused_imports)]
-use StepKind as _;

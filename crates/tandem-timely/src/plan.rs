@@ -96,15 +96,17 @@ pub(crate) fn build(
             let sid = step.id();
             let (mut routes, consumers) = routes_of(graph, sid);
             let outs = if step.kind() == StepKind::Source {
-                let events = match sources.get_mut(sid).and_then(Option::take) {
-                    Some(source) if reads => match source.open(s.process, s.processes) {
+                // Only the reading worker takes the source out (workers build in any order).
+                let taken = reads.then(|| sources.get_mut(sid).and_then(Option::take));
+                let events = match taken.flatten() {
+                    Some(source) => match source.open(s.process, s.processes) {
                         Ok(events) => Some(events),
                         Err(e) => {
                             state.fail(e);
                             None
                         }
                     },
-                    _ => None,
+                    None => None,
                 };
                 let op = SourceOp {
                     sid,

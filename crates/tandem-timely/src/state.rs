@@ -49,6 +49,8 @@ impl Counts {
 pub(crate) struct RunState {
     aborted: AtomicBool,
     error: Mutex<Option<Error>>,
+    /// The first failure heard of from another worker (control dataflow).
+    remote: Mutex<Option<String>>,
     /// Per step, the counters of the workers that finished.
     pub(crate) counts: Mutex<Vec<Counts>>,
 }
@@ -58,6 +60,7 @@ impl RunState {
         RunState {
             aborted: AtomicBool::new(false),
             error: Mutex::new(None),
+            remote: Mutex::new(None),
             counts: Mutex::new(counts),
         }
     }
@@ -73,6 +76,30 @@ impl RunState {
 
     pub(crate) fn aborted(&self) -> bool {
         self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// The text of this process's own failure, if any.
+    pub(crate) fn local_error_text(&self) -> Option<String> {
+        let slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().map(|e| e.to_string())
+    }
+
+    /// Another worker reported `message`: wind down, and fail the run with it unless this
+    /// process has its own error.
+    pub(crate) fn remote_failed(&self, message: String) {
+        let mut slot = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(message);
+        }
+        self.aborted.store(true, Ordering::SeqCst);
+    }
+
+    /// The failure heard of from another worker, if any.
+    pub(crate) fn remote_error(&self) -> Option<String> {
+        self.remote
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn take_error(&self) -> Option<Error> {
