@@ -1,0 +1,44 @@
+//! Unbounded input on timely: windows fire when the frontier passes them while the source is
+//! still open, and RunInference batches are flushed by their deadline, not only at the end.
+//! No test waits on a timing: channels tell when an element has arrived, and receive
+//! timeouts are liveness guards only.
+
+use std::time::Duration;
+
+use crossbeam_channel::unbounded;
+use tandem_pipeline::{ChannelSink, ChannelSource, FixedWindows, Pipeline};
+use tandem_timely::TimelyRunner;
+
+const LIVENESS: Duration = Duration::from_secs(30);
+
+#[test]
+fn fixed_windows_of_an_unbounded_source_fire_before_it_closes() {
+    let (input_tx, input_rx) = unbounded::<String>();
+    let (out_tx, out_rx) = unbounded::<(String, u64)>();
+    let p = Pipeline::new();
+    p.read(ChannelSource::new(input_rx))
+        // Positions: "a"@0, "a"@1, "b"@2 in [0,3); "a"@3 in [3,6).
+        .window_into("Window", FixedWindows::new(3))
+        .map("Pair", |w: String| (w, ()))
+        .count_per_key("Count")
+        .write("Out", ChannelSink::new(out_tx));
+    let run = std::thread::spawn(move || p.run_with(&TimelyRunner::new(2)));
+
+    for w in ["a", "a", "b", "a"] {
+        input_tx.send(w.to_string()).expect("pipeline reads");
+    }
+    let mut first = vec![
+        out_rx.recv_timeout(LIVENESS).expect("window [0,3) fired"),
+        out_rx.recv_timeout(LIVENESS).expect("window [0,3) fired"),
+    ];
+    first.sort();
+    assert_eq!(first, vec![("a".to_string(), 2), ("b".to_string(), 1)]);
+    // [3,6) is still open: its element waits for the frontier.
+    assert!(out_rx.try_recv().is_err());
+
+    drop(input_tx);
+    let report = run.join().expect("run thread").expect("run");
+    let rest: Vec<(String, u64)> = out_rx.iter().collect();
+    assert_eq!(rest, vec![("a".to_string(), 1)]);
+    assert_eq!(report.step("Count").map(|s| s.elements_out), Some(3));
+}
