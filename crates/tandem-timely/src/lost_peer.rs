@@ -38,6 +38,15 @@ pub(crate) fn watch() -> LostPeer {
                 // The message replaces the backtrace: the runner reports it as an error.
                 return;
             }
+            // Once a peer is lost, timely's own threads fail in turn (poisoned queues):
+            // their panics repeat the same cause and are left out.
+            let lost_already = record.lock().map(|r| r.is_some()).unwrap_or(false);
+            let timely_thread = std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("timely:"));
+            if lost_already && timely_thread {
+                return;
+            }
             previous(info);
         }));
         slot
