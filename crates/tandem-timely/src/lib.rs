@@ -33,6 +33,7 @@ mod control;
 mod envelope;
 mod lost_peer;
 mod plan;
+mod recovery;
 mod report;
 mod route;
 mod source;
@@ -47,6 +48,7 @@ use std::time::{Duration, Instant};
 use tandem_pipeline::runner::api::SourceInstance;
 use tandem_pipeline::{Error, Graph, Result, RunReport, Runner, StopHandle};
 
+pub use crate::recovery::Recovery;
 use crate::state::{Counts, RunState};
 
 /// How long a worker parks when it has nothing to do before re-checking for a lost peer.
@@ -61,6 +63,7 @@ pub struct TimelyRunner {
     addresses: Vec<String>,
     bundle_size: usize,
     stop: StopHandle,
+    recovery: Option<Recovery>,
 }
 
 impl TimelyRunner {
@@ -72,6 +75,7 @@ impl TimelyRunner {
             addresses: Vec::new(),
             bundle_size: 64,
             stop: StopHandle::new(),
+            recovery: None,
         }
     }
 
@@ -108,6 +112,16 @@ impl TimelyRunner {
     /// still runs to completion.
     pub fn with_stop(mut self, stop: StopHandle) -> Self {
         self.stop = stop;
+        self
+    }
+
+    /// Commits each epoch of `recovery.epoch_inputs` inputs atomically and, on a rerun with
+    /// the same arguments, resumes after the last epoch every sink instance committed (see
+    /// [`Recovery`] for the exact guarantee). Every sink's input needs a coder
+    /// ([`PCollection::with_coder`](tandem_pipeline::PCollection::with_coder)).
+    pub fn with_recovery(mut self, mut recovery: Recovery) -> Self {
+        recovery.epoch_inputs = recovery.epoch_inputs.max(1);
+        self.recovery = Some(recovery);
         self
     }
 
@@ -154,7 +168,13 @@ fn runner_error(message: String) -> Error {
 impl Runner for TimelyRunner {
     fn run_graph(&self, mut graph: Graph) -> Result<RunReport> {
         let started = Instant::now();
-        plan::check(&graph, self.processes())?;
+        plan::check(&graph, self.processes(), self.recovery.is_some())?;
+        let total_workers = self.workers * self.processes();
+        let recovery = self.recovery.clone().map(|r| {
+            let instances = plan::sink_instances(&graph, total_workers);
+            let committed = r.committed_by_all(&instances, total_workers);
+            (r, committed)
+        });
         let n_steps = graph.steps().len();
         let sources: Vec<Option<SourceInstance>> =
             (0..n_steps).map(|s| graph.take_source(s)).collect();
@@ -171,6 +191,7 @@ impl Runner for TimelyRunner {
             workers: self.workers,
             bundle_size: self.bundle_size,
             stop: self.stop.clone(),
+            recovery,
         };
         let guards = {
             let (state, shared, lost) = (Arc::clone(&state), Arc::clone(&shared), lost.clone());
@@ -200,10 +221,19 @@ impl Runner for TimelyRunner {
         };
         // Wait for the workers, but stop waiting as soon as a peer is lost: timely's
         // networking then blocks forever and the process must exit with the error.
+        let exit_on_failure = self.recovery.is_some() && self.processes() > 1;
         loop {
             if let Some(message) = lost.message() {
                 std::mem::forget(guards);
                 return Err(runner_error(message));
+            }
+            if exit_on_failure && state.local_error_text().is_some() {
+                // The workers hold their capabilities (see `StepOp::hold_on_failure`): the
+                // process must exit now, which its peers see as a lost peer.
+                std::mem::forget(guards);
+                return Err(state
+                    .take_error()
+                    .unwrap_or_else(|| runner_error(String::new())));
             }
             if guards.guards().iter().all(|g| g.is_finished()) {
                 break;

@@ -9,6 +9,7 @@ use tandem_pipeline::runner::api::{
 use tandem_pipeline::{Error, Graph, Result, StepKind, StopHandle};
 use timely::worker::Worker;
 
+use crate::recovery::{EpochLog, Recovery};
 use crate::route::routes_of;
 use crate::source::{build_source, SourceOp};
 use crate::state::{Counts, RunState};
@@ -22,13 +23,44 @@ pub(crate) struct Settings {
     pub(crate) workers: usize,
     pub(crate) bundle_size: usize,
     pub(crate) stop: StopHandle,
+    /// Recovery settings and the epochs every sink instance committed.
+    pub(crate) recovery: Option<(Recovery, u64)>,
+}
+
+/// `(sink step, worker)` of every sink instance of a run on `workers` workers.
+pub(crate) fn sink_instances(graph: &Graph, workers: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for step in graph.steps().filter(|s| s.kind() == StepKind::Sink) {
+        match step.placement() {
+            Placement::Single => out.push((step.id(), 0)),
+            _ => out.extend((0..workers).map(|w| (step.id(), w))),
+        }
+    }
+    out
 }
 
 /// Refuses, before anything starts, a graph whose elements would have to cross processes
 /// without a codec: keyed inputs without one, and collections read by a single-instance step
 /// without a coder ([`PCollection::with_coder`](tandem_pipeline::PCollection::with_coder)).
-pub(crate) fn check(graph: &Graph, processes: usize) -> Result<()> {
+pub(crate) fn check(graph: &Graph, processes: usize, recovery: bool) -> Result<()> {
     for step in graph.steps() {
+        if recovery && step.kind() == StepKind::Sink {
+            for (port, &c) in step.inputs().iter().enumerate() {
+                let coded = match step.placement() {
+                    Placement::ByKey(codecs) => codecs.get(port).is_some(),
+                    _ => graph.collection(c).is_some_and(|col| col.coder().is_some()),
+                };
+                if !coded {
+                    return Err(Error::InvalidGraph {
+                        reason: format!(
+                            "sink `{}` logs its input for recovery: call `.with_coder()` on \
+                             the collection it writes",
+                            step.name()
+                        ),
+                    });
+                }
+            }
+        }
         match step.placement() {
             Placement::ByKey(codecs) if codecs.len() < step.inputs().len() => {
                 return Err(Error::InvalidGraph {
@@ -118,6 +150,11 @@ pub(crate) fn build(
                     first,
                     count: s.workers,
                     peers,
+                    hold_on_failure: s.recovery.is_some() && s.processes > 1,
+                    skip_below: s
+                        .recovery
+                        .as_ref()
+                        .map_or(0, |(r, committed)| committed.saturating_mul(r.epoch_inputs)),
                 };
                 build_source(scope, consumers.len(), op)
             } else {
@@ -132,7 +169,7 @@ pub(crate) fn build(
                         }
                     })?);
                 }
-                let in_codecs = step
+                let in_codecs: Vec<_> = step
                     .inputs()
                     .iter()
                     .enumerate()
@@ -141,7 +178,25 @@ pub(crate) fn build(
                         _ => graph.collection(c).and_then(|col| col.coder()),
                     })
                     .collect();
+                let single_elsewhere = matches!(step.placement(), Placement::Single) && here != 0;
+                let (log, replay) = match &s.recovery {
+                    Some((r, committed)) if step.kind() == StepKind::Sink && !single_elsewhere => {
+                        let (log, replay) = EpochLog::resume(
+                            r.clone(),
+                            sid,
+                            here,
+                            peers,
+                            *committed,
+                            in_codecs.clone(),
+                        )?;
+                        (Some(log), replay)
+                    }
+                    _ => (None, Vec::new()),
+                };
                 let op = StepOp {
+                    hold_on_failure: s.recovery.is_some() && s.processes > 1,
+                    log,
+                    replay,
                     sid,
                     name: step.name().to_string(),
                     exec: match step.placement() {

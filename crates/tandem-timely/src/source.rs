@@ -75,6 +75,10 @@ pub(crate) struct SourceOp {
     pub(crate) first: usize,
     pub(crate) count: usize,
     pub(crate) peers: usize,
+    /// Elements stamped below this belong to committed epochs: read, never emitted.
+    pub(crate) skip_below: u64,
+    /// See `StepOp::hold_on_failure`.
+    pub(crate) hold_on_failure: bool,
 }
 
 /// Adds the source operator to `scope`; returns one stream per timely output.
@@ -147,6 +151,9 @@ pub(crate) fn build_source<'s>(
                                     done = true;
                                     break;
                                 }
+                                if timestamp.0 < op.skip_below {
+                                    continue;
+                                }
                                 counts.out[0] += 1;
                                 let here = op.first + dealt % op.count.max(1);
                                 dealt += 1;
@@ -195,7 +202,9 @@ pub(crate) fn build_source<'s>(
             counts.busy += start.elapsed();
             flush(&mut pending, &caps, &mut outputs);
             if done {
-                caps.clear();
+                if !(op.hold_on_failure && op.state.aborted()) {
+                    caps.clear();
+                }
                 events = None;
                 op.state.add_counts(op.sid, &counts);
             } else if events.as_ref().is_some_and(|rx| !rx.is_empty()) {

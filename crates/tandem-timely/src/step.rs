@@ -26,6 +26,7 @@ use timely::dataflow::{Scope, Stream};
 
 use crate::envelope::Envelope;
 use crate::panic_text;
+use crate::recovery::EpochLog;
 use crate::route::{address, PortRoute};
 use crate::state::{Counts, RunState};
 
@@ -46,6 +47,14 @@ pub(crate) struct StepOp {
     pub(crate) peers: usize,
     pub(crate) bundle_size: usize,
     pub(crate) counts: Counts,
+    /// A sink's epoch log when the run has recovery on.
+    pub(crate) log: Option<EpochLog>,
+    /// Elements of committed epochs to feed the sink before any new input.
+    pub(crate) replay: Vec<(usize, Element)>,
+    /// On failure keep the capabilities (recovery across processes): dropping them would
+    /// let the other processes' frontiers pass epochs whose elements never arrive, and
+    /// commit them. The process exits instead and its peers see it lost.
+    pub(crate) hold_on_failure: bool,
 }
 
 /// Addressed outputs of one call: `(timely output, timestamp, envelope)`.
@@ -86,6 +95,12 @@ impl StepOp {
     }
 
     fn process(&mut self, port: usize, elem: Element, pending: &mut Pending) -> bool {
+        if let Some(log) = self.log.as_mut() {
+            if let Err(m) = log.record(port, &elem) {
+                self.fail("recovery log", m);
+                return false;
+            }
+        }
         if let Some(c) = self.counts.inp.get_mut(port) {
             *c += 1;
         }
@@ -244,11 +259,25 @@ pub(crate) fn build_step<'s>(
             if op.state.aborted() {
                 batch.clear();
                 let _ = catch_unwind(AssertUnwindSafe(|| op.exec.teardown()));
-                caps.clear();
+                if !op.hold_on_failure {
+                    caps.clear();
+                }
                 finished = true;
                 return;
             }
             let mut ok = true;
+            if !op.replay.is_empty() {
+                // Committed epochs of an earlier run, fed to the sink again (not re-logged).
+                let replay = std::mem::take(&mut op.replay);
+                let log = op.log.take();
+                ok = op.hook("start_bundle", &mut pending, |e, o| e.start_bundle(o));
+                for (port, elem) in replay {
+                    ok = ok && op.process(port, elem, &mut pending);
+                }
+                ok = ok && op.hook("finish_bundle", &mut pending, |e, o| e.finish_bundle(o));
+                op.log = log;
+                emit(&mut pending, &caps, &mut outputs);
+            }
             let mut elements = std::mem::take(&mut batch).into_iter().peekable();
             while ok && elements.peek().is_some() {
                 ok = op.hook("start_bundle", &mut pending, |e, o| e.start_bundle(o));
@@ -298,6 +327,12 @@ pub(crate) fn build_step<'s>(
                             cap.downgrade(&target);
                         }
                     }
+                    if let (true, Some(log)) = (ok && !op.state.aborted(), op.log.as_mut()) {
+                        if let Err(e) = log.commit_through(Some(f)) {
+                            op.state.fail(e);
+                            ok = false;
+                        }
+                    }
                     let held = catch_unwind(AssertUnwindSafe(|| op.exec.held())).unwrap_or(0);
                     op.counts.max_held = op.counts.max_held.max(held);
                     if !ok {
@@ -305,7 +340,9 @@ pub(crate) fn build_step<'s>(
                         // winds down; the error is already recorded.
                         let _ = catch_unwind(AssertUnwindSafe(|| op.exec.teardown()));
                         pending.clear();
-                        caps.clear();
+                        if !op.hold_on_failure {
+                            caps.clear();
+                        }
                         finished = true;
                     }
                 }
@@ -319,8 +356,15 @@ pub(crate) fn build_step<'s>(
                         }
                     }
                     let _ = catch_unwind(AssertUnwindSafe(|| op.exec.teardown()));
+                    if let (true, Some(log)) = (ok && !op.state.aborted(), op.log.as_mut()) {
+                        if let Err(e) = log.commit_through(None) {
+                            op.state.fail(e);
+                        }
+                    }
                     pending.clear();
-                    caps.clear();
+                    if ok || !op.hold_on_failure {
+                        caps.clear();
+                    }
                     finished = true;
                     op.state.add_counts(op.sid, &op.counts);
                 }
