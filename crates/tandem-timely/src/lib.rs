@@ -26,8 +26,32 @@
 //! * the [`RunReport`] of a process counts what its own workers did; process 0 holds the
 //!   results of single-instance steps (sinks, `collect`).
 //!
-//! A lost peer process (crash, `kill -9`) makes every other process's run return
-//! [`Error::Worker`] naming the lost peer within seconds; see [`TimelyRunner::cluster`].
+//! Failures: the first error on any worker fails the run on every process (a control
+//! dataflow broadcasts it). A lost peer process (crash, `kill -9`) makes every other
+//! process's run return [`Error::Worker`] naming the lost peer within seconds (timely itself
+//! has no fault tolerance; its networking panics and its workers would wait forever). A
+//! process whose run returned that error must exit: its timely threads are left behind.
+//!
+//! Recovery: [`TimelyRunner::with_recovery`] commits epochs of inputs atomically and resumes a
+//! rerun after the last epoch every sink committed; [`Recovery`] states the guarantee.
+//!
+//! ```
+//! use tandem_pipeline::Pipeline;
+//! use tandem_timely::TimelyRunner;
+//!
+//! let p = Pipeline::new();
+//! let sums = p
+//!     .create(vec![("a", 1u32), ("b", 2), ("a", 3)])
+//!     .map("Own", |(k, v)| (k.to_string(), v))
+//!     .combine_per_key("Sum", 0u32, |a, v| a + v)
+//!     .with_coder() // lets `collect` gather from other processes too
+//!     .collect("Out");
+//! p.run_with(&TimelyRunner::new(2))?;
+//! let mut got = sums.take();
+//! got.sort();
+//! assert_eq!(got, vec![("a".to_string(), 4), ("b".to_string(), 2)]);
+//! # Ok::<(), tandem_pipeline::Error>(())
+//! ```
 
 mod control;
 mod envelope;

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use crossbeam_channel::unbounded;
-use tandem_pipeline::{ChannelSink, ChannelSource, FixedWindows, Pipeline};
+use tandem_handler::{BatchConfig, HandlerError, ModelHandler};
+use tandem_pipeline::{ChannelSink, ChannelSource, FixedWindows, Pipeline, RunInference};
 use tandem_timely::TimelyRunner;
 
 const LIVENESS: Duration = Duration::from_secs(30);
@@ -41,4 +42,53 @@ fn fixed_windows_of_an_unbounded_source_fire_before_it_closes() {
     let rest: Vec<(String, u64)> = out_rx.iter().collect();
     assert_eq!(rest, vec![("a".to_string(), 1)]);
     assert_eq!(report.step("Count").map(|s| s.elements_out), Some(3));
+}
+
+/// Doubles numbers; batches of up to 100 or whatever waited 20 ms.
+struct Doubler;
+
+impl ModelHandler for Doubler {
+    type Example = u32;
+    type Prediction = u32;
+    type Model = ();
+    type Args = ();
+    fn load_model(&self) -> Result<(), HandlerError> {
+        Ok(())
+    }
+    fn run_inference(&self, batch: &[&u32], _: &(), _: &()) -> Result<Vec<u32>, HandlerError> {
+        Ok(batch.iter().map(|&&x| 2 * x).collect())
+    }
+    fn batch_config(&self) -> BatchConfig {
+        BatchConfig {
+            max_batch_size: 100,
+            max_wait: Duration::from_millis(20),
+            ..BatchConfig::default()
+        }
+    }
+    fn model_id(&self) -> String {
+        "doubler".into()
+    }
+}
+
+#[test]
+fn run_inference_flushes_a_partial_batch_on_its_deadline_while_input_is_open() {
+    let (input_tx, input_rx) = unbounded::<u32>();
+    let (out_tx, out_rx) = unbounded::<u32>();
+    let p = Pipeline::new();
+    p.read(ChannelSource::new(input_rx))
+        .run_inference("Double", RunInference::new(Doubler))
+        .map("Inference", |r| r.inference)
+        .write("Out", ChannelSink::new(out_tx));
+    let run = std::thread::spawn(move || p.run_with(&TimelyRunner::new(2)));
+    for x in [1, 2, 3] {
+        input_tx.send(x).expect("pipeline reads");
+    }
+    // Three elements never fill a batch of 100: only the deadline can release them.
+    let mut got: Vec<u32> = (0..3)
+        .map(|_| out_rx.recv_timeout(LIVENESS).expect("deadline flush"))
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![2, 4, 6]);
+    drop(input_tx);
+    run.join().expect("run thread").expect("run");
 }
