@@ -82,6 +82,9 @@ pub(crate) struct Collection {
     pub(crate) bounded: bool,
     pub(crate) windowing: Windowing,
     pub(crate) clone: CloneFn,
+    /// How to move the collection's elements between processes, when the pipeline set one
+    /// ([`PCollection::with_coder`](crate::PCollection::with_coder)).
+    pub(crate) coder: Option<std::sync::Arc<dyn crate::runner::api::ShuffleCodec>>,
 }
 
 #[derive(Default)]
@@ -162,6 +165,7 @@ impl Graph {
             bounded: bounded.unwrap_or(inherited_bounded),
             windowing: windowing.unwrap_or(inherited_windowing),
             clone: clone_fn::<T>(),
+            coder: None,
         });
         let id = self.collections.len() - 1;
         self.steps[step].outputs.push(id);

@@ -100,6 +100,24 @@ impl<T> PCollection<T> {
     }
 }
 
+impl<T: Elem + serde::Serialize + serde::de::DeserializeOwned> PCollection<T> {
+    /// Lets a distributed runner move this collection's elements between processes (Beam's
+    /// `setCoder`), in the binary wire format of [`runner::api`](crate::runner::api).
+    ///
+    /// Keyed steps (group, co-group, combine) carry their own codecs; this is needed for a
+    /// collection read by a single-instance step (a sink, [`collect`](PCollection::collect),
+    /// dead letters written to one file) when the pipeline runs on several processes: there
+    /// every process's share must reach the one instance. The local runner ignores it.
+    pub fn with_coder(self) -> Self {
+        if let Some(col) = self.pipeline.graph().collections.get_mut(self.id) {
+            col.coder = Some(std::sync::Arc::new(
+                crate::runner::api::ValueCodec::<T>::new(),
+            ));
+        }
+        self
+    }
+}
+
 /// Parameters for adding an element-wise step.
 pub(crate) struct ElementWise {
     pub(crate) name: String,
@@ -244,5 +262,12 @@ impl<I: Elem, O: Elem> Applied<I, O> {
         };
         drop(g);
         self.main.pipeline.handle(id)
+    }
+}
+
+impl<I: Elem, O: Elem + serde::Serialize + serde::de::DeserializeOwned> Applied<I, O> {
+    /// See [`PCollection::with_coder`] (the main output's coder).
+    pub fn with_coder(self) -> Self {
+        Self::new(self.main.with_coder())
     }
 }

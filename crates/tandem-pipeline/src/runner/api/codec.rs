@@ -136,6 +136,67 @@ where
     }
 }
 
+/// The codec of a whole collection's elements (any `T: Serialize + DeserializeOwned`), set
+/// with [`PCollection::with_coder`](crate::PCollection::with_coder) (Beam's `setCoder`). Its
+/// [`key_hash`](ShuffleCodec::key_hash) is the [`stable_hash`] of the element's binary
+/// encoding: such collections are never partitioned by key, only moved whole (to a
+/// [`Placement::Single`](crate::runner::api::Placement::Single) step on another process).
+pub(crate) struct ValueCodec<T>(PhantomData<fn() -> T>);
+
+impl<T> ValueCodec<T> {
+    pub(crate) fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<T> ShuffleCodec for ValueCodec<T>
+where
+    T: Elem + Serialize + DeserializeOwned,
+{
+    fn key_hash(&self, element: &AnyBox) -> Result<u64, CodecError> {
+        let mut bytes = Vec::new();
+        self.encode(element, WireFormat::Binary, &mut bytes)?;
+        Ok(stable_hash(&bytes))
+    }
+
+    fn encode(
+        &self,
+        element: &AnyBox,
+        format: WireFormat,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        let value = typed::<T>(element)?;
+        let err = |message: String| CodecError::Encode {
+            ty: std::any::type_name::<T>(),
+            format,
+            message,
+        };
+        match format {
+            WireFormat::Binary => {
+                let bytes = postcard::to_allocvec(value).map_err(|e| err(e.to_string()))?;
+                buf.extend_from_slice(&bytes);
+            }
+            WireFormat::Json => {
+                serde_json::to_writer(buf, value).map_err(|e| err(e.to_string()))?
+            }
+        }
+        Ok(())
+    }
+
+    fn decode(&self, bytes: &[u8], format: WireFormat) -> Result<AnyBox, CodecError> {
+        let err = |message: String| CodecError::Decode {
+            ty: std::any::type_name::<T>(),
+            format,
+            message,
+        };
+        let value: T = match format {
+            WireFormat::Binary => postcard::from_bytes(bytes).map_err(|e| err(e.to_string()))?,
+            WireFormat::Json => serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?,
+        };
+        Ok(Box::new(value))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +235,19 @@ mod tests {
         let mut json = Vec::new();
         codec.encode(&pixels, WireFormat::Json, &mut json).unwrap();
         assert!(json.len() > 30_000);
+    }
+
+    #[test]
+    fn value_codec_round_trips_whole_elements() {
+        let codec = ValueCodec::<Vec<String>>::new();
+        let v: AnyBox = Box::new(vec![String::from("a"), String::from("é")]);
+        for format in [WireFormat::Binary, WireFormat::Json] {
+            let mut bytes = Vec::new();
+            codec.encode(&v, format, &mut bytes).unwrap();
+            let back = codec.decode(&bytes, format).unwrap();
+            assert_eq!(back.downcast_ref::<Vec<String>>(), v.downcast_ref());
+        }
+        let wrong: AnyBox = Box::new(1u8);
+        assert!(codec.key_hash(&wrong).is_err());
     }
 }

@@ -22,6 +22,11 @@
 //!    can still reach it — elements not yet fully processed on the way, sources' watermarks,
 //!    and [`Executor::hold`]s upstream — exactly timely-dataflow's frontier. It calls
 //!    [`Executor::on_watermark`] as it advances; `Timestamp::MAX` ends the input.
+//!    Elements of other collections move between processes only towards a
+//!    [`Placement::Single`] step (a sink, `collect`, dead letters gathered in one place): a
+//!    runner spanning processes encodes them with the collection's coder
+//!    ([`CollectionView::coder`], set by [`PCollection::with_coder`](crate::PCollection::with_coder))
+//!    and refuses to start, naming the collection, when a cross-process edge has none.
 //! 6. Counts per step what went in and out, and returns a [`RunReport`](crate::RunReport).
 //!
 //! ```
@@ -46,11 +51,11 @@ mod executor;
 mod placement;
 mod view;
 
-pub use crate::element::{AnyBox, Element};
+pub use crate::element::{AnyBox, CloneFn, Element};
 pub use crate::graph::{CollectionId, StepId};
 pub use crate::io::source::{EventIter, SourceEvent};
-pub(crate) use codec::KvCodec;
 pub use codec::{CodecError, ShuffleCodec, WireFormat};
+pub(crate) use codec::{KvCodec, ValueCodec};
 pub(crate) use executor::ExecFactory;
 pub use executor::{ExecContext, Executor, Failure, OutputCounts, Outputs, ProcessError};
 pub use placement::Placement;

@@ -124,7 +124,16 @@ impl<'g> CollectionView<'g> {
     pub fn clone_element(&self, value: &AnyBox) -> AnyBox {
         (self.col().clone)(value)
     }
-    pub(crate) fn clone_fn(&self) -> CloneFn {
+    /// The codec moving this collection's elements between processes, if the pipeline set one
+    /// with [`PCollection::with_coder`](crate::PCollection::with_coder). Keyed steps' inputs
+    /// carry theirs in [`Placement::ByKey`]; this one is for the other edges that may cross
+    /// processes (into a [`Placement::Single`] step). Its `key_hash` is not a key's.
+    pub fn coder(&self) -> Option<std::sync::Arc<dyn crate::runner::api::ShuffleCodec>> {
+        self.col().coder.clone()
+    }
+    /// The function [`clone_element`](CollectionView::clone_element) calls, for runners whose
+    /// operators outlive their borrow of the graph (each worker thread of a distributed runner).
+    pub fn clone_fn(&self) -> CloneFn {
         self.col().clone
     }
     /// The steps reading this collection, with the input port each reads it on.

@@ -1,0 +1,118 @@
+//! The pipeline conformance set on timely-dataflow gives the local runner's results: on one
+//! process with two workers, and on three processes with one worker each (child processes of
+//! this test binary talking over 127.0.0.1).
+
+mod support;
+
+use std::time::Duration;
+
+use tandem_pipeline::{LocalRunner, Pipeline, RunReport};
+use tandem_timely::TimelyRunner;
+
+fn run_local() -> (Vec<String>, RunReport) {
+    let p = Pipeline::new();
+    let out = support::conformance(&p);
+    let report = p
+        .run_with(&LocalRunner::new().with_parallelism(3).with_bundle_size(5))
+        .expect("local run");
+    let mut v = out.take();
+    v.sort();
+    (v, report)
+}
+
+fn counts(r: &RunReport) -> Vec<(String, u64, u64, u64, u64, u64)> {
+    r.steps
+        .iter()
+        .map(|s| {
+            let c = (
+                s.elements_in,
+                s.elements_out,
+                s.dead_lettered,
+                s.filtered,
+                s.written,
+            );
+            (s.name.clone(), c.0, c.1, c.2, c.3, c.4)
+        })
+        .collect()
+}
+
+#[test]
+fn one_process_two_workers_matches_the_local_runner() {
+    let (local, local_report) = run_local();
+    let p = Pipeline::new();
+    let out = support::conformance(&p);
+    let report = p
+        .run_with(&TimelyRunner::new(2).with_bundle_size(5))
+        .expect("timely run");
+    let mut got = out.take();
+    got.sort();
+    assert_eq!(got, local);
+    assert!(local.iter().any(|l| l.starts_with("window sum")));
+    assert_eq!(local.iter().filter(|l| l.starts_with("served ")).count(), 3);
+    assert_eq!(
+        local.iter().filter(|l| l.starts_with("refused ")).count(),
+        1
+    );
+    assert_eq!(counts(&report), counts(&local_report));
+}
+
+/// Run by `three_processes_one_worker_each_match_the_local_runner` in each child process.
+#[test]
+#[ignore = "a child process of three_processes_one_worker_each_match_the_local_runner"]
+fn conformance_cluster_child() {
+    let Some((process, addresses)) = support::child_settings() else {
+        panic!("run by three_processes_one_worker_each_match_the_local_runner, not directly");
+    };
+    let p = Pipeline::new();
+    let out = support::conformance(&p);
+    let runner = TimelyRunner::cluster(1, process, addresses).expect("cluster settings");
+    if let Err(e) = p.run_with(&runner.with_bundle_size(5)) {
+        eprintln!("process {process}: {e}");
+        std::process::exit(1);
+    }
+    if process == 0 {
+        let path = std::env::var("TANDEM_TIMELY_OUT").expect("output path");
+        let mut lines = out.take();
+        lines.sort();
+        std::fs::write(path, lines.join("\n")).expect("write results");
+    }
+}
+
+#[test]
+fn three_processes_one_worker_each_match_the_local_runner() {
+    let (local, _) = run_local();
+    let dir = support::temp_dir("conformance");
+    let out = dir.join("out.txt");
+    let mut cluster = support::Cluster::start(
+        "conformance_cluster_child",
+        3,
+        &[("TANDEM_TIMELY_OUT", out.display().to_string())],
+    );
+    let results = cluster.wait(Duration::from_secs(120));
+    for (i, (status, err)) in results.iter().enumerate() {
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "process {i} ended with {status:?}: {err}"
+        );
+    }
+    let text = std::fs::read_to_string(&out).expect("process 0 wrote the results");
+    let got: Vec<String> = text.lines().map(str::to_string).collect();
+    assert_eq!(got, local);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_single_step_fed_across_processes_needs_a_coder() {
+    let p = Pipeline::new();
+    let _out = p
+        .create(0..3u8)
+        .map("Show", |x| format!("{x}"))
+        .collect("Out");
+    let runner = TimelyRunner::cluster(1, 0, support::free_addresses(2)).expect("settings");
+    let err = p.run_with(&runner).expect_err("refused before starting");
+    let text = err.to_string();
+    assert!(
+        text.contains("with_coder") && text.contains("Show"),
+        "{text}"
+    );
+}
