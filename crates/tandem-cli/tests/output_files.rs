@@ -55,7 +55,7 @@ fn resume_survives_a_line_torn_inside_a_multibyte_character() {
         .windows(3)
         .position(|w| w == "☕".as_bytes())
         .expect("the record holds ☕");
-    for cut in [coffee + 1, coffee + 2, last.len() - 1, 5] {
+    for cut in [coffee + 1, coffee + 2, last.len() - 2, 5] {
         let mut torn = lines[0].to_vec();
         torn.extend_from_slice(lines[1]);
         torn.extend_from_slice(&last[..cut]);
