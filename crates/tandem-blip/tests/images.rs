@@ -46,7 +46,10 @@ pub fn pixel_values_match<B: Backend>(backend: &B, config: &str) {
         &want,
         Close::abs(tol as f64),
     );
-    println!("{config} pixel_values: {r} (tolerance {tol:.3e}); {off} of {} values off by one level", got.len());
+    println!(
+        "{config} pixel_values: {r} (tolerance {tol:.3e}); {off} of {} values off by one level",
+        got.len()
+    );
     if let Some(name) = fx.info["image_384"].as_str() {
         let (shape, want) = fx.tensor("pixel_values_384");
         let got = BlipImageProcessor::new(384)

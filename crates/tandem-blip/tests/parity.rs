@@ -409,7 +409,8 @@ fn wgpu_outputs_and_generations_match() {
 #[test]
 #[ignore = "needs an NVIDIA GPU and driver: run with --ignored (scripts/gpu-check.sh) on one"]
 fn cuda_outputs_and_generations_match() {
-    let gpu = tandem_tensor_testing::acquire("blip parity (cuda)", tandem_cuda::CudaBackend::new(0));
+    let gpu =
+        tandem_tensor_testing::acquire("blip parity (cuda)", tandem_cuda::CudaBackend::new(0));
     for config in CONFIGS {
         vision_outputs_match(&gpu, config);
         decoder_outputs_match(&gpu, config);

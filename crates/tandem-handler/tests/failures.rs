@@ -270,7 +270,9 @@ fn timed_out_batch_is_dead_lettered_and_loses_nothing() {
     assert_eq!(engine.buffered(), 2);
     // Asks to be polled soon (in the future, within a second) until the batch returns ...
     let soon = |engine: &InferenceEngine<Hanging>| {
-        let d = engine.next_deadline().expect("a deadline while a batch is stuck");
+        let d = engine
+            .next_deadline()
+            .expect("a deadline while a batch is stuck");
         assert!(
             d > clock.now() && d <= clock.now() + Duration::from_secs(1),
             "stuck-batch poll at {:?} from now",
@@ -350,7 +352,11 @@ fn a_batch_wide_error_stops_bisection() {
         out.extend(engine.push(x));
     }
     out.extend(engine.flush());
-    assert_eq!(handler.calls.load(Ordering::SeqCst), 3, "batch + two halves");
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        3,
+        "batch + two halves"
+    );
     let mut dead: Vec<i32> = out.dead_letters.iter().map(|d| d.example).collect();
     dead.sort();
     assert_eq!(dead, vec![0, 1, 2, 3]);

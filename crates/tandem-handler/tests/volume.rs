@@ -98,7 +98,11 @@ fn max_buffered_elements_wait_and_one_more_runs_the_oldest() {
     assert_eq!(engine.buffered(), 3, "at the bound, everything waits");
     assert!(handler.sizes().is_empty(), "no batch ran at the bound");
     let out = engine.push(vec![3.0; 4]);
-    assert_eq!(out.results.len(), 4, "past the bound the oldest bucket runs");
+    assert_eq!(
+        out.results.len(),
+        4,
+        "past the bound the oldest bucket runs"
+    );
     assert_eq!(handler.sizes(), vec![4]);
     assert_eq!(engine.buffered(), 0);
 }

@@ -181,7 +181,12 @@ fn self_attention_with_padding_and_causal_masks() {
         .expect("plain")
         .to_vec::<f32>()
         .expect("read");
-    assert_close_slices("plain", &got, &s.reference(&x, &x, b, l, l, &|_, _, _| true), TOL);
+    assert_close_slices(
+        "plain",
+        &got,
+        &s.reference(&x, &x, b, l, l, &|_, _, _| true),
+        TOL,
+    );
 
     let got = layer
         .forward(&xt, Some(&mask), false)
@@ -221,7 +226,12 @@ fn fused_qkv_matches_separate_projections() {
         .expect("fwd")
         .to_vec::<f32>()
         .expect("read");
-    assert_close_slices("fused", &got, &s.reference(&x, &x, b, l, l, &|_, _, _| true), TOL);
+    assert_close_slices(
+        "fused",
+        &got,
+        &s.reference(&x, &x, b, l, l, &|_, _, _| true),
+        TOL,
+    );
 }
 
 #[test]
@@ -273,7 +283,12 @@ fn cross_attention_precomputed_kv_shared_over_batch() {
         .to_vec::<f32>()
         .expect("read");
     let enc_b: Vec<f32> = (0..b).flat_map(|_| enc.iter().copied()).collect();
-    assert_close_slices("cross", &got, &s.reference(&x, &enc_b, b, lq, lk, &|_, _, _| true), TOL);
+    assert_close_slices(
+        "cross",
+        &got,
+        &s.reference(&x, &enc_b, b, lq, lk, &|_, _, _| true),
+        TOL,
+    );
     // Repeating the one image for the batch gives the same result.
     let rows = Tensor::from_slice(&CpuBackend, &[0u32, 0, 0], &[3]).expect("ids");
     let kv3 = kv.select_batch(&rows).expect("select");

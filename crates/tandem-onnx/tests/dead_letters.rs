@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{handler, run_engine, require_runtime, Reference};
+use common::{handler, require_runtime, run_engine, Reference};
 use tandem_handler::HandlerError;
 use tandem_onnx::{NamedTensors, TensorData, TensorValue};
 use tandem_tensor_testing::{assert_close_slices, Close};
@@ -53,7 +53,12 @@ fn wrong_shaped_input_is_dead_lettered_naming_the_input() {
             .get("probs")
             .and_then(TensorValue::as_f32)
             .expect("probs");
-        assert_close_slices(&format!("row {i} probs"), got, &expected[i], Close::abs(1e-6));
+        assert_close_slices(
+            &format!("row {i} probs"),
+            got,
+            &expected[i],
+            Close::abs(1e-6),
+        );
     }
     assert_eq!(stats.dead_letters, 1);
     assert_eq!(stats.inferences, 6);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{handler, run_engine, require_runtime, Reference};
+use common::{handler, require_runtime, run_engine, Reference};
 use tandem_onnx::{BatchAxis, DType, NamedTensors, TensorData, TensorValue};
 use tandem_tensor_testing::{assert_close_slices, assert_row_sums, Close};
 

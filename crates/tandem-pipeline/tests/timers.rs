@@ -99,7 +99,10 @@ impl DoFn for Batcher {
 fn wait_for(counter: &AtomicUsize, n: usize) {
     let give_up = Instant::now() + Duration::from_secs(20);
     while counter.load(Ordering::SeqCst) < n {
-        assert!(Instant::now() < give_up, "the step never processed {n} elements");
+        assert!(
+            Instant::now() < give_up,
+            "the step never processed {n} elements"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }

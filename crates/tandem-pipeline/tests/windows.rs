@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crossbeam_channel::unbounded;
 use tandem_pipeline::{
-    ChannelSink, ChannelSource, CoGrouped, Error, FixedWindows, GlobalWindows, Pipeline, SlidingWindows,
-    Source, SourceEvent, Timestamp, Trigger,
+    ChannelSink, ChannelSource, CoGrouped, Error, FixedWindows, GlobalWindows, Pipeline,
+    SlidingWindows, Source, SourceEvent, Timestamp, Trigger,
 };
 
 const LIVENESS: Duration = Duration::from_secs(30);
@@ -260,7 +260,8 @@ fn a_processing_time_trigger_fires_a_co_group_while_input_is_open() {
     let (right_tx, right_rx) = unbounded::<(String, char)>();
     let (out_tx, out_rx) = unbounded::<CoGrouped<String, u32, char>>();
     let p = Pipeline::new();
-    let windowing = || GlobalWindows.triggering(Trigger::after_processing_time(Duration::from_millis(5)));
+    let windowing =
+        || GlobalWindows.triggering(Trigger::after_processing_time(Duration::from_millis(5)));
     let left = p
         .read(ChannelSource::new(left_rx))
         .window_into("WindowLeft", windowing());
@@ -285,5 +286,8 @@ fn a_processing_time_trigger_fires_a_co_group_while_input_is_open() {
     drop(left_tx);
     drop(right_tx);
     run.join().unwrap().unwrap();
-    assert!(out_rx.iter().next().is_none(), "nothing left for end of input");
+    assert!(
+        out_rx.iter().next().is_none(),
+        "nothing left for end of input"
+    );
 }

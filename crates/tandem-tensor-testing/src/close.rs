@@ -88,7 +88,10 @@ pub fn subnormal_spacing(dtype: DType) -> f64 {
 /// arithmetic with unit roundoff `u`, whatever the summation order (Higham, Lemma 3.1).
 pub fn gamma(n: usize, u: f64) -> f64 {
     let nu = n as f64 * u;
-    assert!(nu < 0.5, "γ_n undefined for n·u = {nu} (n = {n}, u = {u:e})");
+    assert!(
+        nu < 0.5,
+        "γ_n undefined for n·u = {nu} (n = {n}, u = {u:e})"
+    );
     nu / (1.0 - nu)
 }
 
@@ -315,33 +318,64 @@ mod tests {
 
     #[test]
     fn nan_and_infinity_fail_and_are_located() {
-        let err = check_close("x", &[2], &[1.0f32, f32::NAN], &[2], &[1.0f32, 1.0], Close::abs(1.0))
-            .unwrap_err();
+        let err = check_close(
+            "x",
+            &[2],
+            &[1.0f32, f32::NAN],
+            &[2],
+            &[1.0f32, 1.0],
+            Close::abs(1.0),
+        )
+        .unwrap_err();
         assert!(err.contains("flat index 1") && err.contains("NaN"), "{err}");
         let all_nan = vec![f32::NAN; 6];
         assert!(check_close("x", &[6], &all_nan, &[6], &[0f32; 6], Close::abs(1e9)).is_err());
-        let err = check_close("x", &[1], &[1.0f32], &[1], &[f32::INFINITY], Close::abs(1e9));
+        let err = check_close(
+            "x",
+            &[1],
+            &[1.0f32],
+            &[1],
+            &[f32::INFINITY],
+            Close::abs(1e9),
+        );
         assert!(err.is_err(), "a non-finite reference fails too");
     }
 
     #[test]
     fn shapes_are_compared_before_elements() {
-        let err = check_close("x", &[2, 2], &[0f32; 4], &[4], &[0f32; 4], Close::abs(1.0))
-            .unwrap_err();
+        let err =
+            check_close("x", &[2, 2], &[0f32; 4], &[4], &[0f32; 4], Close::abs(1.0)).unwrap_err();
         assert!(err.contains("shape [2, 2]"), "{err}");
-        let err = check_close("x", &[4], &[0f32; 4], &[4], &[0f32; 2], Close::abs(1.0))
-            .unwrap_err();
+        let err =
+            check_close("x", &[4], &[0f32; 4], &[4], &[0f32; 2], Close::abs(1.0)).unwrap_err();
         assert!(err.contains("reference has 2"), "{err}");
     }
 
     #[test]
     fn report_measures_abs_and_rel() {
-        let r = check_close("x", &[3], &[1.0f64, 2.2, 0.0], &[3], &[1.0f64, 2.0, 0.0], Close::abs(0.5))
-            .unwrap();
+        let r = check_close(
+            "x",
+            &[3],
+            &[1.0f64, 2.2, 0.0],
+            &[3],
+            &[1.0f64, 2.0, 0.0],
+            Close::abs(0.5),
+        )
+        .unwrap();
         assert!((r.max_abs - 0.2).abs() < 1e-12 && (r.max_rel - 0.1).abs() < 1e-12);
-        let err = check_close("x", &[2, 2], &[1.0f64, 2.5, 3.0, 9.0], &[2, 2], &[1.0f64, 2.0, 3.0, 4.0], Close::abs(0.1))
-            .unwrap_err();
-        assert!(err.contains("2 of 4") && err.contains("index [1, 1]"), "{err}");
+        let err = check_close(
+            "x",
+            &[2, 2],
+            &[1.0f64, 2.5, 3.0, 9.0],
+            &[2, 2],
+            &[1.0f64, 2.0, 3.0, 4.0],
+            Close::abs(0.1),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("2 of 4") && err.contains("index [1, 1]"),
+            "{err}"
+        );
     }
 
     /// The softmax tolerance sees the bugs it guards: a normaliser 20% off and an all-zero

@@ -6,9 +6,9 @@
 mod common;
 
 use common::{assert_close, gpu, pair, tol};
+use tandem_tensor::{attention, Activation, AttentionSpec, DType, Tensor};
 use tandem_tensor_testing::close::{gamma, probabilities, unit_roundoff};
 use tandem_tensor_testing::{assert_row_sums, assert_tensor_close, Close};
-use tandem_tensor::{attention, Activation, AttentionSpec, DType, Tensor};
 
 #[test]
 fn matmul_tiles_transposes_and_epilogue() {
@@ -213,10 +213,14 @@ fn long_row_softmax_check_sees_a_wrong_normaliser_and_zeros() {
         let want = c.softmax(None, false).unwrap().to_vec_f32().unwrap();
         let p_tol = probabilities(dtype, n);
         for (bug, got) in [
-            ("normaliser 20% off", want.iter().map(|p| p / 1.2).collect::<Vec<f32>>()),
+            (
+                "normaliser 20% off",
+                want.iter().map(|p| p / 1.2).collect::<Vec<f32>>(),
+            ),
             ("all zeros", vec![0f32; want.len()]),
         ] {
-            let close = tandem_tensor_testing::check_close(bug, &[3, n], &got, &[3, n], &want, p_tol);
+            let close =
+                tandem_tensor_testing::check_close(bug, &[3, n], &got, &[3, n], &want, p_tol);
             let sums = tandem_tensor_testing::check_row_sums(bug, &[3, n], &got, p_tol.rel);
             assert!(close.is_err() && sums.is_err(), "{dtype} {bug} passed");
         }

@@ -171,7 +171,12 @@ pub fn model_outputs<B: Backend>(backend: &B, name: &str) -> f64 {
     let tol = ACTIVATIONS;
     eprintln!("{name}:");
     let vision = model.vision_forward(&pixels).expect("vision");
-    let mut worst = check(&f, &vision.last_hidden_state, "vision_last_hidden_state", tol);
+    let mut worst = check(
+        &f,
+        &vision.last_hidden_state,
+        "vision_last_hidden_state",
+        tol,
+    );
     // The tower's own pooled output (`post_layernorm` of the class token, width
     // vision hidden): a width mismatch fails, there is no fallback to the projected tensor.
     worst = worst.max(check(&f, &vision.pooled, "vision_pooler_output", tol));
@@ -179,15 +184,30 @@ pub fn model_outputs<B: Backend>(backend: &B, name: &str) -> f64 {
         .image_features_from_pixels(&pixels)
         .expect("image features");
     let text = model.text_forward(&tokens).expect("text");
-    worst = worst.max(check(&f, &text.last_hidden_state, "text_last_hidden_state", tol));
+    worst = worst.max(check(
+        &f,
+        &text.last_hidden_state,
+        "text_last_hidden_state",
+        tol,
+    ));
     worst = worst.max(check(&f, &text.pooled, "text_pooler_output", tol));
     let txt = model
         .text_features_from_tokens(&tokens)
         .expect("text features");
     worst = worst.max(check(&f, &img, "image_features", tol));
     worst = worst.max(check(&f, &txt, "text_features", tol));
-    worst = worst.max(check(&f, &img.l2_normalize(0.0).expect("n"), "image_embeds", tol));
-    worst = worst.max(check(&f, &txt.l2_normalize(0.0).expect("n"), "text_embeds", tol));
+    worst = worst.max(check(
+        &f,
+        &img.l2_normalize(0.0).expect("n"),
+        "image_embeds",
+        tol,
+    ));
+    worst = worst.max(check(
+        &f,
+        &txt.l2_normalize(0.0).expect("n"),
+        "text_embeds",
+        tol,
+    ));
     let logits = model.logits_per_image(&img, &txt).expect("logits");
     worst = worst.max(check(&f, &logits, "logits_per_image", tol));
     worst

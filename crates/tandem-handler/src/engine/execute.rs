@@ -1,16 +1,16 @@
 //! Running one batch: panics caught, output counts checked, retries with back-off, bisection of
 //! failed batches, and the batch timeout.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
-use std::sync::Arc;
-use std::time::Duration;
 use crate::config::BatchConfig;
 use crate::error::{panic_message, HandlerError};
 use crate::handler::{ModelHandler, PredictionResult};
 use crate::metrics::MetricKey;
 use crate::output::Completed;
 use crate::registry::ModelLease;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::buckets::BucketKey;
 use super::InferenceEngine;

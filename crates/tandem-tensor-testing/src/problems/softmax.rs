@@ -3,8 +3,8 @@
 
 use crate::input::{arb_float_dtype, arb_size, Dist, Input};
 use crate::reference::{broadcast_flat, softmax};
-use crate::tolerance::unflatten;
 use crate::run_problem;
+use crate::tolerance::unflatten;
 use proptest::prelude::*;
 use tandem_tensor::{Backend, DType};
 
