@@ -203,7 +203,11 @@ pub fn max_difference(
                 expected.len()
             ));
         }
-        for (a, e) in actual.iter().zip(expected) {
+        for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+            // `f32::max` drops NaN: a non-finite value must fail, not score 0.
+            if !a.is_finite() || !e.is_finite() {
+                return Err(format!("{name}: class {i} is {a}, expected {e}"));
+            }
             worst = worst.max((a - e).abs());
         }
     }

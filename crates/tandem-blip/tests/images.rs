@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fixture, max_abs_diff, Fixture, CONFIGS};
+use common::{fixture, Fixture, CONFIGS};
 use std::path::PathBuf;
 use tandem_blip::{
     open_image, BlipHandler, BlipImage, BlipImageProcessor, GenerationConfig, ImageOptions,
@@ -11,6 +11,7 @@ use tandem_blip::{
 };
 use tandem_handler::ModelHandler;
 use tandem_tensor::{Backend, CpuBackend};
+use tandem_tensor_testing::{assert_close, Close};
 
 fn photo(name: &str) -> RgbImage {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -28,9 +29,8 @@ pub fn pixel_values_match<B: Backend>(backend: &B, config: &str) {
     let photos: Vec<RgbImage> = fx.images().iter().map(|n| photo(n)).collect();
     let refs: Vec<&RgbImage> = photos.iter().collect();
     let got = processor.pixel_values(backend, &refs).unwrap();
-    assert_eq!(got.dims(), &shape[..]);
+    let dims = got.dims().to_vec();
     let got = got.to_vec_f32().unwrap();
-    let err = max_abs_diff(&got, &want);
     // One 8-bit level is the tolerance; f32 rounding of the normalisation adds a few ulps.
     let tol = tol * (1.0 + 1e-5);
     let off = got
@@ -38,21 +38,34 @@ pub fn pixel_values_match<B: Backend>(backend: &B, config: &str) {
         .zip(&want)
         .filter(|(a, b)| (*a - *b).abs() > 1e-4)
         .count();
-    println!("{config} pixel_values: max abs error {err:.3e} (tolerance {tol:.3e}); {off} of {} values off by one level", got.len());
-    assert!(err <= tol, "{config} pixel_values: {err} > {tol}");
+    let r = assert_close(
+        &format!("{config} pixel_values"),
+        &dims,
+        &got,
+        &shape,
+        &want,
+        Close::abs(tol as f64),
+    );
+    println!(
+        "{config} pixel_values: {r} (tolerance {tol:.3e}); {off} of {} values off by one level",
+        got.len()
+    );
     if let Some(name) = fx.info["image_384"].as_str() {
         let (shape, want) = fx.tensor("pixel_values_384");
         let got = BlipImageProcessor::new(384)
             .pixel_values(backend, &[&photo(name)])
             .unwrap();
-        assert_eq!(got.dims(), &shape[..]);
-        // The reference is stored as f16: allow its rounding (≤ 2^-10 relative) on top.
-        let err = max_abs_diff(&got.to_vec_f32().unwrap(), &want);
-        println!("{config} pixel_values_384 ({name}): max abs error {err:.3e}");
-        assert!(
-            err <= tol + 2.2 * 2f32.powi(-11),
-            "{config} pixel_values_384: {err}"
+        // The reference is stored as f16: allow its rounding (≤ 2^-11 relative, values ≤ 2.2
+        // in magnitude after normalisation) on top of one level.
+        let r = assert_close(
+            &format!("{config} pixel_values_384 ({name})"),
+            got.dims(),
+            &got.to_vec_f32().unwrap(),
+            &shape,
+            &want,
+            Close::abs((tol + 2.2 * 2f32.powi(-11)) as f64),
         );
+        println!("{config} pixel_values_384 ({name}): {r}");
     }
 }
 

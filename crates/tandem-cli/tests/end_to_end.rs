@@ -210,7 +210,13 @@ fn caption_writes_every_output_dead_letters_bad_inputs_and_resumes() {
             .iter()
             .map(|c| c["probability"].as_f64().unwrap())
             .collect();
-        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{probs:?}");
+        // Σ of ≤ 4 probabilities printed with 6+ significant digits: 1e-4 is generous.
+        tandem_tensor_testing::assert_row_sums(
+            "caption probabilities",
+            &[1, probs.len()],
+            &probs,
+            1e-4,
+        );
         assert!(probs.windows(2).all(|w| w[0] >= w[1]));
         assert_eq!(r["rank_model"].as_str().unwrap(), clip);
     }
@@ -370,10 +376,158 @@ fn ab_reports_both_arms_with_an_interval_as_text_and_html() {
     assert_eq!(records.len(), 4);
     let arms: Vec<&str> = records.iter().map(|r| r["arm"].as_str().unwrap()).collect();
     assert!(arms.iter().all(|a| *a == "champion" || *a == "challenger"));
-    // The split is by key hash: the same run again assigns the same arms.
+    // Every record's top-1 probability is a probability, and its captions sum to one.
+    for r in &records {
+        let probs: Vec<f64> = r["captions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["probability"].as_f64().unwrap())
+            .collect();
+        tandem_tensor_testing::assert_row_sums("A/B captions", &[1, probs.len()], &probs, 1e-4);
+    }
+    // The split is by key hash: the same run again assigns the same arms, image by image.
+    let arm_of = |records: &[Value]| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = records
+            .iter()
+            .map(|r| {
+                (
+                    r["image"].as_str().unwrap().to_string(),
+                    r["arm"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let out2 = dir.path().join("ab2.jsonl");
+    let argv2: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a == &out.display().to_string() {
+                out2.display().to_string()
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    let argv2: Vec<&str> = argv2.iter().map(String::as_str).collect();
+    let again = tandem(&argv2);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(
+        arm_of(&jsonl(&out2)),
+        arm_of(&records),
+        "a second run assigns every image the same arm"
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     check_html_structure(&page);
     assert!(page.contains("<svg") && page.contains("id=\"ab\""));
+}
+
+/// The captions themselves, not only the structure: greedy decoding through the binary gives
+/// transformers' greedy captions for blip-tiny-a (`reference.json` `generations.greedy`,
+/// max_length 20, no prompt); beam search with 3 beams returns transformers' best beam among
+/// its 3, and each caption's probability is CLIP's (the `tandem-clip` library, itself checked
+/// against transformers) for that image and those captions.
+#[test]
+fn caption_values_match_the_blip_and_clip_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let blip_dir = root().join("crates/tandem-blip/tests/fixtures/blip-tiny-a");
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(blip_dir.join("reference.json")).expect("reference.json"),
+    )
+    .expect("JSON");
+    let names: Vec<String> = serde_json::from_value(reference["images"].clone()).expect("images");
+    let text_of = |run: &str| -> Vec<String> {
+        serde_json::from_value(reference["generations"][run]["text"].clone()).expect("text")
+    };
+    assert_eq!(reference["generation"]["max_length"].as_u64(), Some(20));
+    let clip = tandem_clip::ClipModel::load(
+        Path::new(&fixture("clip", "clip-tiny-a")),
+        &tandem_tensor::CpuBackend,
+        tandem_tensor::DType::F32,
+    )
+    .expect("clip-tiny-a loads");
+    for (decoding, n, run) in [("greedy", "1", "greedy"), ("beam", "3", "beam3")] {
+        let out = dir.path().join(format!("{decoding}.jsonl"));
+        let mut args: Vec<String> = vec!["caption".into()];
+        args.extend(photos());
+        args.extend([
+            "--blip-model".into(),
+            fixture("blip", "blip-tiny-a"),
+            "--clip-model".into(),
+            fixture("clip", "clip-tiny-a"),
+            "--decoding".into(),
+            decoding.into(),
+            "-n".into(),
+            n.into(),
+            "--max-length".into(),
+            "20".into(),
+            "-q".into(),
+            "--no-progress".into(),
+            "--out".into(),
+            out.display().to_string(),
+        ]);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run_out = tandem(&argv);
+        assert_eq!(run_out.status.code(), Some(0), "{}", text(&run_out.stderr));
+        let want = text_of(run);
+        let records = jsonl(&out);
+        assert_eq!(records.len(), names.len());
+        for r in &records {
+            let image = r["image"].as_str().unwrap();
+            let i = names
+                .iter()
+                .position(|n| image.ends_with(&format!("/{n}")))
+                .unwrap_or_else(|| panic!("{image} is not a fixture image"));
+            let caps: Vec<String> = r["captions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["caption"].as_str().unwrap().to_string())
+                .collect();
+            let probs: Vec<f64> = r["captions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["probability"].as_f64().unwrap())
+                .collect();
+            assert_eq!(caps.len(), n.parse::<usize>().unwrap(), "{image}: {caps:?}");
+            assert!(
+                caps.contains(&want[i]),
+                "{decoding} {image}: transformers' caption {:?} not among {caps:?}",
+                want[i]
+            );
+            if decoding == "greedy" {
+                assert_eq!(caps, [want[i].clone()], "{image}");
+            }
+            // CLIP's probabilities of these captions for this image, from the library.
+            let photo =
+                tandem_image::open_image(Path::new(image), tandem_image::ImageOptions::default())
+                    .expect("photo");
+            let refs: Vec<&str> = caps.iter().map(String::as_str).collect();
+            let ranked = clip.rank(&photo, &refs).expect("rank");
+            let want_p: Vec<f64> = caps
+                .iter()
+                .map(|c| {
+                    ranked
+                        .iter()
+                        .find(|(t, _)| t == c)
+                        .map(|(_, p)| f64::from(*p))
+                        .expect("ranked caption")
+                })
+                .collect();
+            // The JSON holds f32 probabilities printed in full: same computation, same values
+            // up to the printing (1e-6).
+            tandem_tensor_testing::assert_close_slices(
+                &format!("{decoding} {image} probabilities"),
+                &probs,
+                &want_p,
+                tandem_tensor_testing::Close::abs(1e-6),
+            );
+            tandem_tensor_testing::assert_row_sums(image, &[1, probs.len()], &probs, 1e-5);
+        }
+    }
 }
 
 #[test]

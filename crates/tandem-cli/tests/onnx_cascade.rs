@@ -5,15 +5,17 @@
 mod onnx_cascade;
 
 use std::path::Path;
+use tandem_tensor_testing::{assert_close_slices, assert_row_sums, Close};
 
 #[test]
 fn onnx_cascade_matches_python_onnxruntime() {
+    // A test that cannot run fails naming the fix; it never passes as `ok` without running.
     if let Err(e) = tandem_onnx::runtime::environment(None) {
-        if std::env::var_os("CI").is_some() {
-            panic!("ONNX Runtime must be available in CI ({e}); `cargo xtask ci` installs it");
-        }
-        eprintln!("SKIPPED onnx_cascade_matches_python_onnxruntime: {e}");
-        return;
+        panic!(
+            "onnx_cascade_matches_python_onnxruntime: ONNX Runtime is not available ({e}); \
+             install it with `cargo xtask ci` (which sets ORT_DYLIB_PATH), point ORT_DYLIB_PATH \
+             at libonnxruntime.so, or leave this test out with `--skip onnx_cascade`"
+        );
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let fixtures = root.join("crates/tandem-onnx/tests/fixtures/onnx-tiny");
@@ -26,13 +28,18 @@ fn onnx_cascade_matches_python_onnxruntime() {
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     let want = onnx_cascade::reference(&fixtures).expect("reference loads");
     assert_eq!(want.len(), 4);
-    let diff = onnx_cascade::max_difference(&out.probs, &want).expect("same images");
-    eprintln!("max |Rust - Python onnxruntime| = {diff:e}");
-    assert!(diff <= 1e-4, "differs by {diff}");
-    for probs in out.probs.values() {
-        assert!(
-            (probs.iter().sum::<f32>() - 1.0).abs() < 1e-5,
-            "a softmax: {probs:?}"
-        );
+    // Same images, then every class of every image: the pipeline's probabilities against
+    // Python onnxruntime's on transformers' embeddings. The embeddings agree to 1e-4 (see the
+    // CLIP parity tests) and a 3-class softmax of a linear layer moves by at most that much.
+    assert_eq!(
+        out.probs.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the same images"
+    );
+    for (image, expected) in &want {
+        let got = &out.probs[image];
+        let r = assert_close_slices(image, got, expected, Close::abs(1e-4));
+        eprintln!("{image}: {r}");
+        assert_row_sums(image, &[1, got.len()], got, 1e-5);
     }
 }

@@ -8,8 +8,7 @@ use tandem_wgpu::WgpuBackend;
 
 #[test]
 fn wgpu_parity_with_transformers() {
-    // No adapter fails the test with the fix named, unless TANDEM_ALLOW_MISSING_DEVICE=1.
-    if let Some(gpu) = acquire("clip parity", WgpuBackend::shared()) {
-        common::parity_suite(&gpu);
-    }
+    // No adapter fails the test with the fix named.
+    let gpu = acquire("clip parity", WgpuBackend::shared());
+    common::parity_suite(&gpu);
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{ex, options, temp_dir, write_weights, Linear};
 use tandem_handler::{
-    BatchConfig, HandlerError, InferenceEngine, ManualClock, ModelHandler, RetryPolicy,
+    BatchConfig, Clock, HandlerError, InferenceEngine, ManualClock, ModelHandler, RetryPolicy,
 };
 
 fn weights(name: &str) -> std::path::PathBuf {
@@ -217,9 +217,13 @@ fn loading_failure_is_reported_once_and_every_element_dead_lettered() {
     );
 }
 
-/// Blocks on a gate for batches containing 0, to simulate a hung call.
+/// For batches containing 0, moves the engine's manual clock past the batch timeout (the call
+/// "hangs" in the clock's time) and then blocks on a gate until the test releases it. Other
+/// batches return at once and never move the clock, so they cannot time out however slowly a
+/// loaded machine runs them: the outcome depends only on the injected clock.
 struct Hanging {
     gate: Mutex<mpsc::Receiver<()>>,
+    clock: ManualClock,
 }
 
 impl ModelHandler for Hanging {
@@ -234,6 +238,7 @@ impl ModelHandler for Hanging {
 
     fn run_inference(&self, batch: &[&i32], _: &(), _: &()) -> Result<Vec<i32>, HandlerError> {
         if batch.iter().any(|&&x| x == 0) {
+            self.clock.advance(Duration::from_millis(21));
             let gate = self.gate.lock().map_err(HandlerError::inference)?;
             let _ = gate.recv();
         }
@@ -243,6 +248,8 @@ impl ModelHandler for Hanging {
     fn batch_config(&self) -> BatchConfig {
         BatchConfig {
             max_batch_size: 2,
+            // Long enough that only a full batch (or a poll for the stuck one) runs anything.
+            max_wait: Duration::from_secs(3600),
             batch_timeout: Some(Duration::from_millis(20)),
             ..Default::default()
         }
@@ -255,16 +262,27 @@ fn timed_out_batch_is_dead_lettered_and_loses_nothing() {
     let clock = ManualClock::new();
     let handler = Arc::new(Hanging {
         gate: Mutex::new(gate),
+        clock: clock.clone(),
     });
     let mut engine = InferenceEngine::new(handler, (), options("hang", &clock)).unwrap();
     let mut out = engine.push(0);
     out.extend(engine.push(1)); // [0, 1] hangs past the timeout and is set aside
     assert_eq!(engine.buffered(), 2);
-    assert!(
-        engine.next_deadline().is_some(),
-        "asks to be polled until the batch returns"
-    );
+    // Asks to be polled soon (in the future, within a second) until the batch returns ...
+    let soon = |engine: &InferenceEngine<Hanging>| {
+        let d = engine
+            .next_deadline()
+            .expect("a deadline while a batch is stuck");
+        assert!(
+            d > clock.now() && d <= clock.now() + Duration::from_secs(1),
+            "stuck-batch poll at {:?} from now",
+            d.checked_duration_since(clock.now())
+        );
+    };
+    soon(&engine);
     out.extend(engine.push(2));
+    // ... even while a bucket waits for its (hour-long) max_wait: the earlier deadline wins.
+    soon(&engine);
     out.extend(engine.push(3)); // [2, 3] runs normally meanwhile
     assert_eq!(
         out.results.iter().map(|r| r.inference).collect::<Vec<_>>(),
@@ -280,4 +298,72 @@ fn timed_out_batch_is_dead_lettered_and_loses_nothing() {
         .iter()
         .all(|d| matches!(d.error, HandlerError::Timeout { .. })));
     assert_eq!(engine.buffered(), 0);
+}
+
+/// Fails a full batch of 8 with an ordinary (bisectable) error; of the two halves, the one
+/// holding 0 fails with a batch-wide error (`Unavailable`), the other succeeds.
+struct WideInHalf {
+    calls: AtomicUsize,
+}
+
+impl ModelHandler for WideInHalf {
+    type Example = i32;
+    type Prediction = i32;
+    type Model = ();
+    type Args = ();
+
+    fn load_model(&self) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    fn run_inference(&self, batch: &[&i32], _: &(), _: &()) -> Result<Vec<i32>, HandlerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if batch.len() == 8 {
+            return Err(HandlerError::inference("one bad element somewhere"));
+        }
+        if batch.iter().any(|&&x| x == 0) {
+            return Err(HandlerError::Unavailable {
+                reason: "service down".into(),
+            });
+        }
+        Ok(batch.iter().map(|&&x| x * 10).collect())
+    }
+
+    fn batch_config(&self) -> BatchConfig {
+        BatchConfig {
+            max_batch_size: 8,
+            ..Default::default()
+        }
+    }
+}
+
+/// Bisection stops at a batch-wide error: the half that failed that way is dead-lettered as a
+/// whole (bisecting it would only repeat the failure), the other half is served. Exactly three
+/// calls: the batch and its two halves.
+#[test]
+fn a_batch_wide_error_stops_bisection() {
+    let clock = ManualClock::new();
+    let handler = Arc::new(WideInHalf {
+        calls: AtomicUsize::new(0),
+    });
+    let mut engine = InferenceEngine::new(handler.clone(), (), options("wide", &clock)).unwrap();
+    let mut out = tandem_handler::Completed::default();
+    for x in 0..8 {
+        out.extend(engine.push(x));
+    }
+    out.extend(engine.flush());
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        3,
+        "batch + two halves"
+    );
+    let mut dead: Vec<i32> = out.dead_letters.iter().map(|d| d.example).collect();
+    dead.sort();
+    assert_eq!(dead, vec![0, 1, 2, 3]);
+    assert!(out
+        .dead_letters
+        .iter()
+        .all(|d| matches!(d.error, HandlerError::Unavailable { .. })));
+    let served: Vec<i32> = out.results.iter().map(|r| r.inference).collect();
+    assert_eq!(served, vec![40, 50, 60, 70]);
 }

@@ -76,6 +76,13 @@ fn counts_add_up_across_workers_and_steps() {
     }
     // The load is counted once, in the step whose worker loaded first.
     assert_eq!(a.model_loads + b.model_loads, 1);
+    // The registry times a load on the real clock: reading a file takes a positive time, and
+    // exactly one load's time is recorded (added, not replaced or subtracted).
+    let load_seconds = a.model_load_seconds + b.model_load_seconds;
+    assert!(
+        load_seconds > 0.0 && load_seconds.is_finite(),
+        "load time recorded: {load_seconds}"
+    );
     assert_eq!(a.model_bytes, Some(20));
 
     let text = report.to_prometheus();

@@ -74,3 +74,35 @@ fn hundred_thousand_elements_with_bounded_buffering() {
     assert_eq!(checksum, expected);
     assert_eq!(engine.buffered(), 0);
 }
+
+/// `max_buffered` is a bound, not a trigger: exactly `max_buffered` waiting elements stay
+/// waiting (no batch runs early), one more runs the oldest bucket.
+#[test]
+fn max_buffered_elements_wait_and_one_more_runs_the_oldest() {
+    let dir = temp_dir("bound");
+    let path = dir.join("m.safetensors");
+    write_weights(&path, &[1.0; 4], 0.0);
+    let clock = ManualClock::new();
+    let cfg = BatchConfig {
+        max_batch_size: 100,
+        max_wait: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let handler = Arc::new(Linear::new(&path, cfg));
+    let opts = options("bound", &clock).with_max_buffered(3);
+    let mut engine = InferenceEngine::new(handler.clone(), (), opts).unwrap();
+    for i in 0..3 {
+        let out = engine.push(vec![i as f32; 4]);
+        assert!(out.results.is_empty() && out.dead_letters.is_empty());
+    }
+    assert_eq!(engine.buffered(), 3, "at the bound, everything waits");
+    assert!(handler.sizes().is_empty(), "no batch ran at the bound");
+    let out = engine.push(vec![3.0; 4]);
+    assert_eq!(
+        out.results.len(),
+        4,
+        "past the bound the oldest bucket runs"
+    );
+    assert_eq!(handler.sizes(), vec![4]);
+    assert_eq!(engine.buffered(), 0);
+}

@@ -5,6 +5,13 @@ use tandem_nn::{
     padding_mask, Attention, CrossKv, KvCache, Linear, QkvProjection, VisionEmbeddings,
 };
 use tandem_tensor::{CpuBackend, Tensor};
+use tandem_tensor_testing::{assert_close_slices, Close};
+
+/// Our layers against host f32 loops: dot products of length ≤ 8 (γ_8·Σ|a·b| ≈ 5e-7·Σ|a·b|,
+/// Σ|a·b| ≤ 8 for values in [-1, 1)), an exp and a normalisation per softmax, four projections
+/// in a row: about 1e-5 worst case. 1e-4 absolute keeps 10x margin and is still 1e-4 of the
+/// outputs' unit scale: a wrong mask, head split or scale moves them by > 1e-2.
+const TOL: Close = Close::abs(1e-4);
 
 struct Rng(u64);
 impl Rng {
@@ -110,16 +117,6 @@ fn naive(
     out
 }
 
-fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let err = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(err <= tol, "{what}: max abs error {err}");
-}
-
 struct Setup {
     q: Proj,
     k: Proj,
@@ -184,11 +181,11 @@ fn self_attention_with_padding_and_causal_masks() {
         .expect("plain")
         .to_vec::<f32>()
         .expect("read");
-    assert_close(
+    assert_close_slices(
+        "plain",
         &got,
         &s.reference(&x, &x, b, l, l, &|_, _, _| true),
-        1e-4,
-        "plain",
+        TOL,
     );
 
     let got = layer
@@ -197,7 +194,7 @@ fn self_attention_with_padding_and_causal_masks() {
         .to_vec::<f32>()
         .expect("read");
     let want = s.reference(&x, &x, b, l, l, &|bi, _, j| pad[bi * l + j] == 1);
-    assert_close(&got, &want, 1e-4, "padding");
+    assert_close_slices("padding", &got, &want, TOL);
 
     let got = layer
         .forward(&xt, Some(&mask), true)
@@ -205,7 +202,7 @@ fn self_attention_with_padding_and_causal_masks() {
         .to_vec::<f32>()
         .expect("read");
     let want = s.reference(&x, &x, b, l, l, &|bi, i, j| j <= i && pad[bi * l + j] == 1);
-    assert_close(&got, &want, 1e-4, "causal + padding");
+    assert_close_slices("causal + padding", &got, &want, TOL);
 }
 
 #[test]
@@ -229,11 +226,11 @@ fn fused_qkv_matches_separate_projections() {
         .expect("fwd")
         .to_vec::<f32>()
         .expect("read");
-    assert_close(
+    assert_close_slices(
+        "fused",
         &got,
         &s.reference(&x, &x, b, l, l, &|_, _, _| true),
-        1e-4,
-        "fused",
+        TOL,
     );
 }
 
@@ -268,7 +265,7 @@ fn kv_cache_steps_equal_one_causal_pass() {
         .expect("cat")
         .to_vec::<f32>()
         .expect("read");
-    assert_close(&stepped, &full, 1e-5, "cached");
+    assert_close_slices("cached", &stepped, &full, Close::abs(1e-5));
 }
 
 #[test]
@@ -286,11 +283,11 @@ fn cross_attention_precomputed_kv_shared_over_batch() {
         .to_vec::<f32>()
         .expect("read");
     let enc_b: Vec<f32> = (0..b).flat_map(|_| enc.iter().copied()).collect();
-    assert_close(
+    assert_close_slices(
+        "cross",
         &got,
         &s.reference(&x, &enc_b, b, lq, lk, &|_, _, _| true),
-        1e-4,
-        "cross",
+        TOL,
     );
     // Repeating the one image for the batch gives the same result.
     let rows = Tensor::from_slice(&CpuBackend, &[0u32, 0, 0], &[3]).expect("ids");
@@ -300,7 +297,7 @@ fn cross_attention_precomputed_kv_shared_over_batch() {
         .expect("cross")
         .to_vec::<f32>()
         .expect("read");
-    assert_close(&again, &got, 1e-6, "repeated kv");
+    assert_close_slices("repeated kv", &again, &got, Close::abs(1e-6));
 }
 
 #[test]
@@ -373,7 +370,7 @@ fn vision_embeddings_match_a_naive_convolution() {
             }
         }
     }
-    assert_close(&got, &want, 1e-4, "vision embeddings");
+    assert_close_slices("vision embeddings", &got, &want, TOL);
     assert!(
         emb.forward(&tensor(&rng.vec(3 * 4 * 4), &[1, 3, 4, 4]))
             .is_err(),

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use tandem_nn::{write_safetensors, HostTensor, NnError, Weights};
 use tandem_tensor::{CpuBackend, DType};
+use tandem_tensor_testing::{assert_close_slices, close::unit_roundoff, Close};
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tandem-nn-weights-{}", std::process::id()));
@@ -33,7 +34,7 @@ fn sample() -> Vec<HostTensor> {
 
 #[test]
 fn loads_each_disk_dtype_into_f32_by_prefixed_name() {
-    for (dtype, tol) in [(DType::F32, 0.0), (DType::F16, 2e-3), (DType::BF16, 2e-2)] {
+    for dtype in [DType::F32, DType::F16, DType::BF16] {
         let path = tmp(&format!("dtype-{dtype}.safetensors"));
         write_safetensors(&path, &sample(), dtype).expect("write");
         let w = Weights::from_file(&path, &CpuBackend, DType::F32).expect("open");
@@ -41,12 +42,14 @@ fn loads_each_disk_dtype_into_f32_by_prefixed_name() {
         let weight = layer.get("fc.weight", &[2, 3]).expect("weight");
         assert_eq!(weight.dtype(), DType::F32);
         let got = weight.to_vec::<f32>().expect("read");
-        for (g, e) in got.iter().zip(&sample()[0].values) {
-            assert!(
-                (g - e).abs() <= tol * e.abs().max(1.0),
-                "{dtype}: {g} vs {e}"
-            );
-        }
+        // Written as `dtype` then widened: one rounding to `dtype`, at most its unit roundoff
+        // relative (every sample value is a normal number of that dtype; exact in f32).
+        assert_close_slices(
+            &format!("{dtype} fc.weight"),
+            &got,
+            &sample()[0].values,
+            Close::rel(unit_roundoff(dtype)),
+        );
         assert_eq!(layer.full_name("fc.bias"), "enc.layers.0.fc.bias");
         assert_eq!(w.shape_of("head.weight"), Some(vec![4]));
         layer.get("fc.bias", &[2]).expect("bias");

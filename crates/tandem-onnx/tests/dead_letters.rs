@@ -2,9 +2,10 @@
 
 mod common;
 
-use common::{handler, max_abs, run_engine, runtime_available, Reference};
+use common::{handler, require_runtime, run_engine, Reference};
 use tandem_handler::HandlerError;
 use tandem_onnx::{NamedTensors, TensorData, TensorValue};
+use tandem_tensor_testing::{assert_close_slices, Close};
 
 fn reason(error: &HandlerError) -> String {
     error.to_string()
@@ -12,9 +13,7 @@ fn reason(error: &HandlerError) -> String {
 
 #[test]
 fn wrong_shaped_input_is_dead_lettered_naming_the_input() {
-    if !runtime_available("wrong_shaped_input_is_dead_lettered_naming_the_input") {
-        return;
-    }
+    require_runtime("wrong_shaped_input_is_dead_lettered_naming_the_input");
     let reference = Reference::load();
     let rows = reference.f32_rows("classifier_input");
     let expected = reference.f32_rows("classifier_probs");
@@ -54,7 +53,12 @@ fn wrong_shaped_input_is_dead_lettered_naming_the_input() {
             .get("probs")
             .and_then(TensorValue::as_f32)
             .expect("probs");
-        assert!(max_abs(got, &expected[i]) <= 1e-6);
+        assert_close_slices(
+            &format!("row {i} probs"),
+            got,
+            &expected[i],
+            Close::abs(1e-6),
+        );
     }
     assert_eq!(stats.dead_letters, 1);
     assert_eq!(stats.inferences, 6);
@@ -63,9 +67,7 @@ fn wrong_shaped_input_is_dead_lettered_naming_the_input() {
 
 #[test]
 fn missing_unknown_and_mistyped_inputs_are_named() {
-    if !runtime_available("missing_unknown_and_mistyped_inputs_are_named") {
-        return;
-    }
+    require_runtime("missing_unknown_and_mistyped_inputs_are_named");
     let good = || {
         NamedTensors::new()
             .with("features", TensorValue::vector_f32(vec![1.0; 4]))

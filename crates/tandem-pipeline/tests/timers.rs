@@ -8,32 +8,46 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded};
-use tandem_pipeline::{BoxError, ChannelSink, ChannelSource, DoFn, Emitter, LocalRunner, Pipeline};
+use tandem_pipeline::{
+    BoxError, ChannelSink, ChannelSource, Clock, DoFn, Emitter, LocalRunner, ManualClock, Pipeline,
+};
 
 /// Holds elements and emits them as one batch when `max` are held, when the deadline
-/// (`wait` after the first held element) passes, or at the end of a bundle.
+/// (`wait` after the first held element, on the injected `clock`) passes, or at the end of a
+/// bundle.
+///
+/// The runner's timers run on real `Instant`s; the batcher translates its clock into them: a
+/// deadline not yet reached on `clock` is reported as a re-check `POLL` from now, one reached
+/// as now. So whether the deadline has passed depends only on the test advancing `clock`, never
+/// on how fast a loaded machine runs the test.
 #[derive(Clone)]
 struct Batcher {
     max: usize,
     wait: Duration,
+    clock: Arc<ManualClock>,
     held: Vec<u32>,
-    first_at: Option<Instant>,
+    first_at_ms: Option<u64>,
+    processed: Arc<AtomicUsize>,
     deadline_flushes: Arc<AtomicUsize>,
 }
 
+const POLL: Duration = Duration::from_millis(2);
+
 impl Batcher {
-    fn new(max: usize, wait: Duration, deadline_flushes: Arc<AtomicUsize>) -> Self {
+    fn new(max: usize, wait: Duration, clock: Arc<ManualClock>) -> Self {
         Self {
             max,
             wait,
+            clock,
             held: Vec::new(),
-            first_at: None,
-            deadline_flushes,
+            first_at_ms: None,
+            processed: Arc::default(),
+            deadline_flushes: Arc::default(),
         }
     }
 
     fn flush(&mut self, out: &mut Emitter<'_, u32, Vec<u32>>) {
-        self.first_at = None;
+        self.first_at_ms = None;
         if !self.held.is_empty() {
             out.emit(std::mem::take(&mut self.held));
         }
@@ -46,7 +60,8 @@ impl DoFn for Batcher {
 
     fn process(&mut self, x: u32, out: &mut Emitter<'_, u32, Vec<u32>>) -> Result<(), BoxError> {
         self.held.push(x);
-        self.first_at.get_or_insert_with(Instant::now);
+        self.first_at_ms.get_or_insert(self.clock.now_ms());
+        self.processed.fetch_add(1, Ordering::SeqCst);
         if self.held.len() >= self.max {
             self.flush(out);
         }
@@ -59,13 +74,36 @@ impl DoFn for Batcher {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.first_at.map(|t| t + self.wait)
+        let first = self.first_at_ms?;
+        let due = first + self.wait.as_millis() as u64;
+        Some(if self.clock.now_ms() >= due {
+            Instant::now()
+        } else {
+            Instant::now() + POLL
+        })
     }
 
     fn on_deadline(&mut self, out: &mut Emitter<'_, u32, Vec<u32>>) -> Result<(), BoxError> {
-        self.deadline_flushes.fetch_add(1, Ordering::SeqCst);
-        self.flush(out);
+        let due = self
+            .first_at_ms
+            .is_some_and(|first| self.clock.now_ms() >= first + self.wait.as_millis() as u64);
+        if due {
+            self.deadline_flushes.fetch_add(1, Ordering::SeqCst);
+            self.flush(out);
+        }
         Ok(())
+    }
+}
+
+/// Waits (liveness guard only, not a speed check) until `counter` reaches `n`.
+fn wait_for(counter: &AtomicUsize, n: usize) {
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while counter.load(Ordering::SeqCst) < n {
+        assert!(
+            Instant::now() < give_up,
+            "the step never processed {n} elements"
+        );
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -73,26 +111,35 @@ impl DoFn for Batcher {
 fn deadline_flushes_a_partial_batch_while_input_is_still_open() {
     let (input_tx, input_rx) = unbounded::<u32>();
     let (out_tx, out_rx) = unbounded::<Vec<u32>>();
-    let deadline_flushes = Arc::new(AtomicUsize::new(0));
+    let clock = ManualClock::new(0);
+    let batcher = Batcher::new(100, Duration::from_millis(20), Arc::clone(&clock));
+    let (processed, deadline_flushes) = (
+        Arc::clone(&batcher.processed),
+        Arc::clone(&batcher.deadline_flushes),
+    );
     let p = Pipeline::new();
     p.read(ChannelSource::new(input_rx))
-        .par_do(
-            "Batch",
-            Batcher::new(
-                100,
-                Duration::from_millis(20),
-                Arc::clone(&deadline_flushes),
-            ),
-        )
+        .par_do("Batch", batcher)
         .with_parallelism(1)
         .write("Out", ChannelSink::new(out_tx));
-    // Bundles far larger than the input: only the deadline can release the batch.
-    let runner = LocalRunner::new().with_bundle_size(10_000);
+    // Bundles far larger and longer than the input: only the deadline can release the batch.
+    let runner = LocalRunner::new()
+        .with_bundle_size(10_000)
+        .with_max_bundle_time(Duration::from_secs(3600));
     let run = std::thread::spawn(move || p.run_with(&runner));
 
     for x in [1, 2, 3] {
         input_tx.send(x).unwrap();
     }
+    wait_for(&processed, 3);
+    // 19 ms on the injected clock: not yet due, however long the machine took so far.
+    clock.advance(Duration::from_millis(19));
+    assert!(
+        out_rx.recv_timeout(POLL * 20).is_err(),
+        "flushed before the deadline"
+    );
+    assert_eq!(deadline_flushes.load(Ordering::SeqCst), 0);
+    clock.advance(Duration::from_millis(1));
     // Generous liveness guard, not a speed check: the batch must come while input is open.
     let batch = out_rx
         .recv_timeout(Duration::from_secs(20))
@@ -116,7 +163,7 @@ fn held_elements_are_flushed_at_end_of_input() {
     p.create(0..10u32)
         .par_do(
             "Batch",
-            Batcher::new(4, Duration::from_secs(3600), Arc::default()),
+            Batcher::new(4, Duration::from_secs(3600), ManualClock::new(0)),
         )
         .with_parallelism(1)
         .write("Out", ChannelSink::new(tx));

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crossbeam_channel::unbounded;
 use tandem_pipeline::{
-    ChannelSink, ChannelSource, Error, FixedWindows, GlobalWindows, Pipeline, SlidingWindows,
-    Source, SourceEvent, Timestamp, Trigger,
+    ChannelSink, ChannelSource, CoGrouped, Error, FixedWindows, GlobalWindows, Pipeline,
+    SlidingWindows, Source, SourceEvent, Timestamp, Trigger,
 };
 
 const LIVENESS: Duration = Duration::from_secs(30);
@@ -249,4 +249,45 @@ fn a_processing_time_trigger_fires_while_input_is_open() {
     drop(input_tx);
     run.join().unwrap().unwrap();
     assert!(out_rx.iter().next().is_none());
+}
+
+/// A windowed co-group fires by its timer too: with a processing-time trigger on both inputs
+/// (the same windowing), the joined pane leaves while both inputs are still open. Without the
+/// co-group's `next_deadline`/`on_deadline` nothing would leave before end of input.
+#[test]
+fn a_processing_time_trigger_fires_a_co_group_while_input_is_open() {
+    let (left_tx, left_rx) = unbounded::<(String, u32)>();
+    let (right_tx, right_rx) = unbounded::<(String, char)>();
+    let (out_tx, out_rx) = unbounded::<CoGrouped<String, u32, char>>();
+    let p = Pipeline::new();
+    let windowing =
+        || GlobalWindows.triggering(Trigger::after_processing_time(Duration::from_millis(5)));
+    let left = p
+        .read(ChannelSource::new(left_rx))
+        .window_into("WindowLeft", windowing());
+    let right = p
+        .read(ChannelSource::new(right_rx))
+        .window_into("WindowRight", windowing());
+    left.co_group_by_key("Join", &right)
+        .write("Out", ChannelSink::new(out_tx));
+    let run = std::thread::spawn(move || p.run_with(&common::runner(2)));
+    left_tx.send(("k".into(), 7)).unwrap();
+    right_tx.send(("k".into(), 'x')).unwrap();
+    // Both values may come in one pane or in two (each side's element starts the timer when it
+    // arrives): gather panes until both are seen, all while the inputs are open.
+    let (mut ls, mut rs) = (Vec::new(), Vec::new());
+    while ls.is_empty() || rs.is_empty() {
+        let (k, (l, r)) = out_rx.recv_timeout(LIVENESS).expect("processing-time pane");
+        assert_eq!(k, "k");
+        ls.extend(l);
+        rs.extend(r);
+    }
+    assert_eq!((ls, rs), (vec![7], vec!['x']));
+    drop(left_tx);
+    drop(right_tx);
+    run.join().unwrap().unwrap();
+    assert!(
+        out_rx.iter().next().is_none(),
+        "nothing left for end of input"
+    );
 }

@@ -14,8 +14,8 @@
 /// The constructor expression is evaluated once per test, inside the generated module (which
 /// glob-imports its parent, so names imported next to the macro call resolve). Cases per op:
 /// `TANDEM_CONFORMANCE_CASES` if set, else `cases`, else [`DEFAULT_CASES`](crate::DEFAULT_CASES).
-/// A fallible constructor that finds no device fails every test with its reason, unless
-/// `TANDEM_ALLOW_MISSING_DEVICE=1`, which turns that into a printed skip.
+/// A fallible constructor that finds no device fails every test with its reason and the fix
+/// (never a silent pass).
 ///
 /// For a backend that CI machines never have (CUDA), `ignore: "reason"` marks every test
 /// `#[ignore = "reason"]`: `cargo test` lists each as ignored with the reason (never a silent
@@ -98,8 +98,7 @@ macro_rules! __conformance_tests {
     };
     (@body ($source:expr) ($cases:expr) $name:ident $module:ident $run:ident) => {
         let cases = $crate::runner::cases($cases);
-        if let Some(backend) = $crate::acquire(stringify!($name), $source) {
-            $crate::problems::$module::$run(&backend, cases);
-        }
+        let backend = $crate::acquire(stringify!($name), $source);
+        $crate::problems::$module::$run(&backend, cases);
     };
 }

@@ -1,6 +1,5 @@
 //! Per-dtype tolerances and comparison helpers that name the worst element.
 
-use std::fmt::Write;
 use tandem_tensor::DType;
 
 /// `|actual - expected| ≤ atol + rtol·|expected| + acc·scale[i]` per element.
@@ -53,9 +52,11 @@ impl Tolerance {
     }
 }
 
-/// Compares `actual` with `expected` element by element. On failure the message names the
-/// number of bad elements and the worst one (index, multi-index in `dims`, both values, error
-/// and allowed error). NaN matches NaN; infinities must match exactly.
+/// Compares `actual` with `expected` element by element through the workspace's one
+/// comparison loop ([`crate::close`]). On failure the message names the number of bad elements
+/// and the worst one (index, multi-index in `dims`, both values, error and allowed error) and
+/// the max abs/rel error. NaN must meet NaN and an infinity the same infinity: the reference
+/// propagates NaN inputs and fully masked rows exactly as the ops must.
 pub fn compare(
     what: &str,
     dims: &[usize],
@@ -64,55 +65,16 @@ pub fn compare(
     scale: Option<&[f64]>,
     tol: Tolerance,
 ) -> Result<(), String> {
-    if actual.len() != expected.len() {
-        return Err(format!(
-            "{what}: got {} elements, expected {} (dims {dims:?})",
-            actual.len(),
-            expected.len()
-        ));
-    }
-    let mut worst: Option<(usize, f64, f64)> = None;
-    let mut bad = 0usize;
-    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
-        let allowed = tol.atol + tol.rtol * e.abs() + tol.acc * scale.map_or(0.0, |s| s[i]);
-        let ok = if e.is_nan() || a.is_nan() {
-            e.is_nan() && a.is_nan()
-        } else if e.is_infinite() || a.is_infinite() {
-            a == e
-        } else {
-            (a - e).abs() <= allowed
-        };
-        if !ok {
-            bad += 1;
-            // Rank by how many allowed errors the element is off (NaN/inf count as infinitely bad).
-            let ratio = if (a - e).is_finite() {
-                (a - e).abs() / allowed.max(f64::MIN_POSITIVE)
-            } else {
-                f64::INFINITY
-            };
-            if worst.is_none_or(|(_, r, _)| ratio > r) {
-                worst = Some((i, ratio, allowed));
-            }
-        }
-    }
-    match worst {
-        None => Ok(()),
-        Some((i, _, allowed)) => {
-            let mut msg = String::new();
-            let _ = write!(
-                msg,
-                "{what}: {bad} of {} elements differ; worst at flat index {i} (index {:?} of dims {dims:?}): \
-                 got {}, expected {}, error {:e} > allowed {:e} ({tol:?})",
-                actual.len(),
-                unflatten(i, dims),
-                actual[i],
-                expected[i],
-                (actual[i] - expected[i]).abs(),
-                allowed
-            );
-            Err(msg)
-        }
-    }
+    crate::close::compare_elements(
+        what,
+        dims,
+        actual,
+        expected,
+        |i, e| tol.atol + tol.rtol * e.abs() + tol.acc * scale.map_or(0.0, |s| s[i]),
+        true,
+    )
+    .map(drop)
+    .map_err(|e| format!("{e} ({tol:?})"))
 }
 
 /// Exact comparison for integer results (indices).

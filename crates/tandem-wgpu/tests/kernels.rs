@@ -7,6 +7,8 @@ mod common;
 
 use common::{assert_close, gpu, pair, tol};
 use tandem_tensor::{attention, Activation, AttentionSpec, DType, Tensor};
+use tandem_tensor_testing::close::{gamma, probabilities, unit_roundoff};
+use tandem_tensor_testing::{assert_row_sums, assert_tensor_close, Close};
 
 #[test]
 fn matmul_tiles_transposes_and_epilogue() {
@@ -66,14 +68,14 @@ fn batched_matmul_with_broadcast_weight() {
         "batched",
         &ga.matmul(&gw).unwrap(),
         &ca.matmul(&cw).unwrap(),
-        1e-4,
+        tol(DType::F32),
     );
     let (cb, gb) = pair(3, &[3, 2, 20, 9], DType::F32);
     assert_close(
         "per-batch",
         &ga.matmul(&gb).unwrap(),
         &ca.matmul(&cb).unwrap(),
-        1e-4,
+        tol(DType::F32),
     );
 }
 
@@ -148,24 +150,42 @@ fn fully_masked_query_is_nan_like_pytorch() {
 
 #[test]
 fn long_rows_reduce_normalise_and_rank() {
+    let n = 5000;
     for dtype in [DType::F32, DType::BF16] {
-        let (c, g) = pair(7, &[3, 5000], dtype);
+        let (c, g) = pair(7, &[3, n], dtype);
         let t = tol(dtype);
-        assert_close(
-            "softmax",
-            &g.softmax(None, false).unwrap(),
-            &c.softmax(None, false).unwrap(),
-            t,
+        // Probabilities of a 5000-wide row are ~2e-4: an absolute tolerance would pass a
+        // normaliser 20% off (f32) or all zeros (bf16). Relative, derived from the dtype and
+        // the row length (see `probabilities`), plus every row summing to 1.
+        let p_tol = probabilities(dtype, n);
+        let want = c.softmax(None, false).unwrap().to_vec_f32().unwrap();
+        let got = g.softmax(None, false).unwrap();
+        assert_tensor_close("softmax", &got, &[3, n], &want, p_tol);
+        assert_row_sums("softmax", &[3, n], &got.to_vec_f32().unwrap(), p_tol.rel);
+        // log p = x − m − log Z: log Z carries Z's relative error (γ_n(u32)) as an absolute
+        // one; each side then rounds the output to `dtype` (2·u_dtype relative between them).
+        let u32_ = unit_roundoff(DType::F32);
+        let log_tol = Close::new(
+            2.0 * (gamma(n, u32_) + 8.0 * u32_),
+            2.0 * unit_roundoff(dtype),
         );
         assert_close(
             "log_softmax",
             &g.log_softmax().unwrap(),
             &c.log_softmax().unwrap(),
-            t,
+            log_tol,
         );
-        assert_close("sum", &g.sum_last().unwrap(), &c.sum_last().unwrap(), 1e-3);
-        let (cg, gg) = pair(8, &[5000], dtype);
-        let (cb, gb) = pair(9, &[5000], dtype);
+        // A sum of 5000 values in [-1, 1): two f32 summation orders differ by about
+        // √n·u32·Σ|x| ≈ 70·6e-8·2500 ≈ 1e-5 (typical), under 1e-3 absolute; then one rounding
+        // to `dtype` per side: 2·u_dtype relative.
+        assert_close(
+            "sum",
+            &g.sum_last().unwrap(),
+            &c.sum_last().unwrap(),
+            Close::new(1e-3, 2.0 * unit_roundoff(dtype)),
+        );
+        let (cg, gg) = pair(8, &[n], dtype);
+        let (cb, gb) = pair(9, &[n], dtype);
         assert_close(
             "layer_norm",
             &g.layer_norm(&gg, &gb, 1e-5).unwrap(),
@@ -179,6 +199,30 @@ fn long_rows_reduce_normalise_and_rank() {
         let (gv, gi) = g.topk_last(7).unwrap();
         let (cv, ci) = c.topk_last(7).unwrap();
         assert_eq!(gi.to_vec::<u32>().unwrap(), ci.to_vec::<u32>().unwrap());
-        assert_close("topk values", &gv, &cv, 0.0);
+        assert_close("topk values", &gv, &cv, Close::abs(0.0));
+    }
+}
+
+/// The long-row softmax check can fail: the CPU result with its normaliser 20% off, or all
+/// zeros, is rejected in both dtypes (with the former absolute tolerance both passed).
+#[test]
+fn long_row_softmax_check_sees_a_wrong_normaliser_and_zeros() {
+    let n = 5000;
+    for dtype in [DType::F32, DType::BF16] {
+        let (c, _) = pair(7, &[3, n], dtype);
+        let want = c.softmax(None, false).unwrap().to_vec_f32().unwrap();
+        let p_tol = probabilities(dtype, n);
+        for (bug, got) in [
+            (
+                "normaliser 20% off",
+                want.iter().map(|p| p / 1.2).collect::<Vec<f32>>(),
+            ),
+            ("all zeros", vec![0f32; want.len()]),
+        ] {
+            let close =
+                tandem_tensor_testing::check_close(bug, &[3, n], &got, &[3, n], &want, p_tol);
+            let sums = tandem_tensor_testing::check_row_sums(bug, &[3, n], &got, p_tol.rel);
+            assert!(close.is_err() && sums.is_err(), "{dtype} {bug} passed");
+        }
     }
 }

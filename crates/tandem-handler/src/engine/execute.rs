@@ -1,20 +1,22 @@
 //! Running one batch: panics caught, output counts checked, retries with back-off, bisection of
 //! failed batches, and the batch timeout.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
-use std::sync::Arc;
-use std::time::Duration;
-
 use crate::config::BatchConfig;
 use crate::error::{panic_message, HandlerError};
 use crate::handler::{ModelHandler, PredictionResult};
 use crate::metrics::MetricKey;
 use crate::output::Completed;
 use crate::registry::ModelLease;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::buckets::BucketKey;
 use super::InferenceEngine;
+
+/// Longest real wait between two readings of the engine's clock while a timed call runs.
+const WAIT_SLICE: Duration = Duration::from_millis(5);
 
 type Outcome<E, P> = (Vec<E>, Result<Vec<P>, HandlerError>);
 
@@ -170,8 +172,8 @@ impl<H: ModelHandler> InferenceEngine<H> {
         Call::Done(examples, result)
     }
 
-    /// Runs the batch on a fresh thread and waits up to `limit` (real time: a running call
-    /// cannot be interrupted, only abandoned). On timeout returns the receiver that will get
+    /// Runs the batch on a fresh thread and waits up to `limit` on the engine's clock (a running
+    /// call cannot be interrupted, only abandoned). On timeout returns the receiver that will get
     /// the examples back when the call finally ends.
     fn call_with_timeout(
         &mut self,
@@ -206,9 +208,20 @@ impl<H: ModelHandler> InferenceEngine<H> {
             let error = HandlerError::inference("inference thread exited before its batch");
             return Ok((batch, Err(error)));
         }
-        match done_rx.recv_timeout(limit) {
-            Ok(outcome) => Ok(outcome),
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => Err(done_rx),
+        // `limit` is measured on the injected clock (so a test's manual clock decides whether a
+        // call overran, not the machine's load); the real wait is sliced so a clock that jumps
+        // is noticed within `WAIT_SLICE`.
+        let deadline = self.options.clock.now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(self.options.clock.now());
+            if left.is_zero() {
+                return Err(done_rx);
+            }
+            match done_rx.recv_timeout(left.min(WAIT_SLICE)) {
+                Ok(outcome) => return Ok(outcome),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Err(done_rx),
+            }
         }
     }
 

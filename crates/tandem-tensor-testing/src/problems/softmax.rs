@@ -1,11 +1,10 @@
 //! Softmax over the last dim with an additive mask (broadcast, possibly `-inf` padding) and the
 //! causal flag (queries at the end of the keys, as in a KV cache).
 
-use super::check_float;
 use crate::input::{arb_float_dtype, arb_size, Dist, Input};
 use crate::reference::{broadcast_flat, softmax};
+use crate::run_problem;
 use crate::tolerance::unflatten;
-use crate::{run_problem, Tolerance};
 use proptest::prelude::*;
 use tandem_tensor::{Backend, DType};
 
@@ -103,15 +102,40 @@ pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
         .as_ref()
         .map(|m| expand(&m.values(p.dtype), &m.dims, &p.x.dims));
     let expected = softmax::softmax(&p.x.values(p.dtype), &p.x.dims, mask_v.as_deref(), p.causal);
-    check_float(
-        &what,
-        &y,
-        &p.x.dims,
-        p.dtype,
-        &expected,
-        None,
-        Tolerance::of(p.dtype),
-    )
+    check_probabilities(&what, &y, &p.x.dims, p.dtype, &expected)
+}
+
+/// Probabilities get a relative tolerance derived from the dtype and the row length
+/// ([`crate::close::probabilities`]: an absolute half-precision tolerance passes an all-zero
+/// softmax once rows are long enough that every probability is below it) and a row-sum check.
+/// Rows the reference leaves NaN (every key masked) must be NaN and are left out of the sums.
+pub(crate) fn check_probabilities<B: Backend>(
+    what: &str,
+    y: &tandem_tensor::Tensor<B>,
+    dims: &[usize],
+    dtype: DType,
+    expected: &[f64],
+) -> Result<(), String> {
+    super::check_meta(what, y, dims, dtype)?;
+    let got = crate::input::download(y).map_err(|e| format!("{what}: {e}"))?;
+    let cols = dims.last().copied().unwrap_or(1).max(1);
+    let tol = crate::close::probabilities(dtype, cols);
+    crate::close::compare_elements(what, dims, &got, expected, |_, e| tol.allowed(e), true)
+        .map_err(|e| format!("{e} (probabilities: {tol:?})"))?;
+    // Σ_j p_j = 1: each stored p_j is within `tol.rel·p_j + tol.abs` of the truth, so the row
+    // sum is within `tol.rel + cols·tol.abs` of 1.
+    for (r, (g, e)) in got.chunks(cols).zip(expected.chunks(cols)).enumerate() {
+        if e.iter().any(|v| v.is_nan()) {
+            continue;
+        }
+        crate::close::check_row_sums(
+            &format!("{what} row {r}"),
+            &[1, cols],
+            g,
+            tol.rel + cols as f64 * tol.abs,
+        )?;
+    }
+    Ok(())
 }
 
 pub fn run<B: Backend>(backend: &B, cases: u32) {

@@ -173,10 +173,26 @@ mod tests {
     /// Row counts 1..=MAX_ROWS (the kernel handles any; `kernel_for` picks the range), `k` with
     /// and without a lane tail, column counts that do and do not fill the last task, padded
     /// strides, accumulate on and off, against f64.
+    /// Without AVX-512 the kernel is never selected (gemm serves these shapes).
     #[test]
+    fn kernel_is_selected_exactly_when_the_cpu_has_avx512() {
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            kernel().is_some(),
+            std::arch::is_x86_feature_detected!("avx512f")
+        );
+        #[cfg(not(target_arch = "x86_64"))]
+        assert!(kernel().is_none());
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(target_feature = "avx512f"),
+        ignore = "needs AVX-512: on a CPU that has it run `RUSTFLAGS='-C target-cpu=native' cargo test -p tandem-tensor -- --ignored matches_naive`"
+    )]
     fn matches_naive_dot_products() {
         let Some(kernel) = kernel() else {
-            return; // no AVX-512 here: gemm serves this shape, nothing to test
+            panic!("this CPU has no AVX-512, so the skinny kernel cannot run here: run this test on one that has it");
         };
         for m in 1..=MAX_ROWS {
             for &(k, n) in &[(16, 1), (37, 70), (64, 129), (100, 3)] {
