@@ -6,11 +6,11 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde::{Deserialize, Serialize};
 use tandem_pipeline::io::ElementIter;
 use tandem_pipeline::Source;
 
 use crate::error::CliError;
+pub use tandem_cascade::{InputRef, InputSource};
 
 /// The input argument that reads paths and URLs from standard input as they arrive.
 pub const STDIN: &str = "-";
@@ -18,39 +18,6 @@ pub const STDIN: &str = "-";
 /// File extensions a folder or glob contributes. Explicitly named files are always tried,
 /// whatever their extension, so a mistaken file shows up as a dead letter.
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"];
-
-/// One image to process.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct InputRef {
-    /// The key everything is joined on and resumed by: the path or URL as given.
-    pub id: String,
-    /// Where the bytes are.
-    pub source: InputSource,
-}
-
-/// Where an input's bytes come from.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum InputSource {
-    File(PathBuf),
-    Url(String),
-}
-
-impl InputRef {
-    /// The short name shown in the text output: the file name without its extension, as the
-    /// reference notebook prints it.
-    pub fn display_name(id: &str) -> String {
-        let last = id
-            .trim_end_matches('/')
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or(id);
-        let last = last.split(['?', '#']).next().unwrap_or(last);
-        match last.rsplit_once('.') {
-            Some((stem, _)) if !stem.is_empty() => stem.to_string(),
-            _ => last.to_string(),
-        }
-    }
-}
 
 fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
