@@ -358,13 +358,19 @@ impl ModelHandler for Probe {
 ///
 /// # Panics
 /// On the first method whose answer is not the probe's, naming `name` and the method.
-pub fn assert_forwards_probe<W>(name: &str, wrapper: &W, to_example: impl Fn(u32) -> W::Example, per_example: bool)
-where
+pub fn assert_forwards_probe<W>(
+    name: &str,
+    wrapper: &W,
+    to_example: impl Fn(u32) -> W::Example,
+    per_example: bool,
+) where
     W: ModelHandler<Model = String, Args = u32>,
     W::Prediction: std::fmt::Debug + PartialEq<u32>,
 {
     let probe = Probe;
-    let model = wrapper.load_model().unwrap_or_else(|e| panic!("{name}: {e}"));
+    let model = wrapper
+        .load_model()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(model, probe.load_model().unwrap(), "{name}: load_model");
     let refresh = ModelMetadata {
         model_id: "probe-v2".into(),
@@ -379,12 +385,26 @@ where
     let batch: Vec<&W::Example> = examples.iter().collect();
     let out = wrapper.run_inference(&batch, &model, &10).unwrap();
     assert_eq!(out.len(), 2, "{name}: run_inference");
-    assert!(out[0] == 11 && out[1] == 15, "{name}: run_inference {out:?}");
-    assert_eq!(wrapper.batch_config(), Probe::batch(), "{name}: batch_config");
+    assert!(
+        out[0] == 11 && out[1] == 15,
+        "{name}: run_inference {out:?}"
+    );
+    assert_eq!(
+        wrapper.batch_config(),
+        Probe::batch(),
+        "{name}: batch_config"
+    );
     assert_eq!(wrapper.model_id(), "probe", "{name}: model_id");
     assert_eq!(wrapper.model_bytes(&model), Some(4), "{name}: model_bytes");
-    assert_eq!(wrapper.metrics_namespace(), "probe_ns", "{name}: metrics_namespace");
-    assert!(!wrapper.share_across_workers(), "{name}: share_across_workers");
+    assert_eq!(
+        wrapper.metrics_namespace(),
+        "probe_ns",
+        "{name}: metrics_namespace"
+    );
+    assert!(
+        !wrapper.share_across_workers(),
+        "{name}: share_across_workers"
+    );
     assert_eq!(wrapper.model_copies(), 3, "{name}: model_copies");
     for group in [0, 2] {
         assert_eq!(
@@ -401,7 +421,11 @@ where
     let e = to_example(7);
     if per_example {
         assert_eq!(wrapper.element_weight(&e), 1007, "{name}: element_weight");
-        assert_eq!(wrapper.element_length(&e), Some(2007), "{name}: element_length");
+        assert_eq!(
+            wrapper.element_length(&e),
+            Some(2007),
+            "{name}: element_length"
+        );
         assert_eq!(wrapper.batch_group(&e), 2, "{name}: batch_group");
     } else {
         assert_eq!(wrapper.element_weight(&e), 1, "{name}: element_weight");

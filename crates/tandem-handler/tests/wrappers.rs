@@ -19,19 +19,25 @@ fn maybe_keyed_forwards_every_method_for_both_kinds() {
 #[test]
 fn postprocess_forwards_every_method() {
     // Identity post-processing, so the predictions stay comparable.
-    assert_forwards("postprocess", &Probe.with_postprocess(|p: u32| p), |n| n, true);
+    assert_forwards(
+        "postprocess",
+        &Probe.with_postprocess(|p: u32| p),
+        |n| n,
+        true,
+    );
 }
 
 #[test]
 fn preprocess_forwards_every_method_but_the_per_example_ones() {
-    let h = Probe.with_preprocess(|s: &String| {
-        s.parse::<u32>().map_err(HandlerError::inference)
-    });
+    let h = Probe.with_preprocess(|s: &String| s.parse::<u32>().map_err(HandlerError::inference));
     assert_forwards("preprocess", &h, |n| n.to_string(), false);
 }
 
 #[test]
 fn nested_wrappers_forward_every_method() {
-    let h = Probe.with_postprocess(|p: u32| p).keyed::<u64>().maybe_keyed::<u8>();
+    let h = Probe
+        .with_postprocess(|p: u32| p)
+        .keyed::<u64>()
+        .maybe_keyed::<u8>();
     assert_forwards("nested", &h, |n| MaybeKeyed::Unkeyed((3, n)), true);
 }

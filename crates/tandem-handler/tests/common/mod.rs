@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tandem_handler::ManualClock;
 pub use tandem_handler::testing::write_weights;
+use tandem_handler::ManualClock;
 
 /// The toy handler without `inference_args`.
 pub type Linear = tandem_handler::testing::Linear<()>;
