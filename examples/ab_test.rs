@@ -2,19 +2,17 @@
 //! CLIP checkpoint, traffic split by a stable hash of the image id, compared with Welch's t.
 //!
 //! ```text
-//! cargo run -p tandem-cli --example ab_test                  # fixture models, 50/50
-//! cargo run -p tandem-cli --example ab_test -- 90 10         # 90/10 split
+//! cargo run -p tandem-cascade --example ab_test                  # fixture models, 50/50
+//! cargo run -p tandem-cascade --example ab_test -- 90 10         # 90/10 split
 //! ```
 
 use tandem_blip::GenerationConfig;
-use tandem_cli::ab;
-use tandem_cli::cascade::{BlipStage, ClipStage};
-use tandem_cli::images::ImageLimits;
-use tandem_cli::inputs::{self, InputRef};
-use tandem_cli::outputs::Collected;
-use tandem_cli::outputs::{ErrorSink, ResultSink};
+use tandem_cascade::ab;
+use tandem_cascade::cascade::{BlipStage, ClipStage};
+use tandem_cascade::images::ImageLimits;
+use tandem_cascade::{input, InputRef};
 use tandem_pipeline::{FixedWindows, Pipeline};
-use tandem_tensor::CpuBackend;
+use tandem_tensor::{CpuBackend, DType};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -37,18 +35,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let blip = BlipStage {
         dir: fixture("blip", "blip-tiny-a").into(),
         backend: CpuBackend,
+        dtype: DType::F32,
         batch_size: 4,
         generation,
     };
     let champion = ClipStage {
         dir: fixture("clip", "clip-tiny-a").into(),
         backend: CpuBackend,
+        dtype: DType::F32,
         batch_size: 8,
         thumbnail: None,
     };
     let challenger = ClipStage {
         dir: fixture("clip", "clip-tiny-b").into(),
         backend: CpuBackend,
+        dtype: DType::F32,
         batch_size: 8,
         thumbnail: None,
     };
@@ -56,7 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let p = Pipeline::new();
     // Four photos are too few to split; each enters eight times under its own key (its own
     // sampled captions, its own arm), standing in for a stream of distinct images.
-    let photos = inputs::expand(&[format!("{root}/../../examples/images")])?.inputs;
+    let photos = input::folder(format!("{root}/../../examples/images"))?;
     let stream: Vec<InputRef> = (0..8)
         .flat_map(|copy| {
             photos.iter().map(move |p| InputRef {
@@ -75,26 +76,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [&champion, &challenger],
         weights,
     );
-    let collected = Collected::default();
-    let hidden = indicatif::ProgressBar::hidden();
-    results.write(
-        "Collect",
-        ResultSink::new(None, false, 3, hidden.clone(), collected.clone()),
-    );
-    errors.write(
-        "CollectErrors",
-        ErrorSink::new(None, hidden, collected.clone()),
-    );
+    let results = results.collect("Collect");
+    let errors = errors.collect("CollectErrors");
     p.run()?;
 
     let report = ab::report(
-        &collected.results(),
+        &results.take(),
         ["clip-tiny-a", "clip-tiny-b"],
         weights,
         0.95,
     );
     print!("{}", ab::text(&report));
-    for e in collected.errors() {
+    for e in errors.take() {
         println!("  failed: {} [{}]: {}", e.image, e.stage, e.reason);
     }
     Ok(())

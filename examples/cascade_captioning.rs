@@ -1,20 +1,29 @@
 //! The seeds' cascade in Tandem: BLIP proposes captions, CLIP ranks them.
 //!
 //! ```text
-//! cargo run -p tandem-cli --example cascade_captioning                       # fixture models, examples/images
-//! cargo run -p tandem-cli --example cascade_captioning -- IMAGES BLIP_DIR CLIP_DIR
+//! cargo run -p tandem-cascade --example cascade_captioning                       # fixture models, examples/images
+//! cargo run -p tandem-cascade --example cascade_captioning -- IMAGES BLIP_DIR CLIP_DIR
 //! ```
 //! read images → BLIP preprocess → RunInference(BLIP, keyed by image id) → post-process →
 //! co_group_by_key with the images → CLIP preprocess → RunInference(CLIP, keyed) → rank → write.
 
 use tandem_blip::GenerationConfig;
-use tandem_cli::cascade::{self, BlipStage, ClipStage};
-use tandem_cli::images::ImageLimits;
-use tandem_cli::inputs;
-use tandem_cli::outputs::{Collected, ResultSink};
-use tandem_cli::records::ErrorRecord;
-use tandem_pipeline::{FixedWindows, Pipeline};
-use tandem_tensor::CpuBackend;
+use tandem_cascade::cascade::{self, BlipStage, ClipStage};
+use tandem_cascade::images::ImageLimits;
+use tandem_cascade::records::{notebook_text, ErrorRecord, ImageResult};
+use tandem_cascade::{input, InputRef};
+use tandem_pipeline::{BoxError, FixedWindows, Pipeline, Sink};
+use tandem_tensor::{CpuBackend, DType};
+
+/// Prints each text block as it arrives.
+struct PrintText;
+
+impl Sink<String> for PrintText {
+    fn write(&mut self, text: String) -> Result<(), BoxError> {
+        print!("{text}");
+        Ok(())
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -40,12 +49,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let blip = BlipStage {
         dir: blip_dir.into(),
         backend: CpuBackend,
+        dtype: DType::F32,
         batch_size: 4,
         generation,
     };
     let clip = ClipStage {
         dir: clip_dir.into(),
         backend: CpuBackend,
+        dtype: DType::F32,
         batch_size: 8,
         thumbnail: None,
     };
@@ -53,8 +64,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let p = Pipeline::new();
     // One event-time window per image: each image joins its captions and is printed as soon
     // as CLIP has ranked it, not after the last image (the same as `tandem caption`).
+    // A folder of images, or one image file.
+    let inputs = if std::path::Path::new(&images_arg).is_dir() {
+        input::folder(&images_arg)?
+    } else {
+        vec![InputRef::file(&images_arg)]
+    };
     let files = p
-        .create(inputs::expand(&[images_arg])?.inputs)
+        .create(inputs)
         .named("ListInputs")
         .window_into("WindowPerImage", FixedWindows::new(1));
     let (images, read_errors) = cascade::read_images(&files, ImageLimits::default());
@@ -62,17 +79,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pairs = cascade::join_with_captions(&images, &captions, "");
     let (ranked, clip_errors) = cascade::rank_captions(&pairs, &clip, None, None, "");
 
-    // Notebook-style text on stdout (the sink `tandem caption` uses, without files or a bar).
-    ranked.write(
-        "Print",
-        ResultSink::new(
-            None,
-            true,
-            3,
-            indicatif::ProgressBar::hidden(),
-            Collected::default(),
-        ),
-    );
+    // Notebook-style text on stdout (what `tandem caption` prints).
+    ranked
+        .map("Format", |r: ImageResult| notebook_text(&r, 3))
+        .write("Print", PrintText);
     read_errors
         .flatten_with("AllErrors", &[&blip_errors, &clip_errors])
         .map("FormatErrors", |e: ErrorRecord| {

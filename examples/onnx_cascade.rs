@@ -2,8 +2,8 @@
 //! model exported to ONNX) classifies the embedding.
 //!
 //! ```text
-//! ORT_DYLIB_PATH=$(cargo xtask onnxruntime) cargo run -p tandem-cli --example onnx_cascade
-//! ORT_DYLIB_PATH=... cargo run -p tandem-cli --example onnx_cascade -- IMAGES CLIP_DIR MODEL.onnx
+//! ORT_DYLIB_PATH=$(cargo xtask onnxruntime) cargo run -p tandem-cascade --example onnx_cascade
+//! ORT_DYLIB_PATH=... cargo run -p tandem-cascade --example onnx_cascade -- IMAGES CLIP_DIR MODEL.onnx
 //! ```
 //! read images → RunInference(CLIP image embeddings, keyed by image) → to named tensors →
 //! RunInference(ONNX classifier, keyed) → print.
@@ -13,15 +13,15 @@
 //! `crates/tandem-onnx/tests/fixtures/onnx-tiny` (random weights: the classes mean nothing),
 //! and compares every probability with what Python `onnxruntime` computed from transformers'
 //! CLIP embeddings of the same photos (`reference.safetensors` there, `clip_probs`). The
-//! tolerance is CLIP's own parity bound, 1e-4. `crates/tandem-cli/tests/onnx_cascade.rs` runs
+//! tolerance is CLIP's own parity bound, 1e-4. `crates/tandem-cascade/tests/onnx_cascade.rs` runs
 //! this check in CI.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use tandem_cli::cascade;
-use tandem_cli::images::{ImageLimits, SharedImage};
-use tandem_cli::inputs;
+use tandem_cascade::cascade;
+use tandem_cascade::images::{ImageLimits, SharedImage};
+use tandem_cascade::input;
 use tandem_clip::ClipModel;
 use tandem_handler::{BatchConfig, HandlerError, ModelHandler, ModelHandlerExt};
 use tandem_onnx::{NamedTensors, OnnxModelHandler, TensorValue};
@@ -94,9 +94,7 @@ pub fn run_cascade(
     // Fail early, with the install hint, when ONNX Runtime is missing.
     tandem_onnx::runtime::environment(None)?;
     let p = Pipeline::new();
-    let files = p
-        .create(inputs::expand(&[images.display().to_string()])?.inputs)
-        .named("ListInputs");
+    let files = p.create(input::folder(images)?).named("ListInputs");
     let (decoded, read_errors) = cascade::read_images(&files, ImageLimits::default());
 
     let embedder = ClipImageEmbeddings {

@@ -44,13 +44,13 @@ step conformance env TANDEM_CONFORMANCE_CASES=$cases cargo test --release -p tan
 step no-device-errors cargo test --release -p tandem-cuda --test no_device
 step clip-parity cargo test --release -p tandem-clip --test parity_cuda -- --ignored
 step blip-parity cargo test --release -p tandem-blip --test parity -- --ignored cuda
-step kernel-bench cargo run --release -p tandem-cuda --example kernel_bench -- $([ $quick = 1 ] && echo --quick)
+step kernel-bench cargo run --release -p tandem-benches --bin cuda_kernels -- $([ $quick = 1 ] && echo --quick)
 images=64
 [ $quick = 1 ] && images=16
 for dtype in f32 bf16; do
   for batch in 8 64; do
     [ $batch -gt $images ] && continue
-    step "blip-$dtype-batch$batch" cargo run --release -p tandem-blip --example bench_blip -- \
+    step "blip-$dtype-batch$batch" cargo run --release -p tandem-benches --bin blip_captioning -- \
       --backend cuda --dtype $dtype --images $images --captions 3 --max-length 30 --batch $batch
   done
 done

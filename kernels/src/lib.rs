@@ -23,6 +23,21 @@ pub mod wgsl {
     pub const CAST: &str = include_str!("../wgsl/cast.wgsl");
     /// `wgsl/common.wgsl`.
     pub const COMMON: &str = include_str!("../wgsl/common.wgsl");
+    /// `wgsl/workgroup_reduce.wgsl`: the 256-wide workgroup reductions (sum, max, arg-best)
+    /// that row kernels include with `//#include workgroup_reduce`.
+    pub const WORKGROUP_REDUCE: &str = include_str!("../wgsl/workgroup_reduce.wgsl");
+
+    /// The files a kernel may paste in with a line `//#include <name>` (resolved by
+    /// `tandem-wgpu`'s preprocessor): helpers written once instead of copied into each kernel.
+    pub const INCLUDES: &[(&str, &str)] = &[("workgroup_reduce", WORKGROUP_REDUCE)];
+
+    /// The source of the include named `name`, if there is one.
+    pub fn include(name: &str) -> Option<&'static str> {
+        INCLUDES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, src)| *src)
+    }
     /// `wgsl/copy.wgsl`.
     pub const COPY: &str = include_str!("../wgsl/copy.wgsl");
     /// `wgsl/fill.wgsl`.
@@ -136,6 +151,40 @@ mod tests {
         assert_eq!(
             on_disk, listed,
             "add the new kernel to `cuda::ALL` and a constant in kernels/src/lib.rs"
+        );
+    }
+
+    /// Every `//#include <name>` line of a WGSL file names an include that exists, and no
+    /// kernel still carries its own copy of the workgroup reduction tree.
+    #[test]
+    fn wgsl_includes_resolve() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("wgsl");
+        let mut includes = 0;
+        for entry in std::fs::read_dir(&dir).expect("kernels/wgsl is readable") {
+            let path = entry.expect("a directory entry").path();
+            let src = std::fs::read_to_string(&path).expect("a WGSL file");
+            for line in src.lines() {
+                if let Some(name) = line.trim().strip_prefix("//#include ") {
+                    includes += 1;
+                    assert!(
+                        super::wgsl::include(name.trim()).is_some(),
+                        "{}: unknown include `{}`",
+                        path.display(),
+                        name.trim()
+                    );
+                }
+            }
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name != "workgroup_reduce.wgsl" {
+                assert!(
+                    !src.contains("s > 0u; s >>= 1u"),
+                    "{name} has its own workgroup reduction tree: use `//#include workgroup_reduce`"
+                );
+            }
+        }
+        assert!(
+            includes >= 5,
+            "the five row kernels include workgroup_reduce"
         );
     }
 

@@ -9,7 +9,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read_write> dst: array<T>;
 
-var<workgroup> part: array<f32, 256>;
+//#include workgroup_reduce
 
 @compute @workgroup_size(256)
 fn l2_normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -22,13 +22,7 @@ fn l2_normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         let v = f32(x[base + j]);
         s += v * v;
     }
-    part[lid] = s;
-    workgroupBarrier();
-    for (var k = 128u; k > 0u; k >>= 1u) {
-        if (lid < k) { part[lid] = part[lid] + part[lid + k]; }
-        workgroupBarrier();
-    }
-    let norm = max(sqrt(part[0]), bitcast<f32>(p.head.w));
+    let norm = max(sqrt(workgroup_reduce(WG_SUM, s, lid)), bitcast<f32>(p.head.w));
     if (row_index(wid, nwg) >= p.head.x) { return; }
     for (var j = lid; j < cols; j += 256u) {
         dst[row * cols + j] = to_T(f32(x[base + j]) / norm);

@@ -14,19 +14,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> beta: array<T>;
 @group(0) @binding(4) var<storage, read_write> dst: array<T>;
 
-var<workgroup> part: array<f32, 256>;
-
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-    part[lid] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) { part[lid] = part[lid] + part[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = part[0];
-    workgroupBarrier();
-    return r;
-}
+//#include workgroup_reduce
 
 @compute @workgroup_size(256)
 fn layer_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -41,13 +29,13 @@ fn layer_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let shift = f32(x[base]);
     var s = 0.0;
     for (var j = lid; j < cols; j += 256u) { s += f32(x[base + j]) - shift; }
-    let mean = reduce_sum(s, lid) / n;
+    let mean = workgroup_reduce(WG_SUM, s, lid) / n;
     var q = 0.0;
     for (var j = lid; j < cols; j += 256u) {
         let d = (f32(x[base + j]) - shift) - mean;
         q += d * d;
     }
-    let inv = 1.0 / sqrt(reduce_sum(q, lid) / n + bitcast<f32>(p.head.w));
+    let inv = 1.0 / sqrt(workgroup_reduce(WG_SUM, q, lid) / n + bitcast<f32>(p.head.w));
     if (row_index(wid, nwg) >= p.head.x) { return; }
     for (var j = lid; j < cols; j += 256u) {
         let y = ((f32(x[base + j]) - shift) - mean) * inv;

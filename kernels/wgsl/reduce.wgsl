@@ -17,8 +17,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dst: array<T>;
 //#endif
 
-var<workgroup> vals: array<f32, 256>;
-var<workgroup> idxs: array<u32, 256>;
+//#include workgroup_reduce
 
 // Whether candidate (a, ia) should replace (b, ib) under OP.
 fn better(a: f32, ia: u32, b: f32, ib: u32) -> bool {
@@ -28,11 +27,18 @@ fn better(a: f32, ia: u32, b: f32, ib: u32) -> bool {
     return a < b || (a == b && ia < ib);
 }
 
-fn combine(a: f32, b: f32) -> f32 {
-    if (OP == 0u) { return a + b; }
-    if (is_nan(a)) { return b; }
-    if (is_nan(b)) { return a; }
-    return select(min(a, b), max(a, b), OP == 1u);
+// The workgroup_reduce operation of OP 0-2.
+fn wg_op() -> u32 {
+    return select(select(WG_SUM, WG_MIN_IGNORE_NAN, OP == 2u), WG_MAX_IGNORE_NAN, OP == 1u);
+}
+
+// An arg-reduction candidate as a workgroup_arg_best key (higher wins): the value's
+// f32::total_cmp order (reversed for argmin) with -0.0 equal to +0.0, as `better` compares;
+// NaN lowest, as it never wins.
+fn arg_key(x: f32) -> u32 {
+    if (is_nan(x)) { return 0u; }
+    let k = order_key(select(x, 0.0, x == 0.0));
+    return select(k, ~k, OP == 4u);
 }
 
 @compute @workgroup_size(256)
@@ -50,31 +56,19 @@ fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         if (OP >= 3u) {
             if (best_i == 0xffffffffu || better(x, j, best, best_i)) { best = x; best_i = j; }
         } else {
-            acc = combine(acc, x);
+            acc = wg_combine(wg_op(), acc, x);
         }
     }
-    if (OP >= 3u) { vals[lid] = best; idxs[lid] = best_i; } else { vals[lid] = acc; }
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            if (OP >= 3u) {
-                let oi = idxs[lid + s];
-                if (oi != 0xffffffffu && (idxs[lid] == 0xffffffffu || better(vals[lid + s], oi, vals[lid], idxs[lid]))) {
-                    vals[lid] = vals[lid + s];
-                    idxs[lid] = oi;
-                }
-            } else {
-                vals[lid] = combine(vals[lid], vals[lid + s]);
-            }
-        }
-        workgroupBarrier();
-    }
-    if (lid == 0u && row < rows) {
 //#if ARG
+    let arg = workgroup_arg_best(arg_key(best), best_i, lid).y;
+    if (lid == 0u && row < rows) {
         // All-NaN rows: the first index, as the sequential reference.
-        dst[row] = select(idxs[0], 0u, idxs[0] == 0xffffffffu);
-//#else
-        dst[row] = to_T(vals[0]);
-//#endif
+        dst[row] = select(arg, 0u, arg == WG_NONE);
     }
+//#else
+    let total = workgroup_reduce(wg_op(), acc, lid);
+    if (lid == 0u && row < rows) {
+        dst[row] = to_T(total);
+    }
+//#endif
 }

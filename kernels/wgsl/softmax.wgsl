@@ -19,31 +19,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> mask: array<T>;
 @group(0) @binding(3) var<storage, read_write> dst: array<T>;
 
-var<workgroup> part: array<f32, 256>;
-
-fn reduce_max(v: f32, lid: u32) -> f32 {
-    part[lid] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) { part[lid] = max(part[lid], part[lid + s]); }
-        workgroupBarrier();
-    }
-    let r = part[0];
-    workgroupBarrier();
-    return r;
-}
-
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-    part[lid] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) { part[lid] = part[lid] + part[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = part[0];
-    workgroupBarrier();
-    return r;
-}
+//#include workgroup_reduce
 
 @compute @workgroup_size(256)
 fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -77,7 +53,7 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
         if (j >= visible) { v = neg_inf; }
         m = max(m, v);
     }
-    m = reduce_max(m, lid);
+    m = workgroup_reduce(WG_MAX, m, lid);
 
     var s = 0.0;
     for (var j = lid; j < cols; j += 256u) {
@@ -86,7 +62,7 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
         if (j >= visible) { v = neg_inf; }
         s += exp(v - m);
     }
-    s = reduce_sum(s, lid);
+    s = workgroup_reduce(WG_SUM, s, lid);
 
     if (row_index(wid, nwg) >= p.head.x) { return; }
 //#if LOG

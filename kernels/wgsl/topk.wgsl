@@ -12,14 +12,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> values: array<T>;
 @group(0) @binding(3) var<storage, read_write> indices: array<u32>;
 
-var<workgroup> keys: array<u32, 256>;
-var<workgroup> idxs: array<u32, 256>;
-
-// Maps f32 bits to a u32 whose unsigned order is f32::total_cmp's order.
-fn order_key(x: f32) -> u32 {
-    let b = bitcast<u32>(x);
-    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-}
+//#include workgroup_reduce
 
 // (ka, ia) ranks before (kb, ib).
 fn before(ka: u32, ia: u32, kb: u32, ib: u32) -> bool {
@@ -43,22 +36,10 @@ fn topk(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let after_prev = prev_idx == none || before(prev_key, prev_idx, k, j);
             if (after_prev && (bi == none || before(k, j, bk, bi))) { bk = k; bi = j; }
         }
-        keys[lid] = bk;
-        idxs[lid] = bi;
-        workgroupBarrier();
-        for (var s = 128u; s > 0u; s >>= 1u) {
-            if (lid < s) {
-                let oi = idxs[lid + s];
-                if (oi != none && (idxs[lid] == none || before(keys[lid + s], oi, keys[lid], idxs[lid]))) {
-                    keys[lid] = keys[lid + s];
-                    idxs[lid] = oi;
-                }
-            }
-            workgroupBarrier();
-        }
-        prev_key = keys[0];
-        prev_idx = idxs[0];
-        workgroupBarrier();
+        // `before` is workgroup_arg_best's order: higher key, then lower index.
+        let best = workgroup_arg_best(bk, bi, lid);
+        prev_key = best.x;
+        prev_idx = best.y;
         if (lid == 0u && row_index(wid, nwg) < p.head.x) {
             let out = row * p.head.w + t;
             values[out] = src[base + prev_idx];

@@ -1,5 +1,5 @@
 """PyTorch side of the BLIP captioning benchmark (compare with
-`cargo run --release -p tandem-blip --example bench_blip`).
+`cargo run --release -p tandem-benches --bin blip_captioning`).
 
 Full-size blip-image-captioning-base configuration with random weights, CPU, f32,
 `generate(num_return_sequences=10, do_sample=True, max_length=30)` per image, as the

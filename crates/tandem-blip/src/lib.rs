@@ -13,7 +13,7 @@
 //!   CLIP mean/std), from `tandem-image`.
 //! - [`BlipTokenizer`]: BERT WordPiece plus BLIP's `[DEC]`/`[ENC]`, decoding like
 //!   `batch_decode(skip_special_tokens=True)`.
-//! - [`BlipHandler`]: a `tandem-handler` `ModelHandler` (image → N captions).
+//! - [`BlipHandler`]: a `tandem-handler` `ModelHandler` (image → N captions) on any backend.
 //! - [`random_checkpoint`]: random-weight checkpoints of a preset, for benchmarks.
 
 mod config;
@@ -31,7 +31,9 @@ pub use config::{BlipConfig, BlipTextConfig, BlipVisionConfig};
 pub use cross_attention::RowGroup;
 pub use error::{BlipError, Result};
 pub use generation::{generate, generate_from_embeds, Caption, EarlyStopping, GenerationConfig};
-pub use handler::{BlipHandler, BlipImage};
+pub use handler::{BlipExample, BlipHandler, BlipImage};
 pub use model::{BlipCaptioner, BlipModel};
-pub use tandem_image::{decode_image, open_image, BlipImageProcessor, ImageOptions, RgbImage};
+pub use tandem_image::{
+    decode_image, open_image, BlipImageProcessor, ImageOptions, Pixels, RgbImage,
+};
 pub use tokenizer::{clean_up_tokenization, BlipTokenizer};

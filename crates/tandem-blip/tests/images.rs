@@ -6,11 +6,11 @@ mod common;
 use common::{fixture, Fixture, CONFIGS};
 use std::path::PathBuf;
 use tandem_blip::{
-    open_image, BlipHandler, BlipImage, BlipImageProcessor, GenerationConfig, ImageOptions,
-    RgbImage,
+    open_image, BlipExample, BlipHandler, BlipImage, BlipImageProcessor, GenerationConfig,
+    ImageOptions, Pixels, RgbImage,
 };
 use tandem_handler::ModelHandler;
-use tandem_tensor::{Backend, CpuBackend};
+use tandem_tensor::{Backend, CpuBackend, DType};
 use tandem_tensor_testing::{assert_close, Close};
 
 fn photo(name: &str) -> RgbImage {
@@ -81,7 +81,7 @@ fn cpu_pixel_values_match() {
 fn handler_captions_photos_like_transformers() {
     for config in CONFIGS {
         let fx = fixture(config);
-        let handler = BlipHandler::new(&fx.dir);
+        let handler = BlipHandler::new(&fx.dir, CpuBackend, DType::F32);
         let model = handler.load_model().unwrap();
         let examples: Vec<BlipImage> = fx
             .images()
@@ -103,6 +103,19 @@ fn handler_captions_photos_like_transformers() {
             args.max_length = fx.info["generation"]["max_length"].as_u64().unwrap() as usize;
             let out = handler.run_inference(&batch, &model, &args).unwrap();
             assert_eq!(out.len(), batch.len());
+            // The same images preprocessed by a step of their own caption identically.
+            let pixels: Vec<Pixels> = examples
+                .iter()
+                .map(|e| e.pixels(&model.processor).unwrap().into_owned())
+                .collect();
+            let pixel_batch: Vec<&Pixels> = pixels.iter().collect();
+            let pixel_handler = BlipHandler::new(&fx.dir, CpuBackend, DType::F32);
+            assert_eq!(
+                pixel_handler
+                    .run_inference(&pixel_batch, &model, &args)
+                    .unwrap(),
+                out
+            );
             for (i, captions) in out.iter().enumerate() {
                 assert_eq!(captions.len(), 1);
                 assert_eq!(

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use tandem_blip::{BlipConfig, EarlyStopping, GenerationConfig};
 use tandem_hub::{BLIP_BASE, CLIP_B32};
+use tandem_tensor::DType;
 
 use crate::cascade::{self, BlipStage, ClipStage};
 use crate::cli::{AbArgs, BlipArgs, CaptionArgs, Common, Decoding, EarlyStoppingArg, RankArgs};
@@ -413,12 +414,14 @@ pub fn caption(args: CaptionArgs) -> Result<ExitCode, CliError> {
         let blip = BlipStage {
             dir: blip_dir.clone(),
             backend: b.clone(),
+            dtype: DType::F32,
             batch_size: args.blip.blip_batch,
             generation: generation.clone(),
         };
         let clip = ClipStage {
             dir: clip_dir.clone(),
             backend: b.clone(),
+            dtype: DType::F32,
             batch_size: c.clip_batch,
             thumbnail,
         };
@@ -469,6 +472,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode, CliError> {
         let clip = ClipStage {
             dir: clip_dir.clone(),
             backend: b.clone(),
+            dtype: DType::F32,
             batch_size: c.clip_batch,
             thumbnail,
         };
@@ -530,18 +534,21 @@ pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
         let blip = BlipStage {
             dir: blip_dir.clone(),
             backend: b.clone(),
+            dtype: DType::F32,
             batch_size: args.blip.blip_batch,
             generation: generation.clone(),
         };
         let champion = ClipStage {
             dir: champion_dir.clone(),
             backend: b.clone(),
+            dtype: DType::F32,
             batch_size: c.clip_batch,
             thumbnail,
         };
         let challenger = ClipStage {
             dir: challenger_dir.clone(),
             backend: b.clone(),
+            dtype: DType::F32,
             batch_size: c.clip_batch,
             thumbnail,
         };

@@ -52,7 +52,7 @@ pub fn render(
         errors.len()
     );
     if let Some(report) = ab {
-        h.push_str(&crate::ab::html_section(report));
+        h.push_str(&crate::ab_html::html_section(report));
     }
     h.push_str("<main>\n");
     for r in results {

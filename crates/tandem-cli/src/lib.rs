@@ -3,26 +3,24 @@
 //! plus the outputs people look at (notebook-style text, JSON Lines, an HTML gallery) and the
 //! bookkeeping that makes long runs safe (dead letters, resume).
 //!
-//! The binary (`src/main.rs`) only parses arguments and picks the backend; everything here is
-//! generic over [`tandem_tensor::Backend`], and the examples in `examples/` use it directly.
+//! The binary (`src/main.rs`) only parses arguments and picks the backend. The pipelines
+//! themselves (cascade, A/B, their records and statistics) are the `tandem-cascade` library,
+//! re-exported here under their old paths; this crate adds what only a program needs.
 
-pub mod ab;
+pub mod ab_html;
 pub mod backend;
-pub mod cascade;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod html;
-pub mod images;
 pub mod inputs;
-pub mod models;
 pub mod output_paths;
 pub mod outputs;
 pub mod progress;
-pub mod records;
 pub mod resume;
 pub mod run;
-pub mod stats;
 pub mod weights;
+
+pub use tandem_cascade::{ab, cascade, images, records, stats};
 
 pub use error::CliError;

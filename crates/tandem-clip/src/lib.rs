@@ -29,9 +29,10 @@ mod vision;
 
 pub use config::{ClipConfig, ClipTextConfig, ClipVisionConfig};
 pub use error::{ClipError, Result};
-pub use handler::{ClipRankHandler, RankRequest};
+pub use handler::{ClipRankHandler, PixelRankRequest, RankExample, RankRequest};
 pub use model::{rank_row, ClipModel, Ranked};
 pub use random::{checkpoint_tensors, write_random_checkpoint};
+pub use tandem_image::Pixels;
 pub use text::{eos_positions, ClipTextTower, TextOutput};
 pub use tokenizer::{ClipTokenizer, TokenBatch};
 pub use vision::{ClipVisionTower, VisionOutput};

@@ -190,12 +190,10 @@ impl ClipTokenizer {
             ids.extend(
                 r.iter()
                     .copied()
-                    .chain(std::iter::repeat(self.pad_id).take(len - r.len())),
+                    .chain(std::iter::repeat_n(self.pad_id, len - r.len())),
             );
             mask.extend(
-                std::iter::repeat(1)
-                    .take(r.len())
-                    .chain(std::iter::repeat(0).take(len - r.len())),
+                std::iter::repeat_n(1, r.len()).chain(std::iter::repeat_n(0, len - r.len())),
             );
         }
         Ok(TokenBatch {

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use tandem_clip::{
     checkpoint_tensors, write_random_checkpoint, ClipConfig, ClipError, ClipModel, ClipRankHandler,
-    ClipTokenizer, RankRequest,
+    ClipTokenizer, PixelRankRequest, RankExample, RankRequest,
 };
 use tandem_handler::{ModelHandler, ModelHandlerExt};
 use tandem_image::{open_image, ImageOptions, ImageProcessor};
@@ -209,6 +209,28 @@ fn rank_handler_serves_batches_and_keys() {
         assert!((total - 1.0).abs() < 1e-5);
         assert!(ranked.windows(2).all(|w| w[0].1 >= w[1].1), "sorted");
     }
+    // The same requests preprocessed by a step of their own rank identically.
+    let pixel_handler = ClipRankHandler::new(&dir, CpuBackend, DType::F32);
+    let preprocessed: Vec<PixelRankRequest> = requests
+        .iter()
+        .map(|r| PixelRankRequest {
+            pixels: r
+                .pixels(model.processor())
+                .expect("preprocess")
+                .into_owned(),
+            captions: r.captions.clone(),
+        })
+        .collect();
+    let pixel_batch: Vec<&PixelRankRequest> = preprocessed.iter().collect();
+    let from_pixels = pixel_handler
+        .run_inference(&pixel_batch, &model, &())
+        .expect("inference from pixels");
+    assert_eq!(from_pixels, out);
+    assert_eq!(
+        pixel_handler.element_weight(&preprocessed[0]),
+        handler.element_weight(&requests[0])
+    );
+
     let empty = RankRequest {
         image: img("chelsea.png"),
         captions: vec![],
@@ -225,6 +247,6 @@ fn rank_handler_serves_batches_and_keys() {
         .expect("keyed");
     assert_eq!(out.len(), 1);
     assert!(keyed.model_id().starts_with("clip:"));
-    let bad = ClipRankHandler::new("/nonexistent/clip", CpuBackend, DType::F32);
+    let bad: ClipRankHandler<_> = ClipRankHandler::new("/nonexistent/clip", CpuBackend, DType::F32);
     assert!(bad.load_model().is_err());
 }

@@ -23,7 +23,8 @@
 //! - **Metrics** ([`InferenceMetrics`]) per step and model id, as a typed [`MetricsReport`] or
 //!   Prometheus text.
 //! - **Wrappers** with the same interface ([`ModelHandlerExt`]): `keyed`, `maybe_keyed`,
-//!   `with_preprocess`, `with_postprocess`; and [`KeyModelMapping`] for keys routed to several
+//!   `with_preprocess`, `with_postprocess`, each a [`HandlerWrapper`] that forwards the rest of
+//!   the contract to the handler it wraps; and [`KeyModelMapping`] for keys routed to several
 //!   models, a separate type.
 //!
 //! # Beam users' pain points, and how they are avoided here
@@ -63,6 +64,9 @@ mod process;
 mod prometheus;
 mod refresh;
 mod registry;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod wrapper;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{BatchConfig, Bucketing, RetryPolicy};
@@ -80,3 +84,4 @@ pub use refresh::{
 pub use registry::{
     Acquired, CopyPolicy, FailurePin, LoadFailed, ModelHandle, ModelLease, ModelManager,
 };
+pub use wrapper::{HandlerWrapper, InnerExample, InnerModel};

@@ -2,11 +2,9 @@
 
 use std::marker::PhantomData;
 
-use crate::config::BatchConfig;
 use crate::error::HandlerError;
 use crate::handler::ModelHandler;
-use crate::keyed::delegate_model_methods;
-use crate::refresh::ModelMetadata;
+use crate::wrapper::HandlerWrapper;
 
 /// Turns raw inputs `A` into the inner handler's examples inside the batch call.
 ///
@@ -15,7 +13,8 @@ use crate::refresh::ModelMetadata;
 /// it sent, e.g. the image path, not a half-decoded tensor). Results carry the raw input.
 /// Because the inner examples do not exist before the call, the inner handler's
 /// `element_weight`/`element_length`/`batch_group` are not consulted: the wrapper uses weight 1,
-/// no length and group 0. To bucket by length, preprocess before the engine instead.
+/// no length and group 0. To bucket by length, preprocess before the engine instead. Every
+/// other method is the inner handler's ([`HandlerWrapper`]).
 pub struct PreprocessHandler<H, A, F> {
     inner: H,
     preprocess: F,
@@ -33,54 +32,38 @@ impl<H, A, F> PreprocessHandler<H, A, F> {
     }
 }
 
-impl<H, A, F> ModelHandler for PreprocessHandler<H, A, F>
+impl<H, A, F> HandlerWrapper for PreprocessHandler<H, A, F>
 where
     H: ModelHandler,
     A: Send + 'static,
     F: Fn(&A) -> Result<H::Example, HandlerError> + Send + Sync + 'static,
 {
+    type Inner = H;
     type Example = A;
     type Prediction = H::Prediction;
-    type Model = H::Model;
     type Args = H::Args;
+
+    fn inner(&self) -> &H {
+        &self.inner
+    }
+
+    /// The inner example exists only inside the batch call.
+    fn inner_example<'a>(&self, _example: &'a A) -> Option<&'a H::Example> {
+        None
+    }
 
     fn run_inference(
         &self,
         batch: &[&A],
-        model: &Self::Model,
-        inference_args: &Self::Args,
-    ) -> Result<Vec<Self::Prediction>, HandlerError> {
+        model: &H::Model,
+        inference_args: &H::Args,
+    ) -> Result<Vec<H::Prediction>, HandlerError> {
         let examples: Vec<H::Example> = batch
             .iter()
             .map(|a| (self.preprocess)(a))
             .collect::<Result<_, _>>()?;
         let refs: Vec<&H::Example> = examples.iter().collect();
         self.inner.run_inference(&refs, model, inference_args)
-    }
-
-    fn load_model(&self) -> Result<Self::Model, HandlerError> {
-        self.inner.load_model()
-    }
-    fn load_model_from(&self, metadata: &ModelMetadata) -> Result<Self::Model, HandlerError> {
-        self.inner.load_model_from(metadata)
-    }
-    fn batch_config(&self) -> BatchConfig {
-        self.inner.batch_config()
-    }
-    fn model_id(&self) -> String {
-        self.inner.model_id()
-    }
-    fn model_bytes(&self, model: &Self::Model) -> Option<u64> {
-        self.inner.model_bytes(model)
-    }
-    fn metrics_namespace(&self) -> String {
-        self.inner.metrics_namespace()
-    }
-    fn share_across_workers(&self) -> bool {
-        self.inner.share_across_workers()
-    }
-    fn model_copies(&self) -> usize {
-        self.inner.model_copies()
     }
 }
 
@@ -102,28 +85,34 @@ impl<H, Q, F> PostprocessHandler<H, Q, F> {
     }
 }
 
-impl<H, Q, F> ModelHandler for PostprocessHandler<H, Q, F>
+impl<H, Q, F> HandlerWrapper for PostprocessHandler<H, Q, F>
 where
     H: ModelHandler,
     Q: Send + 'static,
     F: Fn(H::Prediction) -> Q + Send + Sync + 'static,
 {
+    type Inner = H;
     type Example = H::Example;
     type Prediction = Q;
-    type Model = H::Model;
     type Args = H::Args;
+
+    fn inner(&self) -> &H {
+        &self.inner
+    }
+
+    fn inner_example<'a>(&self, example: &'a H::Example) -> Option<&'a H::Example> {
+        Some(example)
+    }
 
     fn run_inference(
         &self,
-        batch: &[&Self::Example],
-        model: &Self::Model,
-        inference_args: &Self::Args,
+        batch: &[&H::Example],
+        model: &H::Model,
+        inference_args: &H::Args,
     ) -> Result<Vec<Q>, HandlerError> {
         let predictions = self.inner.run_inference(batch, model, inference_args)?;
         Ok(predictions.into_iter().map(&self.postprocess).collect())
     }
-
-    delegate_model_methods!(std::convert::identity);
 }
 
 /// The wrappers as methods on every handler.

@@ -18,6 +18,7 @@ mod convert;
 mod decode;
 mod error;
 mod jpeg;
+mod pixels;
 mod processor;
 mod resample;
 
@@ -28,5 +29,6 @@ pub use decode::{
     PILLOW_MAX_IMAGE_PIXELS, SUPPORTED_FORMATS,
 };
 pub use error::{ImageError, Result};
+pub use pixels::{stack_pixels, Pixels};
 pub use processor::{center_crop, ImageProcessor, ResizeTo, CLIP_MEAN, CLIP_STD, MAX_OUTPUT_SIDE};
 pub use resample::{horizontal_pass_first, resize_bicubic, resize_bicubic_window, RgbImage};

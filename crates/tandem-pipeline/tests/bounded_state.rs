@@ -23,7 +23,7 @@ fn cascade(n: u32) -> (usize, RunReport) {
     let dir = TempDir::new("bounded");
     let path = dir.path("toy.safetensors");
     write_weights(&path, &[2.0, 1.0, 0.0, 0.0], 0.5);
-    let mut handler = Linear::new(&path, &format!("bounded-{n}"));
+    let mut handler = Linear::named(&path, &format!("bounded-{n}"));
     handler.config.max_batch_size = 8;
     handler.config.max_wait = Duration::from_millis(5);
 

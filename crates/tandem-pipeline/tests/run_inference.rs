@@ -36,7 +36,7 @@ fn runner(workers: usize, capacity: usize, bundle: usize) -> LocalRunner {
 fn setup(dir: &TempDir, id: &str) -> (Linear, Arc<ModelManager>) {
     let path = dir.path(&format!("{id}.safetensors"));
     write_weights(&path, &W1, B1);
-    (Linear::new(&path, id), Arc::new(ModelManager::new()))
+    (Linear::named(&path, id), Arc::new(ModelManager::new()))
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn one_model_load_serves_every_worker_and_steps_sharing_the_id() {
     let loads = handler.loads.clone();
     let second = Linear {
         loads: loads.clone(),
-        ..Linear::new(&handler.path, "shared")
+        ..Linear::named(&handler.path, "shared")
     };
     let p = Pipeline::new();
     let first = p
@@ -204,7 +204,7 @@ fn one_model_load_serves_every_worker_and_steps_sharing_the_id() {
 #[test]
 fn a_model_that_cannot_load_fails_the_run_at_setup_once() {
     let dir = TempDir::new("ri-missing");
-    let handler = Linear::new(&dir.path("missing.safetensors"), "missing");
+    let handler = Linear::named(&dir.path("missing.safetensors"), "missing");
     let loads = handler.loads.clone();
     let p = Pipeline::new();
     p.create((0..100).map(|i| ex(i as f32)))

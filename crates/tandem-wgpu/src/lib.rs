@@ -36,7 +36,8 @@
 //! # Runtime
 //! - Pipelines are compiled once per (op, dtype, specialisation) and cached; kernels are
 //!   specialised by WGSL override constants (activation, transpose flags) and by a small
-//!   preprocessor (`//#if FLAG`) for choices that change binding types (vec4 vs scalar).
+//!   preprocessor (`//#if FLAG`) for choices that change binding types (vec4 vs scalar); its
+//!   `//#include <name>` pastes helpers written once (the workgroup reductions).
 //! - Device buffers come from a size-class pool and return to it when a tensor's storage is
 //!   dropped, so a steady-state forward creates no buffers ([`Stats::buffers_created`]).
 //! - Ops record into one shared command encoder that is submitted only at a sync point

@@ -8,65 +8,25 @@
 //! reading them fails visibly as a dead letter ([`crate::images::read_bytes`] refuses anything
 //! that is not a regular file without opening it).
 
-mod key;
 mod stdin;
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::CliError;
 
-pub use key::{os_key, path_from_key, path_key, unescape_key};
 pub use stdin::{StdinCounts, StdinInputs};
+pub use tandem_cascade::input::{
+    os_from_bytes, os_key, path_from_key, path_key, unescape_key, InputRef, InputSource,
+};
 
 /// The input argument that reads paths and URLs from standard input as they arrive.
 pub const STDIN: &str = "-";
 
 /// File extensions a folder or glob contributes. Explicitly named files are always tried,
 /// whatever their extension, so a mistaken file shows up as a dead letter.
-pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"];
-
-/// One image to process.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct InputRef {
-    /// The key everything is joined on and resumed by: the path or URL as given (see
-    /// [`path_key`] for names that are not UTF-8).
-    pub id: String,
-    /// Where the bytes are.
-    pub source: InputSource,
-}
-
-/// Where an input's bytes come from.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum InputSource {
-    /// A local file (any bytes in its name: the wire form keeps them).
-    File(#[serde(with = "key::serde_path")] PathBuf),
-    /// An `http://` or `https://` URL.
-    Url(String),
-    /// An input known to be unusable before it is read: it becomes a dead letter with this
-    /// reason at the read step, like any unreadable input.
-    Refused(String),
-}
-
-impl InputRef {
-    /// The short name shown in the text output: the file name without its extension, as the
-    /// reference notebook prints it.
-    pub fn display_name(id: &str) -> String {
-        let last = id
-            .trim_end_matches('/')
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or(id);
-        let last = last.split(['?', '#']).next().unwrap_or(last);
-        match last.rsplit_once('.') {
-            Some((stem, _)) if !stem.is_empty() => stem.to_string(),
-            _ => last.to_string(),
-        }
-    }
-}
+pub use tandem_cascade::input::IMAGE_EXTENSIONS;
 
 fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
@@ -152,10 +112,10 @@ pub fn expand<S: AsRef<OsStr>>(args: &[S]) -> Result<Expanded, CliError> {
         let arg = arg.as_ref();
         let text = arg.to_str();
         if let Some(list) = arg.as_encoded_bytes().strip_prefix(b"@") {
-            let list = PathBuf::from(key::os_from_bytes(list.to_vec()));
+            let list = PathBuf::from(os_from_bytes(list.to_vec()));
             let bytes = std::fs::read(&list).map_err(|e| CliError::io(&list, e))?;
             for line in list_lines(&bytes) {
-                out.push(single(&key::os_from_bytes(line.to_vec())));
+                out.push(single(&os_from_bytes(line.to_vec())));
             }
         } else if text.is_some_and(is_url) {
             out.push(single(arg));
@@ -240,29 +200,12 @@ pub fn single(s: &OsStr) -> InputRef {
 }
 
 fn file_ref(path: PathBuf) -> InputRef {
-    InputRef {
-        id: path_key(&path),
-        source: InputSource::File(path),
-    }
+    InputRef::file(path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn display_name_drops_folders_extension_and_query() {
-        assert_eq!(
-            InputRef::display_name("a/b/Paris-sunset.jpeg"),
-            "Paris-sunset"
-        );
-        assert_eq!(
-            InputRef::display_name("https://x.org/p/Wedges.png?raw=1"),
-            "Wedges"
-        );
-        assert_eq!(InputRef::display_name("noext"), "noext");
-        assert_eq!(InputRef::display_name(".hidden"), ".hidden");
-    }
 
     #[test]
     fn missing_paths_are_kept_so_they_fail_visibly_and_repeats_are_counted() {

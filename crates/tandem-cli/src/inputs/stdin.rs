@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tandem_pipeline::io::ElementIter;
 use tandem_pipeline::Source;
 
-use super::{key, single, InputRef};
+use super::{os_from_bytes, single, InputRef};
 
 /// What reading the inputs from stdin skipped, readable while and after the run goes.
 #[derive(Clone, Debug, Default)]
@@ -79,7 +79,7 @@ impl Source for StdinInputs {
             let Some(text) = super::list_lines(&line).next() else {
                 continue;
             };
-            let input = single(&key::os_from_bytes(text.to_vec()));
+            let input = single(&os_from_bytes(text.to_vec()));
             if done.contains(&input.id) {
                 counts.count(|t| t.resumed += 1);
                 continue;

@@ -5,7 +5,9 @@
 //! float alias. A [`KernelSpec`] says what each alias is for one dtype; the header that defines
 //! them is prepended here. Lines `//#if FLAG`, `//#else`, `//#endif` select code that would not
 //! type-check for every specialisation (e.g. a binding declared as `array<vec4<T>>` for vec4
-//! loads vs `array<T>`); numeric choices use WGSL `override` constants instead.
+//! loads vs `array<T>`); numeric choices use WGSL `override` constants instead. A line
+//! `//#include <name>` pastes a helper file of `tandem_kernels::wgsl::INCLUDES` (e.g. the
+//! workgroup reductions shared by the row kernels), preprocessed with the same flags.
 
 use std::fmt::Write;
 
@@ -124,7 +126,10 @@ impl KernelSpec<'_> {
     }
 }
 
-/// Keeps the lines whose enclosing `//#if` conditions hold for `flags`.
+/// Keeps the lines whose enclosing `//#if` conditions hold for `flags`, and replaces each
+/// active line `//#include <name>` by the preprocessed include `tandem_kernels::wgsl::include`
+/// names (an unknown name is left as the comment it is, and the shader then fails to compile
+/// naming the missing helper; `tandem-kernels` tests that every include resolves).
 pub fn preprocess(src: &str, flags: &[&str]) -> String {
     let mut out = String::with_capacity(src.len());
     // Each level: (this branch active, some branch of this level was taken).
@@ -146,6 +151,12 @@ pub fn preprocess(src: &str, flags: &[&str]) -> String {
             }
         } else if t.starts_with("//#endif") {
             stack.pop();
+        } else if let Some(included) = t
+            .strip_prefix("//#include ")
+            .filter(|_| active(&stack))
+            .and_then(|name| tandem_kernels::wgsl::include(name.trim()))
+        {
+            out.push_str(&preprocess(included, flags));
         } else if active(&stack) {
             out.push_str(line);
             out.push('\n');
@@ -177,6 +188,22 @@ mod tests {
             .map(str::to_owned)
             .collect();
         assert_eq!(off, ["a", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn preprocessor_pastes_includes_in_active_branches_only() {
+        let src = "a\n//#include workgroup_reduce\nb\n";
+        let out = preprocess(src, &[]);
+        assert!(out.contains("fn workgroup_reduce("), "{out}");
+        assert!(
+            !out.lines()
+                .any(|l| l.trim_start().starts_with("//#include")),
+            "{out}"
+        );
+        let off = preprocess("//#if X\n//#include workgroup_reduce\n//#endif\n", &[]);
+        assert!(!off.contains("fn workgroup_reduce("), "{off}");
+        let unknown = preprocess("//#include no_such_helper\n", &[]);
+        assert!(unknown.contains("//#include no_such_helper"), "{unknown}");
     }
 
     #[test]

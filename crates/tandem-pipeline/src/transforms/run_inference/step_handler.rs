@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use tandem_handler::{BatchConfig, HandlerError, ModelHandler, ModelMetadata};
+use tandem_handler::{BatchConfig, HandlerError, HandlerWrapper, ModelHandler};
 
 use crate::timestamp::Timestamp;
 use crate::window::Window;
@@ -28,14 +28,19 @@ pub(crate) struct StepHandler<H> {
     pub(crate) batch_config: Option<BatchConfig>,
 }
 
-impl<H: ModelHandler> ModelHandler for StepHandler<H> {
+/// Everything not overridden here is the inner handler's ([`HandlerWrapper`]).
+impl<H: ModelHandler> HandlerWrapper for StepHandler<H> {
+    type Inner = H;
     type Example = Stamped<H::Example>;
     type Prediction = H::Prediction;
-    type Model = H::Model;
     type Args = Arc<H::Args>;
 
-    fn load_model(&self) -> Result<H::Model, HandlerError> {
-        self.inner.load_model()
+    fn inner(&self) -> &H {
+        &self.inner
+    }
+
+    fn inner_example<'a>(&self, example: &'a Stamped<H::Example>) -> Option<&'a H::Example> {
+        Some(&example.value)
     }
 
     fn run_inference(
@@ -48,46 +53,10 @@ impl<H: ModelHandler> ModelHandler for StepHandler<H> {
         self.inner.run_inference(&values, model, inference_args)
     }
 
-    fn load_model_from(&self, metadata: &ModelMetadata) -> Result<H::Model, HandlerError> {
-        self.inner.load_model_from(metadata)
-    }
-
     fn batch_config(&self) -> BatchConfig {
         self.batch_config
             .clone()
             .unwrap_or_else(|| self.inner.batch_config())
-    }
-
-    fn model_id(&self) -> String {
-        self.inner.model_id()
-    }
-
-    fn model_bytes(&self, model: &H::Model) -> Option<u64> {
-        self.inner.model_bytes(model)
-    }
-
-    fn metrics_namespace(&self) -> String {
-        self.inner.metrics_namespace()
-    }
-
-    fn share_across_workers(&self) -> bool {
-        self.inner.share_across_workers()
-    }
-
-    fn model_copies(&self) -> usize {
-        self.inner.model_copies()
-    }
-
-    fn element_weight(&self, example: &Stamped<H::Example>) -> u64 {
-        self.inner.element_weight(&example.value)
-    }
-
-    fn element_length(&self, example: &Stamped<H::Example>) -> Option<usize> {
-        self.inner.element_length(&example.value)
-    }
-
-    fn batch_group(&self, example: &Stamped<H::Example>) -> usize {
-        self.inner.batch_group(&example.value)
     }
 
     /// The override replaces the handler's own settings, but not those of a group served by
@@ -99,8 +68,72 @@ impl<H: ModelHandler> ModelHandler for StepHandler<H> {
             _ => self.inner.group_batch_config(group),
         }
     }
+}
 
-    fn group_model_id(&self, group: usize) -> Option<String> {
-        self.inner.group_model_id(group)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_handler::testing::{assert_forwards_probe, Probe};
+
+    fn stamped(n: u32) -> Stamped<u32> {
+        Stamped {
+            value: n,
+            timestamp: Timestamp::MIN,
+            window: Window::Global,
+        }
+    }
+
+    /// Arc'd args: the probe's `u32` args are seen through `Arc<u32>`.
+    struct ArcArgs(StepHandler<Probe>);
+
+    impl HandlerWrapper for ArcArgs {
+        type Inner = StepHandler<Probe>;
+        type Example = Stamped<u32>;
+        type Prediction = u32;
+        type Args = u32;
+
+        fn inner(&self) -> &StepHandler<Probe> {
+            &self.0
+        }
+        fn inner_example<'a>(&self, example: &'a Stamped<u32>) -> Option<&'a Stamped<u32>> {
+            Some(example)
+        }
+        fn run_inference(
+            &self,
+            batch: &[&Stamped<u32>],
+            model: &String,
+            inference_args: &u32,
+        ) -> Result<Vec<u32>, HandlerError> {
+            ModelHandler::run_inference(&self.0, batch, model, &Arc::new(*inference_args))
+        }
+    }
+
+    #[test]
+    fn a_step_forwards_every_method_of_its_handler() {
+        let step = ArcArgs(StepHandler {
+            inner: Probe,
+            batch_config: None,
+        });
+        assert_forwards_probe("step", &step, stamped, true);
+    }
+
+    #[test]
+    fn a_step_override_replaces_only_the_handlers_own_batch_settings() {
+        let cfg = BatchConfig {
+            max_batch_size: 2,
+            ..Default::default()
+        };
+        let step = StepHandler {
+            inner: Probe,
+            batch_config: Some(cfg.clone()),
+        };
+        assert_eq!(ModelHandler::batch_config(&step), cfg);
+        // The probe's groups are served by models of their own: they keep their settings.
+        assert_eq!(
+            ModelHandler::group_batch_config(&step, 1),
+            Probe::group_batch(1)
+        );
+        assert_eq!(ModelHandler::model_id(&step), "probe");
+        assert_eq!(ModelHandler::element_weight(&step, &stamped(3)), 1003);
     }
 }

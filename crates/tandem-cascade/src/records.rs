@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::inputs::InputRef;
+use crate::input::InputRef;
 
 /// A caption and the probability CLIP gave it among the image's candidates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

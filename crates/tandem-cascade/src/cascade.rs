@@ -10,17 +10,16 @@
 
 use std::path::PathBuf;
 
-use tandem_blip::GenerationConfig;
-use tandem_clip::Ranked;
+use tandem_blip::{BlipHandler, Caption, GenerationConfig};
+use tandem_clip::{ClipRankHandler, Ranked};
 use tandem_handler::{ModelHandlerExt, PredictionResult};
+use tandem_image::Pixels;
 use tandem_pipeline::{Applied, Elem, Failed, PCollection, RunInference};
-use tandem_tensor::Backend;
+use tandem_tensor::{Backend, DType};
 
 use crate::images::{self, ImageLimits, SharedImage};
-use crate::inputs::InputRef;
-use crate::models::{
-    BlipCaptionHandler, BlipPreprocess, ClipPreprocess, ClipRankPixelsHandler, ClipRequest,
-};
+use crate::input::InputRef;
+use crate::preprocess::{BlipPreprocess, ClipPreprocess, ClipRequest};
 use crate::records::{ErrorRecord, ImageResult, ScoredCaption};
 
 /// Decoded images keyed by id.
@@ -62,9 +61,14 @@ pub fn read_images(
 /// BLIP settings of a cascade.
 #[derive(Clone, Debug)]
 pub struct BlipStage<B: Backend> {
+    /// The `BlipForConditionalGeneration` checkpoint directory.
     pub dir: PathBuf,
     pub backend: B,
+    /// The compute dtype of the model.
+    pub dtype: DType,
+    /// Most images per batch (at least 1 is used).
     pub batch_size: usize,
+    /// Decoding settings, the handler's `inference_args`.
     pub generation: GenerationConfig,
 }
 
@@ -94,11 +98,8 @@ pub fn caption_candidates<B: Backend>(
         format!("{prefix}BLIP/Preprocess"),
         BlipPreprocess::new(&blip.dir),
     );
-    let handler = BlipCaptionHandler {
-        dir: blip.dir.clone(),
-        backend: blip.backend.clone(),
-        max_batch_size: blip.batch_size,
-    };
+    let handler = BlipHandler::<B, Pixels>::new(&blip.dir, blip.backend.clone(), blip.dtype)
+        .with_max_batch_size(blip.batch_size);
     let step = format!("{prefix}BLIP/RunInference");
     let infer = pre.output().run_inference(
         step,
@@ -106,9 +107,9 @@ pub fn caption_candidates<B: Backend>(
     );
     let post = infer.output().try_map(
         format!("{prefix}BLIP/PostProcess"),
-        |r: PredictionResult<(String, _), Vec<String>>| {
+        |r: PredictionResult<(String, _), Vec<Caption>>| {
             let (key, r) = r.into_keyed();
-            clean_captions(r.inference).map(|c| (key, c))
+            clean_captions(r.inference.into_iter().map(|c| c.text).collect()).map(|c| (key, c))
         },
     );
     let errors = keyed_errors(&pre, &format!("{prefix}BLIP/Preprocess/Errors")).flatten_with(
@@ -119,7 +120,7 @@ pub fn caption_candidates<B: Backend>(
                 .dead_letters()
                 .map(
                     format!("{prefix}BLIP/PostProcess/Errors"),
-                    |f: Failed<PredictionResult<(String, _), Vec<String>>>| ErrorRecord {
+                    |f: Failed<PredictionResult<(String, _), Vec<Caption>>>| ErrorRecord {
                         image: f.element.example.0,
                         stage: f.step,
                         reason: f.error,
@@ -156,8 +157,12 @@ pub fn join_with_captions(
 /// CLIP settings of a cascade or ranking.
 #[derive(Clone, Debug)]
 pub struct ClipStage<B: Backend> {
+    /// The CLIP checkpoint directory.
     pub dir: PathBuf,
     pub backend: B,
+    /// The compute dtype of the model.
+    pub dtype: DType,
+    /// Most images per batch (at least 1 is used).
     pub batch_size: usize,
     /// Thumbnail size for the HTML page; `None`: no thumbnails.
     pub thumbnail: Option<u32>,
@@ -175,11 +180,9 @@ pub fn rank_captions<B: Backend>(
         format!("{prefix}CLIP/Preprocess"),
         ClipPreprocess::new(&clip.dir),
     );
-    let handler = ClipRankPixelsHandler {
-        dir: clip.dir.clone(),
-        backend: clip.backend.clone(),
-        max_batch_size: clip.batch_size,
-    };
+    let handler =
+        ClipRankHandler::<B, ClipRequest>::new(&clip.dir, clip.backend.clone(), clip.dtype)
+            .with_max_batch_size(clip.batch_size);
     let rank_model = clip.dir.display().to_string();
     let step = format!("{prefix}CLIP/RunInference");
     let infer = pre.output().run_inference(step, handler.keyed());

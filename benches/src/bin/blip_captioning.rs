@@ -1,7 +1,7 @@
 //! BLIP captioning benchmark: the full-size blip-image-captioning-base configuration with random
 //! weights, N sampled captions per image, max length 30, on the CPU (f32) or a CUDA GPU.
 //!
-//! `cargo run --release -p tandem-blip --example bench_blip -- [--images 3] [--captions 10]
+//! `cargo run --release -p tandem-benches --bin blip_captioning -- [--images 3] [--captions 10]
 //!  [--max-length 30] [--batch 1] [--preset base] [--torch] [--backend cpu|cuda] [--dtype f32|bf16|f16]`
 //!
 //! Prints seconds per image and generated tokens per second, one image per call (as PyTorch's
@@ -69,7 +69,7 @@ fn parse() -> Result<Args, String> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Runs `images` images through the vision encoder and `generate_from_embeds` (what

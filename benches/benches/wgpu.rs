@@ -3,9 +3,9 @@
 //! optimised ones are measured against: `wgpu/matmul_naive/<m×k×n>` beside `wgpu/matmul/...`,
 //! and `wgpu/attention_naive/<shape>` beside `wgpu/attention/...`.
 //!
-//! `cargo bench -p tandem-wgpu --bench wgpu -- wgpu/matmul` runs one op. On lavapipe (a CPU
+//! `cargo bench -p tandem-benches --bench wgpu -- wgpu/matmul` runs one op. On lavapipe (a CPU
 //! rasteriser) the GFLOP/s are only a proxy; the naive-vs-optimised ratios are what carry over.
-//! `cargo run --release -p tandem-wgpu --example speedup` prints the ratios as a table.
+//! `cargo run --release -p tandem-benches --bin wgpu_speedup` prints the ratios as a table.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! device's dense bf16 tensor-core peak, and flash-attention GB/s for decoding and encoder
 //! shapes. Run by `scripts/gpu-check.sh`; needs a GPU.
 //!
-//! `cargo run --release -p tandem-cuda --example kernel_bench [-- --quick]`
+//! `cargo run --release -p tandem-benches --bin cuda_kernels [-- --quick]`
 //!
 //! Timing: warm-up, then `iters` launches between two stream synchronisations, wall clock
 //! divided by `iters` (launch overhead included, as a model sees it).

@@ -2,7 +2,7 @@
 //! tiled matmul vs one-invocation-per-output matmul, and fused flash-style attention vs
 //! one-invocation-per-output attention. GFLOP/s on lavapipe are a proxy; the ratios carry over.
 //!
-//! `cargo run --release -p tandem-wgpu --example speedup` (TANDEM_WGPU_ADAPTER picks the device).
+//! `cargo run --release -p tandem-benches --bin wgpu_speedup` (TANDEM_WGPU_ADAPTER picks the device).
 
 use tandem_benches::data::random;
 use tandem_benches::kernels::attention::{inputs, spec};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tandem_image::{decode_image, ImageError, ImageOptions, RgbImage};
 
-use crate::inputs::{InputRef, InputSource};
+use crate::input::{InputRef, InputSource};
 
 /// Limits applied to every input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
