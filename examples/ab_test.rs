@@ -38,6 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dtype: DType::F32,
         batch_size: 4,
         generation,
+        keep_all_candidates: false,
     };
     let champion = ClipStage {
         dir: fixture("clip", "clip-tiny-a").into(),

@@ -52,6 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dtype: DType::F32,
         batch_size: 4,
         generation,
+        keep_all_candidates: false,
     };
     let clip = ClipStage {
         dir: clip_dir.into(),

@@ -25,6 +25,8 @@ const ORT_KNOWN_WHEEL: (&str, &str) = (
 );
 
 pub fn run(_args: &[String]) -> Result<()> {
+    // Formatting first: it takes a second and fails before anything is built.
+    util::run("cargo", &["fmt", "--all", "--check"])?;
     let minilm = fetch_minilm()?;
     let onnxruntime = fetch_onnxruntime()?;
     let nvrtc = crate::nvrtc::fetch()?;

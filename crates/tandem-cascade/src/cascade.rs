@@ -70,11 +70,25 @@ pub struct BlipStage<B: Backend> {
     pub batch_size: usize,
     /// Decoding settings, the handler's `inference_args`.
     pub generation: GenerationConfig,
+    /// Keep every candidate as generated, empty and repeated ones included (CLIP ranks them
+    /// all and the result lists N per image). Off: see [`clean_captions`].
+    pub keep_all_candidates: bool,
 }
 
-/// Trims and lower-cases nothing (BLIP's tokenizer already cleans up), drops empty and
-/// duplicate candidates, keeping generation order.
-pub fn clean_captions(captions: Vec<String>) -> Result<Vec<String>, String> {
+/// The candidates CLIP ranks. With `keep_all` every candidate is kept as generated. Without
+/// it, candidates are trimmed and empty and repeated ones dropped, keeping generation order:
+/// sampling often repeats a caption, and a repeat would split one caption's probability
+/// between its copies.
+///
+/// # Errors
+/// When nothing is left to rank: no candidate at all, or (without `keep_all`) only empty ones.
+pub fn clean_captions(captions: Vec<String>, keep_all: bool) -> Result<Vec<String>, String> {
+    if keep_all {
+        if captions.is_empty() {
+            return Err(String::from("BLIP produced no caption"));
+        }
+        return Ok(captions);
+    }
     let mut out: Vec<String> = Vec::with_capacity(captions.len());
     for c in captions {
         let c = c.trim().to_string();
@@ -105,11 +119,13 @@ pub fn caption_candidates<B: Backend>(
         step,
         RunInference::with_inference_args(handler.keyed(), blip.generation.clone()),
     );
+    let keep_all = blip.keep_all_candidates;
     let post = infer.output().try_map(
         format!("{prefix}BLIP/PostProcess"),
-        |r: PredictionResult<(String, _), Vec<Caption>>| {
+        move |r: PredictionResult<(String, _), Vec<Caption>>| {
             let (key, r) = r.into_keyed();
-            clean_captions(r.inference.into_iter().map(|c| c.text).collect()).map(|c| (key, c))
+            clean_captions(r.inference.into_iter().map(|c| c.text).collect(), keep_all)
+                .map(|c| (key, c))
         },
     );
     let errors = keyed_errors(&pre, &format!("{prefix}BLIP/Preprocess/Errors")).flatten_with(
@@ -187,11 +203,18 @@ pub fn rank_captions<B: Backend>(
     let step = format!("{prefix}CLIP/RunInference");
     let infer = pre.output().run_inference(step, handler.keyed());
     let thumb = clip.thumbnail;
-    let ranked = infer.output().map(
+    let ranked = infer.output().try_map(
         format!("{prefix}Rank"),
         move |r: PredictionResult<(String, ClipRequest), Ranked>| {
             let (image, r) = r.into_keyed();
-            ImageResult {
+            // JSON has no NaN (serde_json writes `null`): a non-finite probability would be a
+            // result no reader can use, so the image becomes a dead letter instead.
+            if let Some((caption, p)) = r.inference.iter().find(|(_, p)| !p.is_finite()) {
+                return Err(format!(
+                    "CLIP gave the caption {caption:?} a probability of {p}: the checkpoint computes non-finite logits (check its weights and logit_scale)"
+                ));
+            }
+            Ok(ImageResult {
                 image,
                 captions: r
                     .inference
@@ -206,15 +229,26 @@ pub fn rank_captions<B: Backend>(
                 arm: arm.clone(),
                 thumbnail: thumb
                     .and_then(|side| images::thumbnail_data_uri(&r.example.image.0, side)),
-            }
+            })
         },
     );
+    let rank_errors = ranked
+        .dead_letters()
+        .map(
+            format!("{prefix}Rank/Errors"),
+            |f: Failed<PredictionResult<(String, ClipRequest), Ranked>>| ErrorRecord {
+                image: f.element.example.0,
+                stage: f.step,
+                reason: f.error,
+            },
+        )
+        .output();
     let errors = keyed_errors(&pre, &format!("{prefix}CLIP/Preprocess/Errors")).flatten_with(
         format!("{prefix}CLIP/Errors"),
-        &[&keyed_errors(
-            &infer,
-            &format!("{prefix}CLIP/RunInference/Errors"),
-        )],
+        &[
+            &keyed_errors(&infer, &format!("{prefix}CLIP/RunInference/Errors")),
+            &rank_errors,
+        ],
     );
     (ranked.output(), errors)
 }
@@ -241,14 +275,12 @@ mod tests {
 
     #[test]
     fn cleaning_drops_empty_and_duplicate_captions_in_order() {
-        let got = clean_captions(vec![
-            " a cat ".into(),
-            "".into(),
-            "a dog".into(),
-            "a cat".into(),
-        ])
-        .unwrap();
+        let all: Vec<String> = vec![" a cat ".into(), "".into(), "a dog".into(), "a cat".into()];
+        assert_eq!(clean_captions(all.clone(), true).unwrap(), all);
+        let got = clean_captions(all, false).unwrap();
         assert_eq!(got, vec!["a cat".to_string(), "a dog".to_string()]);
-        assert!(clean_captions(vec!["  ".into()]).is_err());
+        assert!(clean_captions(vec!["  ".into()], false).is_err());
+        assert_eq!(clean_captions(vec!["".into()], true).unwrap(), [""]);
+        assert!(clean_captions(Vec::new(), true).is_err());
     }
 }

@@ -45,6 +45,10 @@ pub struct Common {
     /// Where the models run.
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     pub backend: Device,
+    /// The models' compute dtype: weights converted on load, activations computed in it
+    /// (f32 is exact against transformers; bf16/f16 halve the weights' memory).
+    #[arg(long, value_enum, default_value_t = ComputeDtype::F32)]
+    pub dtype: ComputeDtype,
     /// CPU threads for the model kernels (default: all cores; at least 1).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -69,6 +73,27 @@ pub struct Common {
     /// Never show the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `--dtype`: the float types the models can compute in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ComputeDtype {
+    /// 32-bit floats: matches transformers' fp32 exactly.
+    F32,
+    /// bfloat16: f32's range with 8 bits of mantissa.
+    Bf16,
+    /// IEEE half precision.
+    F16,
+}
+
+impl From<ComputeDtype> for tandem_tensor::DType {
+    fn from(d: ComputeDtype) -> Self {
+        match d {
+            ComputeDtype::F32 => tandem_tensor::DType::F32,
+            ComputeDtype::Bf16 => tandem_tensor::DType::BF16,
+            ComputeDtype::F16 => tandem_tensor::DType::F16,
+        }
+    }
 }
 
 /// How BLIP decodes.
@@ -143,6 +168,10 @@ pub struct BlipArgs {
     /// Images per BLIP batch (at least 1).
     #[arg(long, default_value_t = 4)]
     pub blip_batch: usize,
+    /// Keep every BLIP candidate as generated, empty and repeated ones included (by default
+    /// they are trimmed, and empty and repeated candidates dropped before CLIP ranks them).
+    #[arg(long)]
+    pub keep_all_candidates: bool,
 }
 
 #[derive(Debug, Args)]

@@ -414,14 +414,15 @@ pub fn caption(args: CaptionArgs) -> Result<ExitCode, CliError> {
         let blip = BlipStage {
             dir: blip_dir.clone(),
             backend: b.clone(),
-            dtype: DType::F32,
+            dtype: DType::from(c.dtype),
             batch_size: args.blip.blip_batch,
             generation: generation.clone(),
+            keep_all_candidates: args.blip.keep_all_candidates,
         };
         let clip = ClipStage {
             dir: clip_dir.clone(),
             backend: b.clone(),
-            dtype: DType::F32,
+            dtype: DType::from(c.dtype),
             batch_size: c.clip_batch,
             thumbnail,
         };
@@ -472,7 +473,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode, CliError> {
         let clip = ClipStage {
             dir: clip_dir.clone(),
             backend: b.clone(),
-            dtype: DType::F32,
+            dtype: DType::from(c.dtype),
             batch_size: c.clip_batch,
             thumbnail,
         };
@@ -534,21 +535,22 @@ pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
         let blip = BlipStage {
             dir: blip_dir.clone(),
             backend: b.clone(),
-            dtype: DType::F32,
+            dtype: DType::from(c.dtype),
             batch_size: args.blip.blip_batch,
             generation: generation.clone(),
+            keep_all_candidates: args.blip.keep_all_candidates,
         };
         let champion = ClipStage {
             dir: champion_dir.clone(),
             backend: b.clone(),
-            dtype: DType::F32,
+            dtype: DType::from(c.dtype),
             batch_size: c.clip_batch,
             thumbnail,
         };
         let challenger = ClipStage {
             dir: challenger_dir.clone(),
             backend: b.clone(),
-            dtype: DType::F32,
+            dtype: DType::from(c.dtype),
             batch_size: c.clip_batch,
             thumbnail,
         };

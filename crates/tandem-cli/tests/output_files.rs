@@ -245,3 +245,64 @@ fn a_full_disk_is_reported_naming_the_file_concisely() {
     );
     assert!(line.len() < 300, "concise: {line}");
 }
+
+/// A copy of the tiny CLIP checkpoint whose `logit_scale` is NaN: every logit, every
+/// probability NaN.
+fn nan_clip(dir: &Path) -> PathBuf {
+    let src = clip_tiny();
+    let dst = dir.join("clip-nan");
+    std::fs::create_dir(&dst).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+    }
+    // safetensors: u64 header length, JSON header (offsets relative to the data), data.
+    let path = dst.join("model.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let entry = &header["logit_scale"];
+    assert_eq!(entry["dtype"], "F32", "{entry}");
+    let start = 8 + n + entry["data_offsets"][0].as_u64().unwrap() as usize;
+    bytes[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    dst
+}
+
+#[test]
+fn no_nan_or_null_probability_is_ever_written() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let imgs = images(tmp.path());
+    let out = tmp.path().join("out.jsonl");
+    let errors = tmp.path().join("errors.jsonl");
+    let mut args: Vec<OsString> = vec!["rank".into()];
+    args.extend(imgs.iter().map(|p| p.clone().into_os_string()));
+    args.extend([
+        "--clip-model".into(),
+        nan_clip(tmp.path()).into_os_string(),
+        "--out".into(),
+        out.clone().into_os_string(),
+        "--errors".into(),
+        errors.clone().into_os_string(),
+        "-q".into(),
+        "--no-progress".into(),
+        "--captions".into(),
+        "a cat".into(),
+        "a dog".into(),
+    ]);
+    let run = tandem(&args);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        b"",
+        "no result line: {stderr}"
+    );
+    let dead = jsonl(&errors);
+    assert_eq!(dead.len(), 3, "one dead letter per image");
+    for d in &dead {
+        let reason = d["reason"].as_str().unwrap();
+        assert!(reason.contains("probability of NaN"), "{reason}");
+        assert!(d["stage"].as_str().unwrap().ends_with("Rank"), "{d}");
+    }
+}

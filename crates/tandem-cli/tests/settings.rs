@@ -204,3 +204,87 @@ fn impossible_settings_exit_1_naming_the_flag() {
     assert_eq!(tandem(&["caption"]).status.code(), Some(1));
     assert_eq!(tandem(&["--help"]).status.code(), Some(0));
 }
+
+/// `tandem rank plain.png --dtype D` on the tiny CLIP checkpoint: the two probabilities.
+fn rank_probabilities(dtype: &str) -> Vec<f64> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out.jsonl").display().to_string();
+    let (clip, image) = (
+        path("crates/tandem-clip/tests/fixtures/clip-tiny-a"),
+        plain(),
+    );
+    let run = tandem(&[
+        "rank",
+        &image,
+        "--clip-model",
+        &clip,
+        "--dtype",
+        dtype,
+        "-q",
+        "--no-progress",
+        "--out",
+        &out,
+        "--captions",
+        "a photo of a cat",
+        "a diagram",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{dtype}: {}", text(&run.stderr));
+    let line = std::fs::read_to_string(&out).expect("--out written");
+    let record: Value = serde_json::from_str(line.lines().next().expect("a record")).expect("JSON");
+    let mut by_caption: Vec<(String, f64)> = record["captions"]
+        .as_array()
+        .expect("captions")
+        .iter()
+        .map(|c| {
+            (
+                c["caption"].as_str().expect("text").to_string(),
+                c["probability"].as_f64().expect("a number"),
+            )
+        })
+        .collect();
+    by_caption.sort_by(|a, b| a.0.cmp(&b.0));
+    by_caption.into_iter().map(|(_, p)| p).collect()
+}
+
+#[test]
+fn dtype_is_honoured_and_half_precision_stays_close_to_f32() {
+    let f32 = rank_probabilities("f32");
+    for dtype in ["bf16", "f16"] {
+        let half = rank_probabilities(dtype);
+        assert_eq!(half.len(), f32.len());
+        assert_ne!(half, f32, "{dtype} ignored: f32's values bit for bit");
+        for (h, f) in half.iter().zip(&f32) {
+            assert!(h.is_finite(), "{dtype}: {half:?}");
+            // Two captions: p = sigmoid(Δlogit). bf16 keeps 8 bits of mantissa (eps 2^-8); the
+            // tiny model's logits (two layers, width 32, logit_scale 100) carry a relative error
+            // of a few eps, so Δlogit moves by ≲ 0.4 and p by ≲ 0.1 (sigmoid' ≤ 1/4).
+            assert!((h - f).abs() < 0.1, "{dtype} {half:?} vs f32 {f32:?}");
+        }
+    }
+    let bad = tandem(&["rank", "x.png", "--dtype", "f8", "--captions", "a"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad.stderr));
+    assert!(text(&bad.stderr).contains("--dtype"));
+}
+
+#[test]
+fn repeated_candidates_are_merged_unless_every_candidate_is_kept() {
+    // top-k 1 makes sampling deterministic: the ten candidates are one caption ten times.
+    let base = [
+        "--decoding",
+        "sample",
+        "--sample-top-k",
+        "1",
+        "-n",
+        "10",
+        "--max-length",
+        "8",
+    ];
+    let merged = captions(&base);
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    let kept = captions(&[&base[..], &["--keep-all-candidates"]].concat());
+    assert_eq!(kept.len(), 10, "{kept:?}");
+    assert!(
+        kept.iter().all(|c| c.trim() == merged[0]),
+        "{kept:?} vs {merged:?}"
+    );
+}
