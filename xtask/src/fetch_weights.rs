@@ -16,7 +16,7 @@ pub fn run(_args: &[String]) -> Result<()> {
         let mut progress = |file: &str, done: u64, total: Option<u64>| {
             if let Some(total) = total.filter(|t| *t > 0) {
                 let pct = done * 100 / total;
-                if pct != last_pct && (pct % 10 == 0 || done == total) {
+                if pct != last_pct && (pct.is_multiple_of(10) || done == total) {
                     last_pct = pct;
                     eprintln!("  {file}: {pct}% of {:.1} MB", total as f64 / 1e6);
                 }

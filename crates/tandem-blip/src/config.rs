@@ -200,7 +200,7 @@ impl BlipConfig {
                 ),
             ));
         }
-        if v.hidden_size % v.num_attention_heads != 0 {
+        if !v.hidden_size.is_multiple_of(v.num_attention_heads) {
             return Err(BlipError::config(
                 "vision_config.num_attention_heads",
                 format!(
@@ -209,7 +209,7 @@ impl BlipConfig {
                 ),
             ));
         }
-        if t.hidden_size % t.num_attention_heads != 0 {
+        if !t.hidden_size.is_multiple_of(t.num_attention_heads) {
             return Err(BlipError::config(
                 "text_config.num_attention_heads",
                 format!(
@@ -218,7 +218,7 @@ impl BlipConfig {
                 ),
             ));
         }
-        if v.image_size % v.patch_size != 0 {
+        if !v.image_size.is_multiple_of(v.patch_size) {
             return Err(BlipError::config(
                 "vision_config.patch_size",
                 format!(

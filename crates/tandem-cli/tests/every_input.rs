@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use common::{clip_tiny, jsonl, keys, plain_png, run_within, text};
 
-/// `tandem rank INPUTS` on the tiny CLIP checkpoint: (exit code, results, dead letters, stderr).
-fn rank(
-    dir: &Path,
-    inputs: &[OsString],
-) -> (Option<i32>, Vec<String>, Vec<(String, String)>, String) {
+/// What a run wrote: (exit code, result keys, dead letters as (key, reason), stderr).
+type Written = (Option<i32>, Vec<String>, Vec<(String, String)>, String);
+
+/// `tandem rank INPUTS` on the tiny CLIP checkpoint.
+fn rank(dir: &Path, inputs: &[OsString]) -> Written {
     let (out, errors) = (dir.join("out.jsonl"), dir.join("errors.jsonl"));
     let _ = std::fs::remove_file(&out);
     let mut args: Vec<OsString> = vec!["rank".into()];

@@ -17,6 +17,9 @@ use tandem_tensor::{attention, AttentionSpec, Backend, Tensor};
 /// The query/key/value projections: three layers, or one fused `[3·dim, dim]` layer (BLIP's
 /// vision tower), whose output is split as views.
 #[derive(Clone, Debug)]
+// One value per attention layer, built at load and never moved in a hot loop: boxing the
+// larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum QkvProjection<B: Backend> {
     Separate {
         q: Linear<B>,
@@ -193,7 +196,7 @@ impl<B: Backend> Attention<B> {
     /// Builds from parts; `out` maps `heads·head_dim` back to the model width.
     pub fn new(qkv: QkvProjection<B>, out: Linear<B>, num_heads: usize) -> Result<Self> {
         let inner = out.in_dim();
-        if num_heads == 0 || inner % num_heads != 0 {
+        if num_heads == 0 || !inner.is_multiple_of(num_heads) {
             return Err(NnError::config(
                 "num_attention_heads",
                 format!("{inner} is not divisible by {num_heads} heads"),

@@ -109,7 +109,7 @@ pub fn write_safetensors_with(
         offset += bytes;
     }
     let mut text = serde_json::Value::Object(header).to_string();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(' ');
     }
     let file = std::fs::File::create(path).map_err(io_err)?;

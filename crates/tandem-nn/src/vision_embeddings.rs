@@ -35,7 +35,7 @@ impl<B: Backend> VisionEmbeddings<B> {
             ));
         }
         let (dim, patch) = (patch_weight.dims()[0], patch_weight.dims()[2]);
-        if patch == 0 || image_size % patch != 0 {
+        if patch == 0 || !image_size.is_multiple_of(patch) {
             return Err(NnError::config(
                 "patch_size",
                 format!("image size {image_size} is not a multiple of patch {patch}"),
@@ -71,7 +71,7 @@ impl<B: Backend> VisionEmbeddings<B> {
         patch: usize,
         dim: usize,
     ) -> Result<Self> {
-        if patch == 0 || image_size % patch != 0 {
+        if patch == 0 || !image_size.is_multiple_of(patch) {
             return Err(NnError::config(
                 "patch_size",
                 format!("image size {image_size} is not a multiple of patch {patch}"),

@@ -1,6 +1,8 @@
 //! Fused flash-style attention (and the naive kernel the benches compare it with).
 
-use super::{alloc, bytes, fits_u32, grid_1d};
+#[cfg(feature = "naive-kernels")]
+use super::grid_1d;
+use super::{alloc, bytes, fits_u32};
 use crate::error::Result;
 use crate::runtime::kernel::KernelSpec;
 use crate::storage::WgpuStorage;

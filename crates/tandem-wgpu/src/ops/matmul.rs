@@ -1,7 +1,9 @@
 //! Batched matmul: the tiled kernel with its fused bias/activation epilogue, and the naive
 //! kernel the benches compare it with.
 
-use super::{alloc, bytes, fits_u32, grid_1d, unary::activation_code};
+#[cfg(feature = "naive-kernels")]
+use super::grid_1d;
+use super::{alloc, bytes, fits_u32, unary::activation_code};
 use crate::error::{Result, WgpuError};
 use crate::runtime::kernel::KernelSpec;
 use crate::runtime::Context;
