@@ -100,7 +100,8 @@ fn describe(source: &InputSource) -> String {
 /// - a folder: its entries with an image extension, sorted, not recursive, hidden files
 ///   skipped — including broken symlinks and symlink loops, which fail as dead letters;
 /// - a path that exists (even one containing `*`, `?` or `[`): taken literally;
-/// - a glob (`photos/*.jpg`), expanded like a folder;
+/// - a glob (`photos/*.jpg`), expanded like a folder (one that matches nothing is an input
+///   that fails, so a mistyped pattern is reported, not dropped);
 /// - anything else: kept as a path, so a missing file fails visibly as a dead letter.
 ///
 /// # Errors
@@ -126,7 +127,17 @@ pub fn expand<S: AsRef<OsStr>>(args: &[S]) -> Result<Expanded, CliError> {
         } else if std::fs::symlink_metadata(arg).is_ok() {
             out.push(single(arg));
         } else if let Some(pattern) = text.filter(|t| t.contains(['*', '?', '['])) {
-            for path in glob_matches(pattern)? {
+            let matches = glob_matches(pattern)?;
+            if matches.is_empty() {
+                // A mistyped pattern must not vanish: it is an input that failed.
+                out.push(InputRef {
+                    id: pattern.to_string(),
+                    source: InputSource::Refused(String::from(
+                        "no file exists by this name and, as a glob, it matches no file",
+                    )),
+                });
+            }
+            for path in matches {
                 out.push_listed(path);
             }
         } else {
@@ -215,6 +226,17 @@ mod tests {
         assert_eq!(
             e.inputs[0].source,
             InputSource::File(PathBuf::from("does/not/exist.png"))
+        );
+    }
+
+    #[test]
+    fn a_glob_that_matches_nothing_is_a_failed_input() {
+        let e = expand(&["/no/such/folder/*.png", "/no/such/folder/*.png"]).unwrap();
+        assert_eq!(e.inputs.len(), 1);
+        assert_eq!(e.duplicates, 1);
+        assert_eq!(e.inputs[0].id, "/no/such/folder/*.png");
+        assert!(
+            matches!(&e.inputs[0].source, InputSource::Refused(r) if r.contains("matches no file"))
         );
     }
 
