@@ -86,7 +86,7 @@ pub fn open_out(path: &Path) -> Result<Resumed, CliError> {
     let mut damaged = 0;
     let (results, complete_len) = read_results(&file, path, &mut damaged)?;
     let len = file.metadata().map_err(|e| CliError::io(path, e))?.len();
-    let torn_bytes = len - complete_len;
+    let torn_bytes = len.saturating_sub(complete_len);
     if torn_bytes > 0 {
         file.set_len(complete_len)
             .map_err(|e| CliError::io(path, e))?;
