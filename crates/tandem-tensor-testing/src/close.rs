@@ -382,8 +382,8 @@ mod tests {
                 let rounded: Vec<f64> = p
                     .iter()
                     .map(|&v| match dtype {
-                        DType::F16 => half::f16::from_f64(v).to_f64(),
-                        DType::BF16 => half::bf16::from_f64(v).to_f64(),
+                        DType::F16 => tandem_tensor::f16_from_f64(v).to_f64(),
+                        DType::BF16 => tandem_tensor::bf16_from_f64(v).to_f64(),
                         _ => v as f32 as f64,
                     })
                     .collect();

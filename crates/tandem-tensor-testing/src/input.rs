@@ -14,6 +14,9 @@ pub enum Dist {
     Uniform(f32, f32),
     /// Integers in `[lo, hi]` (many ties; exact in every dtype for small ranges).
     Ints(i32, i32),
+    /// Random sign, magnitude `10^u` with `u` uniform in `[lo, hi)`: values spread over decades,
+    /// so ops that square or multiply them reach f16/bf16 subnormals and overflow.
+    LogUniform(f32, f32),
 }
 
 /// A small, fast, seedable generator (splitmix64) so problems hold a seed-derived vector
@@ -32,6 +35,12 @@ pub fn gen_data(seed: u64, len: usize, dist: Dist) -> Vec<f32> {
             Dist::Uniform(lo, hi) => lo + (hi - lo) * ((next() >> 40) as f32 / (1u64 << 24) as f32),
             Dist::Ints(lo, hi) => {
                 (lo as i64 + (next() % (hi as i64 - lo as i64 + 1) as u64) as i64) as f32
+            }
+            Dist::LogUniform(lo, hi) => {
+                let bits = next();
+                let u = (bits >> 40) as f32 / (1u64 << 24) as f32;
+                let sign = if bits & 1 == 0 { 1.0 } else { -1.0 };
+                sign * 10f32.powf(lo + (hi - lo) * u)
             }
         })
         .collect()

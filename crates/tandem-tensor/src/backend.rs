@@ -219,8 +219,19 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
     }
 
     /// `x / max(‖x‖₂, eps)` over the last dim (PyTorch's `F.normalize`).
+    ///
+    /// The sum of squares is taken in f32 whatever `x`'s dtype, as PyTorch's `norm` accumulates
+    /// f16/bf16 in float: squaring in f16 sends any |x| below ~2.4e-3 into subnormals (or to
+    /// zero), and a row of one such element came out 4.5% off unit length. The norm is then
+    /// rounded to `x`'s dtype before the division, as `F.normalize` divides by a half-precision
+    /// norm.
     fn l2_normalize(&self, x: &Tensor<Self>, eps: f32) -> Result<Tensor<Self>> {
-        let norm = x.square()?.sum_keepdim()?.sqrt()?;
+        let norm = x
+            .to_dtype(DType::F32)?
+            .square()?
+            .sum_keepdim()?
+            .sqrt()?
+            .to_dtype(x.dtype())?;
         let floor = Tensor::full(self, eps as f64, &[1], x.dtype())?;
         x.div(&norm.maximum(&floor)?)
     }

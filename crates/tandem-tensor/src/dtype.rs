@@ -76,7 +76,7 @@ macro_rules! element {
 }
 
 element!(f32, F32, |x| x as f64, |v| v as f32);
-element!(f16, F16, |x| x.to_f64(), |v| f16::from_f64(v));
-element!(bf16, BF16, |x| x.to_f64(), |v| bf16::from_f64(v));
+element!(f16, F16, |x| x.to_f64(), |v| crate::f16_from_f64(v));
+element!(bf16, BF16, |x| x.to_f64(), |v| crate::bf16_from_f64(v));
 element!(u32, U32, |x| x as f64, |v| v as u32);
 element!(i64, I64, |x| x as f64, |v| v as i64);

@@ -25,6 +25,7 @@ mod dtype;
 mod error;
 pub mod layout;
 pub mod op;
+mod rounding;
 mod tensor;
 mod tensor_ops;
 
@@ -34,6 +35,7 @@ pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 pub use layout::Layout;
 pub use op::{Activation, AttentionSpec, BinaryOp, MatmulSpec, MatrixRef, ReduceOp, UnaryOp};
+pub use rounding::{bf16_from_f64, f16_from_f64};
 pub use tensor::Tensor;
 pub use tensor_ops::attention;
 

@@ -51,6 +51,32 @@ fn softmax_causal_and_attention_agree_with_hand_values() {
     assert_eq!(o.to_vec::<f32>().unwrap(), vec![2., 3.]);
 }
 
+/// CI seed 1796061482631209221 found it: in f16, a one-element row `[-5.1e-4]` normalised to
+/// -1.0449 because its square (2.6e-7) is an f16 subnormal. F.normalize gives exactly ±1 for a
+/// one-element row, and unit length for rows of tiny values, in every dtype.
+#[test]
+fn l2_normalize_of_tiny_values_is_unit_length_in_every_dtype() {
+    let tiny = [-0.000_510_215_76f32, 0.003, -0.000_07, 0.002_4];
+    for dtype in DType::FLOATS {
+        let x = t(&tiny, &[4, 1]).to_dtype(dtype).unwrap();
+        let y = x.l2_normalize(1e-12).unwrap().to_dtype(DType::F32).unwrap();
+        assert_eq!(
+            y.to_vec::<f32>().unwrap(),
+            vec![-1., 1., -1., 1.],
+            "{dtype}"
+        );
+        let row = t(&tiny, &[1, 4]).to_dtype(dtype).unwrap();
+        let y = row
+            .l2_normalize(1e-12)
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap();
+        let y = y.to_vec::<f32>().unwrap();
+        let norm = y.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 4e-3, "{dtype}: ‖y‖ = {norm}");
+    }
+}
+
 #[test]
 fn layer_norm_and_reductions() {
     let x = t(&[1., 2., 3., 4.], &[1, 4]);

@@ -5,7 +5,6 @@ use crate::error::Result;
 use crate::storage::CudaStorage;
 use crate::CudaBackend;
 use cudarc::driver::PushKernelArg;
-use half::{bf16, f16};
 use tandem_tensor::DType;
 
 pub fn full(be: &CudaBackend, value: f64, len: usize, dtype: DType) -> Result<CudaStorage> {
@@ -20,8 +19,8 @@ pub fn full(be: &CudaBackend, value: f64, len: usize, dtype: DType) -> Result<Cu
     // The value as the dtype's bits (f16/bf16 as u16: the kernel's structs are 2-byte patterns).
     let (v32, vf, v16, v64): (u32, f32, u16, i64) = (value as u32, value as f32, 0, value as i64);
     let v16 = match dtype {
-        DType::F16 => f16::from_f64(value).to_bits(),
-        DType::BF16 => bf16::from_f64(value).to_bits(),
+        DType::F16 => tandem_tensor::f16_from_f64(value).to_bits(),
+        DType::BF16 => tandem_tensor::bf16_from_f64(value).to_bits(),
         _ => v16,
     };
     match dtype {

@@ -5,7 +5,6 @@ use crate::error::Result;
 use crate::runtime::kernel::{KernelSpec, Repr};
 use crate::runtime::Context;
 use crate::storage::WgpuStorage;
-use half::{bf16, f16};
 use std::sync::Arc;
 
 const SRC: &str = tandem_kernels::wgsl::FILL;
@@ -14,10 +13,10 @@ const SRC: &str = tandem_kernels::wgsl::FILL;
 fn pattern(value: f64, repr: Repr) -> [u32; 2] {
     match repr {
         Repr::F32 => [(value as f32).to_bits(); 2],
-        Repr::F16InF32 => [f16::from_f64(value).to_f32().to_bits(); 2],
-        Repr::Bf16InF32 => [bf16::from_f64(value).to_f32().to_bits(); 2],
+        Repr::F16InF32 => [tandem_tensor::f16_from_f64(value).to_f32().to_bits(); 2],
+        Repr::Bf16InF32 => [tandem_tensor::bf16_from_f64(value).to_f32().to_bits(); 2],
         Repr::F16 => {
-            let h = f16::from_f64(value).to_bits() as u32;
+            let h = tandem_tensor::f16_from_f64(value).to_bits() as u32;
             [h | (h << 16); 2]
         }
         Repr::U32 => [value as u32; 2],
