@@ -15,12 +15,15 @@ pub mod error;
 pub mod html;
 pub mod images;
 pub mod inputs;
+pub mod logging;
+pub mod metrics;
 pub mod models;
 pub mod outputs;
 pub mod progress;
 pub mod records;
 pub mod resume;
 pub mod run;
+pub mod shadow;
 pub mod stats;
 pub mod weights;
 
