@@ -1,17 +1,16 @@
 //! `cargo xtask fetch-weights`: downloads the default models (BLIP base captioning, CLIP
-//! ViT-B/32) from the Hugging Face Hub into `$TANDEM_HOME/models/`, the directory
-//! `tandem caption` reads them from. Uses the same downloader as the CLI (`tandem-hub`):
-//! resumable, every LFS file checked against the hub's sha256.
+//! ViT-B/32) from the Hugging Face Hub into the Hugging Face cache (`HF_HUB_CACHE`, `HF_HOME`,
+//! default `~/.cache/huggingface/hub`), where `tandem` and Python's transformers both find
+//! them. Uses the same downloader as the CLI (`tandem-hub`): resumable, every LFS file checked
+//! against its sha256.
 
 use anyhow::{Context, Result};
-use tandem_hub::{default_home, Hub, BLIP_BASE, CLIP_B32};
+use tandem_hub::{Hub, BLIP_BASE, CLIP_B32};
 
 pub fn run(_args: &[String]) -> Result<()> {
-    let home = default_home()?;
-    let hub = Hub::default();
+    let hub = Hub::from_env()?;
     for spec in [BLIP_BASE, CLIP_B32] {
-        let dir = spec.dir_in(&home);
-        eprintln!("{} → {}", spec.repo, dir.display());
+        eprintln!("{} → {}", spec.repo, hub.cache().root().display());
         let mut last_pct = u64::MAX;
         let mut progress = |file: &str, done: u64, total: Option<u64>| {
             if let Some(total) = total.filter(|t| *t > 0) {
@@ -22,9 +21,10 @@ pub fn run(_args: &[String]) -> Result<()> {
                 }
             }
         };
-        hub.fetch_model(&spec, &dir, &mut progress)
+        let dir = hub
+            .fetch(&spec.repo_revision(), &spec.required(), &mut progress)
             .with_context(|| format!("fetching {} (no network? pass local checkpoints to tandem with --blip-model DIR / --clip-model DIR)", spec.repo))?;
+        eprintln!("  ready in {}", dir.display());
     }
-    eprintln!("weights ready in {}", home.join("models").display());
     Ok(())
 }

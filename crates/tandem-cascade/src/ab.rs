@@ -1,8 +1,11 @@
 //! The A/B pattern: inputs split deterministically by a stable hash of their key between a
 //! champion and a challenger arm, a per-image metric in each arm, and a Welch comparison.
 //!
-//! Here both arms rank the same BLIP candidates, each with its own CLIP checkpoint; the
-//! metric is the top-1 CLIP probability (how confidently the arm picks its best caption).
+//! The metric is the top-1 CLIP probability (how confidently the arm picks its best caption).
+//! The arms may differ in the CLIP checkpoint (both rank the same BLIP candidates: [`build`])
+//! or also in the BLIP checkpoint and decoding settings (each arm runs its own cascade:
+//! [`build_cascades`]). Shadow mode, where both arms see every image, is in
+//! [`crate::shadow`].
 
 use std::fmt::Write as _;
 
@@ -13,7 +16,7 @@ use crate::cascade::{self, BlipStage, ClipStage};
 use crate::images::ImageLimits;
 use crate::input::InputRef;
 use crate::records::{ErrorRecord, ImageResult};
-use crate::stats::{welch, ArmStats, Comparison};
+use crate::stats::{welch, ArmStats, Comparison, SignTest};
 
 /// Arm names as they appear in results and reports.
 pub const CHAMPION: &str = "champion";
@@ -45,15 +48,71 @@ pub fn build<B: Backend>(
         results.push(r);
         errors.push(e);
     }
-    let results = match results.split_first() {
+    let results = merge(inputs, results);
+    let errors = read_errors.flatten_with("AllErrors", &errors.iter().collect::<Vec<_>>());
+    (results, errors)
+}
+
+/// Builds the A/B pipeline for arms that differ in BLIP too (checkpoint or decoding
+/// settings): the decoded images are split by key hash in proportion to `weights` and each
+/// arm runs its own BLIP → CLIP cascade. With identical BLIP stages this is [`build`], which
+/// generates the candidates once.
+pub fn build_cascades<B: Backend>(
+    inputs: &PCollection<InputRef>,
+    limits: ImageLimits,
+    blips: [&BlipStage<B>; 2],
+    clips: [&ClipStage<B>; 2],
+    weights: [u32; 2],
+) -> (PCollection<ImageResult>, PCollection<ErrorRecord>) {
+    if same_blip(blips[0], blips[1]) {
+        return build(inputs, limits, blips[0], clips, weights);
+    }
+    let (images, read_errors) = cascade::read_images(inputs, limits);
+    let split = images.partition_by_key_hash("SplitByKeyHash", &weights);
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for (((part, blip), clip), name) in split
+        .iter()
+        .zip(blips)
+        .zip(clips)
+        .zip([CHAMPION, CHALLENGER])
+    {
+        let prefix = format!("{name}/");
+        let (captions, blip_errors) = cascade::caption_candidates(part, blip, &prefix);
+        let pairs = cascade::join_with_captions(part, &captions, &prefix);
+        let (r, e) = cascade::rank_captions(
+            &pairs,
+            clip,
+            Some(blip.dir.display().to_string()),
+            Some(name.to_string()),
+            &prefix,
+        );
+        results.push(r);
+        errors.push(blip_errors);
+        errors.push(e);
+    }
+    let results = merge(inputs, results);
+    let errors = read_errors.flatten_with("AllErrors", &errors.iter().collect::<Vec<_>>());
+    (results, errors)
+}
+
+/// Whether two BLIP stages produce the same candidates (same checkpoint and settings).
+pub fn same_blip<B: Backend>(a: &BlipStage<B>, b: &BlipStage<B>) -> bool {
+    a.dir == b.dir && a.generation == b.generation
+}
+
+/// Flattens the arms' results into one collection.
+pub(crate) fn merge(
+    inputs: &PCollection<InputRef>,
+    results: Vec<PCollection<ImageResult>>,
+) -> PCollection<ImageResult> {
+    match results.split_first() {
         Some((first, rest)) => first.flatten_with("AllResults", &rest.iter().collect::<Vec<_>>()),
         None => inputs
             .pipeline()
             .create(Vec::<ImageResult>::new())
             .named("NoArms"),
-    };
-    let errors = read_errors.flatten_with("AllErrors", &errors.iter().collect::<Vec<_>>());
-    (results, errors)
+    }
 }
 
 /// One arm's outcome.
@@ -68,10 +127,27 @@ pub struct ArmReport {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AbReport {
     pub metric: String,
+    /// Traffic split of a split test (unused in shadow mode).
     pub weights: [u32; 2],
     pub champion: ArmReport,
     pub challenger: ArmReport,
+    /// Welch's interval for a split test; the paired t interval in shadow mode.
     pub comparison: Comparison,
+    /// Shadow mode only: the per-image paired comparison.
+    pub paired: Option<PairedReport>,
+}
+
+/// Shadow mode's per-image comparison of the two arms on the same images.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairedReport {
+    /// Images with a result from both arms.
+    pub pairs: usize,
+    /// Images with a result from one arm only (the other failed it): left out of the pairs.
+    pub unpaired: usize,
+    /// Sign test on the per-image difference of the metric.
+    pub sign: SignTest,
+    /// Images whose top-1 caption is the same text in both arms.
+    pub top1_agreements: usize,
 }
 
 /// Computes the report from the results (each tagged with its arm).
@@ -105,6 +181,7 @@ pub fn report(
             stats: b,
         },
         comparison,
+        paired: None,
     }
 }
 
@@ -121,11 +198,22 @@ fn fmt_bound(v: f64) -> String {
 /// The report as text.
 pub fn text(r: &AbReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "A/B test: {} (split {}/{} by key hash)",
-        r.metric, r.weights[0], r.weights[1]
-    );
+    match &r.paired {
+        None => {
+            let _ = writeln!(
+                s,
+                "A/B test: {} (split {}/{} by key hash)",
+                r.metric, r.weights[0], r.weights[1]
+            );
+        }
+        Some(_) => {
+            let _ = writeln!(
+                s,
+                "A/B test: {} (shadow: both arms on every image)",
+                r.metric
+            );
+        }
+    }
     for arm in [&r.champion, &r.challenger] {
         let _ = writeln!(
             s,
@@ -150,10 +238,38 @@ pub fn text(r: &AbReport) -> String {
         } else {
             "not significant"
         },
-        c.dof
-            .map(|d| format!(" (Welch t, {d:.1} dof)"))
-            .unwrap_or_else(|| String::from(" (too few samples for a t interval)")),
+        match (c.dof, r.paired.is_some()) {
+            (Some(d), false) => format!(" (Welch t, {d:.1} dof)"),
+            (Some(d), true) => format!(" (paired t, {d:.0} dof)"),
+            (None, _) => String::from(" (too few samples for a t interval)"),
+        },
     );
+    if let Some(p) = &r.paired {
+        let _ = writeln!(
+            s,
+            "  sign test: challenger higher on {}, lower on {}, tied on {} images: p = {:.4}",
+            p.sign.wins, p.sign.losses, p.sign.ties, p.sign.p_value
+        );
+        let agreement = if p.pairs > 0 {
+            p.top1_agreements as f64 / p.pairs as f64
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            s,
+            "  top-1 caption agreement: {} of {} images ({:.1}%)",
+            p.top1_agreements,
+            p.pairs,
+            agreement * 100.0
+        );
+        if p.unpaired > 0 {
+            let _ = writeln!(
+                s,
+                "  {} images with a result from one arm only were left out of the pairs",
+                p.unpaired
+            );
+        }
+    }
     s
 }
 

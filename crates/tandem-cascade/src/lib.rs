@@ -24,6 +24,7 @@ pub mod images;
 pub mod input;
 pub mod preprocess;
 pub mod records;
+pub mod shadow;
 pub mod stats;
 
 pub use input::{InputRef, InputSource};

@@ -12,6 +12,9 @@ use crate::backend::Device;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// More log output on stderr: -v for debug, -vv for trace (RUST_LOG, when set, decides instead).
+    #[arg(long, short, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -20,8 +23,8 @@ pub enum Command {
     Caption(CaptionArgs),
     /// Rank given texts for each image with CLIP alone (zero-shot).
     Rank(RankArgs),
-    /// A/B test two CLIP checkpoints ranking the same BLIP candidates.
-    Ab(AbArgs),
+    /// A/B test a challenger (CLIP and/or BLIP checkpoint, decoding settings) against the champion.
+    Ab(Box<AbArgs>),
 }
 
 /// Inputs, outputs and runtime settings every command takes.
@@ -52,9 +55,9 @@ pub struct Common {
     /// CPU threads for the model kernels (default: all cores; at least 1).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// CLIP checkpoint directory (default: openai/clip-vit-base-patch32, fetched into $TANDEM_HOME on first use).
-    #[arg(long)]
-    pub clip_model: Option<PathBuf>,
+    /// CLIP checkpoint: a directory, or a Hugging Face Hub id OWNER/NAME[@REVISION] found in (or downloaded into) the Hugging Face cache (default: openai/clip-vit-base-patch32).
+    #[arg(long, value_name = "DIR|ID")]
+    pub clip_model: Option<String>,
     /// Images per CLIP batch (at least 1).
     #[arg(long, default_value_t = 8)]
     pub clip_batch: usize,
@@ -73,6 +76,9 @@ pub struct Common {
     /// Never show the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Serve live Prometheus metrics at http://ADDR/metrics while the run lasts, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `--dtype`: the float types the models can compute in.
@@ -121,9 +127,9 @@ pub enum EarlyStoppingArg {
 /// BLIP settings.
 #[derive(Debug, Args, Clone)]
 pub struct BlipArgs {
-    /// BLIP checkpoint directory (default: Salesforce/blip-image-captioning-base, fetched into $TANDEM_HOME on first use).
-    #[arg(long)]
-    pub blip_model: Option<PathBuf>,
+    /// BLIP checkpoint: a directory, or a Hugging Face Hub id OWNER/NAME[@REVISION] found in (or downloaded into) the Hugging Face cache (default: Salesforce/blip-image-captioning-base).
+    #[arg(long, value_name = "DIR|ID")]
+    pub blip_model: Option<String>,
     /// Candidate captions generated per image.
     #[arg(long, short = 'n', default_value_t = 10)]
     pub captions_per_image: usize,
@@ -200,13 +206,95 @@ pub struct AbArgs {
     pub common: Common,
     #[command(flatten)]
     pub blip: BlipArgs,
-    /// The challenger's CLIP checkpoint directory (the champion is --clip-model).
-    #[arg(long)]
-    pub challenger_clip_model: PathBuf,
+    #[command(flatten)]
+    pub challenger: ChallengerArgs,
+    /// Shadow mode: run both arms on every image and compare them per image (paired t interval,
+    /// sign test, top-1 caption agreement) instead of splitting the traffic.
+    #[arg(long, conflicts_with = "split")]
+    pub shadow: bool,
     /// Traffic split champion:challenger, e.g. 50:50 or 90:10.
     #[arg(long, default_value = "50:50")]
     pub split: String,
     /// Confidence level of the interval.
     #[arg(long, default_value_t = 0.95)]
     pub confidence: f64,
+}
+
+/// How the challenger differs from the champion (the other flags): each setting left out is
+/// the champion's.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Challenger (each defaults to the champion's setting)")]
+pub struct ChallengerArgs {
+    /// The challenger's CLIP checkpoint (directory or hub id).
+    #[arg(long, value_name = "DIR|ID")]
+    pub challenger_clip_model: Option<String>,
+    /// The challenger's BLIP checkpoint (directory or hub id).
+    #[arg(long, value_name = "DIR|ID")]
+    pub challenger_blip_model: Option<String>,
+    /// The challenger's --captions-per-image.
+    #[arg(long)]
+    pub challenger_captions_per_image: Option<usize>,
+    /// The challenger's --decoding.
+    #[arg(long, value_enum)]
+    pub challenger_decoding: Option<Decoding>,
+    /// The challenger's --temperature.
+    #[arg(long, allow_negative_numbers = true)]
+    pub challenger_temperature: Option<f32>,
+    /// The challenger's --sample-top-k.
+    #[arg(long)]
+    pub challenger_sample_top_k: Option<usize>,
+    /// The challenger's --sample-top-p.
+    #[arg(long, allow_negative_numbers = true)]
+    pub challenger_sample_top_p: Option<f32>,
+    /// The challenger's --num-beams (with --challenger-decoding beam).
+    #[arg(long)]
+    pub challenger_num_beams: Option<usize>,
+    /// The challenger's --max-length.
+    #[arg(long)]
+    pub challenger_max_length: Option<usize>,
+    /// The challenger's --min-length.
+    #[arg(long)]
+    pub challenger_min_length: Option<usize>,
+    /// The challenger's --repetition-penalty.
+    #[arg(long, allow_negative_numbers = true)]
+    pub challenger_repetition_penalty: Option<f32>,
+    /// The challenger's --prompt.
+    #[arg(long)]
+    pub challenger_prompt: Option<String>,
+    /// The challenger's --seed.
+    #[arg(long)]
+    pub challenger_seed: Option<u64>,
+}
+
+impl ChallengerArgs {
+    /// The challenger's BLIP settings: `champion`'s with every given `--challenger-*` setting
+    /// in place. A challenger that changes `--decoding` does not inherit the champion's
+    /// `--num-beams` (it applies to beam search only).
+    pub fn blip(&self, champion: &BlipArgs) -> BlipArgs {
+        let mut b = champion.clone();
+        if let Some(d) = self.challenger_decoding {
+            if d != champion.decoding {
+                b.num_beams = None;
+            }
+            b.decoding = d;
+        }
+        let set = |field: &mut usize, v: Option<usize>| *field = v.unwrap_or(*field);
+        set(
+            &mut b.captions_per_image,
+            self.challenger_captions_per_image,
+        );
+        set(&mut b.sample_top_k, self.challenger_sample_top_k);
+        set(&mut b.max_length, self.challenger_max_length);
+        set(&mut b.min_length, self.challenger_min_length);
+        b.blip_model = self.challenger_blip_model.clone().or(b.blip_model);
+        b.num_beams = self.challenger_num_beams.or(b.num_beams);
+        b.temperature = self.challenger_temperature.unwrap_or(b.temperature);
+        b.sample_top_p = self.challenger_sample_top_p.unwrap_or(b.sample_top_p);
+        b.repetition_penalty = self
+            .challenger_repetition_penalty
+            .unwrap_or(b.repetition_penalty);
+        b.prompt = self.challenger_prompt.clone().or(b.prompt);
+        b.seed = self.challenger_seed.unwrap_or(b.seed);
+        b
+    }
 }

@@ -18,7 +18,7 @@ use crate::images::ImageLimits;
 use crate::inputs::{self, InputRef, StdinCounts, StdinInputs};
 use crate::records::ImageResult;
 use crate::run::{self, InputStream, RunOptions, RunOutcome};
-use crate::{ab, html, output_paths, resume, weights, with_backend};
+use crate::{ab, html, output_paths, resume, shadow, weights, with_backend};
 
 /// Exit code when the run finished but some inputs failed (see `--errors`).
 pub const EXIT_SOME_FAILED: u8 = 2;
@@ -330,6 +330,8 @@ fn run_options(c: &Common, keep_results: bool) -> RunOptions {
         progress: !c.no_progress,
         keep_results: keep_results || c.html.is_some(),
         stop: run::process_stop_handle(),
+        metrics_addr: c.metrics_addr,
+        records_per_input: 1,
     }
 }
 
@@ -522,55 +524,96 @@ pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
         });
     }
     let generation = generation_config(&args.blip)?;
+    let challenger_blip = args.challenger.blip(&args.blip);
+    let challenger_generation = generation_config(&challenger_blip).map_err(|e| match e {
+        CliError::Argument { option, reason } => argument(
+            "challenger settings",
+            format!("{option} (the --challenger-* flag, or the champion's value it defaults to): {reason}"),
+        ),
+        other => other,
+    })?;
     let mut plan = plan(c, true)?;
     let blip_dir = weights::resolve(args.blip.blip_model.as_deref(), &BLIP_BASE, "--blip-model")?;
     check_max_length(&blip_dir, &generation)?;
+    let challenger_blip_dir = match &args.challenger.challenger_blip_model {
+        Some(m) => weights::resolve(Some(m.as_str()), &BLIP_BASE, "--challenger-blip-model")?,
+        None => blip_dir.clone(),
+    };
+    check_max_length(&challenger_blip_dir, &challenger_generation)?;
     let champion_dir = weights::resolve(c.clip_model.as_deref(), &CLIP_B32, "--clip-model")?;
-    weights::check_dir(&args.challenger_clip_model)?;
-    let challenger_dir: PathBuf = args.challenger_clip_model.clone();
+    let challenger_dir = match &args.challenger.challenger_clip_model {
+        Some(m) => weights::resolve(Some(m.as_str()), &CLIP_B32, "--challenger-clip-model")?,
+        None => champion_dir.clone(),
+    };
+    let blips_differ = blip_dir != challenger_blip_dir || generation != challenger_generation;
+    if !blips_differ && champion_dir == challenger_dir {
+        tracing::warn!("the challenger has the champion's models and settings: an A/A test");
+    }
     let thumbnail = c.html.as_ref().map(|_| THUMBNAIL_SIDE);
     let lim = limits(c);
     let todo = plan.stream();
+    let mut opts = run_options(c, true);
+    opts.records_per_input = if args.shadow { 2 } else { 1 };
     let outcome = with_backend!(c.backend, |b| {
-        let blip = BlipStage {
-            dir: blip_dir.clone(),
+        let blip = |dir: &PathBuf, generation: &GenerationConfig| BlipStage {
+            dir: dir.clone(),
             backend: b.clone(),
             dtype: DType::from(c.dtype),
             batch_size: args.blip.blip_batch,
             generation: generation.clone(),
             keep_all_candidates: args.blip.keep_all_candidates,
         };
-        let champion = ClipStage {
-            dir: champion_dir.clone(),
+        let blips = [
+            blip(&blip_dir, &generation),
+            blip(&challenger_blip_dir, &challenger_generation),
+        ];
+        let clip = |dir: &PathBuf| ClipStage {
+            dir: dir.clone(),
             backend: b.clone(),
             dtype: DType::from(c.dtype),
             batch_size: c.clip_batch,
             thumbnail,
         };
-        let challenger = ClipStage {
-            dir: challenger_dir.clone(),
-            backend: b.clone(),
-            dtype: DType::from(c.dtype),
-            batch_size: c.clip_batch,
-            thumbnail,
-        };
-        run::execute(todo, &run_options(c, true), |inputs| {
-            ab::build(inputs, lim, &blip, [&champion, &challenger], weights_split)
+        let clips = [clip(&champion_dir), clip(&challenger_dir)];
+        run::execute(todo, &opts, |inputs| {
+            let (blips, clips) = ([&blips[0], &blips[1]], [&clips[0], &clips[1]]);
+            if args.shadow {
+                shadow::build(inputs, lim, blips, clips)
+            } else {
+                ab::build_cascades(inputs, lim, blips, clips, weights_split)
+            }
         })
     })?;
     // The comparison covers this run and any earlier results resumed from --out.
     let mut all: Vec<ImageResult> = plan.previous.clone();
     all.extend(outcome.results.iter().cloned());
+    let label = |blip_dir: &std::path::Path, b: &BlipArgs, clip_dir: &std::path::Path| {
+        if blips_differ {
+            format!(
+                "BLIP {} ({:?}, n={}) + CLIP {}",
+                blip_dir.display(),
+                b.decoding,
+                b.captions_per_image,
+                clip_dir.display()
+            )
+        } else {
+            clip_dir.display().to_string()
+        }
+    };
     let models = [
-        champion_dir.display().to_string(),
-        challenger_dir.display().to_string(),
+        label(&blip_dir, &args.blip, &champion_dir),
+        label(&challenger_blip_dir, &challenger_blip, &challenger_dir),
     ];
-    let report = ab::report(
-        &all,
-        [&models[0], &models[1]],
-        weights_split,
-        args.confidence,
-    );
+    let report = if args.shadow {
+        shadow::report(&all, [&models[0], &models[1]], args.confidence)
+    } else {
+        ab::report(
+            &all,
+            [&models[0], &models[1]],
+            weights_split,
+            args.confidence,
+        )
+    };
     println!("{}", ab::text(&report));
     finish(c, plan, &outcome, "Tandem A/B test", Some(&report))
 }

@@ -1,28 +1,16 @@
 //! The HTML gallery: one self-contained page (thumbnails inlined as `data:` URIs, no external
 //! CSS or scripts) with each image's ranked captions as probability bars, and, for `tandem ab`,
 //! the A/B comparison with a small inline SVG chart.
+//!
+//! Written with `maud` templates: every interpolated value (captions are model output, file
+//! names and error reasons come from the user's inputs) is HTML-escaped by the template
+//! engine; only the constant style sheet is inserted verbatim.
 
-use std::fmt::Write as _;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::ab::AbReport;
 use crate::inputs::InputRef;
 use crate::records::{ErrorRecord, ImageResult};
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;background:#fafafa;color:#222}\
 main{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:1em}\
@@ -42,67 +30,71 @@ pub fn render(
     top_k: usize,
     ab: Option<&AbReport>,
 ) -> String {
-    let mut h = String::new();
-    let _ = write!(h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n", escape(title));
-    let _ = writeln!(h, "<h1>{}</h1>", escape(title));
-    let _ = writeln!(
-        h,
-        "<p>{} images captioned, {} failed.</p>",
-        results.len(),
-        errors.len()
-    );
-    if let Some(report) = ab {
-        h.push_str(&crate::ab_html::html_section(report));
-    }
-    h.push_str("<main>\n");
-    for r in results {
-        let name = InputRef::display_name(&r.image);
-        let _ = writeln!(
-            h,
-            "<figure class=\"card\" data-image=\"{}\">",
-            escape(&r.image)
-        );
-        match &r.thumbnail {
-            Some(uri) => {
-                let _ = writeln!(h, "<img src=\"{}\" alt=\"{}\">", escape(uri), escape(&name));
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
             }
-            None => {
-                let _ = writeln!(h, "<div class=\"noimg\">no preview</div>");
+            body {
+                h1 { (title) }
+                p { (results.len()) " images captioned, " (errors.len()) " failed." }
+                @if let Some(report) = ab {
+                    (crate::ab_html::ab_section(report))
+                }
+                main {
+                    @for r in results {
+                        (card(r, top_k))
+                    }
+                }
+                @if !errors.is_empty() {
+                    section id="errors" {
+                        h2 { "Failed inputs" }
+                        ul {
+                            @for e in errors {
+                                li data-image=(e.image) {
+                                    code { (e.image) } " [" (e.stage) "]: " (e.reason)
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
-        let _ = write!(h, "<figcaption>\n<h2>{}", escape(&name));
-        if let Some(arm) = &r.arm {
-            let _ = write!(h, " <span class=\"arm\">{}</span>", escape(arm));
+    };
+    page.into_string()
+}
+
+/// One image: thumbnail, name, arm badge and its top captions with probability bars.
+fn card(r: &ImageResult, top_k: usize) -> Markup {
+    let name = InputRef::display_name(&r.image);
+    html! {
+        figure.card data-image=(r.image) {
+            @match &r.thumbnail {
+                Some(uri) => { img src=(uri) alt=(name); }
+                None => { div.noimg { "no preview" } }
+            }
+            figcaption {
+                h2 {
+                    (name)
+                    @if let Some(arm) = &r.arm {
+                        " " span.arm { (arm) }
+                    }
+                }
+                ol {
+                    @for c in r.captions.iter().take(top_k) {
+                        li {
+                            span.caption { (c.caption) } " "
+                            span.p { (format!("{:.2}", c.probability)) }
+                            div.bar style=(format!("width:{}%", (c.probability.clamp(0.0, 1.0) * 100.0).round())) {}
+                        }
+                    }
+                }
+            }
         }
-        let _ = writeln!(h, "</h2>\n<ol>");
-        for c in r.captions.iter().take(top_k) {
-            let pct = (c.probability.clamp(0.0, 1.0) * 100.0).round();
-            let _ = writeln!(
-                h,
-                "<li><span class=\"caption\">{}</span> <span class=\"p\">{:.2}</span><div class=\"bar\" style=\"width:{pct}%\"></div></li>",
-                escape(&c.caption),
-                c.probability
-            );
-        }
-        h.push_str("</ol>\n</figcaption>\n</figure>\n");
     }
-    h.push_str("</main>\n");
-    if !errors.is_empty() {
-        h.push_str("<section id=\"errors\">\n<h2>Failed inputs</h2>\n<ul>\n");
-        for e in errors {
-            let _ = writeln!(
-                h,
-                "<li data-image=\"{}\"><code>{}</code> [{}]: {}</li>",
-                escape(&e.image),
-                escape(&e.image),
-                escape(&e.stage),
-                escape(&e.reason)
-            );
-        }
-        h.push_str("</ul>\n</section>\n");
-    }
-    h.push_str("</body>\n</html>\n");
-    h
 }
 
 /// Fills in missing thumbnails (results of earlier runs read back from `--out`) by opening
@@ -124,5 +116,76 @@ pub fn add_missing_thumbnails(
         if let Ok((_, img)) = crate::images::load(&input, limits) {
             r.thumbnail = crate::images::thumbnail_data_uri(&img.0, side);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::ScoredCaption;
+
+    const HOSTILE: &str = "<script>alert(\"x\")</script> & 'quoted'";
+
+    fn result(image: &str, caption: &str, arm: Option<&str>) -> ImageResult {
+        ImageResult {
+            image: image.into(),
+            captions: vec![ScoredCaption {
+                caption: caption.into(),
+                probability: 0.75,
+            }],
+            caption_model: None,
+            rank_model: "clip".into(),
+            arm: arm.map(String::from),
+            thumbnail: None,
+        }
+    }
+
+    #[test]
+    fn model_output_and_inputs_are_escaped() {
+        let results = [result("photos/a\"b<c>.jpg", HOSTILE, Some("<b>arm</b>"))];
+        let errors = [ErrorRecord {
+            image: "x&y.png".into(),
+            stage: "ReadImages".into(),
+            reason: HOSTILE.into(),
+        }];
+        let page = render("<title> & \"co\"", &results, &errors, 3, None);
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(!page.contains("<b>arm"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'quoted'"));
+        assert!(
+            page.contains("data-image=\"photos/a&quot;b&lt;c&gt;.jpg\""),
+            "{page}"
+        );
+        assert!(
+            page.contains("<title>&lt;title&gt; &amp; &quot;co&quot;</title>"),
+            "{page}"
+        );
+        assert!(page.contains("<code>x&amp;y.png</code>"), "{page}");
+        // The probability bar and the constant style sheet are intact.
+        assert!(page.contains("style=\"width:75%\""), "{page}");
+        assert!(page.contains("figure img{max-width:100%"));
+    }
+
+    #[test]
+    fn shows_top_k_captions_and_the_ab_section() {
+        let mut r = result("a.png", "first", None);
+        r.captions.push(ScoredCaption {
+            caption: "second".into(),
+            probability: 0.25,
+        });
+        let page = render("t", &[r], &[], 1, None);
+        assert!(page.contains("first") && !page.contains("second"));
+
+        let results = [
+            result("a", "x", Some(crate::ab::CHAMPION)),
+            result("b", "y", Some(crate::ab::CHALLENGER)),
+        ];
+        let report = crate::ab::report(&results, ["<m1>", "m2"], [50, 50], 0.95);
+        let section = crate::ab_html::ab_section(&report).into_string();
+        assert!(
+            section.contains("<svg") && section.contains("id=\"ab\""),
+            "{section}"
+        );
+        assert!(section.contains("[&lt;m1&gt;]"), "{section}");
     }
 }

@@ -14,6 +14,8 @@ pub mod commands;
 pub mod error;
 pub mod html;
 pub mod inputs;
+pub mod logging;
+pub mod metrics;
 pub mod output_paths;
 pub mod outputs;
 pub mod progress;
@@ -21,6 +23,6 @@ pub mod resume;
 pub mod run;
 pub mod weights;
 
-pub use tandem_cascade::{ab, cascade, images, records, stats};
+pub use tandem_cascade::{ab, cascade, images, records, shadow, stats};
 
 pub use error::CliError;

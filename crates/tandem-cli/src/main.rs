@@ -3,6 +3,8 @@
 //! Exit codes: 0 when every input produced a result (or help/version was asked for), 1 when
 //! the run could not start (any bad argument, clap's usage errors included), 2 only when the
 //! run finished but some inputs failed, 130 after an interrupt (SIGINT/SIGTERM).
+//!
+//! Logs go to stderr through `tracing` (`-v`, `-vv`, `RUST_LOG`); results go to stdout.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,14 +21,16 @@ fn handle_interrupts() {
     let stop = run::process_stop_handle();
     let installed = ctrlc::set_handler(move || {
         if SIGNALS.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!("\ninterrupted: finishing the images already read (interrupt again to quit at once)");
+            tracing::warn!(
+                "interrupted: finishing the images already read (interrupt again to quit at once)"
+            );
             stop.stop();
         } else {
             std::process::exit(i32::from(commands::EXIT_INTERRUPTED));
         }
     });
     if let Err(e) = installed {
-        eprintln!("warning: Ctrl-C will stop the run abruptly: {e}");
+        tracing::warn!("Ctrl-C will stop the run abruptly: {e}");
     }
 }
 
@@ -44,11 +48,12 @@ fn main() -> ExitCode {
             };
         }
     };
+    tandem_cli::logging::init(cli.verbose);
     handle_interrupts();
     let result = match cli.command {
         Command::Caption(args) => commands::caption(args),
         Command::Rank(args) => commands::rank(args),
-        Command::Ab(args) => commands::ab(args),
+        Command::Ab(args) => commands::ab(*args),
     };
     result.unwrap_or_else(|e| commands::report_error(&e))
 }

@@ -1,5 +1,6 @@
 //! The progress bar on stderr: hidden when stderr is not a terminal, so piped and logged
-//! output stays clean.
+//! output stays clean. A drawn bar becomes the one log lines are written around
+//! ([`crate::logging`]), so logs and the bar do not garble each other.
 
 use std::io::IsTerminal;
 
@@ -21,5 +22,6 @@ pub fn bar(total: Option<u64>, enabled: bool) -> ProgressBar {
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
+    crate::logging::set_active_bar(&bar);
     bar
 }

@@ -1,13 +1,16 @@
 //! Running a built pipeline with the standard sinks, and the end-of-run summary.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tandem_pipeline::{FixedWindows, LocalRunner, PCollection, Pipeline, RunReport, StopHandle};
 
 use crate::error::CliError;
 use crate::inputs::{InputRef, StdinInputs};
+use crate::metrics::{MetricsServer, RunCounters};
 use crate::outputs::{Collected, ErrorSink, ResultSink};
 use crate::records::{ErrorRecord, ImageResult};
 
@@ -51,6 +54,11 @@ pub struct RunOptions {
     pub keep_results: bool,
     /// Stops the sources (graceful interrupt).
     pub stop: StopHandle,
+    /// Serve live Prometheus metrics here while the run lasts (`--metrics-addr`).
+    pub metrics_addr: Option<SocketAddr>,
+    /// Records each input ends as: 1, or 2 in shadow mode (one per arm). Scales the progress
+    /// bar and the metrics' in-flight count.
+    pub records_per_input: u64,
 }
 
 impl Default for RunOptions {
@@ -63,6 +71,8 @@ impl Default for RunOptions {
             progress: false,
             keep_results: true,
             stop: process_stop_handle(),
+            metrics_addr: None,
+            records_per_input: 1,
         }
     }
 }
@@ -78,6 +88,8 @@ pub struct RunOutcome {
     pub report: RunReport,
     /// Whether the run was stopped early by [`RunOptions::stop`].
     pub interrupted: bool,
+    /// [`RunOptions::records_per_input`] of the run.
+    pub records_per_input: u64,
 }
 
 /// Builds the pipeline over `inputs` with `build`, attaches the sinks and runs it.
@@ -90,6 +102,15 @@ pub fn execute<F>(inputs: InputStream, opts: &RunOptions, build: F) -> Result<Ru
 where
     F: FnOnce(&PCollection<InputRef>) -> (PCollection<ImageResult>, PCollection<ErrorRecord>),
 {
+    let per_input = opts.records_per_input.max(1);
+    let counters = Arc::new(RunCounters::default());
+    counters
+        .records_per_input
+        .store(per_input, Ordering::Relaxed);
+    let server = match opts.metrics_addr {
+        Some(addr) => Some(MetricsServer::start(addr, Arc::clone(&counters))?),
+        None => None,
+    };
     let p = Pipeline::new();
     let (read, total) = match inputs {
         InputStream::List(list) => {
@@ -98,10 +119,44 @@ where
         }
         InputStream::Stdin(stdin) => (p.read(stdin), None),
     };
-    let bar = crate::progress::bar(total, opts.progress);
+    let bar = crate::progress::bar(total.map(|n| n * per_input), opts.progress);
     let collected = Collected::new(opts.keep_results);
-    let inputs = read.window_into("WindowPerImage", FixedWindows::new(1));
-    let (results, errors) = build(&inputs);
+    let mut inputs = read.window_into("WindowPerImage", FixedWindows::new(1));
+    if server.is_some() {
+        let c = Arc::clone(&counters);
+        inputs = inputs
+            .map("Metrics/CountInputs", move |i: InputRef| {
+                c.read.fetch_add(1, Ordering::Relaxed);
+                i
+            })
+            .output();
+    }
+    let (mut results, mut errors) = build(&inputs);
+    if server.is_some() {
+        let c = Arc::clone(&counters);
+        results = results
+            .map("Metrics/CountResults", move |r: ImageResult| {
+                c.results.fetch_add(1, Ordering::Relaxed);
+                r
+            })
+            .output();
+        let c = Arc::clone(&counters);
+        errors = errors
+            .map("Metrics/CountFailures", move |e: ErrorRecord| {
+                c.failures.fetch_add(1, Ordering::Relaxed);
+                e
+            })
+            .output();
+    }
+    if let Some(server) = &server {
+        server.attach(p.live_inference_metrics());
+    }
+    tracing::debug!(
+        inputs = ?total,
+        records_per_input = per_input,
+        "running the pipeline:\n{}",
+        p.to_text()
+    );
     results.write(
         "WriteResults",
         ResultSink::new(
@@ -121,12 +176,14 @@ where
         .with_max_drift(MAX_IMAGES_IN_FLIGHT);
     let report = p.run_with(&runner);
     bar.finish_and_clear();
+    drop(server);
     Ok(RunOutcome {
         results: collected.results(),
         result_count: collected.result_count(),
         errors: collected.errors(),
         report: report?,
         interrupted: opts.stop.is_stopped(),
+        records_per_input: per_input,
     })
 }
 
@@ -164,13 +221,19 @@ pub fn summary(
     } = counts;
     let secs = outcome.report.wall_time.as_secs_f64();
     let done = outcome.result_count;
-    let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+    let images = done as f64 / outcome.records_per_input.max(1) as f64;
+    let rate = if secs > 0.0 { images / secs } else { 0.0 };
     let mut s = String::new();
     if outcome.interrupted {
         s.push_str("interrupted: stopped reading inputs; the images already read were finished\n");
     }
+    let unit = if outcome.records_per_input > 1 {
+        format!("results ({} per image)", outcome.records_per_input)
+    } else {
+        String::from("images")
+    };
     s.push_str(&format!(
-        "done: {done} images, failed: {}, skipped (already in --out): {skipped}, duplicates merged: {duplicates}, time: {secs:.2}s ({rate:.2} images/s)\n",
+        "done: {done} {unit}, failed: {}, skipped (already in --out): {skipped}, duplicates merged: {duplicates}, time: {secs:.2}s ({rate:.2} images/s)\n",
         outcome.errors.len()
     ));
     s.push_str("stage timings (busy):");

@@ -1,9 +1,11 @@
-//! Which checkpoint directories a command uses: the one given with `--blip-model` /
-//! `--clip-model`, else the default model from the cache, fetched on first use.
+//! Which checkpoint directories a command uses: `--blip-model` / `--clip-model` given as a
+//! folder, or as a Hugging Face Hub id `owner/name[@revision]`, or the default model; a hub
+//! model is taken from the Hugging Face cache (where transformers also keeps it) and
+//! downloaded into it on first use unless `HF_HUB_OFFLINE` is set.
 
 use std::path::{Path, PathBuf};
 
-use tandem_hub::{Hub, ModelSpec};
+use tandem_hub::{HfCache, Hub, HubError, ModelSpec, RepoRevision};
 
 use crate::error::CliError;
 
@@ -24,29 +26,67 @@ pub fn check_dir(dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `given`, or `spec` in the cache (downloading what is missing, with progress on stderr).
+/// The checkpoint folder for `given` (a folder or a hub id; `None`: `spec`'s model), which
+/// must hold `spec`'s required files when it comes from the hub.
+///
+/// Order: an existing folder as given; the Hugging Face cache; for the default model, the
+/// folder earlier Tandem versions downloaded to (`$TANDEM_HOME/models/owner--name`); else a
+/// download into the Hugging Face cache (progress bar on stderr), refused when
+/// `HF_HUB_OFFLINE` is set.
+///
+/// # Errors
+/// [`CliError::Model`] for a folder without `config.json` or a value that is neither a folder
+/// nor a hub id; [`CliError::WeightsUnavailable`] when the model is not cached and cannot be
+/// downloaded.
 pub fn resolve(
-    given: Option<&Path>,
+    given: Option<&str>,
     spec: &ModelSpec,
     flag: &'static str,
 ) -> Result<PathBuf, CliError> {
-    if let Some(dir) = given {
-        check_dir(dir)?;
-        return Ok(dir.to_path_buf());
-    }
-    let unavailable = |dir: PathBuf, reason: String| CliError::WeightsUnavailable {
-        model: spec.repo.to_string(),
+    let rr = match given {
+        Some(g) if Path::new(g).exists() => {
+            check_dir(Path::new(g))?;
+            return Ok(PathBuf::from(g));
+        }
+        Some(g) => RepoRevision::parse(g).map_err(|e| CliError::Model {
+            dir: PathBuf::from(g),
+            reason: format!("no such directory, and not a hub id either: {e}"),
+        })?,
+        None => spec.repo_revision(),
+    };
+    let unavailable = |dir: PathBuf, e: HubError| CliError::WeightsUnavailable {
+        model: rr.to_string(),
         dir,
-        reason,
+        reason: e.to_string(),
         flag,
     };
-    let home = tandem_hub::default_home()
-        .map_err(|e| unavailable(PathBuf::from("$TANDEM_HOME"), e.to_string()))?;
-    let dir = spec.dir_in(&home);
-    if spec.is_complete_in(&dir) {
+    let required = spec.required();
+    let cache = HfCache::from_env().map_err(|e| unavailable(PathBuf::from("$HF_HOME"), e))?;
+    if let Some(dir) = cache.snapshot(&rr, &required) {
+        tracing::debug!(model = %rr, dir = %dir.display(), "found in the Hugging Face cache");
+        check_dir(&dir)?;
         return Ok(dir);
     }
-    eprintln!("fetching {} into {} (first use)", spec.repo, dir.display());
+    if given.is_none() {
+        if let Ok(home) = tandem_hub::default_home() {
+            let legacy = spec.dir_in(&home);
+            if spec.is_complete_in(&legacy) {
+                tracing::debug!(model = %rr, dir = %legacy.display(), "found in $TANDEM_HOME");
+                return Ok(legacy);
+            }
+        }
+    }
+    if tandem_hub::hub_offline() {
+        let e = HubError::Offline {
+            repo: rr.to_string(),
+            cache: cache.root().to_path_buf(),
+        };
+        return Err(unavailable(cache.root().to_path_buf(), e));
+    }
+    tracing::info!(
+        "fetching {rr} into the Hugging Face cache {} (first use)",
+        cache.root().display()
+    );
     let bar = crate::progress::bar(Some(0), true);
     let mut last = String::new();
     let mut progress = |file: &str, done: u64, total: Option<u64>| {
@@ -58,8 +98,10 @@ pub fn resolve(
         }
         bar.set_position(done);
     };
-    let result = Hub::default().fetch_model(spec, &dir, &mut progress);
+    let hub = Hub::new(&tandem_hub::hub_endpoint(), cache.clone());
+    let result = hub.fetch(&rr, &required, &mut progress);
     bar.finish_and_clear();
-    result.map_err(|e| unavailable(dir.clone(), e.to_string()))?;
+    let dir = result.map_err(|e| unavailable(cache.root().to_path_buf(), e))?;
+    check_dir(&dir)?;
     Ok(dir)
 }

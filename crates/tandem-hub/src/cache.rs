@@ -1,4 +1,5 @@
-//! Where checkpoints live locally, and which files make up the default models.
+//! Which files make up the default models, and the folder where Tandem kept checkpoints
+//! before it used the Hugging Face cache (still read, so earlier downloads are not lost).
 
 use std::path::PathBuf;
 
@@ -11,8 +12,11 @@ pub struct ModelSpec {
     pub repo: &'static str,
     /// Git revision (branch, tag or commit).
     pub revision: &'static str,
-    /// Files to fetch; all are required.
+    /// The checkpoint's files.
     pub files: &'static [&'static str],
+    /// Files of `files` the loaders do without (the slow tokenizer's vocabulary, which
+    /// `tokenizer.json` already holds): not required in the cache, not downloaded.
+    pub optional: &'static [&'static str],
 }
 
 /// `Salesforce/blip-image-captioning-base`: BLIP captioner (ViT-B/16, BERT decoder).
@@ -28,6 +32,7 @@ pub const BLIP_BASE: ModelSpec = ModelSpec {
         "vocab.txt",
         "model.safetensors",
     ],
+    optional: &[],
 };
 
 /// `openai/clip-vit-base-patch32`: CLIP ViT-B/32.
@@ -44,21 +49,40 @@ pub const CLIP_B32: ModelSpec = ModelSpec {
         "merges.txt",
         "model.safetensors",
     ],
+    optional: &["vocab.json", "merges.txt"],
 };
 
 impl ModelSpec {
-    /// The checkpoint directory of this model under `home`: `home/models/<owner>--<name>`.
+    /// The files a loader reads: [`Self::files`] without [`Self::optional`].
+    pub fn required(&self) -> Vec<&'static str> {
+        self.files
+            .iter()
+            .copied()
+            .filter(|f| !self.optional.contains(f))
+            .collect()
+    }
+
+    /// The repository at the spec's revision.
+    pub fn repo_revision(&self) -> crate::RepoRevision {
+        crate::RepoRevision {
+            repo: self.repo.to_string(),
+            revision: self.revision.to_string(),
+        }
+    }
+
+    /// The legacy checkpoint directory of this model under `home`:
+    /// `home/models/<owner>--<name>` (where `cargo xtask fetch-weights` used to put it).
     pub fn dir_in(&self, home: &std::path::Path) -> PathBuf {
         home.join("models").join(self.repo.replace('/', "--"))
     }
 
-    /// True when every file is present in `dir` (a completed earlier fetch).
+    /// True when every required file is present in `dir` (a completed earlier fetch).
     pub fn is_complete_in(&self, dir: &std::path::Path) -> bool {
-        self.files.iter().all(|f| dir.join(f).is_file())
+        self.required().iter().all(|f| dir.join(f).is_file())
     }
 }
 
-/// `$TANDEM_HOME`, else `<user cache dir>/tandem`.
+/// `$TANDEM_HOME`, else `<user cache dir>/tandem`: the legacy home of checkpoints.
 pub fn default_home() -> Result<PathBuf, HubError> {
     if let Some(home) = std::env::var_os("TANDEM_HOME").filter(|h| !h.is_empty()) {
         return Ok(PathBuf::from(home));

@@ -1,292 +1,182 @@
-//! One file at a time: ask the hub what the file is (`HEAD`), then fetch it with resume and
-//! check it against that answer.
+//! Downloads into the Hugging Face cache with the `hf-hub` crate (its blocking ureq client):
+//! the layout, the `.part` resume with HTTP `Range`, the file lock and the `refs`/`snapshots`
+//! bookkeeping are `hf-hub`'s, so what lands on disk is what Python's `huggingface_hub` reads.
+//!
+//! On top of it we keep our integrity check: a blob named by a sha256 (every Git LFS file,
+//! i.e. the weights: the hub's etag for them is the content's sha256) must hash to its name,
+//! or it is deleted and the fetch refused. Small non-LFS files (configs, vocabularies) are
+//! named by their git blob id, which is not a content hash we can check without git's header,
+//! so they are taken as downloaded.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use hf_hub::api::sync::{ApiBuilder, ApiError};
+use hf_hub::{Repo, RepoType};
 use sha2::{Digest, Sha256};
 
-use crate::cache::ModelSpec;
 use crate::error::HubError;
+use crate::hf_cache::{hub_endpoint, HfCache, RepoRevision};
 
 /// Progress of one file: `(file name, bytes so far, total bytes if known)`.
 pub type FileProgress<'a> = &'a mut dyn FnMut(&str, u64, Option<u64>);
 
-/// What the hub says about a file before it is downloaded.
-#[derive(Debug)]
-struct Remote {
-    /// Where to GET the bytes (the CDN location for LFS files).
-    url: String,
-    /// sha256 (hex) of the content, for LFS files.
-    sha256: Option<String>,
-    /// Content length, when announced.
-    size: Option<u64>,
-}
-
-/// A Hugging Face Hub client.
+/// A Hugging Face Hub client writing into a [`HfCache`].
 #[derive(Clone, Debug)]
 pub struct Hub {
     endpoint: String,
-    agent: ureq::Agent,
+    cache: HfCache,
 }
 
-impl Default for Hub {
-    fn default() -> Self {
-        let endpoint =
-            std::env::var("HF_ENDPOINT").unwrap_or_else(|_| String::from("https://huggingface.co"));
-        Hub::with_endpoint(&endpoint)
+impl Hub {
+    /// The hub at `endpoint` (`https://huggingface.co`, a mirror, or a test server),
+    /// downloading into `cache`.
+    pub fn new(endpoint: &str, cache: HfCache) -> Self {
+        Hub {
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            cache,
+        }
+    }
+
+    /// The hub `HF_ENDPOINT` names and the cache the environment names
+    /// ([`HfCache::from_env`]).
+    ///
+    /// # Errors
+    /// [`HubError::NoCacheDir`] as for [`HfCache::from_env`].
+    pub fn from_env() -> Result<Self, HubError> {
+        Ok(Hub::new(&hub_endpoint(), HfCache::from_env()?))
+    }
+
+    /// The cache this client writes into.
+    pub fn cache(&self) -> &HfCache {
+        &self.cache
+    }
+
+    /// Makes sure `files` of `rr` are in the cache, downloading the missing ones (resuming a
+    /// `.part` left by an interrupted run), and returns the snapshot folder holding them all.
+    ///
+    /// # Errors
+    /// [`HubError::Unreachable`] (no network), [`HubError::Status`] (404: no such repository,
+    /// revision or file; 401/403: gated or private), [`HubError::ChecksumMismatch`] (the blob
+    /// was deleted), [`HubError::Download`] for anything else `hf-hub` reports.
+    pub fn fetch(
+        &self,
+        rr: &RepoRevision,
+        files: &[&str],
+        progress: FileProgress<'_>,
+    ) -> Result<PathBuf, HubError> {
+        let api = ApiBuilder::from_cache(hf_hub::Cache::new(self.cache.root().to_path_buf()))
+            .with_endpoint(self.endpoint.clone())
+            .with_progress(false)
+            .build()
+            .map_err(|e| self.error(rr, "", e))?;
+        let repo = api.repo(Repo::with_revision(
+            rr.repo.clone(),
+            RepoType::Model,
+            rr.revision.clone(),
+        ));
+        for file in self.cache.missing(rr, files) {
+            tracing::info!(repo = %rr, file, cache = %self.cache.root().display(), "downloading");
+            let adapter = ProgressAdapter {
+                file: file.to_string(),
+                total: None,
+                done: 0,
+                progress: &mut *progress,
+            };
+            let pointer = repo
+                .download_with_progress(file, adapter)
+                .map_err(|e| self.error(rr, file, e))?;
+            verify_blob(&pointer, file)?;
+        }
+        self.cache
+            .snapshot(rr, files)
+            .ok_or_else(|| HubError::Incomplete {
+                repo: rr.to_string(),
+                cache: self.cache.root().to_path_buf(),
+            })
+    }
+
+    fn error(&self, rr: &RepoRevision, file: &str, e: ApiError) -> HubError {
+        let url = format!(
+            "{}/{}/resolve/{}/{file}",
+            self.endpoint, rr.repo, rr.revision
+        );
+        match e {
+            ApiError::RequestError(e) => match *e {
+                ureq::Error::Status(status, _) => HubError::Status {
+                    url,
+                    status,
+                    hint: match status {
+                        401 | 403 => " (the repository may be gated or private)".to_string(),
+                        404 => " (no such repository, revision or file)".to_string(),
+                        _ => String::new(),
+                    },
+                },
+                ureq::Error::Transport(t) => HubError::Unreachable {
+                    url,
+                    reason: t.to_string(),
+                },
+            },
+            ApiError::TooManyRetries(inner) => self.error(rr, file, *inner),
+            other => HubError::Download {
+                url,
+                reason: other.to_string(),
+            },
+        }
     }
 }
 
-fn clean_etag(v: &str) -> String {
-    v.trim()
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .to_ascii_lowercase()
+/// `hf_hub`'s progress callbacks as our `(file, done, total)` ones.
+struct ProgressAdapter<'a, 'p> {
+    file: String,
+    total: Option<u64>,
+    done: u64,
+    progress: &'a mut (dyn FnMut(&str, u64, Option<u64>) + 'p),
+}
+
+impl hf_hub::api::Progress for ProgressAdapter<'_, '_> {
+    fn init(&mut self, size: usize, _filename: &str) {
+        self.total = Some(size as u64);
+        self.done = 0;
+    }
+
+    fn update(&mut self, size: usize) {
+        self.done += size as u64;
+        (self.progress)(&self.file, self.done, self.total);
+    }
+
+    fn finish(&mut self) {}
+}
+
+/// Checks the blob behind a snapshot entry against its name when that name is a sha256;
+/// deletes blob and entry on a mismatch.
+fn verify_blob(pointer: &Path, file: &str) -> Result<(), HubError> {
+    let blob = std::fs::canonicalize(pointer).map_err(|e| HubError::io(pointer, e))?;
+    let Some(expected) = blob
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| is_sha256(n))
+        .map(str::to_ascii_lowercase)
+    else {
+        return Ok(());
+    };
+    let actual = sha256_file(&blob)?;
+    if actual != expected {
+        let _ = std::fs::remove_file(&blob);
+        let _ = std::fs::remove_file(pointer);
+        return Err(HubError::ChecksumMismatch {
+            file: file.to_string(),
+            expected,
+            actual,
+        });
+    }
+    tracing::debug!(file, sha256 = %actual, "verified");
+    Ok(())
 }
 
 fn is_sha256(v: &str) -> bool {
     v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-impl Hub {
-    /// A client for the hub at `endpoint` (`https://huggingface.co`, or a test server).
-    pub fn with_endpoint(endpoint: &str) -> Self {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(5))
-            .timeout_read(Duration::from_secs(60))
-            .redirects(0)
-            .user_agent(concat!("tandem-hub/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Hub {
-            endpoint: endpoint.trim_end_matches('/').to_string(),
-            agent,
-        }
-    }
-
-    fn resolve_url(&self, repo: &str, revision: &str, file: &str) -> String {
-        format!("{}/{repo}/resolve/{revision}/{file}", self.endpoint)
-    }
-
-    fn call(&self, req: ureq::Request, url: &str) -> Result<ureq::Response, HubError> {
-        match req.call() {
-            Ok(r) => Ok(r),
-            Err(ureq::Error::Status(status, _)) => {
-                let hint = match status {
-                    401 | 403 => " (the repository may be gated or private)".to_string(),
-                    404 => " (no such repository, revision or file)".to_string(),
-                    _ => String::new(),
-                };
-                Err(HubError::Status {
-                    url: url.to_string(),
-                    status,
-                    hint,
-                })
-            }
-            Err(ureq::Error::Transport(t)) => Err(HubError::Unreachable {
-                url: url.to_string(),
-                reason: t.to_string(),
-            }),
-        }
-    }
-
-    /// `HEAD` the resolve URL, following redirects by hand so the LFS headers of the first
-    /// answer (the hub's, not the CDN's) are kept.
-    fn inspect(&self, repo: &str, revision: &str, file: &str) -> Result<Remote, HubError> {
-        let mut url = self.resolve_url(repo, revision, file);
-        let mut sha256 = None;
-        let mut size = None;
-        for _ in 0..5 {
-            let resp = self.call(
-                self.agent.head(&url).set("Accept-Encoding", "identity"),
-                &url,
-            )?;
-            if sha256.is_none() {
-                sha256 = resp
-                    .header("x-linked-etag")
-                    .map(clean_etag)
-                    .filter(|e| is_sha256(e));
-            }
-            if size.is_none() {
-                size = resp
-                    .header("x-linked-size")
-                    .and_then(|s| s.trim().parse().ok());
-            }
-            if (300..400).contains(&resp.status()) {
-                let Some(location) = resp.header("location") else {
-                    return Err(HubError::Status {
-                        url,
-                        status: resp.status(),
-                        hint: " (redirect without a location)".into(),
-                    });
-                };
-                url = if location.starts_with('/') {
-                    format!("{}{location}", self.endpoint)
-                } else {
-                    location.to_string()
-                };
-                continue;
-            }
-            if size.is_none() {
-                size = resp
-                    .header("content-length")
-                    .and_then(|s| s.trim().parse().ok());
-            }
-            return Ok(Remote { url, sha256, size });
-        }
-        Err(HubError::Status {
-            url,
-            status: 310,
-            hint: " (too many redirects)".into(),
-        })
-    }
-
-    /// Downloads `file` of `repo@revision` to `dest` (resuming `dest.part`), verified.
-    pub fn fetch_file(
-        &self,
-        repo: &str,
-        revision: &str,
-        file: &str,
-        dest: &Path,
-        progress: FileProgress<'_>,
-    ) -> Result<(), HubError> {
-        let remote = self.inspect(repo, revision, file)?;
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(|e| HubError::io(parent, e))?;
-        }
-        let part = part_path(dest);
-        let mut have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        if remote.size.is_some_and(|s| have > s) {
-            have = 0;
-        }
-        let complete = remote.size == Some(have) && have > 0;
-        if !complete {
-            self.get_into(&remote, file, &part, have, progress)?;
-        }
-        verify(&part, file, &remote)?;
-        fs::rename(&part, dest).map_err(|e| HubError::io(dest, e))
-    }
-
-    fn get_into(
-        &self,
-        remote: &Remote,
-        file: &str,
-        part: &Path,
-        have: u64,
-        progress: FileProgress<'_>,
-    ) -> Result<(), HubError> {
-        let mut req = self
-            .agent
-            .get(&remote.url)
-            .set("Accept-Encoding", "identity");
-        if have > 0 {
-            req = req.set("Range", &format!("bytes={have}-"));
-        }
-        let resp = self.call(req, &remote.url)?;
-        // 206: the server continues where we stopped; 200: it ignored the range, start over.
-        let (mut out, mut done) = if resp.status() == 206 && have > 0 {
-            (
-                OpenOptions::new()
-                    .append(true)
-                    .open(part)
-                    .map_err(|e| HubError::io(part, e))?,
-                have,
-            )
-        } else if resp.status() == 200 {
-            (File::create(part).map_err(|e| HubError::io(part, e))?, 0)
-        } else {
-            return Err(HubError::Status {
-                url: remote.url.clone(),
-                status: resp.status(),
-                hint: String::new(),
-            });
-        };
-        let mut reader = resp.into_reader();
-        let mut buf = vec![0u8; 1 << 16];
-        progress(file, done, remote.size);
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(HubError::Interrupted {
-                        url: remote.url.clone(),
-                        reason: e.to_string(),
-                    })
-                }
-            };
-            out.write_all(&buf[..n])
-                .map_err(|e| HubError::io(part, e))?;
-            done += n as u64;
-            progress(file, done, remote.size);
-        }
-        out.flush().map_err(|e| HubError::io(part, e))?;
-        if let Some(size) = remote.size {
-            if done < size {
-                return Err(HubError::Interrupted {
-                    url: remote.url.clone(),
-                    reason: format!("got {done} of {size} bytes"),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Fetches every file of `spec` missing from `dir` (created if needed).
-    pub fn fetch_model(
-        &self,
-        spec: &ModelSpec,
-        dir: &Path,
-        progress: FileProgress<'_>,
-    ) -> Result<(), HubError> {
-        for file in spec.files {
-            let dest = dir.join(file);
-            if dest.is_file() {
-                continue;
-            }
-            self.fetch_file(spec.repo, spec.revision, file, &dest, &mut *progress)?;
-        }
-        Ok(())
-    }
-}
-
-fn part_path(dest: &Path) -> PathBuf {
-    let mut name = dest
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".part");
-    dest.with_file_name(name)
-}
-
-/// Checks length and (for LFS files) sha256; a mismatching file is deleted.
-fn verify(part: &Path, file: &str, remote: &Remote) -> Result<(), HubError> {
-    let len = fs::metadata(part).map_err(|e| HubError::io(part, e))?.len();
-    if let Some(size) = remote.size {
-        if len != size {
-            let _ = fs::remove_file(part);
-            return Err(HubError::SizeMismatch {
-                file: file.to_string(),
-                expected: size,
-                actual: len,
-            });
-        }
-    }
-    if let Some(expected) = &remote.sha256 {
-        let actual = sha256_file(part)?;
-        if &actual != expected {
-            let _ = fs::remove_file(part);
-            return Err(HubError::ChecksumMismatch {
-                file: file.to_string(),
-                expected: expected.clone(),
-                actual,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Hex sha256 of a file's content.

@@ -22,16 +22,6 @@ pub enum HubError {
         expected: String,
         actual: String,
     },
-    /// The download has a different length than announced.
-    #[error("size mismatch for {file}: expected {expected} bytes, got {actual}")]
-    SizeMismatch {
-        file: String,
-        expected: u64,
-        actual: u64,
-    },
-    /// Reading the response failed midway (the partial file is kept for resuming).
-    #[error("download of {url} interrupted: {reason} (run again to resume)")]
-    Interrupted { url: String, reason: String },
     /// A local file operation failed.
     #[error("{path}: {source}")]
     Io {
@@ -40,8 +30,21 @@ pub enum HubError {
         source: std::io::Error,
     },
     /// No cache directory could be determined.
-    #[error("no cache directory: set TANDEM_HOME")]
+    #[error("no cache directory: set HF_HOME (or HF_HUB_CACHE)")]
     NoCacheDir,
+    /// A hub id that is not `owner/name[@revision]`.
+    #[error("`{id}` is not a Hugging Face Hub model id: {reason} (e.g. openai/clip-vit-base-patch32 or openai/clip-vit-base-patch32@main)")]
+    BadRepoId { id: String, reason: String },
+    /// The model is not in the cache and `HF_HUB_OFFLINE` forbids downloading it.
+    #[error("{repo} is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set", cache.display())]
+    Offline { repo: String, cache: PathBuf },
+    /// Every file was fetched, yet the snapshot is not complete (the cache changed meanwhile).
+    #[error("{repo}: the snapshot in {} is incomplete after downloading", cache.display())]
+    Incomplete { repo: String, cache: PathBuf },
+    /// Any other failure `hf-hub` reports (missing hub headers, a lock held by another
+    /// process, a corrupted partial file).
+    #[error("downloading {url}: {reason}")]
+    Download { url: String, reason: String },
 }
 
 impl HubError {
@@ -52,8 +55,12 @@ impl HubError {
         }
     }
 
-    /// True when the failure means "no network" rather than a problem with the files.
+    /// True when the failure means "no network" (or offline by choice) rather than a problem
+    /// with the files.
     pub fn is_offline(&self) -> bool {
-        matches!(self, HubError::Unreachable { .. })
+        matches!(
+            self,
+            HubError::Unreachable { .. } | HubError::Offline { .. }
+        )
     }
 }

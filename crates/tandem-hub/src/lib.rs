@@ -1,23 +1,26 @@
-//! Fetches model checkpoint directories from the Hugging Face Hub into a local cache, the way
-//! `tandem caption` and `cargo xtask fetch-weights` need them.
+//! Model checkpoints from the Hugging Face Hub, kept in the Hugging Face cache
+//! (`~/.cache/huggingface/hub`, honouring `HF_HOME`, `HF_HUB_CACHE`, `HF_HUB_OFFLINE` and
+//! `HF_ENDPOINT`) so that Tandem and Python's `transformers` share one copy of each model.
 //!
-//! - **Resume**: a file is downloaded into `<name>.part` and continued with an HTTP `Range`
-//!   request after an interruption; it is renamed into place only when complete and verified.
-//! - **Verification**: for files stored in Git LFS (the weights) the hub sends the sha256 and
-//!   size of the content in the `X-Linked-Etag` / `X-Linked-Size` headers of the `resolve`
-//!   response; the downloaded bytes must hash to exactly that, or the file is deleted and the
-//!   download refused. Small non-LFS files (configs, vocabularies) carry only a git blob id,
-//!   so only their length is checked.
-//! - **Offline**: an unreachable hub is reported as [`HubError::Unreachable`] right away
-//!   (connect timeout of a few seconds), so callers can point users at local directories.
+//! - **Finding**: [`HfCache::snapshot`] resolves `refs/<revision>` to a commit and returns the
+//!   `snapshots/<commit>` folder when it holds every file a loader reads.
+//! - **Downloading** ([`Hub::fetch`]): with the `hf-hub` crate's blocking client, into the same
+//!   layout; an interrupted download is resumed from its `.part` file with an HTTP `Range`.
+//! - **Verification**: a blob named by a sha256 (the weights: Git LFS files, whose hub etag is
+//!   the content's sha256) must hash to its name, or it is deleted and the fetch refused.
+//! - **Offline**: an unreachable hub is [`HubError::Unreachable`] and `HF_HUB_OFFLINE` is
+//!   [`HubError::Offline`] (see [`HubError::is_offline`]), so callers can point users at local
+//!   folders.
 //!
-//! The endpoint is configurable ([`Hub::with_endpoint`], `$HF_ENDPOINT`) so tests run against a
-//! local server and never contact a real host.
+//! The endpoint is configurable ([`Hub::new`], `$HF_ENDPOINT`) so tests run against a local
+//! server and never contact a real host.
 
 mod cache;
 mod download;
 mod error;
+mod hf_cache;
 
 pub use cache::{default_home, ModelSpec, BLIP_BASE, CLIP_B32};
 pub use download::{FileProgress, Hub};
 pub use error::HubError;
+pub use hf_cache::{hub_endpoint, hub_offline, HfCache, RepoRevision, DEFAULT_ENDPOINT};

@@ -124,7 +124,7 @@ pub use timestamp::Timestamp;
 pub use transforms::co_group::{CoGbkResult, CoGroupByKey, CoGroupTag, CoGrouped};
 pub use transforms::group::{Key, ShuffleValue};
 pub use transforms::par_do::{DoFn, Emitter, Failed, OutputTag};
-pub use transforms::run_inference::RunInference;
+pub use transforms::run_inference::{LiveInferenceMetrics, RunInference};
 pub use window::{
     Clock, FixedWindows, GlobalWindows, ManualClock, SlidingWindows, SystemClock, Trigger, Window,
     WindowFn, Windowing,

@@ -407,3 +407,21 @@ fn metrics_in_the_run_report_add_up_and_render_as_prometheus() {
         "{text}"
     );
 }
+
+#[test]
+fn a_live_view_taken_before_the_run_reads_the_counters_the_run_records() {
+    let dir = TempDir::new("ri-live-metrics");
+    let (handler, manager) = setup(&dir, "live");
+    let p = Pipeline::new();
+    p.create((0..100).map(|i| ex(i as f32)))
+        .run_inference("Step", RunInference::new(handler).model_manager(manager))
+        .named("Scoring")
+        .collect("Served");
+    let live = p.live_inference_metrics();
+    // Nothing recorded yet: no rows.
+    assert!(live.report().models.is_empty());
+    let report = p.run_with(&runner(2, 8, 16)).unwrap();
+    let seen = live.report();
+    assert_eq!(seen, report.inference);
+    assert_eq!(seen.get("Scoring", "live").map(|s| s.inferences), Some(100));
+}

@@ -17,7 +17,10 @@
 //! [`RunReport::inference`](crate::RunReport::inference), under the step's final name.
 
 mod dofn;
+mod live;
 mod step_handler;
+
+pub use live::LiveInferenceMetrics;
 
 use std::sync::Arc;
 
