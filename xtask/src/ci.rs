@@ -24,11 +24,6 @@ const ORT_KNOWN_WHEEL: (&str, &str) = (
     "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
 );
 
-/// The backend conformance suites draw a fresh seed per run (so every developer's `cargo test`
-/// explores new cases); CI pins one so that a commit's result does not depend on the draw and a
-/// red run replays exactly. `TANDEM_CONFORMANCE_SEED` in the environment overrides it.
-const CI_CONFORMANCE_SEED: &str = "20261130";
-
 pub fn run(_args: &[String]) -> Result<()> {
     // Formatting first: it takes a second and fails before anything is built. Then lints,
     // as errors, on every target (clippy's check build is a fraction of the real one).
@@ -53,11 +48,8 @@ pub fn run(_args: &[String]) -> Result<()> {
         "cargo",
         &["build", "--workspace", "--all-targets", "--locked"],
     )?;
-    let seed = std::env::var("TANDEM_CONFORMANCE_SEED")
-        .unwrap_or_else(|_| CI_CONFORMANCE_SEED.to_string());
     eprintln!(
-        "$ TANDEM_MINILM_DIR={} ORT_DYLIB_PATH={} TANDEM_CUDA_NVRTC={} TANDEM_CONFORMANCE_SEED={seed} \
-         cargo test --workspace --locked",
+        "$ TANDEM_MINILM_DIR={} ORT_DYLIB_PATH={} TANDEM_CUDA_NVRTC={} cargo test --workspace --locked",
         minilm.display(),
         onnxruntime.display(),
         nvrtc.display()
@@ -68,7 +60,6 @@ pub fn run(_args: &[String]) -> Result<()> {
         .env("ORT_DYLIB_PATH", &onnxruntime)
         // The CUDA kernels compile (sm_80, sm_90) with this NVRTC; no GPU is needed for that.
         .env("TANDEM_CUDA_NVRTC", &nvrtc)
-        .env("TANDEM_CONFORMANCE_SEED", &seed)
         .current_dir(project_root())
         .status()
         .context("could not start cargo test")?;
