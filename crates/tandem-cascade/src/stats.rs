@@ -160,13 +160,21 @@ pub fn sign_test(differences: &[f64]) -> SignTest {
 }
 
 /// The `p` quantile of Student's t distribution with `dof` degrees of freedom (statrs); the
-/// standard normal's for infinite `dof`.
+/// standard normal's for an infinite `dof` (or one so large that the two agree to 1e-12).
+///
+/// statrs 0.18 accepts an infinite `dof` but its `inverse_cdf` then never returns (its
+/// bisection on the regularised incomplete beta does not converge), so that case is taken
+/// here before it reaches statrs.
 pub fn student_t_quantile(p: f64, dof: f64) -> f64 {
+    let normal = || statrs::distribution::Normal::standard().inverse_cdf(p);
+    if dof.is_infinite() || dof > 1e15 {
+        return normal();
+    }
     match StudentsT::new(0.0, 1.0, dof) {
         Ok(t) => t.inverse_cdf(p),
         // Only a dof that is not positive or NaN is refused; callers pass n − 1 ≥ 1 or a
-        // Welch dof ≥ 1, so this is the normal limit for an infinite dof.
-        Err(_) => statrs::distribution::Normal::standard().inverse_cdf(p),
+        // Welch dof ≥ 1.
+        Err(_) => normal(),
     }
 }
 
