@@ -22,11 +22,15 @@ pub enum Command {
     Rank(RankArgs),
     /// A/B test two CLIP checkpoints ranking the same BLIP candidates.
     Ab(AbArgs),
+    /// Start N local processes of one timely run of a command (tandem launch -n 3 caption ...).
+    Launch(crate::launch::LaunchArgs),
 }
 
 /// Inputs, outputs and runtime settings every command takes.
 #[derive(Debug, Args)]
 pub struct Common {
+    #[command(flatten)]
+    pub runner: crate::launch::RunnerArgs,
     /// Images, folders (their image files), globs ("photos/*.jpg"), URLs, or @FILE listing one path/URL per line.
     #[arg(required = true)]
     pub inputs: Vec<String>,

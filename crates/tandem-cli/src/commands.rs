@@ -293,6 +293,7 @@ fn run_options(c: &Common, keep_results: bool) -> RunOptions {
         progress: !c.no_progress,
         keep_results: keep_results || c.html.is_some(),
         stop: run::process_stop_handle(),
+        runner: c.runner.clone(),
     }
 }
 
@@ -304,6 +305,15 @@ fn finish(
     title: &str,
     ab_report: Option<&ab::AbReport>,
 ) -> Result<ExitCode, CliError> {
+    if !c.runner.is_primary() {
+        // Process 0 of a timely run writes the outputs and the summary.
+        eprintln!(
+            "timely process {} done ({:.2}s)",
+            c.runner.process_index,
+            outcome.report.wall_time.as_secs_f64()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(path) = &c.html {
         let current: std::collections::HashSet<&str> =
             outcome.results.iter().map(|r| r.image.as_str()).collect();

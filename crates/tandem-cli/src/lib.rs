@@ -15,6 +15,7 @@ pub mod error;
 pub mod html;
 pub mod images;
 pub mod inputs;
+pub mod launch;
 pub mod models;
 pub mod outputs;
 pub mod progress;

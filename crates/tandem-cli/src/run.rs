@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use tandem_pipeline::{FixedWindows, LocalRunner, PCollection, Pipeline, RunReport, StopHandle};
+use tandem_pipeline::{FixedWindows, PCollection, Pipeline, RunReport, StopHandle};
 
 use crate::error::CliError;
 use crate::inputs::{InputRef, StdinInputs};
@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub keep_results: bool,
     /// Stops the sources (graceful interrupt).
     pub stop: StopHandle,
+    /// Which runner executes the pipeline (`--runner`).
+    pub runner: crate::launch::RunnerArgs,
 }
 
 impl Default for RunOptions {
@@ -63,6 +65,7 @@ impl Default for RunOptions {
             progress: false,
             keep_results: true,
             stop: process_stop_handle(),
+            runner: crate::launch::RunnerArgs::default(),
         }
     }
 }
@@ -102,6 +105,9 @@ where
     let collected = Collected::new(opts.keep_results);
     let inputs = read.window_into("WindowPerImage", FixedWindows::new(1));
     let (results, errors) = build(&inputs);
+    // Coders: on a timely run of several processes, every process's results reach the
+    // writers on process 0.
+    let (results, errors) = (results.with_coder(), errors.with_coder());
     results.write(
         "WriteResults",
         ResultSink::new(
@@ -116,10 +122,7 @@ where
         "WriteErrors",
         ErrorSink::new(opts.errors.clone(), bar.clone(), collected.clone()),
     );
-    let runner = LocalRunner::new()
-        .with_stop(opts.stop.clone())
-        .with_max_drift(MAX_IMAGES_IN_FLIGHT);
-    let report = p.run_with(&runner);
+    let report = crate::launch::run(p, &opts.runner, &opts.stop, MAX_IMAGES_IN_FLIGHT)?;
     bar.finish_and_clear();
     Ok(RunOutcome {
         results: collected.results(),
