@@ -25,11 +25,15 @@ pub enum Command {
     Rank(RankArgs),
     /// A/B test a challenger (CLIP and/or BLIP checkpoint, decoding settings) against the champion.
     Ab(Box<AbArgs>),
+    /// Start N local processes of one timely run of a command (tandem launch -n 3 caption ...).
+    Launch(crate::launch::LaunchArgs),
 }
 
 /// Inputs, outputs and runtime settings every command takes.
 #[derive(Debug, Args)]
 pub struct Common {
+    #[command(flatten)]
+    pub runner: crate::launch::RunnerArgs,
     /// Images, folders (their image files), globs ("photos/*.jpg"), URLs, @FILE listing one path/URL per line (verbatim), or - to read them from stdin.
     #[arg(required = true)]
     pub inputs: Vec<std::ffi::OsString>,

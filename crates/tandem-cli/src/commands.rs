@@ -247,20 +247,27 @@ fn plan(c: &Common, keep_previous: bool) -> Result<Plan, CliError> {
             ),
         });
     }
-    output_paths::check(c)?;
+    // On a timely run, process 0 checks, locks and writes the output files; the others only
+    // read `--out` to skip the inputs it already has, exactly as process 0 does (the sources
+    // split the remaining list by position, so every process must see the same list).
+    let primary = c.runner.is_primary();
+    if primary {
+        output_paths::check(c)?;
+    }
     let keep_previous = keep_previous || c.html.is_some();
     let (previous, out_lock) = match &c.out {
+        Some(out) if !primary => (resume::read_unlocked(out)?, None),
         Some(out) => {
             let resumed = resume::open_out(out)?;
             if resumed.torn_bytes > 0 {
-                eprintln!(
+                tracing::warn!(
                     "{}: cut off a torn last line ({} bytes) left by an interrupted run; that image is done again",
                     out.display(),
                     resumed.torn_bytes
                 );
             }
             if resumed.damaged > 0 {
-                eprintln!(
+                tracing::warn!(
                     "{}: skipped {} damaged lines left by interrupted runs; those images are done again",
                     out.display(),
                     resumed.damaged
@@ -330,8 +337,9 @@ fn run_options(c: &Common, keep_results: bool) -> RunOptions {
         progress: !c.no_progress,
         keep_results: keep_results || c.html.is_some(),
         stop: run::process_stop_handle(),
-        metrics_addr: c.metrics_addr,
+        metrics_addr: c.metrics_addr.map(|a| c.runner.metrics_addr(a)),
         records_per_input: 1,
+        runner: c.runner.clone(),
     }
 }
 
@@ -343,6 +351,15 @@ fn finish(
     title: &str,
     ab_report: Option<&ab::AbReport>,
 ) -> Result<ExitCode, CliError> {
+    if !c.runner.is_primary() {
+        // Process 0 of a timely run writes the outputs and the summary.
+        tracing::info!(
+            "timely process {} done ({:.2}s); process 0 writes the outputs and the summary",
+            c.runner.process_index,
+            outcome.report.wall_time.as_secs_f64()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(path) = &c.html {
         let current: std::collections::HashSet<&str> =
             outcome.results.iter().map(|r| r.image.as_str()).collect();

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod error;
 pub mod html;
 pub mod inputs;
+pub mod launch;
 pub mod logging;
 pub mod metrics;
 pub mod output_paths;

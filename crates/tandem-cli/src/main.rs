@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Caption(args) => commands::caption(args),
         Command::Rank(args) => commands::rank(args),
         Command::Ab(args) => commands::ab(*args),
+        Command::Launch(args) => tandem_cli::launch::launch(args),
     };
     result.unwrap_or_else(|e| commands::report_error(&e))
 }

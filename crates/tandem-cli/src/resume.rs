@@ -107,6 +107,24 @@ pub fn open_out(path: &Path) -> Result<Resumed, CliError> {
     })
 }
 
+/// The results already in `path` (first occurrence of each image), read without locking or
+/// mending it: what the other processes of a timely run use, so that they skip the same
+/// inputs as process 0, which holds the lock and writes the file. A missing file has none.
+/// Every process reads before the cluster starts (timely connects all processes before
+/// any step runs), so none of them sees a result of this run.
+///
+/// # Errors
+/// As [`open_out`], except that a lock held by process 0 is expected, not an error.
+pub fn read_unlocked(path: &Path) -> Result<Vec<ImageResult>, CliError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(CliError::io(path, e)),
+    };
+    let mut damaged = 0;
+    Ok(read_results(&file, path, &mut damaged)?.0)
+}
+
 fn ends_with_newline(file: &mut File, len: u64, path: &Path) -> Result<bool, CliError> {
     use std::io::Read;
     let mut last = [0u8; 1];

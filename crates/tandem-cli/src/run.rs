@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tandem_pipeline::{FixedWindows, LocalRunner, PCollection, Pipeline, RunReport, StopHandle};
+use tandem_pipeline::{FixedWindows, PCollection, Pipeline, RunReport, StopHandle};
 
 use crate::error::CliError;
 use crate::inputs::{InputRef, StdinInputs};
@@ -59,6 +59,8 @@ pub struct RunOptions {
     /// Records each input ends as: 1, or 2 in shadow mode (one per arm). Scales the progress
     /// bar and the metrics' in-flight count.
     pub records_per_input: u64,
+    /// Which runner executes the pipeline (`--runner`).
+    pub runner: crate::launch::RunnerArgs,
 }
 
 impl Default for RunOptions {
@@ -73,6 +75,7 @@ impl Default for RunOptions {
             stop: process_stop_handle(),
             metrics_addr: None,
             records_per_input: 1,
+            runner: crate::launch::RunnerArgs::default(),
         }
     }
 }
@@ -131,7 +134,10 @@ where
             })
             .output();
     }
-    let (mut results, mut errors) = build(&inputs);
+    let (results, errors) = build(&inputs);
+    // Coders: on a timely run of several processes, every process's results reach the
+    // writers on process 0.
+    let (mut results, mut errors) = (results.with_coder(), errors.with_coder());
     if server.is_some() {
         let c = Arc::clone(&counters);
         results = results
@@ -171,10 +177,7 @@ where
         "WriteErrors",
         ErrorSink::new(opts.errors.clone(), bar.clone(), collected.clone()),
     );
-    let runner = LocalRunner::new()
-        .with_stop(opts.stop.clone())
-        .with_max_drift(MAX_IMAGES_IN_FLIGHT);
-    let report = p.run_with(&runner);
+    let report = crate::launch::run(p, &opts.runner, &opts.stop, MAX_IMAGES_IN_FLIGHT)?;
     bar.finish_and_clear();
     drop(server);
     Ok(RunOutcome {

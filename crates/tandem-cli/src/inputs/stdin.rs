@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tandem_pipeline::io::ElementIter;
+use tandem_pipeline::io::{positional, ElementIter, EventIter};
 use tandem_pipeline::Source;
 
 use super::{os_from_bytes, single, InputRef};
@@ -91,5 +91,19 @@ impl Source for StdinInputs {
             counts.count(|t| t.read += 1);
             return Some(Ok(input));
         })))
+    }
+    /// One stdin, one reader: the first worker (of process 0 on a timely run) reads every
+    /// line and the others read nothing. The default split would have each reader take
+    /// lines off the same stream and keep only "its" positions, losing the rest.
+    fn open_split(
+        self,
+        worker: usize,
+        _peers: usize,
+    ) -> Result<EventIter<InputRef>, tandem_pipeline::Error> {
+        if worker == 0 {
+            Ok(positional(self.open()?, 0, 1))
+        } else {
+            Ok(Box::new(std::iter::empty()))
+        }
     }
 }
