@@ -26,8 +26,10 @@ pub struct ImageResult {
     pub caption_model: Option<String>,
     /// Which model ranked them.
     pub rank_model: String,
-    /// A/B arm, for `tandem ab`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A/B arm, for `tandem ab` (`null` otherwise). Always written: a field that is left
+    /// out when empty (`skip_serializing_if`) cannot be decoded from the binary wire format
+    /// a distributed runner moves results in (postcard is not self-describing).
+    #[serde(default)]
     pub arm: Option<String>,
     /// Thumbnail for the HTML page; never written to JSON Lines.
     #[serde(skip)]
@@ -121,5 +123,50 @@ mod tests {
             notebook_text(&r, 3),
             "Image: Wedges\nTop 2 captions ranked by CLIP:\n1: sweet potato fries. (Caption probability: 0.73)\n2: a plate. (Caption probability: 0.27)\n"
         );
+    }
+
+    /// Results and dead letters cross processes on a timely run (`with_coder`): every field
+    /// must survive the binary wire format, not only JSON.
+    #[test]
+    fn records_round_trip_through_the_runners_wire_formats() {
+        use tandem_pipeline::runner::api::{ShuffleCodec, ValueCodec, WireFormat};
+        let results = [None, Some("challenger")].map(|arm| ImageResult {
+            image: "photos/a.png".into(),
+            captions: vec![ScoredCaption {
+                caption: "a cat".into(),
+                probability: 0.5,
+            }],
+            caption_model: arm.map(|_| "blip".into()),
+            rank_model: "clip".into(),
+            arm: arm.map(String::from),
+            thumbnail: None,
+        });
+        let error = ErrorRecord {
+            image: "b.png".into(),
+            stage: "ReadImages".into(),
+            reason: "not an image".into(),
+        };
+        for format in [WireFormat::Binary, WireFormat::Json] {
+            for r in &results {
+                let codec = ValueCodec::<ImageResult>::new();
+                let mut bytes = Vec::new();
+                codec
+                    .encode(&(Box::new(r.clone()) as _), format, &mut bytes)
+                    .unwrap();
+                let back = codec.decode(&bytes, format).unwrap();
+                assert_eq!(back.downcast_ref::<ImageResult>(), Some(r), "{format:?}");
+            }
+            let codec = ValueCodec::<ErrorRecord>::new();
+            let mut bytes = Vec::new();
+            codec
+                .encode(&(Box::new(error.clone()) as _), format, &mut bytes)
+                .unwrap();
+            let back = codec.decode(&bytes, format).unwrap();
+            assert_eq!(
+                back.downcast_ref::<ErrorRecord>(),
+                Some(&error),
+                "{format:?}"
+            );
+        }
     }
 }

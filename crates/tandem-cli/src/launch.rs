@@ -82,7 +82,7 @@ pub fn read_hosts(path: &Path, processes: usize) -> Result<Vec<String>, CliError
         .collect();
     if hosts.len() < processes {
         return Err(CliError::Argument {
-            option: "--hosts".into(),
+            option: "--hosts",
             reason: format!(
                 "{} lists {} host:port lines but --processes is {processes}",
                 path.display(),
@@ -114,7 +114,7 @@ pub fn run(
         RunnerKind::Timely => {
             let runner = if args.processes > 1 {
                 let hosts = args.hosts.as_deref().ok_or_else(|| CliError::Argument {
-                    option: "--hosts".into(),
+                    option: "--hosts",
                     reason: "a timely run of several --processes needs a hosts file".into(),
                 })?;
                 let addresses = read_hosts(hosts, args.processes)?;

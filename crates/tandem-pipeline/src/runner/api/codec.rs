@@ -141,11 +141,22 @@ where
 /// [`key_hash`](ShuffleCodec::key_hash) is the [`stable_hash`] of the element's binary
 /// encoding: such collections are never partitioned by key, only moved whole (to a
 /// [`Placement::Single`](crate::runner::api::Placement::Single) step on another process).
-pub(crate) struct ValueCodec<T>(PhantomData<fn() -> T>);
+///
+/// Public so that an element type can be checked to round-trip: serde attributes that leave a
+/// field out conditionally (`skip_serializing_if`) produce JSON that decodes but binary that
+/// does not, since the binary format (postcard) is not self-describing.
+pub struct ValueCodec<T>(PhantomData<fn() -> T>);
 
 impl<T> ValueCodec<T> {
-    pub(crate) fn new() -> Self {
+    /// The codec for `T`.
+    pub fn new() -> Self {
         Self(PhantomData)
+    }
+}
+
+impl<T> Default for ValueCodec<T> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
