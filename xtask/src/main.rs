@@ -3,6 +3,7 @@
 //! One module per command. Each command is plain Rust calling the tools a developer
 //! would call by hand, so what CI does can be reproduced locally with the same command.
 
+mod bench;
 mod ci;
 mod fetch_weights;
 mod fixtures;
@@ -15,6 +16,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
+  bench cascade [ARGS]  build in release mode and time `tandem caption` with full-size random
+               checkpoints on the local and timely runners (benches/src/bin/cascade.rs)
   ci          run exactly what CI runs (.ci/run calls this after installing system packages)
   fetch-weights  download the default BLIP and CLIP checkpoints into $TANDEM_HOME (resumable, sha256-checked)
   onnxruntime  fetch the onnxruntime wheel's shared library into .cache/ and print its path
@@ -30,6 +33,7 @@ fn main() -> Result<()> {
     };
     let rest = &args[1..];
     match command.as_str() {
+        "bench" => bench::run(rest),
         "ci" => ci::run(rest),
         "fixtures" => fixtures::run(rest),
         "onnxruntime" => {

@@ -1,0 +1,304 @@
+//! The whole BLIP → CLIP cascade as users run it: `tandem caption` on the committed photos with
+//! full-size random checkpoints (`blip-image-captioning-base`, `clip-vit-base-patch32`
+//! architectures; random weights cost what trained ones cost), on each runner configuration,
+//! timed from process start to exit (model loading included).
+//!
+//! ```text
+//! cargo build --release -p tandem-cli -p tandem-benches
+//! target/release/cascade [--tandem target/release/tandem] [--images 8] [--captions 10]
+//!     [--max-length 30] [--dtype f32|bf16|f16] [--runs local,timely-1x2,launch-2x1]
+//! ```
+//!
+//! Runs (threads = the CPU backend's compute threads, `--threads`):
+//! - `local`: the local runner, 1 process × 2 threads;
+//! - `timely-1x2`: timely, 1 process, 1 worker × 2 threads;
+//! - `launch-2x1`: timely over 2 processes (`tandem launch -n 2`), 1 worker × 1 thread each.
+//!
+//! Prints seconds per image for each run (wall time from process start to exit, so model
+//! loading is included), its ratio to `local`, and for the single-process runs the time the
+//! two RunInference steps were busy as the run's summary reports it (summed over the workers
+//! that ran them, so with two workers it can exceed the wall time).
+//! The checkpoints are written once under `target/bench-models/`; tokenizer files come from
+//! the tiny test fixtures, which use the real vocabularies.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use tandem_blip::random_checkpoint::write_random_checkpoint as write_random_blip;
+use tandem_blip::BlipConfig;
+use tandem_clip::{write_random_checkpoint as write_random_clip, ClipConfig};
+use tandem_tensor::DType;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+struct Args {
+    tandem: PathBuf,
+    images: usize,
+    captions: usize,
+    max_length: usize,
+    dtype: String,
+    runs: Vec<String>,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn parse() -> Result<Args> {
+    let mut a = Args {
+        tandem: workspace_root().join("target/release/tandem"),
+        images: 8,
+        captions: 10,
+        max_length: 30,
+        dtype: "f32".into(),
+        runs: ["local", "timely-1x2", "launch-2x1"]
+            .map(String::from)
+            .to_vec(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--tandem" => a.tandem = PathBuf::from(value()?),
+            "--images" => a.images = value()?.parse()?,
+            "--captions" => a.captions = value()?.parse()?,
+            "--max-length" => a.max_length = value()?.parse()?,
+            "--dtype" => a.dtype = value()?,
+            "--runs" => a.runs = value()?.split(',').map(String::from).collect(),
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    if !a.tandem.is_file() {
+        return Err(format!(
+            "{} does not exist: build it first (cargo build --release -p tandem-cli)",
+            a.tandem.display()
+        )
+        .into());
+    }
+    Ok(a)
+}
+
+/// Copies the tokenizer and preprocessor files of a tiny fixture into `dir`.
+fn copy_tokenizer(fixture: &str, dir: &Path) -> Result<()> {
+    let src = workspace_root().join(fixture);
+    for entry in std::fs::read_dir(&src)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("tokenizer") || name == "special_tokens_map.json" || name == "vocab.txt"
+        {
+            std::fs::copy(&path, dir.join(name))?;
+        }
+    }
+    Ok(())
+}
+
+/// `fixture`'s `preprocessor_config.json` with every size set to `side`.
+fn write_preprocessor(fixture: &str, dir: &Path, side: usize) -> Result<()> {
+    let src = workspace_root()
+        .join(fixture)
+        .join("preprocessor_config.json");
+    let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(src)?)?;
+    for key in ["size", "crop_size"] {
+        if let Some(obj) = cfg.get_mut(key).and_then(Value::as_object_mut) {
+            for v in obj.values_mut() {
+                *v = json!(side);
+            }
+        }
+    }
+    std::fs::write(
+        dir.join("preprocessor_config.json"),
+        serde_json::to_string_pretty(&cfg)?,
+    )?;
+    Ok(())
+}
+
+/// The BLIP base checkpoint folder in HF layout (written once).
+fn blip_base(root: &Path) -> Result<PathBuf> {
+    let dir = root.join("blip-image-captioning-base-random");
+    if dir.join("model.safetensors").is_file() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let fixture = "crates/tandem-blip/tests/fixtures/blip-tiny-a";
+    let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(
+        workspace_root().join(fixture).join("config.json"),
+    )?)?;
+    let base = BlipConfig::base();
+    let (v, t) = (&base.vision_config, &base.text_config);
+    cfg["vision_config"]["hidden_size"] = json!(v.hidden_size);
+    cfg["vision_config"]["intermediate_size"] = json!(v.intermediate_size);
+    cfg["vision_config"]["num_hidden_layers"] = json!(v.num_hidden_layers);
+    cfg["vision_config"]["num_attention_heads"] = json!(v.num_attention_heads);
+    cfg["vision_config"]["image_size"] = json!(v.image_size);
+    cfg["vision_config"]["patch_size"] = json!(v.patch_size);
+    cfg["vision_config"]["initializer_range"] = json!(0.02);
+    cfg["text_config"]["hidden_size"] = json!(t.hidden_size);
+    cfg["text_config"]["intermediate_size"] = json!(t.intermediate_size);
+    cfg["text_config"]["num_hidden_layers"] = json!(t.num_hidden_layers);
+    cfg["text_config"]["num_attention_heads"] = json!(t.num_attention_heads);
+    cfg["text_config"]["encoder_hidden_size"] = json!(v.hidden_size);
+    cfg["text_config"]["max_position_embeddings"] = json!(t.max_position_embeddings);
+    std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&cfg)?)?;
+    let written: BlipConfig = serde_json::from_value(cfg)?;
+    eprintln!("writing {}", dir.display());
+    write_random_blip(&written, &dir.join("model.safetensors"), 0, DType::F32)?;
+    copy_tokenizer(fixture, &dir)?;
+    write_preprocessor(fixture, &dir, v.image_size)?;
+    Ok(dir)
+}
+
+/// The CLIP ViT-B/32 checkpoint folder in HF layout (written once).
+fn clip_b32(root: &Path) -> Result<PathBuf> {
+    let dir = root.join("clip-vit-base-patch32-random");
+    if dir.join("model.safetensors").is_file() {
+        return Ok(dir);
+    }
+    let fixture = "crates/tandem-clip/tests/fixtures/clip-tiny-a";
+    let cfg = ClipConfig::vit_b_32();
+    eprintln!("writing {}", dir.display());
+    write_random_clip(&dir, &cfg, DType::F32, 0)?;
+    copy_tokenizer(fixture, &dir)?;
+    write_preprocessor(fixture, &dir, cfg.vision_config.image_size)?;
+    Ok(dir)
+}
+
+/// `n` image paths: the committed photos, repeated under new names (each a distinct key).
+fn photos(root: &Path, n: usize) -> Result<Vec<String>> {
+    let src = workspace_root().join("examples/images");
+    let mut originals: Vec<PathBuf> = std::fs::read_dir(&src)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("png" | "jpg")))
+        .collect();
+    originals.sort();
+    let dir = root.join("photos");
+    std::fs::create_dir_all(&dir)?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let from = &originals[i % originals.len()];
+        let name = format!(
+            "{i:02}-{}",
+            from.file_name().and_then(|f| f.to_str()).unwrap_or("photo")
+        );
+        let to = dir.join(name);
+        if !to.is_file() {
+            std::fs::copy(from, &to)?;
+        }
+        out.push(to.display().to_string());
+    }
+    Ok(out)
+}
+
+/// One run's measurements.
+struct Measured {
+    wall: f64,
+    model_busy: Option<f64>,
+}
+
+/// Seconds busy in the RunInference steps, from the summary's "stage timings (busy)" line.
+fn model_busy(stderr: &str) -> Option<f64> {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("stage timings (busy):"))?;
+    let total = line
+        .split(';')
+        .filter(|s| s.contains("/RunInference"))
+        .filter_map(|s| s.trim().rsplit(' ').next())
+        .filter_map(|t| t.trim_end_matches('s').parse::<f64>().ok())
+        .sum();
+    Some(total)
+}
+
+fn run(args: &Args, run: &str, common: &[String], scratch: &Path) -> Result<Measured> {
+    let out = scratch.join(format!("{run}.jsonl"));
+    let _ = std::fs::remove_file(&out);
+    let mut cmd = Command::new(&args.tandem);
+    let (threads, single) = match run {
+        "local" => {
+            cmd.arg("caption");
+            ("2", true)
+        }
+        "timely-1x2" => {
+            cmd.args(["caption", "--runner", "timely", "-w", "1"]);
+            ("2", true)
+        }
+        "launch-2x1" => {
+            cmd.args(["launch", "-n", "2", "caption", "-w", "1"]);
+            ("1", false)
+        }
+        other => return Err(format!("unknown run {other}").into()),
+    };
+    cmd.args(common)
+        .args(["--threads", threads, "--out"])
+        .arg(&out);
+    let t0 = Instant::now();
+    let output = cmd.output()?;
+    let wall = t0.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(format!("{run} failed ({}): {stderr}", output.status).into());
+    }
+    let lines = std::fs::read_to_string(&out)?.lines().count();
+    if lines != args.images {
+        return Err(format!("{run}: {lines} results for {} images", args.images).into());
+    }
+    Ok(Measured {
+        wall,
+        model_busy: if single { model_busy(&stderr) } else { None },
+    })
+}
+
+fn main() -> Result<()> {
+    let args = parse()?;
+    let root = workspace_root().join("target/bench-models");
+    let blip = blip_base(&root)?;
+    let clip = clip_b32(&root)?;
+    let images = photos(&root, args.images)?;
+    let scratch = root.join("runs");
+    std::fs::create_dir_all(&scratch)?;
+    let mut common: Vec<String> = images;
+    common.extend(
+        [
+            "--blip-model",
+            &blip.display().to_string(),
+            "--clip-model",
+            &clip.display().to_string(),
+            "-n",
+            &args.captions.to_string(),
+            "--max-length",
+            &args.max_length.to_string(),
+            "--dtype",
+            &args.dtype,
+            "--seed",
+            "1",
+            "-q",
+            "--no-progress",
+        ]
+        .map(String::from),
+    );
+    println!(
+        "cascade: {} images, {} sampled captions each, max length {}, {}, {}",
+        args.images,
+        args.captions,
+        args.max_length,
+        args.dtype,
+        args.tandem.display()
+    );
+    let mut local = None;
+    for r in &args.runs {
+        let m = run(&args, r, &common, &scratch)?;
+        let per_image = m.wall / args.images as f64;
+        let base = *local.get_or_insert(per_image);
+        let busy = m
+            .model_busy
+            .map(|busy| format!("{:.3}", busy / args.images as f64))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{r:<12} {:>8.3} s/image  {:>5.2}x local  RunInference busy {busy} s/image",
+            per_image,
+            per_image / base,
+        );
+    }
+    Ok(())
+}
