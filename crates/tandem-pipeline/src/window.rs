@@ -388,5 +388,98 @@ mod tests {
         assert!(iv(0, 10).is_closed_by(Timestamp(10)));
         assert!(!Window::Global.is_closed_by(Timestamp(u64::MAX - 1)));
         assert!(Window::Global.is_closed_by(Timestamp::MAX));
+        assert_eq!(iv(0, 10).max_timestamp(), Timestamp(9));
+        assert_eq!(Window::Global.max_timestamp(), Timestamp(u64::MAX - 1));
+    }
+
+    #[test]
+    fn sliding_windows_leave_out_the_window_ending_at_the_timestamp() {
+        // t = 10 is the end of [0, 10), which does not contain it.
+        let w: Windowing = SlidingWindows::new(10, 5).into();
+        assert_eq!(
+            w.window_fn.assign(Timestamp(10)),
+            vec![iv(5, 15), iv(10, 20)]
+        );
+    }
+
+    #[test]
+    fn fixed_window_size_is_at_least_one_unit() {
+        assert_eq!(FixedWindows::new(0).size(), 1);
+        assert_eq!(FixedWindows::new(7).size(), 7);
+        assert_eq!(FixedWindows::of(Duration::from_millis(250)).size(), 250);
+        let w: Windowing = FixedWindows::of(Duration::from_millis(250)).into();
+        assert_eq!(
+            w.window_fn,
+            WindowFn::Fixed {
+                size: 250,
+                offset: 0
+            }
+        );
+    }
+
+    #[test]
+    fn only_the_global_window_with_the_watermark_trigger_waits_for_end_of_input() {
+        let count = || Trigger::AfterCount(2);
+        let timer = || Trigger::after_processing_time(Duration::from_millis(5));
+        assert!(!Windowing::from(GlobalWindows).can_fire_before_end());
+        assert!(GlobalWindows.triggering(count()).can_fire_before_end());
+        assert!(GlobalWindows.triggering(timer()).can_fire_before_end());
+        assert!(Windowing::from(FixedWindows::new(3)).can_fire_before_end());
+        assert!(Windowing::from(SlidingWindows::new(4, 2)).can_fire_before_end());
+        assert!(!Trigger::AfterWatermark.fires_early());
+        assert!(count().fires_early() && timer().fires_early());
+    }
+
+    #[test]
+    fn triggering_keeps_the_windows_and_sets_the_trigger() {
+        let fixed = FixedWindows::new(10)
+            .with_offset(3)
+            .triggering(Trigger::AfterCount(2));
+        assert_eq!(
+            fixed.window_fn,
+            WindowFn::Fixed {
+                size: 10,
+                offset: 3
+            }
+        );
+        let sliding = SlidingWindows::new(4, 2).triggering(Trigger::AfterCount(2));
+        assert_eq!(sliding.window_fn, WindowFn::Sliding { size: 4, period: 2 });
+        let global = GlobalWindows.triggering(Trigger::AfterCount(2));
+        assert_eq!(global.window_fn, WindowFn::Global);
+        for w in [fixed, sliding, global] {
+            assert!(matches!(w.trigger, Trigger::AfterCount(2)));
+        }
+    }
+
+    #[test]
+    fn triggers_show_their_rule() {
+        let shown = [
+            Trigger::AfterWatermark,
+            Trigger::AfterCount(3),
+            Trigger::after_processing_time(Duration::from_millis(5)),
+        ]
+        .map(|t| format!("{t:?}"));
+        assert_eq!(
+            shown,
+            [
+                "AfterWatermark",
+                "AfterCount(3)",
+                "AfterProcessingTime(5ms)"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_system_clock_reads_milliseconds_since_the_epoch() {
+        // 2020-01-01T00:00:00Z in ms: any machine running this test is later than that.
+        assert!(SystemClock.now_ms() > 1_577_836_800_000);
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told() {
+        let clock = ManualClock::new(40);
+        assert_eq!(clock.now_ms(), 40);
+        clock.advance(Duration::from_millis(2));
+        assert_eq!(clock.now_ms(), 42);
     }
 }

@@ -144,6 +144,73 @@ fn three_way_co_group_with_tags() {
     );
 }
 
+/// Grouping steps report the values they hold (`max_held`): in the global window of a bounded
+/// input every value waits for the end of input, one count per value (a combine too, although
+/// it keeps one accumulator per key).
+#[test]
+fn grouping_steps_hold_every_value_of_the_global_window() {
+    let p = Pipeline::new();
+    let pairs = p.create((0..6u32).map(|i| (i % 2, i)));
+    pairs.group_by_key("Group").with_parallelism(1).collect("G");
+    pairs
+        .count_per_key("Count")
+        .with_parallelism(1)
+        .collect("C");
+    let labels = p.create(vec![(0u32, 'x')]);
+    pairs
+        .co_group_by_key("Join", &labels)
+        .with_parallelism(1)
+        .collect("J");
+    let report = p.run_with(&runner(2)).unwrap();
+    for (step, held) in [("Group", 6), ("Count", 6), ("Join", 7)] {
+        assert_eq!(report.step(step).unwrap().max_held, held, "{step}");
+    }
+}
+
+/// A result shows every input's values in `Debug` (in the order the inputs were added), a
+/// clone keeps its own values, and a tag of another co-group selects nothing from it.
+#[test]
+fn co_group_results_show_their_inputs_and_ignore_foreign_tags() {
+    let p = Pipeline::new();
+    let images = p.create(vec![(2u32, "img2".to_string())]);
+    let scores = p.create(vec![(2u32, 0.5f32)]);
+    let mut other = CoGroupByKey::new(&p);
+    let foreign = other.add(&images);
+    let mut cg = CoGroupByKey::new(&p);
+    let t_img = cg.add(&images);
+    let t_score = cg.add(&scores);
+    let out = cg
+        .apply("Join")
+        .map("Shape", move |(k, mut r)| {
+            let shown = format!("{r:?}");
+            let foreign_values = (r.get(&foreign).count(), r.take(&foreign).len());
+            let kept = r.clone();
+            let images = r.take(&t_img);
+            let kept_images: Vec<String> = kept.get(&t_img).cloned().collect();
+            (
+                k,
+                shown,
+                foreign_values,
+                images,
+                kept_images,
+                r.take(&t_score),
+            )
+        })
+        .collect("Collect");
+    p.run().unwrap();
+    assert_eq!(
+        out.take(),
+        vec![(
+            2,
+            r#"[["\"img2\""], ["0.5"]]"#.to_string(),
+            (0, 0),
+            vec!["img2".to_string()],
+            vec!["img2".to_string()],
+            vec![0.5f32]
+        )]
+    );
+}
+
 #[test]
 fn partition_flatten_and_key_hash_split_are_deterministic() {
     let p = Pipeline::new();

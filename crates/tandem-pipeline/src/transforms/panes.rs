@@ -230,12 +230,17 @@ mod tests {
         let mut p = Panes::new(&FixedWindows::new(10).into());
         assert!(matches!(push(&mut p, iv(10, 20), "a", 1), Added::Held));
         assert!(matches!(push(&mut p, iv(0, 10), "a", 2), Added::Held));
+        // A second value of the same pane waits too: only a count trigger fires on arrival.
+        assert!(matches!(push(&mut p, iv(10, 20), "a", 3), Added::Held));
         assert_eq!(p.hold(), Some(Timestamp(9)));
-        assert_eq!(p.held(), 2);
+        assert_eq!(p.held(), 3);
         assert!(p.advance(Timestamp(9)).is_empty());
+        let fired = p.advance(Timestamp(10));
+        assert_eq!(fired.len(), 1, "the watermark at 10 closes [0, 10) only");
+        assert_eq!((p.hold(), p.held()), (Some(Timestamp(19)), 2));
         let fired = p.advance(Timestamp(25));
         let got: Vec<(Window, Vec<u32>)> = fired.into_iter().map(|f| (f.window, f.acc)).collect();
-        assert_eq!(got, vec![(iv(0, 10), vec![2]), (iv(10, 20), vec![1])]);
+        assert_eq!(got, vec![(iv(10, 20), vec![1, 3])]);
         assert_eq!((p.hold(), p.held()), (None, 0));
     }
 
@@ -258,7 +263,9 @@ mod tests {
             Added::Early(f) => assert_eq!(f.acc, vec![1, 2]),
             _ => panic!("the second value must fire the pane"),
         }
+        assert_eq!(p.held(), 0, "the early pane's values left with it");
         assert!(matches!(push(&mut p, Window::Global, "a", 3), Added::Held));
+        assert_eq!(p.held(), 1);
         let rest = p.advance(Timestamp::MAX);
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].acc, vec![3]);
@@ -275,7 +282,16 @@ mod tests {
         push(&mut p, Window::Global, "a", 1);
         clock.advance(Duration::from_millis(30));
         push(&mut p, Window::Global, "b", 2);
-        assert!(p.next_deadline().is_some());
+        // "a" is due 20 ms of trigger-clock time from now, translated onto the runner's
+        // `Instant`s; the bounds are instants read around the call, not a timing.
+        let before = Instant::now();
+        let deadline = p.next_deadline().expect("panes are waiting");
+        let after = Instant::now();
+        let wait = Duration::from_millis(20);
+        assert!(
+            before + wait <= deadline && deadline <= after + wait,
+            "deadline {deadline:?} not 20 ms after the call ({before:?}..{after:?})"
+        );
         assert!(p.due().is_empty());
         clock.advance(Duration::from_millis(20));
         let fired = p.due();
@@ -284,5 +300,15 @@ mod tests {
         clock.advance(Duration::from_millis(30));
         assert_eq!(p.due()[0].key, "b");
         assert_eq!(p.held(), 0);
+        assert_eq!((p.hold(), p.next_deadline()), (None, None));
+    }
+
+    #[test]
+    fn non_processing_time_triggers_have_no_deadline_and_nothing_due() {
+        let mut p = Panes::new(&GlobalWindows.triggering(Trigger::AfterCount(5)));
+        push(&mut p, Window::Global, "a", 1);
+        assert!(p.next_deadline().is_none());
+        assert!(p.due().is_empty());
+        assert_eq!(p.held(), 1);
     }
 }
