@@ -300,6 +300,63 @@ fn timed_out_batch_is_dead_lettered_and_loses_nothing() {
     assert_eq!(engine.buffered(), 0);
 }
 
+/// Fails every batch with a batch-wide error (`Unavailable`), counting the calls.
+struct AlwaysUnavailable {
+    calls: AtomicUsize,
+}
+
+impl ModelHandler for AlwaysUnavailable {
+    type Example = i32;
+    type Prediction = i32;
+    type Model = ();
+    type Args = ();
+
+    fn load_model(&self) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    fn run_inference(&self, _: &[&i32], _: &(), _: &()) -> Result<Vec<i32>, HandlerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(HandlerError::Unavailable {
+            reason: "service down".into(),
+        })
+    }
+
+    fn batch_config(&self) -> BatchConfig {
+        BatchConfig {
+            max_batch_size: 8,
+            ..Default::default()
+        }
+    }
+}
+
+/// A whole batch failing with a batch-wide error is dead-lettered at once: one call, never
+/// bisected (bisecting would only repeat the outage 2n − 1 times). Without the guard on the
+/// first call the halves are tried too (cargo-mutants found no test for it).
+#[test]
+fn a_batch_wide_error_on_the_whole_batch_is_not_bisected() {
+    let clock = ManualClock::new();
+    let handler = Arc::new(AlwaysUnavailable {
+        calls: AtomicUsize::new(0),
+    });
+    let mut engine =
+        InferenceEngine::new(handler.clone(), (), options("unavailable", &clock)).unwrap();
+    let mut out = tandem_handler::Completed::default();
+    for x in 0..8 {
+        out.extend(engine.push(x));
+    }
+    out.extend(engine.flush());
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        1,
+        "one call, no bisection"
+    );
+    let mut dead: Vec<i32> = out.dead_letters.iter().map(|d| d.example).collect();
+    dead.sort();
+    assert_eq!(dead, (0..8).collect::<Vec<_>>());
+    assert!(out.results.is_empty());
+}
+
 /// Fails a full batch of 8 with an ordinary (bisectable) error; of the two halves, the one
 /// holding 0 fails with a batch-wide error (`Unavailable`), the other succeeds.
 struct WideInHalf {
