@@ -8,38 +8,20 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::Value;
+mod common;
+use common::{fixture, jsonl, photos, text};
 
 const LIVENESS: Duration = Duration::from_secs(300);
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(model: &str, name: &str) -> String {
-    root()
-        .join(format!("crates/tandem-{model}/tests/fixtures/{name}"))
-        .display()
-        .to_string()
-}
-
-fn photos() -> Vec<String> {
-    ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
-        .iter()
-        .map(|f| root().join("examples/images").join(f).display().to_string())
-        .collect()
-}
-
 /// The binary with no way to reach a hub and no real cache.
 fn tandem(args: &[String], hf_cache: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
-    cmd.args(args)
-        .env("TANDEM_HOME", hf_cache.join("tandem-home-unused"))
+    let mut cmd = common::command(args);
+    cmd.env("TANDEM_HOME", hf_cache.join("tandem-home-unused"))
         .env("HF_HUB_CACHE", hf_cache)
         .env("HF_ENDPOINT", "http://127.0.0.1:1")
         .env_remove("RUST_LOG");
@@ -50,18 +32,6 @@ fn run(args: &[String], hf_cache: &Path) -> Output {
     tandem(args, hf_cache)
         .output()
         .expect("the tandem binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn strings(v: &[&str]) -> Vec<String> {

@@ -3,31 +3,10 @@
 //! as sets, as the local runner.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(model: &str, name: &str) -> String {
-    root()
-        .join(format!("crates/tandem-{model}/tests/fixtures/{name}"))
-        .display()
-        .to_string()
-}
-
-fn tandem(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tandem"))
-        .args(args)
-        .env(
-            "TANDEM_HOME",
-            std::env::temp_dir().join("tandem-test-home-unused"),
-        )
-        .env("HF_ENDPOINT", "http://127.0.0.1:1")
-        .output()
-        .expect("the tandem binary runs")
-}
+mod common;
+use common::{fixture, photos, tandem};
 
 /// The records of a results file by image (the order differs between runners).
 fn records(path: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
@@ -50,10 +29,7 @@ fn lines(path: &Path) -> BTreeSet<String> {
 }
 
 fn caption_args(dir: &Path, tag: &str) -> Vec<String> {
-    let mut args: Vec<String> = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
-        .iter()
-        .map(|f| root().join("examples/images").join(f).display().to_string())
-        .collect();
+    let mut args = photos();
     let bad = dir.join("bad.png");
     std::fs::write(&bad, b"not a png").expect("write a bad input");
     args.push(bad.display().to_string());
@@ -159,9 +135,7 @@ fn stdin_inputs_are_read_once_on_a_timely_run() {
         .map(String::from)
         .to_vec();
     launched.extend(args);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
-        .args(&launched)
-        .env("HF_ENDPOINT", "http://127.0.0.1:1")
+    let mut child = common::command(&launched)
         .stdin(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -24,6 +24,23 @@ pub fn clip_tiny() -> PathBuf {
     root().join("crates/tandem-clip/tests/fixtures/clip-tiny-a")
 }
 
+/// A test checkpoint folder of a model crate (`fixture("clip", "clip-tiny-b")`), as a string
+/// argument.
+pub fn fixture(model: &str, name: &str) -> String {
+    root()
+        .join(format!("crates/tandem-{model}/tests/fixtures/{name}"))
+        .display()
+        .to_string()
+}
+
+/// The committed photos (`examples/images`), as string arguments.
+pub fn photos() -> Vec<String> {
+    ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
+        .iter()
+        .map(|f| root().join("examples/images").join(f).display().to_string())
+        .collect()
+}
+
 /// A small real image.
 pub fn plain_png() -> PathBuf {
     root().join("crates/tandem-blip/tests/fixtures/generation-settings/plain.png")
