@@ -285,19 +285,27 @@ fn main() -> Result<()> {
         args.dtype,
         args.tandem.display()
     );
-    let mut local = None;
+    let mut measured = Vec::with_capacity(args.runs.len());
     for r in &args.runs {
-        let m = run(&args, r, &common, &scratch)?;
-        let per_image = m.wall / args.images as f64;
-        let base = *local.get_or_insert(per_image);
+        measured.push((r.as_str(), run(&args, r, &common, &scratch)?));
+    }
+    // Ratios against the first `local` run (or the first run when `local` was not asked for).
+    let per_image = |m: &Measured| m.wall / args.images as f64;
+    let (base_name, base) = measured
+        .iter()
+        .find(|(r, _)| *r == "local")
+        .or(measured.first())
+        .map(|(r, m)| (*r, per_image(m)))
+        .ok_or("no runs given")?;
+    for (r, m) in &measured {
         let busy = m
             .model_busy
             .map(|busy| format!("{:.3}", busy / args.images as f64))
             .unwrap_or_else(|| "-".into());
         println!(
-            "{r:<12} {:>8.3} s/image  {:>5.2}x local  RunInference busy {busy} s/image",
-            per_image,
-            per_image / base,
+            "{r:<12} {:>8.3} s/image  {:>5.2}x {base_name}  RunInference busy {busy} s/image",
+            per_image(m),
+            per_image(m) / base,
         );
     }
     Ok(())
