@@ -13,7 +13,7 @@ use tandem_pipeline::PCollection;
 use tandem_tensor::Backend;
 
 use crate::cascade::{self, BlipStage, ClipStage};
-use crate::images::ImageLimits;
+use crate::images::{ImageLimits, SharedImage};
 use crate::input::InputRef;
 use crate::records::{ErrorRecord, ImageResult};
 use crate::stats::{welch, ArmStats, Comparison, SignTest};
@@ -38,13 +38,7 @@ pub fn build<B: Backend>(
     let mut results = Vec::new();
     let mut errors = vec![blip_errors];
     for ((part, clip), name) in split.iter().zip(arms).zip([CHAMPION, CHALLENGER]) {
-        let (r, e) = cascade::rank_captions(
-            part,
-            clip,
-            Some(blip.dir.display().to_string()),
-            Some(name.to_string()),
-            &format!("{name}/"),
-        );
+        let (r, e) = rank_arm(part, blip, clip, name);
         results.push(r);
         errors.push(e);
     }
@@ -80,13 +74,7 @@ pub fn build_cascades<B: Backend>(
         let prefix = format!("{name}/");
         let (captions, blip_errors) = cascade::caption_candidates(part, blip, &prefix);
         let pairs = cascade::join_with_captions(part, &captions, &prefix);
-        let (r, e) = cascade::rank_captions(
-            &pairs,
-            clip,
-            Some(blip.dir.display().to_string()),
-            Some(name.to_string()),
-            &prefix,
-        );
+        let (r, e) = rank_arm(&pairs, blip, clip, name);
         results.push(r);
         errors.push(blip_errors);
         errors.push(e);
@@ -94,6 +82,24 @@ pub fn build_cascades<B: Backend>(
     let results = merge(inputs, results);
     let errors = read_errors.flatten_with("AllErrors", &errors.iter().collect::<Vec<_>>());
     (results, errors)
+}
+
+/// Ranks one arm's image–caption pairs with the arm's CLIP stage: results carry the arm's
+/// name and the BLIP checkpoint that wrote the candidates; step names are prefixed `name/`
+/// (`challenger/CLIP/RunInference`). Shared by the split and shadow pipelines.
+pub(crate) fn rank_arm<B: Backend>(
+    pairs: &PCollection<(String, (SharedImage, Vec<String>))>,
+    blip: &BlipStage<B>,
+    clip: &ClipStage<B>,
+    name: &str,
+) -> (PCollection<ImageResult>, PCollection<ErrorRecord>) {
+    cascade::rank_captions(
+        pairs,
+        clip,
+        Some(blip.dir.display().to_string()),
+        Some(name.to_string()),
+        &format!("{name}/"),
+    )
 }
 
 /// Whether two BLIP stages produce the same candidates (same checkpoint and settings).

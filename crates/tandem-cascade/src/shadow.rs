@@ -50,13 +50,7 @@ pub fn build<B: Backend>(
                 cascade::join_with_captions(&images, &captions, &prefix)
             }
         };
-        let (r, e) = cascade::rank_captions(
-            &pairs,
-            clip,
-            Some(blip.dir.display().to_string()),
-            Some(name.to_string()),
-            &prefix,
-        );
+        let (r, e) = ab::rank_arm(&pairs, blip, clip, name);
         results.push(r);
         errors.push(e);
     }
