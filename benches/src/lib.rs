@@ -24,6 +24,11 @@
 //! `src/bin/matmul_peak.rs` is a criterion-free companion that prints matmul GFLOP/s next to
 //! this machine's theoretical peak.
 
+/// The workspace root (benchmarks write scratch files under its `target/`).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 pub mod data;
 pub mod kernels;
 pub mod machine;

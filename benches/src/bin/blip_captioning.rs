@@ -9,9 +9,9 @@
 //! `xtask/bench/blip_torch.py` with the workspace venv (2 threads) and prints the time ratio.
 //! The random checkpoint is written once to `target/tmp/blip-random-<preset>.safetensors`.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+use tandem_benches::workspace_root;
 use tandem_blip::random_checkpoint::write_random_checkpoint;
 use tandem_blip::{generate_from_embeds, BlipConfig, BlipModel, GenerationConfig};
 use tandem_nn::Weights;
@@ -66,10 +66,6 @@ fn parse() -> Result<Args, String> {
         return Err("--images and --batch must be positive".into());
     }
     Ok(a)
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Runs `images` images through the vision encoder and `generate_from_embeds` (what

@@ -24,6 +24,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+use tandem_benches::workspace_root;
 
 use serde_json::{json, Value};
 use tandem_blip::random_checkpoint::write_random_checkpoint as write_random_blip;
@@ -40,10 +41,6 @@ struct Args {
     max_length: usize,
     dtype: String,
     runs: Vec<String>,
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn parse() -> Result<Args> {
