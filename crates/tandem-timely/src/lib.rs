@@ -32,8 +32,8 @@
 //! has no fault tolerance; its networking panics and its workers would wait forever). A
 //! process whose run returned that error must exit: its timely threads are left behind.
 //!
-//! Recovery: [`TimelyRunner::with_recovery`] commits epochs of inputs atomically and resumes a
-//! rerun after the last epoch every sink committed; [`Recovery`] states the guarantee.
+//! Recovery: [`TimelyRunner::with_recovery`] commits epochs of inputs (by count or by time)
+//! atomically and resumes a rerun after the last position every sink committed; [`Recovery`] states the guarantee.
 //!
 //! ```
 //! use tandem_pipeline::Pipeline;
@@ -139,10 +139,13 @@ impl TimelyRunner {
         self
     }
 
-    /// Commits each epoch of `recovery.epoch_inputs` inputs atomically and, on a rerun with
-    /// the same arguments, resumes after the last epoch every sink instance committed (see
-    /// [`Recovery`] for the exact guarantee). Every sink's input needs a coder
-    /// ([`PCollection::with_coder`](tandem_pipeline::PCollection::with_coder)).
+    /// Commits each epoch (every `recovery.epoch_inputs` source positions, or every
+    /// `recovery.epoch_interval`) atomically and, on a rerun with the same arguments, resumes
+    /// after the last position every sink instance committed (see [`Recovery`] for the exact
+    /// guarantee). Every sink's input needs a coder
+    /// ([`PCollection::with_coder`](tandem_pipeline::PCollection::with_coder)), and no sink
+    /// may read from a group or co-group: the run is refused with [`Error::InvalidGraph`]
+    /// otherwise.
     pub fn with_recovery(mut self, mut recovery: Recovery) -> Self {
         recovery.epoch_inputs = recovery.epoch_inputs.max(1);
         self.recovery = Some(recovery);

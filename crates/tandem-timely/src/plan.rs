@@ -23,7 +23,7 @@ pub(crate) struct Settings {
     pub(crate) workers: usize,
     pub(crate) bundle_size: usize,
     pub(crate) stop: StopHandle,
-    /// Recovery settings and the epochs every sink instance committed.
+    /// Recovery settings and the position below which every sink instance committed.
     pub(crate) recovery: Option<(Recovery, u64)>,
 }
 
@@ -59,6 +59,17 @@ pub(crate) fn check(graph: &Graph, processes: usize, recovery: bool) -> Result<(
                         ),
                     });
                 }
+            }
+            if let Some(keyed) = keyed_upstream(graph, step.id()) {
+                return Err(Error::InvalidGraph {
+                    reason: format!(
+                        "sink `{}` reads from `{keyed}`, which keeps state per key across \
+                         elements; recovery does not snapshot keyed state yet, so a restart \
+                         could lose that step's open groups: run this pipeline without \
+                         recovery",
+                        step.name()
+                    ),
+                });
             }
         }
         match step.placement() {
@@ -96,6 +107,35 @@ pub(crate) fn check(graph: &Graph, processes: usize, recovery: bool) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The name of a step upstream of `sid` that keeps state per key (a group, a co-group, or
+/// any step placed by key), if there is one.
+fn keyed_upstream(graph: &Graph, sid: usize) -> Option<&str> {
+    let mut todo = vec![sid];
+    let mut seen = vec![false; graph.steps().len()];
+    while let Some(id) = todo.pop() {
+        let step = graph.step(id)?;
+        for &c in step.inputs() {
+            let Some(producer) = graph
+                .collection(c)
+                .and_then(|col| graph.step(col.producer().0))
+            else {
+                continue;
+            };
+            let stateful = matches!(
+                producer.kind(),
+                StepKind::GroupByKey | StepKind::CoGroupByKey
+            ) || matches!(producer.placement(), Placement::ByKey(_));
+            if stateful {
+                return Some(producer.name());
+            }
+            if !std::mem::replace(&mut seen[producer.id()], true) {
+                todo.push(producer.id());
+            }
+        }
+    }
+    None
 }
 
 /// Stands in for a single-instance step on the workers other than 0.
@@ -151,10 +191,7 @@ pub(crate) fn build(
                     count: s.workers,
                     peers,
                     hold_on_failure: s.recovery.is_some() && s.processes > 1,
-                    skip_below: s
-                        .recovery
-                        .as_ref()
-                        .map_or(0, |(r, committed)| committed.saturating_mul(r.epoch_inputs)),
+                    skip_below: s.recovery.as_ref().map_or(0, |(_, committed)| *committed),
                 };
                 build_source(scope, consumers.len(), op)
             } else {

@@ -1,34 +1,42 @@
-//! Epochs and restart from the last epoch every sink instance committed (Bytewax's recovery
-//! model on timely, which has none of its own).
+//! Epochs and restart from the last position every sink instance committed (Bytewax's
+//! recovery model on timely, which has none of its own).
 //!
-//! **Epochs.** Sources stamp elements with their position in the input (0, 1, 2, ...);
-//! epoch `e` is positions `[e·N, (e+1)·N)`. An element reaching a sink belongs to the epoch
-//! of its timestamp (element-wise steps keep their input's timestamp).
+//! **Epochs.** Sources stamp elements with their position in the input (0, 1, 2, ...), and
+//! element-wise steps keep their input's timestamp, so an element reaching a sink carries the
+//! position of the input it came from. An epoch is a range of positions `[lo, hi)`. It ends
+//! at every multiple of [`Recovery::epoch_inputs`] or, with [`Recovery::epoch_interval`], as
+//! soon as that much wall time has passed since the last commit, at the frontier of that
+//! moment, whichever comes first. Time-based boundaries depend on the speed of the run, so
+//! each is recorded: the manifest lists every committed part with its `[lo, hi)`, and a
+//! rerun replays exactly those ranges.
 //!
 //! **Commit.** Every sink instance logs the elements it receives, encoded with its input
-//! collection's coder, per epoch. When its input frontier passes the end of an epoch (every
-//! element of that epoch, on every process, has reached it or been dropped), it writes the
-//! epoch's part file `epoch-EEEEEEEE/sS-wW.bin` (a `.tmp`, synced, then renamed) and then
-//! its manifest `manifest-sS-wW.json` (the same way) saying how many epochs it committed.
-//! The manifest rename is the commit point.
+//! collection's coder, by timestamp. When its input frontier passes the end of an epoch
+//! (every element below it, on every process, has reached it or been dropped), it writes the
+//! epoch's records to a part file `sS-wW/part-NNNNNNNN.bin` (a `.tmp`, synced, then renamed)
+//! and then its manifest `manifest-sS-wW.json` (the same way): the position below which it
+//! has committed everything, and its parts. The manifest rename is the commit point.
 //!
-//! **Restart.** Before its workers start, every process reads the manifests: `E`, the number
-//! of epochs committed by every sink instance (`min`; 0 if one is missing or the cluster
-//! shape changed). Each sink instance deletes its parts of epochs `>= E`, replays its parts
-//! of epochs `< E` into the sink before any new input, and continues from `E`; sources skip
-//! elements of positions below `E·N` (read, never processed: no model call is repeated for a
-//! committed epoch).
+//! **Restart.** Before its workers start, every process reads the manifests: `P`, the least
+//! committed position over every sink instance (0 if one is missing or the number of workers
+//! changed). The instances commit at different positions, so each keeps the records of its
+//! parts below `P` only: it replays them into the sink before any new input, deletes parts
+//! (and part files) at or above `P`, and continues from `P`. Sources skip elements at
+//! positions below `P` (read, never processed: no model call is repeated for them).
 //!
-//! **Guarantee.** With the same arguments, the same cluster shape (processes × workers), and
+//! **Guarantee.** With the same arguments, the same number of workers over the cluster, and
 //! the recovery folder shared by all processes, after any number of crashes and reruns the
 //! sinks of the final complete run receive every element exactly once, provided the
-//! pipeline is deterministic (or seeded) and element-wise up to its sinks. Elements of
-//! uncommitted epochs are processed again: model calls are at-least-once. Windows or groups
-//! spanning epochs and keyed state are not snapshotted (not supported with recovery).
+//! pipeline is deterministic (or seeded) and element-wise up to its sinks. Elements at or
+//! above `P` are processed again: model calls are at-least-once. Keyed state (groups,
+//! co-groups, windows) is not snapshotted, so a graph with such a step upstream of a sink is
+//! refused when recovery is on.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tandem_pipeline::runner::api::{AnyBox, Element, ShuffleCodec, WireFormat};
@@ -40,18 +48,48 @@ use tandem_pipeline::{Error, Result, Timestamp};
 pub struct Recovery {
     /// The folder of part files and manifests, shared by every process of the run.
     pub dir: PathBuf,
-    /// Inputs (source positions) per epoch, at least 1.
+    /// An epoch ends at every multiple of this many source positions (at least 1;
+    /// `u64::MAX` ends epochs by time only).
     pub epoch_inputs: u64,
+    /// An epoch also ends once this much wall time has passed since the last commit, at the
+    /// frontier of that moment (Bytewax's `epoch_interval`); `None`: by position only.
+    pub epoch_interval: Option<Duration>,
+}
+
+impl Recovery {
+    /// Commits into `dir` every `epoch_inputs` source positions (at least 1).
+    pub fn new(dir: impl Into<PathBuf>, epoch_inputs: u64) -> Self {
+        Recovery {
+            dir: dir.into(),
+            epoch_inputs: epoch_inputs.max(1),
+            epoch_interval: None,
+        }
+    }
+
+    /// Also ends an epoch once `interval` has passed since the last commit.
+    pub fn with_interval(mut self, interval: Duration) -> Self {
+        self.epoch_interval = Some(interval);
+        self
+    }
+}
+
+/// A committed part file: the records of positions `[lo, hi)` one sink instance received.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Part {
+    seq: u64,
+    lo: u64,
+    hi: u64,
 }
 
 /// One sink instance's manifest.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 struct Manifest {
-    /// Workers of the run that wrote it (a rerun with another shape starts over).
+    /// Workers of the run that wrote it (a rerun with another number starts over).
     workers: usize,
-    epoch_inputs: u64,
-    /// Epochs `0..committed` are committed.
+    /// Every element below this position is committed.
     committed: u64,
+    /// The part files holding them, in order.
+    parts: Vec<Part>,
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> Error {
@@ -74,29 +112,32 @@ fn manifest_path(dir: &Path, sid: usize, worker: usize) -> PathBuf {
     dir.join(format!("manifest-s{sid}-w{worker}.json"))
 }
 
-fn part_path(dir: &Path, epoch: u64, sid: usize, worker: usize) -> PathBuf {
-    dir.join(format!("epoch-{epoch:08}"))
-        .join(format!("s{sid}-w{worker}.bin"))
+fn instance_dir(dir: &Path, sid: usize, worker: usize) -> PathBuf {
+    dir.join(format!("s{sid}-w{worker}"))
+}
+
+fn part_path(dir: &Path, sid: usize, worker: usize, seq: u64) -> PathBuf {
+    instance_dir(dir, sid, worker).join(format!("part-{seq:08}.bin"))
+}
+
+fn read_manifest(dir: &Path, sid: usize, worker: usize, workers: usize) -> Option<Manifest> {
+    let bytes = std::fs::read(manifest_path(dir, sid, worker)).ok()?;
+    let m: Manifest = serde_json::from_slice(&bytes).ok()?;
+    (m.workers == workers).then_some(m)
 }
 
 impl Recovery {
-    /// The number of epochs every sink instance committed: `instances` lists `(sink step,
+    /// The least position every sink instance committed: `instances` lists `(sink step,
     /// worker)` of every sink instance of the run; `workers` is the run's worker count.
     pub(crate) fn committed_by_all(&self, instances: &[(usize, usize)], workers: usize) -> u64 {
         let mut least = u64::MAX;
         for &(sid, w) in instances {
-            let path = manifest_path(&self.dir, sid, w);
-            let manifest: Option<Manifest> = std::fs::read(&path)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            match manifest {
-                Some(m) if m.workers == workers && m.epoch_inputs == self.epoch_inputs => {
-                    least = least.min(m.committed)
-                }
-                _ => return 0,
+            match read_manifest(&self.dir, sid, w, workers) {
+                Some(m) => least = least.min(m.committed),
+                None => return 0,
             }
         }
-        if least == u64::MAX {
+        if instances.is_empty() {
             0
         } else {
             least
@@ -113,16 +154,21 @@ pub(crate) struct EpochLog {
     sid: usize,
     worker: usize,
     workers: usize,
-    /// Epochs `0..committed` are committed (at start: by every instance).
+    /// Every element below this position is committed.
     committed: u64,
-    /// Encoded records of epochs not yet committed, by epoch.
-    open: std::collections::BTreeMap<u64, Vec<u8>>,
+    parts: Vec<Part>,
+    next_seq: u64,
+    /// When the last epoch ended (or the log started).
+    last_commit: Instant,
+    /// Encoded records not yet committed, by timestamp.
+    open: BTreeMap<u64, Vec<u8>>,
     codecs: Vec<Option<Arc<dyn ShuffleCodec>>>,
 }
 
 impl EpochLog {
-    /// Starts the log of sink `sid` on `worker`, resuming after `committed` epochs: deletes
-    /// this instance's parts of later epochs and returns the elements to replay.
+    /// Starts the log of sink `sid` on `worker`, resuming at position `committed` (the least
+    /// over every instance): keeps this instance's records below it, deletes the rest, and
+    /// returns the kept elements to replay, in commit order.
     pub(crate) fn resume(
         recovery: Recovery,
         sid: usize,
@@ -131,30 +177,36 @@ impl EpochLog {
         committed: u64,
         codecs: Vec<Option<Arc<dyn ShuffleCodec>>>,
     ) -> Result<(EpochLog, Vec<(usize, Element)>)> {
-        std::fs::create_dir_all(&recovery.dir).map_err(|e| io_error(&recovery.dir, e))?;
+        let own = instance_dir(&recovery.dir, sid, worker);
+        std::fs::create_dir_all(&own).map_err(|e| io_error(&own, e))?;
+        let manifest = read_manifest(&recovery.dir, sid, worker, workers);
+        let mut parts = Vec::new();
         let mut replay = Vec::new();
-        let mut epochs: Vec<u64> = std::fs::read_dir(&recovery.dir)
-            .map_err(|e| io_error(&recovery.dir, e))?
-            .filter_map(|entry| entry.ok())
-            .filter_map(|entry| {
-                let name = entry.file_name();
-                name.to_str()?.strip_prefix("epoch-")?.parse::<u64>().ok()
-            })
-            .collect();
-        epochs.sort_unstable();
-        for epoch in epochs {
-            let path = part_path(&recovery.dir, epoch, sid, worker);
-            if !path.exists() {
+        for part in manifest.map(|m| m.parts).unwrap_or_default() {
+            if part.lo >= committed {
                 continue;
             }
-            if epoch >= committed {
+            let part = Part {
+                hi: part.hi.min(committed),
+                ..part
+            };
+            let path = part_path(&recovery.dir, sid, worker, part.seq);
+            let mut bytes = Vec::new();
+            std::fs::File::open(&path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(|e| io_error(&path, e))?;
+            decode_part(&path, &bytes, part.hi, &codecs, &mut replay)?;
+            parts.push(part);
+        }
+        // Part files not kept: beyond `committed`, or written by a run that died before its
+        // manifest named them.
+        for entry in std::fs::read_dir(&own).map_err(|e| io_error(&own, e))? {
+            let path = entry.map_err(|e| io_error(&own, e))?.path();
+            let kept = parts
+                .iter()
+                .any(|p| path == part_path(&recovery.dir, sid, worker, p.seq));
+            if !kept {
                 std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
-            } else {
-                let mut bytes = Vec::new();
-                std::fs::File::open(&path)
-                    .and_then(|mut f| f.read_to_end(&mut bytes))
-                    .map_err(|e| io_error(&path, e))?;
-                decode_part(&path, &bytes, &codecs, &mut replay)?;
             }
         }
         let log = EpochLog {
@@ -163,14 +215,17 @@ impl EpochLog {
             worker,
             workers,
             committed,
-            open: Default::default(),
+            next_seq: parts.last().map_or(0, |p| p.seq + 1),
+            parts,
+            last_commit: Instant::now(),
+            open: BTreeMap::new(),
             codecs,
         };
         log.write_manifest()?;
         Ok((log, replay))
     }
 
-    /// Appends `elem` (about to be processed on input `port`) to its epoch.
+    /// Appends `elem` (about to be processed on input `port`) to the open records.
     pub(crate) fn record(&mut self, port: usize, elem: &Element) -> Result<(), String> {
         let codec = self
             .codecs
@@ -183,46 +238,63 @@ impl EpochLog {
             .map_err(|e| e.to_string())?;
         let record: Record = (port as u32, elem.timestamp, elem.window, value);
         let bytes = postcard::to_allocvec(&record).map_err(|e| e.to_string())?;
-        let epoch = elem.timestamp.0 / self.recovery.epoch_inputs;
-        let buf = self.open.entry(epoch).or_default();
+        let buf = self.open.entry(elem.timestamp.0).or_default();
         buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         buf.extend_from_slice(&bytes);
         Ok(())
     }
 
-    /// Commits every epoch that ends at or before `frontier` (`None`: input complete, commit
-    /// everything).
-    pub(crate) fn commit_through(&mut self, frontier: Option<u64>) -> Result<()> {
-        let complete = match frontier {
-            Some(f) => f / self.recovery.epoch_inputs,
-            None => self
-                .open
-                .keys()
-                .next_back()
-                .map_or(self.committed, |e| e + 1),
+    /// When the open epoch ends by time, if it has records and the run has an interval.
+    pub(crate) fn next_interval_end(&self) -> Option<Instant> {
+        let interval = self.recovery.epoch_interval?;
+        (!self.open.is_empty()).then(|| self.last_commit + interval)
+    }
+
+    /// Ends the epochs the input frontier `frontier` has passed at `now` (`None`: input
+    /// complete, commit everything): up to the last multiple of `epoch_inputs` below the
+    /// frontier, or up to the frontier itself once the interval has passed.
+    pub(crate) fn commit_through(&mut self, frontier: Option<u64>, now: Instant) -> Result<()> {
+        let target = match frontier {
+            None => u64::MAX,
+            Some(f) => {
+                let timed_out = self
+                    .recovery
+                    .epoch_interval
+                    .is_some_and(|i| now.saturating_duration_since(self.last_commit) >= i);
+                if timed_out {
+                    f
+                } else {
+                    f - f % self.recovery.epoch_inputs.max(1)
+                }
+            }
         };
-        if complete <= self.committed {
+        if target <= self.committed {
             return Ok(());
         }
-        let done: Vec<u64> = self.open.range(..complete).map(|(e, _)| *e).collect();
-        for epoch in done {
-            if let Some(bytes) = self.open.remove(&epoch) {
-                let path = part_path(&self.recovery.dir, epoch, self.sid, self.worker);
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
-                }
-                write_atomically(&path, &bytes)?;
-            }
+        let later = self.open.split_off(&target);
+        let done = std::mem::replace(&mut self.open, later);
+        if !done.is_empty() {
+            let part = Part {
+                seq: self.next_seq,
+                lo: self.committed,
+                hi: target,
+            };
+            let path = part_path(&self.recovery.dir, self.sid, self.worker, part.seq);
+            let bytes: Vec<u8> = done.into_values().flatten().collect();
+            write_atomically(&path, &bytes)?;
+            self.parts.push(part);
+            self.next_seq += 1;
         }
-        self.committed = complete;
+        self.committed = target;
+        self.last_commit = now;
         self.write_manifest()
     }
 
     fn write_manifest(&self) -> Result<()> {
         let m = Manifest {
             workers: self.workers,
-            epoch_inputs: self.recovery.epoch_inputs,
             committed: self.committed,
+            parts: self.parts.clone(),
         };
         let bytes = serde_json::to_vec(&m).map_err(|e| Error::Worker {
             step: String::from("timely"),
@@ -235,9 +307,11 @@ impl EpochLog {
     }
 }
 
+/// Decodes the records of one part file with timestamps below `hi` into `out`.
 fn decode_part(
     path: &Path,
     mut bytes: &[u8],
+    hi: u64,
     codecs: &[Option<Arc<dyn ShuffleCodec>>],
     out: &mut Vec<(usize, Element)>,
 ) -> Result<()> {
@@ -258,6 +332,10 @@ fn decode_part(
         bytes = rest;
         let (port, timestamp, window, value): Record =
             postcard::from_bytes(record).map_err(|e| corrupt(e.to_string()))?;
+        if timestamp.0 >= hi {
+            // Committed by this instance but not by every instance: it is processed again.
+            continue;
+        }
         let codec = codecs
             .get(port as usize)
             .and_then(Option::as_ref)
@@ -280,23 +358,133 @@ fn decode_part(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tandem_pipeline::runner::api::ValueCodec;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tandem-timely-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn codecs() -> Vec<Option<Arc<dyn ShuffleCodec>>> {
+        vec![Some(Arc::new(ValueCodec::<u64>::new()))]
+    }
+
+    fn log(r: &Recovery, worker: usize, committed: u64) -> (EpochLog, Vec<u64>) {
+        let (log, replay) = EpochLog::resume(r.clone(), 3, worker, 2, committed, codecs()).unwrap();
+        let values = replay
+            .into_iter()
+            .map(|(_, e)| *e.value.downcast::<u64>().unwrap())
+            .collect();
+        (log, values)
+    }
+
+    fn record(log: &mut EpochLog, positions: impl IntoIterator<Item = u64>) {
+        for i in positions {
+            let elem = Element::new(Box::new(i) as AnyBox, Timestamp(i));
+            log.record(0, &elem).unwrap();
+        }
+    }
 
     #[test]
     fn committed_by_all_is_the_least_and_zero_when_one_is_missing() {
-        let dir =
-            std::env::temp_dir().join(format!("tandem-timely-manifest-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let r = Recovery {
-            dir: dir.clone(),
-            epoch_inputs: 4,
-        };
-        let mut a = EpochLog::resume(r.clone(), 3, 0, 2, 0, vec![]).unwrap().0;
-        let mut b = EpochLog::resume(r.clone(), 3, 1, 2, 0, vec![]).unwrap().0;
-        a.commit_through(Some(13)).unwrap();
-        b.commit_through(Some(9)).unwrap();
-        assert_eq!(r.committed_by_all(&[(3, 0), (3, 1)], 2), 2);
+        let dir = temp("manifest");
+        let r = Recovery::new(&dir, 4);
+        let now = Instant::now();
+        let mut a = log(&r, 0, 0).0;
+        let mut b = log(&r, 1, 0).0;
+        a.commit_through(Some(13), now).unwrap();
+        b.commit_through(Some(9), now).unwrap();
+        assert_eq!(r.committed_by_all(&[(3, 0), (3, 1)], 2), 8);
         assert_eq!(r.committed_by_all(&[(3, 0), (3, 1), (4, 0)], 2), 0);
         assert_eq!(r.committed_by_all(&[(3, 0), (3, 1)], 3), 0, "shape changed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn epochs_end_at_the_frontier_once_the_interval_has_passed() {
+        let dir = temp("interval");
+        let r = Recovery::new(&dir, 100).with_interval(Duration::from_secs(5));
+        let (mut a, _) = log(&r, 0, 0);
+        let start = a.last_commit;
+        record(&mut a, 0..7);
+        assert_eq!(a.next_interval_end(), Some(start + Duration::from_secs(5)));
+        a.commit_through(Some(7), start + Duration::from_secs(4))
+            .unwrap();
+        assert_eq!(a.committed, 0, "neither 100 positions nor 5 s yet");
+        a.commit_through(Some(6), start + Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(
+            a.committed, 6,
+            "the interval ends the epoch at the frontier"
+        );
+        assert_eq!(
+            a.parts,
+            vec![Part {
+                seq: 0,
+                lo: 0,
+                hi: 6
+            }]
+        );
+        assert_eq!(a.open.keys().copied().collect::<Vec<_>>(), vec![6]);
+        record(&mut a, 7..130);
+        a.commit_through(Some(120), start + Duration::from_secs(6))
+            .unwrap();
+        assert_eq!(a.committed, 100, "a multiple of epoch_inputs comes first");
+        a.commit_through(None, start + Duration::from_secs(6))
+            .unwrap();
+        assert_eq!(a.committed, u64::MAX);
+        assert_eq!(a.parts.len(), 3);
+        assert_eq!(a.next_interval_end(), None, "nothing open");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_resume_replays_only_what_every_instance_committed() {
+        let dir = temp("resume");
+        let r = Recovery::new(&dir, 1).with_interval(Duration::ZERO);
+        let now = Instant::now();
+        let (mut a, _) = log(&r, 0, 0);
+        let (mut b, _) = log(&r, 1, 0);
+        record(&mut a, [0, 2, 4]);
+        a.commit_through(Some(3), now).unwrap();
+        record(&mut a, [6, 8]);
+        a.commit_through(Some(9), now).unwrap();
+        record(&mut b, [1, 3, 5]);
+        b.commit_through(Some(6), now).unwrap();
+        record(&mut b, [7]);
+        // A part written by a run that died before its manifest named it.
+        let stray = part_path(&dir, 3, 1, 7);
+        std::fs::write(&stray, b"garbage").unwrap();
+        drop((a, b));
+
+        let p = r.committed_by_all(&[(3, 0), (3, 1)], 2);
+        assert_eq!(p, 6, "b committed below 6 only");
+        let (a, replay_a) = log(&r, 0, p);
+        let (b, replay_b) = log(&r, 1, p);
+        assert_eq!(replay_a, vec![0, 2, 4], "8 and 6 are processed again");
+        assert_eq!(replay_b, vec![1, 3, 5]);
+        assert_eq!(
+            a.parts,
+            vec![
+                Part {
+                    seq: 0,
+                    lo: 0,
+                    hi: 3
+                },
+                Part {
+                    seq: 1,
+                    lo: 3,
+                    hi: 6
+                }
+            ]
+        );
+        assert!(!stray.exists(), "a part no manifest names is deleted");
+        assert_eq!(a.next_seq, 2);
+        assert_eq!(b.committed, 6);
+        // The resumed manifests agree, so a second crash now resumes at the same place.
+        assert_eq!(r.committed_by_all(&[(3, 0), (3, 1)], 2), 6);
+        assert_eq!(log(&r, 0, 6).1, vec![0, 2, 4]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -328,9 +328,14 @@ pub(crate) fn build_step<'s>(
                         }
                     }
                     if let (true, Some(log)) = (ok && !op.state.aborted(), op.log.as_mut()) {
-                        if let Err(e) = log.commit_through(Some(f)) {
+                        if let Err(e) = log.commit_through(Some(f), Instant::now()) {
                             op.state.fail(e);
                             ok = false;
+                        }
+                        if let Some(end) = log.next_interval_end() {
+                            // A time-based epoch ends even if nothing else wakes the sink.
+                            let wait = end.saturating_duration_since(Instant::now());
+                            activator.activate_after(wait.max(std::time::Duration::from_millis(1)));
                         }
                     }
                     let held = catch_unwind(AssertUnwindSafe(|| op.exec.held())).unwrap_or(0);
@@ -357,7 +362,7 @@ pub(crate) fn build_step<'s>(
                     }
                     let _ = catch_unwind(AssertUnwindSafe(|| op.exec.teardown()));
                     if let (true, Some(log)) = (ok && !op.state.aborted(), op.log.as_mut()) {
-                        if let Err(e) = log.commit_through(None) {
+                        if let Err(e) = log.commit_through(None, Instant::now()) {
                             op.state.fail(e);
                         }
                     }

@@ -1,6 +1,7 @@
 //! Kill and rerun: kill -9 one of three processes after epoch 2 has committed; the others
 //! exit non-zero within 10 s; a rerun with the same arguments completes; the sink's output
-//! holds every key exactly once; inputs of committed epochs are not processed again.
+//! holds every key exactly once; inputs of committed epochs are not processed again. Once
+//! with epochs of `EPOCH` inputs, once with epochs ended by time only.
 
 mod support;
 
@@ -89,6 +90,10 @@ fn recovery_child() {
     let block_from = std::env::var("TANDEM_TIMELY_BLOCK_FROM")
         .ok()
         .and_then(|b| b.parse().ok());
+    let interval = std::env::var("TANDEM_TIMELY_INTERVAL_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis);
     let seen = dir.join(format!("seen-run{run}-p{process}"));
     let p = Pipeline::new();
     p.read(Numbers { block_from })
@@ -113,9 +118,9 @@ fn recovery_child() {
         );
     let runner = TimelyRunner::cluster(1, process, addresses)
         .expect("cluster settings")
-        .with_recovery(Recovery {
-            dir: dir.join("recovery"),
-            epoch_inputs: EPOCH,
+        .with_recovery(match interval {
+            None => Recovery::new(dir.join("recovery"), EPOCH),
+            Some(interval) => Recovery::new(dir.join("recovery"), u64::MAX).with_interval(interval),
         });
     match p.run_with(&runner) {
         Ok(_) => std::process::exit(0),
@@ -126,7 +131,7 @@ fn recovery_child() {
     }
 }
 
-/// The most epochs any manifest says are committed.
+/// The highest position any manifest says is committed.
 fn committed(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir.join("recovery")) else {
         return 0;
@@ -151,7 +156,20 @@ fn lines(path: &Path) -> Vec<String> {
 
 #[test]
 fn a_killed_run_resumes_after_its_last_committed_epoch() {
-    let dir = support::temp_dir("recovery");
+    // Every share stops at position 23, so epochs 0..=3 can commit, 4 cannot: wait for
+    // epoch 2 (positions below 15).
+    kill_and_rerun("recovery", None, |committed| committed >= 3 * EPOCH);
+}
+
+#[test]
+fn a_killed_run_with_epochs_ended_by_time_resumes_where_it_committed() {
+    // No epoch ends by count; the 20 ms interval ends one at the frontier, which stops at
+    // 23, where the three shares stall (not a multiple of anything).
+    kill_and_rerun("recovery-timed", Some(20), |committed| committed == 23);
+}
+
+fn kill_and_rerun(name: &str, interval_ms: Option<u64>, ready: impl Fn(u64) -> bool) {
+    let dir = support::temp_dir(name);
     let env = |run: &str, block: Option<&str>| {
         let mut v = vec![
             ("TANDEM_TIMELY_DIR", dir.display().to_string()),
@@ -160,13 +178,20 @@ fn a_killed_run_resumes_after_its_last_committed_epoch() {
         if let Some(b) = block {
             v.push(("TANDEM_TIMELY_BLOCK_FROM", b.to_string()));
         }
+        if let Some(ms) = interval_ms {
+            v.push(("TANDEM_TIMELY_INTERVAL_MS", ms.to_string()));
+        }
         v
     };
-    // Run 1: every share stops at position 23, so epochs 0..=3 can commit, 4 cannot.
+    // Run 1: every share stops at position 23.
     let mut cluster = support::Cluster::start("recovery_child", 3, &env("1", Some("23")));
     let guard = Instant::now() + Duration::from_secs(60);
-    while committed(&dir) < 3 {
-        assert!(Instant::now() < guard, "epoch 2 never committed");
+    while !ready(committed(&dir)) {
+        assert!(
+            Instant::now() < guard,
+            "never committed far enough: {}",
+            committed(&dir)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     cluster.children[1].kill().expect("kill -9 process 1");
@@ -179,10 +204,7 @@ fn a_killed_run_resumes_after_its_last_committed_epoch() {
         assert!(err.contains("lost connection to timely process 1"), "{err}");
     }
     let done = committed(&dir);
-    assert!(
-        (3..INPUTS / EPOCH).contains(&done),
-        "committed {done} epochs"
-    );
+    assert!(ready(done) && done <= 23, "committed below position {done}");
 
     // Run 2, same arguments without the stall: completes.
     let mut rerun = support::Cluster::start("recovery_child", 3, &env("2", None));
@@ -202,9 +224,9 @@ fn a_killed_run_resumes_after_its_last_committed_epoch() {
         .filter_map(|l| l.parse().ok())
         .collect();
     assert!(
-        rerun_inputs.iter().all(|&i| i >= done * EPOCH),
+        rerun_inputs.iter().all(|&i| i >= done),
         "inputs of committed epochs were processed again: {rerun_inputs:?}"
     );
-    assert_eq!(rerun_inputs.len() as u64, INPUTS - done * EPOCH);
+    assert_eq!(rerun_inputs.len() as u64, INPUTS - done);
     let _ = std::fs::remove_dir_all(dir);
 }
