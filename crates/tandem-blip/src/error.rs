@@ -45,6 +45,17 @@ pub enum BlipError {
 pub type Result<T> = std::result::Result<T, BlipError>;
 
 impl BlipError {
+    /// The failed allocation's size in bytes when a tensor op ran out of device memory
+    /// ([`tandem_tensor::Error::OutOfMemory`]), through any layer of wrapping.
+    pub fn out_of_memory_bytes(&self) -> Option<u64> {
+        match self {
+            BlipError::Tensor(e) => e.out_of_memory_bytes(),
+            BlipError::Nn(e) => e.out_of_memory_bytes(),
+            BlipError::Image(e) => e.out_of_memory_bytes(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
         BlipError::Config {
             field: field.into(),
@@ -62,5 +73,59 @@ impl BlipError {
             what,
             reason: reason.into(),
         }
+    }
+}
+
+/// A failed `run_inference`: [`HandlerError::OutOfMemory`] when a tensor op ran out of device
+/// memory (RunInference then shrinks the batch instead of bisecting it as bad data),
+/// [`HandlerError::Inference`] with the whole error chain otherwise.
+impl From<BlipError> for tandem_handler::HandlerError {
+    fn from(e: BlipError) -> Self {
+        match e.out_of_memory_bytes() {
+            Some(bytes) => tandem_handler::HandlerError::out_of_memory(Some(bytes), &e),
+            None => tandem_handler::HandlerError::from_error(&e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_handler::HandlerError;
+
+    fn oom() -> tandem_tensor::Error {
+        tandem_tensor::Error::OutOfMemory {
+            backend: "cuda:0".into(),
+            requested_bytes: 1 << 30,
+        }
+    }
+
+    #[test]
+    fn out_of_memory_at_any_depth_becomes_a_handler_out_of_memory() {
+        let wrapped = [
+            BlipError::Tensor(oom()),
+            BlipError::Nn(tandem_nn::NnError::Tensor(oom())),
+            BlipError::Image(tandem_image::ImageError::Tensor(oom())),
+        ];
+        for e in wrapped {
+            match HandlerError::from(e) {
+                HandlerError::OutOfMemory {
+                    requested_bytes,
+                    reason,
+                } => {
+                    assert_eq!(requested_bytes, Some(1 << 30));
+                    assert!(reason.contains("cuda:0"), "{reason}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let other = BlipError::Tensor(tandem_tensor::Error::InvalidArgument {
+            op: "matmul",
+            message: "shapes".into(),
+        });
+        assert!(matches!(
+            HandlerError::from(other),
+            HandlerError::Inference { .. }
+        ));
     }
 }

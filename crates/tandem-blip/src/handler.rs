@@ -18,6 +18,7 @@ use tandem_handler::{BatchConfig, HandlerError, ModelHandler};
 use tandem_image::{stack_pixels, BlipImageProcessor, Pixels, RgbImage};
 use tandem_tensor::{Backend, DType};
 
+use crate::error::BlipError;
 use crate::generation::{Caption, GenerationConfig};
 use crate::model::BlipCaptioner;
 
@@ -153,13 +154,12 @@ impl<B: Backend, E: BlipExample> ModelHandler for BlipHandler<B, E> {
             .iter()
             .map(|e| e.pixels(&model.processor))
             .collect::<Result<_, _>>()
-            .map_err(HandlerError::inference)?;
+            .map_err(|e| HandlerError::from(BlipError::from(e)))?;
         let refs: Vec<&Pixels> = pixels.iter().map(|p| &**p).collect();
-        let tensor = stack_pixels(model.model.backend(), &refs).map_err(HandlerError::inference)?;
+        let tensor = stack_pixels(model.model.backend(), &refs)
+            .map_err(|e| HandlerError::from(BlipError::from(e)))?;
         let keys: Vec<&str> = batch.iter().map(|e| e.key()).collect();
-        model
-            .caption(&tensor, &keys, args)
-            .map_err(HandlerError::inference)
+        Ok(model.caption(&tensor, &keys, args)?)
     }
 
     fn model_id(&self) -> String {

@@ -8,9 +8,8 @@
 //!   queue, as a user sees it; in shadow mode each input ends as one record per arm);
 //! - per RunInference step and model id (labels `step`, `model_id`), from the pipeline's
 //!   live inference metrics: `<ns>_inferences_total`, `<ns>_dead_letters_total`,
-//!   `<ns>_batches_total`, `<ns>_failed_batches_total`, `<ns>_model_loads_total`, histograms
-//!   `<ns>_batch_size` and `<ns>_batch_latency_seconds`, gauges `<ns>_model_load_seconds` and
-//!   `<ns>_model_bytes` (`<ns>` is the handler's metrics namespace).
+//!   `<ns>_batches_total`, ... as `tandem_handler::MetricsReport::encode_prometheus` lists
+//!   them (`<ns>` is the handler's metrics namespace).
 //!
 //! The server is a plain blocking `std::net` listener on its own thread: one short request
 //! per scrape needs no async runtime.
@@ -25,9 +24,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use tandem_handler::{Histogram, ModelReport};
 use tandem_pipeline::LiveInferenceMetrics;
 
 use crate::error::CliError;
@@ -115,117 +112,10 @@ impl Collector for RunCollector {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(live) = live.as_ref() {
-            encode_inference(&mut enc, &live.0.report().models)?;
+            live.0.report().encode_prometheus(&mut enc)?;
         }
         Ok(())
     }
-}
-
-type Labels = [(&'static str, String); 2];
-
-fn labels(m: &ModelReport) -> Labels {
-    [("step", m.step.clone()), ("model_id", m.model_id.clone())]
-}
-
-/// One family per metric and handler namespace, one series per (step, model id).
-fn encode_inference(enc: &mut DescriptorEncoder, rows: &[ModelReport]) -> std::fmt::Result {
-    let mut namespaces: Vec<&str> = rows.iter().map(|m| m.stats.namespace.as_str()).collect();
-    namespaces.sort_unstable();
-    namespaces.dedup();
-    type Value = fn(&ModelReport) -> Option<f64>;
-    let scalars: [(&str, &str, MetricType, Value); 8] = [
-        (
-            "inferences",
-            "Elements that got a prediction.",
-            MetricType::Counter,
-            |m| Some(m.stats.inferences as f64),
-        ),
-        (
-            "dead_letters",
-            "Elements sent to the dead-letter output.",
-            MetricType::Counter,
-            |m| Some(m.stats.dead_letters as f64),
-        ),
-        (
-            "batches",
-            "run_inference calls.",
-            MetricType::Counter,
-            |m| Some(m.stats.batches as f64),
-        ),
-        (
-            "failed_batches",
-            "Failed run_inference calls.",
-            MetricType::Counter,
-            |m| Some(m.stats.failed_batches as f64),
-        ),
-        ("model_loads", "Model loads.", MetricType::Counter, |m| {
-            Some(m.stats.model_loads as f64)
-        }),
-        (
-            "load_failures",
-            "Failed model loads.",
-            MetricType::Counter,
-            |m| Some(m.stats.load_failures as f64),
-        ),
-        (
-            "model_load_seconds",
-            "Time spent loading the model.",
-            MetricType::Gauge,
-            |m| Some(m.stats.model_load_seconds),
-        ),
-        (
-            "model_bytes",
-            "Memory of the loaded model copies, when the handler reports it.",
-            MetricType::Gauge,
-            |m| m.stats.model_bytes.map(|b| b as f64),
-        ),
-    ];
-    for ns in namespaces {
-        let rows: Vec<&ModelReport> = rows.iter().filter(|m| m.stats.namespace == ns).collect();
-        for (name, help, kind, value) in &scalars {
-            let name = format!("{ns}_{name}");
-            let mut family = enc.encode_descriptor(&name, help, None, *kind)?;
-            for m in &rows {
-                let Some(v) = value(m) else { continue };
-                let labels = labels(m);
-                let mut series = family.encode_family(&labels)?;
-                match kind {
-                    MetricType::Counter => series.encode_counter::<Labels, _, f64>(&v, None)?,
-                    _ => series.encode_gauge(&v)?,
-                }
-            }
-        }
-        type Hist = fn(&ModelReport) -> &Histogram;
-        let histograms: [(&str, &str, Hist); 2] = [
-            ("batch_size", "Examples per run_inference call.", |m| {
-                &m.stats.batch_size
-            }),
-            (
-                "batch_latency_seconds",
-                "Duration of run_inference calls.",
-                |m| &m.stats.batch_latency,
-            ),
-        ];
-        for (name, help, get) in histograms {
-            let name = format!("{ns}_{name}");
-            let mut family = enc.encode_descriptor(&name, help, None, MetricType::Histogram)?;
-            for m in &rows {
-                let h = get(m);
-                // Per-bucket counts of the finite bounds; the encoder adds `+Inf` = count.
-                let buckets: Vec<(f64, u64)> = h
-                    .bounds
-                    .iter()
-                    .copied()
-                    .zip(h.counts.iter().copied())
-                    .collect();
-                let labels = labels(m);
-                family
-                    .encode_family(&labels)?
-                    .encode_histogram::<Labels>(h.sum, h.count, &buckets, None)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The endpoint of one run: serves until dropped.

@@ -17,6 +17,7 @@ use tandem_handler::{BatchConfig, HandlerError, ModelHandler};
 use tandem_image::{stack_pixels, ImageProcessor, Pixels, RgbImage};
 use tandem_tensor::{Backend, DType};
 
+use crate::error::ClipError;
 use crate::model::{ClipModel, Ranked};
 
 /// What [`ClipRankHandler`] ranks: an image as `pixel_values`, and the captions to rank for it.
@@ -156,19 +157,17 @@ impl<B: Backend, E: RankExample> ModelHandler for ClipRankHandler<B, E> {
             .iter()
             .map(|e| e.pixels(model.processor()))
             .collect::<Result<_, _>>()
-            .map_err(|e| HandlerError::from_error(&e))?;
+            .map_err(|e| HandlerError::from(ClipError::from(e)))?;
         let refs: Vec<&Pixels> = pixels.iter().map(|p| &**p).collect();
         let tensor = stack_pixels(&self.backend, &refs)
             .and_then(|t| Ok(t.to_dtype(self.dtype)?))
-            .map_err(|e| HandlerError::from_error(&e))?;
+            .map_err(|e| HandlerError::from(ClipError::from(e)))?;
         let captions: Vec<Vec<&str>> = batch
             .iter()
             .map(|r| r.captions().iter().map(String::as_str).collect())
             .collect();
         let refs: Vec<&[&str]> = captions.iter().map(Vec::as_slice).collect();
-        model
-            .rank_pixels(&tensor, &refs)
-            .map_err(|e| HandlerError::from_error(&e))
+        Ok(model.rank_pixels(&tensor, &refs)?)
     }
 
     fn model_id(&self) -> String {

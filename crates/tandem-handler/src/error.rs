@@ -51,6 +51,17 @@ pub enum HandlerError {
     /// that is already down, so the batch is dead-lettered whole.
     #[error("service unavailable: {reason}")]
     Unavailable { reason: String },
+
+    /// `run_inference` ran out of memory (host or device; `requested_bytes` is the failed
+    /// allocation when the backend reports it). Not a property of the data: the engine does
+    /// not retry the same size, splits the batch in halves (dead-lettering an element only if
+    /// it runs out of memory alone) and caps that bucket's later batches at half the size
+    /// that failed, as Triton and vLLM users expect of a server under memory pressure.
+    #[error("out of memory: {reason}")]
+    OutOfMemory {
+        requested_bytes: Option<u64>,
+        reason: String,
+    },
 }
 
 impl HandlerError {
@@ -69,16 +80,26 @@ impl HandlerError {
         }
     }
 
+    /// An out-of-memory failure described by `err` (its `source()` chain included).
+    pub fn out_of_memory(
+        requested_bytes: Option<u64>,
+        err: &(dyn std::error::Error + 'static),
+    ) -> Self {
+        HandlerError::OutOfMemory {
+            requested_bytes,
+            reason: chain(err),
+        }
+    }
+
+    /// Whether the batch ran out of memory ([`HandlerError::OutOfMemory`]): a smaller batch
+    /// may succeed.
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(self, HandlerError::OutOfMemory { .. })
+    }
+
     /// An inference failure with the whole `source()` chain of `err` rendered into the message.
     pub fn from_error(err: &(dyn std::error::Error + 'static)) -> Self {
-        let mut reason = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            reason.push_str(": ");
-            reason.push_str(&s.to_string());
-            source = s.source();
-        }
-        HandlerError::Inference { reason }
+        HandlerError::Inference { reason: chain(err) }
     }
 
     /// Whether retrying a smaller part of the batch can change the outcome.
@@ -98,6 +119,18 @@ impl HandlerError {
                 | HandlerError::Unavailable { .. }
         )
     }
+}
+
+/// `err` and its `source()` chain, joined by `: `.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Renders a caught panic payload as text.

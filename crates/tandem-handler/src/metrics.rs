@@ -73,6 +73,9 @@ pub struct ModelStats {
     pub batches: u64,
     /// `run_inference` calls that failed (error, panic, wrong output count, timeout).
     pub failed_batches: u64,
+    /// Failed calls whose error was [`crate::HandlerError::OutOfMemory`]: the batch was split
+    /// and later batches of its bucket capped (counted in `failed_batches` too).
+    pub out_of_memory_batches: u64,
     /// Size of every `run_inference` call.
     pub batch_size: Histogram,
     /// Duration of every `run_inference` call, in seconds.
@@ -95,6 +98,7 @@ impl ModelStats {
             dead_letters: 0,
             batches: 0,
             failed_batches: 0,
+            out_of_memory_batches: 0,
             batch_size: Histogram::batch_sizes(),
             batch_latency: Histogram::latencies(),
             model_loads: 0,

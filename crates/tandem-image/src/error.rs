@@ -33,6 +33,15 @@ pub enum ImageError {
 pub type Result<T> = std::result::Result<T, ImageError>;
 
 impl ImageError {
+    /// The failed allocation's size in bytes when a tensor op ran out of device memory
+    /// ([`tandem_tensor::Error::OutOfMemory`]).
+    pub fn out_of_memory_bytes(&self) -> Option<u64> {
+        match self {
+            ImageError::Tensor(e) => e.out_of_memory_bytes(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn config(file: impl Into<String>, reason: impl Into<String>) -> Self {
         ImageError::Config {
             file: file.into(),

@@ -39,6 +39,15 @@ pub enum NnError {
 pub type Result<T> = std::result::Result<T, NnError>;
 
 impl NnError {
+    /// The failed allocation's size in bytes when a tensor op ran out of device memory
+    /// ([`tandem_tensor::Error::OutOfMemory`]).
+    pub fn out_of_memory_bytes(&self) -> Option<u64> {
+        match self {
+            NnError::Tensor(e) => e.out_of_memory_bytes(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
         NnError::Config {
             field: field.into(),

@@ -118,6 +118,16 @@ impl Error {
         matches!(self, Error::OutOfMemory { .. })
     }
 
+    /// The failed allocation's size in bytes when the device ran out of memory.
+    pub fn out_of_memory_bytes(&self) -> Option<u64> {
+        match self {
+            Error::OutOfMemory {
+                requested_bytes, ..
+            } => Some(*requested_bytes),
+            _ => None,
+        }
+    }
+
     pub(crate) fn invalid(op: &'static str, message: impl Into<String>) -> Self {
         Error::InvalidArgument {
             op,

@@ -11,9 +11,14 @@ use crate::config::BatchConfig;
 /// per-element cost includes the amortised fixed overhead `a` of a call, with latency `a + b*n`
 /// the proposal `n' = T*n / (a + b*n)` has its fixed point at `n = (T - a) / b`: exactly the size
 /// that meets the target. It starts from `min_batch_size` (nothing measured yet).
+///
+/// A batch that ran out of memory caps every later proposal at half its size (at least 1,
+/// below `min_batch_size` if need be: memory wins over the configured minimum). The cap only
+/// ever goes down, for the life of the engine.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SizeEstimator {
     seconds_per_element: Option<f64>,
+    out_of_memory_cap: Option<usize>,
 }
 
 const SMOOTHING: f64 = 0.5;
@@ -21,6 +26,18 @@ const SMOOTHING: f64 = 0.5;
 impl SizeEstimator {
     /// The batch size to fill up to.
     pub(crate) fn target(&self, cfg: &BatchConfig) -> usize {
+        let proposal = self.by_latency(cfg);
+        self.out_of_memory_cap
+            .map_or(proposal, |cap| proposal.min(cap))
+    }
+
+    /// Records a batch of `size` that ran out of memory.
+    pub(crate) fn observe_out_of_memory(&mut self, size: usize) {
+        let cap = (size / 2).max(1);
+        self.out_of_memory_cap = Some(self.out_of_memory_cap.map_or(cap, |c| c.min(cap)));
+    }
+
+    fn by_latency(&self, cfg: &BatchConfig) -> usize {
         let Some(target) = cfg.target_batch_duration else {
             return cfg.max_batch_size;
         };
@@ -73,6 +90,25 @@ mod tests {
             n = est.target(&cfg);
         }
         assert!((89..=90).contains(&n), "converged to {n}");
+    }
+
+    #[test]
+    fn out_of_memory_caps_every_later_proposal_at_half_the_failed_size() {
+        let cfg = BatchConfig {
+            min_batch_size: 8,
+            max_batch_size: 64,
+            ..Default::default()
+        };
+        let mut est = SizeEstimator::default();
+        assert_eq!(est.target(&cfg), 64);
+        est.observe_out_of_memory(64);
+        assert_eq!(est.target(&cfg), 32);
+        est.observe_out_of_memory(9);
+        assert_eq!(est.target(&cfg), 4, "below min_batch_size: memory wins");
+        est.observe_out_of_memory(32);
+        assert_eq!(est.target(&cfg), 4, "the cap never goes back up");
+        est.observe_out_of_memory(1);
+        assert_eq!(est.target(&cfg), 1, "never 0");
     }
 
     #[test]

@@ -87,6 +87,10 @@ impl<H: ModelHandler> InferenceEngine<H> {
                 Call::Done(examples, Err(error)) if error.is_batch_wide() => {
                     return self.dead_letter_all(examples, error, &model_id, out)
                 }
+                // The same size would run out of memory again: split at once.
+                Call::Done(examples, Err(error)) if error.is_out_of_memory() => {
+                    return self.bisect(key, &lease, examples, error, &cfg, &model_id, out)
+                }
                 Call::Done(examples, Err(_)) if attempt < cfg.retry.transient_retries => {
                     attempt += 1;
                     self.options.clock.sleep(cfg.retry.delay(attempt));
@@ -100,7 +104,9 @@ impl<H: ModelHandler> InferenceEngine<H> {
     }
 
     /// Splits a failed batch in halves and runs each, recursively, until every failing element
-    /// is alone: `log2(n)` extra calls per poison element, and its batch-mates are served.
+    /// is alone: `log2(n)` extra calls per poison element, and its batch-mates are served. A
+    /// batch that ran out of memory is split the same way, so its elements are served by
+    /// calls small enough to fit.
     #[allow(clippy::too_many_arguments)]
     fn bisect(
         &mut self,
@@ -166,8 +172,20 @@ impl<H: ModelHandler> InferenceEngine<H> {
         self.options
             .metrics
             .record_batch(&metric, size, took, result.is_ok());
-        if result.is_ok() {
-            self.estimators.entry(key).or_default().observe(size, took);
+        match &result {
+            Ok(_) => self.estimators.entry(key).or_default().observe(size, took),
+            Err(e) if e.is_out_of_memory() => {
+                self.estimators
+                    .entry(key)
+                    .or_default()
+                    .observe_out_of_memory(size);
+                self.options
+                    .metrics
+                    .record(&self.options.step, model_id, &self.namespace, |s| {
+                        s.out_of_memory_batches += 1
+                    });
+            }
+            Err(_) => {}
         }
         Call::Done(examples, result)
     }

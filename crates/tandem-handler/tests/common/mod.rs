@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[allow(unused_imports)] // Not every test binary writes weights.
 pub use tandem_handler::testing::write_weights;
 use tandem_handler::ManualClock;
 

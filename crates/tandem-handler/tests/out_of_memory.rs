@@ -1,0 +1,136 @@
+//! A batch that runs out of memory is not bad data: RunInference does not retry the same
+//! size, splits it until the calls fit, serves every element, and forms later batches of that
+//! bucket at half the size that failed. Only an element that runs out of memory alone is
+//! dead-lettered.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::options;
+use tandem_handler::{
+    BatchConfig, Completed, HandlerError, InferenceEngine, ManualClock, ModelHandler, RetryPolicy,
+};
+
+/// Fits `fits` elements per call; element `huge` does not fit even alone.
+struct MemoryBound {
+    fits: usize,
+    huge: Option<i32>,
+    calls: Mutex<Vec<usize>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("device allocation of {0} bytes failed")]
+struct Alloc(u64);
+
+impl ModelHandler for MemoryBound {
+    type Example = i32;
+    type Prediction = i32;
+    type Model = ();
+    type Args = ();
+
+    fn load_model(&self) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    fn run_inference(&self, batch: &[&i32], _: &(), _: &()) -> Result<Vec<i32>, HandlerError> {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(batch.len());
+        }
+        let bytes = 1000 * batch.len() as u64;
+        if batch.len() > self.fits || batch.iter().any(|&&x| Some(x) == self.huge) {
+            return Err(HandlerError::out_of_memory(Some(bytes), &Alloc(bytes)));
+        }
+        Ok(batch.iter().map(|&&x| x * 10).collect())
+    }
+
+    fn batch_config(&self) -> BatchConfig {
+        BatchConfig {
+            max_batch_size: 16,
+            // Retries would repeat a call of the same size: they must not be used for OOM.
+            retry: RetryPolicy {
+                transient_retries: 3,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+}
+
+fn engine(handler: &Arc<MemoryBound>, clock: &ManualClock) -> InferenceEngine<MemoryBound> {
+    InferenceEngine::new(handler.clone(), (), options("oom", clock)).expect("valid config")
+}
+
+fn calls(handler: &MemoryBound) -> Vec<usize> {
+    std::mem::take(&mut *handler.calls.lock().expect("calls"))
+}
+
+#[test]
+fn a_batch_that_runs_out_of_memory_is_split_served_and_later_batches_are_capped() {
+    let clock = ManualClock::new();
+    let handler = Arc::new(MemoryBound {
+        fits: 5,
+        huge: None,
+        calls: Mutex::new(Vec::new()),
+    });
+    let mut engine = engine(&handler, &clock);
+    let mut out = Completed::default();
+    for x in 0..16 {
+        out.extend(engine.push(x));
+    }
+    assert_eq!(
+        calls(&handler),
+        vec![16, 8, 4, 4, 8, 4, 4],
+        "split at once (no retry of 16), halves until they fit"
+    );
+    assert!(out.dead_letters.is_empty(), "{:?}", out.dead_letters);
+    let mut served: Vec<i32> = out.results.iter().map(|r| r.inference).collect();
+    served.sort();
+    assert_eq!(served, (0..16).map(|x| x * 10).collect::<Vec<_>>());
+    let report = engine.metrics().report();
+    assert_eq!(report.step_total("oom", |s| s.out_of_memory_batches), 3);
+    assert_eq!(report.step_total("oom", |s| s.failed_batches), 3);
+    assert!(report
+        .to_prometheus()
+        .contains("out_of_memory_batches_total"));
+
+    // The last OOM was at 8: later batches are formed at 4 and fit at once.
+    let mut out = Completed::default();
+    for x in 16..24 {
+        out.extend(engine.push(x));
+    }
+    out.extend(engine.flush());
+    assert_eq!(calls(&handler), vec![4, 4]);
+    assert_eq!(out.results.len(), 8);
+}
+
+#[test]
+fn an_element_that_runs_out_of_memory_alone_is_dead_lettered_with_the_cause() {
+    let clock = ManualClock::new();
+    let handler = Arc::new(MemoryBound {
+        fits: 16,
+        huge: Some(5),
+        calls: Mutex::new(Vec::new()),
+    });
+    let mut engine = engine(&handler, &clock);
+    let mut out = Completed::default();
+    for x in 0..8 {
+        out.extend(engine.push(x));
+    }
+    out.extend(engine.flush());
+    assert_eq!(calls(&handler), vec![8, 4, 4, 2, 1, 1, 2]);
+    assert_eq!(out.results.len(), 7);
+    assert_eq!(out.dead_letters.len(), 1);
+    let dead = &out.dead_letters[0];
+    assert_eq!(dead.example, 5);
+    match &dead.error {
+        HandlerError::OutOfMemory {
+            requested_bytes,
+            reason,
+        } => {
+            assert_eq!(*requested_bytes, Some(1000));
+            assert!(reason.contains("allocation of 1000 bytes"), "{reason}");
+        }
+        other => panic!("expected OutOfMemory, got {other:?}"),
+    }
+}
