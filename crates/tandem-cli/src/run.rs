@@ -212,6 +212,29 @@ pub struct InputCounts {
     pub duplicates: usize,
 }
 
+/// The summary's `model calls:` line: per RunInference step, the seconds spent inside
+/// `run_inference` (the handler's per-call timer, summed over this process's workers and
+/// model versions) and the number of calls. The rest of the wall time is the framework's:
+/// reading, decoding, batching, joining and writing.
+fn model_calls(inference: &tandem_handler::MetricsReport) -> String {
+    let mut steps: Vec<(&str, f64, u64)> = Vec::new();
+    for m in &inference.models {
+        match steps.iter_mut().find(|(s, _, _)| *s == m.step) {
+            Some((_, secs, calls)) => {
+                *secs += m.stats.batch_latency.sum;
+                *calls += m.stats.batches;
+            }
+            None => steps.push((&m.step, m.stats.batch_latency.sum, m.stats.batches)),
+        }
+    }
+    let mut s = String::from("model calls:");
+    for (step, secs, calls) in steps {
+        s.push_str(&format!(" {step} {secs:.2}s in {calls} calls;"));
+    }
+    s.push('\n');
+    s
+}
+
 /// The end-of-run summary printed on stderr.
 pub fn summary(
     outcome: &RunOutcome,
@@ -244,6 +267,7 @@ pub fn summary(
         s.push_str(&format!(" {name} {:.2}s;", busy.as_secs_f64()));
     }
     s.push('\n');
+    s.push_str(&model_calls(&outcome.report.inference));
     if !outcome.errors.is_empty() {
         match errors_path {
             Some(p) => s.push_str(&format!("failures written to {}\n", p.display())),

@@ -254,6 +254,30 @@ fn explicit_paths_are_literal_and_list_lines_verbatim() {
         ),
         "{stderr}"
     );
+    // `rank` calls CLIP only; the time inside its calls is reported for its step.
+    let calls = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("model calls:"))
+        .unwrap_or_else(|| panic!("no model calls line: {stderr}"));
+    let steps: Vec<(&str, f64, u64)> = calls
+        .split(';')
+        .filter(|e| !e.trim().is_empty())
+        .filter_map(|e| {
+            let words: Vec<&str> = e.split_whitespace().collect();
+            match words[..] {
+                [step, secs, "in", n, "calls"] => Some((
+                    step,
+                    secs.trim_end_matches('s').parse().ok()?,
+                    n.parse().ok()?,
+                )),
+                _ => None,
+            }
+        })
+        .collect();
+    assert!(
+        matches!(steps[..], [("CLIP/RunInference", secs, n)] if secs > 0.0 && n >= 1),
+        "{calls}"
+    );
 }
 
 #[test]
