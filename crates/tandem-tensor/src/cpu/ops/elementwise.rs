@@ -1,5 +1,6 @@
 //! Unary and broadcasting binary elementwise ops.
 
+use super::activation::{self, Activation};
 use super::copy::row_offsets;
 use super::PAR_THRESHOLD;
 use crate::cpu::storage::CpuStorage;
@@ -21,26 +22,44 @@ pub fn apply_unary(op: UnaryOp, x: f32) -> f32 {
         UnaryOp::Abs => x.abs(),
         UnaryOp::Square => x * x,
         UnaryOp::Tanh => x.tanh(),
-        UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        UnaryOp::Sigmoid => activation::sigmoid(x),
         UnaryOp::Relu => x.max(0.0),
-        UnaryOp::Silu => x / (1.0 + (-x).exp()),
-        UnaryOp::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
+        UnaryOp::Silu => activation::x_sigmoid(x, 1.0),
+        UnaryOp::Gelu => activation::gelu(x),
         UnaryOp::GeluTanh => {
             let c = (2.0f32 / std::f32::consts::PI).sqrt();
             0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
         }
-        UnaryOp::QuickGelu => x / (1.0 + (-1.702 * x).exp()),
+        UnaryOp::QuickGelu => activation::x_sigmoid(x, 1.702),
+    }
+}
+
+/// The vectorised form of `op`, when it has one.
+fn vectorised(op: UnaryOp) -> Option<Activation> {
+    match op {
+        UnaryOp::Gelu => Some(Activation::Gelu),
+        UnaryOp::QuickGelu => Some(Activation::XSigmoid(1.702)),
+        UnaryOp::Silu => Some(Activation::XSigmoid(1.0)),
+        UnaryOp::Sigmoid => Some(Activation::Sigmoid),
+        _ => None,
+    }
+}
+
+/// Applies `op` to one chunk: the vectorised activation where there is one (the same values
+/// as [`apply_unary`], bit for bit), else element by element.
+fn unary_chunk(op: UnaryOp, values: &mut [f32]) {
+    match vectorised(op) {
+        Some(act) => activation::apply(act, values),
+        None => values.iter_mut().for_each(|x| *x = apply_unary(op, *x)),
     }
 }
 
 /// Applies `op` in place to every element (parallel when large).
 pub fn unary_in_place(op: UnaryOp, values: &mut [f32]) {
     if values.len() >= PAR_THRESHOLD {
-        values
-            .par_chunks_mut(4096)
-            .for_each(|c| c.iter_mut().for_each(|x| *x = apply_unary(op, *x)));
+        values.par_chunks_mut(4096).for_each(|c| unary_chunk(op, c));
     } else {
-        values.iter_mut().for_each(|x| *x = apply_unary(op, *x));
+        unary_chunk(op, values);
     }
 }
 

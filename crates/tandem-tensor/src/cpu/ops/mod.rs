@@ -1,5 +1,6 @@
 //! CPU kernels, one op per file. Floats are computed in f32 (half types convert on load/store).
 
+pub mod activation;
 pub mod attention;
 pub mod cast;
 pub mod concat;

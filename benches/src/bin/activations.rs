@@ -1,0 +1,98 @@
+//! GELU and QuickGELU on the CPU backend against the scalar form they replaced, in the same
+//! process (issue 13: the scalar exact GELU of one ViT MLP activation, 577×3072, cost about
+//! 50 ms).
+//!
+//! ```text
+//! cargo run --release -p tandem-benches --bin activations [-- --reps 30]
+//! ```
+//!
+//! Both sides run over the CPU backend's rayon pool in chunks of 4096, as the old kernel did:
+//! the ratio is the per-element cost, not a change of threading. Prints the median of
+//! `--reps` runs of each and the ratio `Tensor op / scalar form`, with the pool size; name
+//! the CPU and its flags (`lscpu`) beside any figure you report.
+
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use tandem_tensor::{CpuBackend, Tensor};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const ROWS: usize = 577;
+const COLS: usize = 3072;
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+/// The median time of `reps` calls of `f`.
+fn time(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
+    let mut all = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        f()?;
+        all.push(t.elapsed());
+    }
+    Ok(median(all))
+}
+
+fn main() -> Result<()> {
+    let mut reps = 30;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--reps" => reps = args.next().ok_or("--reps needs a value")?.parse()?,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let reps = reps.max(1);
+    // Pre-activations of a transformer MLP: roughly normal, a few large.
+    let data: Vec<f32> = (0..ROWS * COLS)
+        .map(|i| {
+            let u =
+                ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f32 / (1 << 24) as f32;
+            (u - 0.5) * 8.0
+        })
+        .collect();
+    let backend = CpuBackend;
+    let x = Tensor::from_slice(&backend, &data, &[ROWS, COLS])?;
+    type Scalar = fn(f32) -> f32;
+    type Op = fn(&Tensor<CpuBackend>) -> tandem_tensor::Result<Tensor<CpuBackend>>;
+    let cases: [(&str, Scalar, Op); 2] = [
+        (
+            "gelu",
+            |v| 0.5 * v * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2)),
+            |t| t.gelu(),
+        ),
+        (
+            "quick_gelu",
+            |v| v / (1.0 + (-1.702 * v).exp()),
+            |t| t.quick_gelu(),
+        ),
+    ];
+    println!(
+        "{ROWS}x{COLS} f32, rayon pool of {} threads, median of {reps}",
+        rayon::current_num_threads()
+    );
+    for (name, scalar, op) in cases {
+        let old = time(reps, || {
+            let mut v = data.clone();
+            v.par_chunks_mut(4096)
+                .for_each(|c| c.iter_mut().for_each(|e| *e = scalar(*e)));
+            std::hint::black_box(&v);
+            Ok(())
+        })?;
+        let new = time(reps, || {
+            std::hint::black_box(op(&x)?);
+            Ok(())
+        })?;
+        println!(
+            "{name:<11} scalar {:>8.2} ms  tandem {:>8.2} ms  ratio {:.2}",
+            old.as_secs_f64() * 1e3,
+            new.as_secs_f64() * 1e3,
+            new.as_secs_f64() / old.as_secs_f64()
+        );
+    }
+    Ok(())
+}
