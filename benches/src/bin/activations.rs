@@ -1,4 +1,4 @@
-//! GELU and QuickGELU on the CPU backend against the scalar form they replaced, in the same
+//! GELU, QuickGELU and softmax on the CPU backend against the scalar forms they replaced, in the same
 //! process (issue 13: the scalar exact GELU of one ViT MLP activation, 577×3072, cost about
 //! 50 ms).
 //!
@@ -94,5 +94,39 @@ fn main() -> Result<()> {
             new.as_secs_f64() / old.as_secs_f64()
         );
     }
+    // Attention probabilities of one ViT layer: 12 heads × 577 queries × 577 keys.
+    let (heads, len) = (12, 577);
+    let scores: Vec<f32> = data
+        .iter()
+        .copied()
+        .cycle()
+        .take(heads * len * len)
+        .collect();
+    let s = Tensor::from_slice(&backend, &scores, &[heads, len, len])?;
+    let old = time(reps, || {
+        let mut v = scores.clone();
+        v.par_chunks_mut(len).for_each(|row| {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0f32;
+            for x in row.iter_mut() {
+                *x = (*x - max).exp();
+                sum += *x;
+            }
+            row.iter_mut().for_each(|x| *x /= sum);
+        });
+        std::hint::black_box(&v);
+        Ok(())
+    })?;
+    let new = time(reps, || {
+        std::hint::black_box(s.softmax(None, false)?);
+        Ok(())
+    })?;
+    println!(
+        "{:<11} scalar {:>8.2} ms  tandem {:>8.2} ms  ratio {:.2}  ({heads}x{len}x{len})",
+        "softmax",
+        old.as_secs_f64() * 1e3,
+        new.as_secs_f64() * 1e3,
+        new.as_secs_f64() / old.as_secs_f64()
+    );
     Ok(())
 }

@@ -14,7 +14,7 @@ pub fn apply_unary(op: UnaryOp, x: f32) -> f32 {
     match op {
         UnaryOp::Affine { mul, add } => x * mul + add,
         UnaryOp::Neg => -x,
-        UnaryOp::Exp => x.exp(),
+        UnaryOp::Exp => activation::exp(x),
         UnaryOp::Log => x.ln(),
         UnaryOp::Sqrt => x.sqrt(),
         UnaryOp::Rsqrt => 1.0 / x.sqrt(),
@@ -37,6 +37,7 @@ pub fn apply_unary(op: UnaryOp, x: f32) -> f32 {
 /// The vectorised form of `op`, when it has one.
 fn vectorised(op: UnaryOp) -> Option<Activation> {
     match op {
+        UnaryOp::Exp => Some(Activation::Exp),
         UnaryOp::Gelu => Some(Activation::Gelu),
         UnaryOp::QuickGelu => Some(Activation::XSigmoid(1.702)),
         UnaryOp::Silu => Some(Activation::XSigmoid(1.0)),

@@ -1,18 +1,18 @@
 //! Fused softmax over the last dim with an additive mask and a causal flag, one pass per row.
 
+use super::activation::{self, Activation};
 use super::copy::row_offsets;
 use crate::cpu::storage::CpuStorage;
 use crate::layout::Layout;
 use rayon::prelude::*;
 
 /// Normalises `row` in place: `row = softmax(row)`. Entries of `-inf` get probability 0.
+/// The exponentials are the vectorised [`activation::exp`]; the sum runs left to right.
 pub fn softmax_row(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0f32;
-    for x in row.iter_mut() {
-        *x = (*x - max).exp();
-        sum += *x;
-    }
+    row.iter_mut().for_each(|x| *x -= max);
+    activation::apply(Activation::Exp, row);
+    let sum: f32 = row.iter().sum();
     let inv = 1.0 / sum;
     row.iter_mut().for_each(|x| *x *= inv);
 }
