@@ -81,10 +81,7 @@ impl BlipError {
 /// [`HandlerError::Inference`] with the whole error chain otherwise.
 impl From<BlipError> for tandem_handler::HandlerError {
     fn from(e: BlipError) -> Self {
-        match e.out_of_memory_bytes() {
-            Some(bytes) => tandem_handler::HandlerError::out_of_memory(Some(bytes), &e),
-            None => tandem_handler::HandlerError::from_error(&e),
-        }
+        tandem_handler::HandlerError::from_model_error(&e, e.out_of_memory_bytes())
     }
 }
 

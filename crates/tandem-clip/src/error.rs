@@ -76,10 +76,7 @@ impl ClipError {
 /// [`HandlerError::Inference`] with the whole error chain otherwise.
 impl From<ClipError> for tandem_handler::HandlerError {
     fn from(e: ClipError) -> Self {
-        match e.out_of_memory_bytes() {
-            Some(bytes) => tandem_handler::HandlerError::out_of_memory(Some(bytes), &e),
-            None => tandem_handler::HandlerError::from_error(&e),
-        }
+        tandem_handler::HandlerError::from_model_error(&e, e.out_of_memory_bytes())
     }
 }
 

@@ -87,7 +87,21 @@ impl HandlerError {
     ) -> Self {
         HandlerError::OutOfMemory {
             requested_bytes,
-            reason: chain(err),
+            reason: error_chain(err),
+        }
+    }
+
+    /// A failed `run_inference` of a model crate: [`HandlerError::OutOfMemory`] when
+    /// `out_of_memory_bytes` says a tensor op ran out of memory (the model crate's error
+    /// type knows, through its own wrapping), [`HandlerError::Inference`] otherwise; the
+    /// reason is `err`'s whole chain either way.
+    pub fn from_model_error(
+        err: &(dyn std::error::Error + 'static),
+        out_of_memory_bytes: Option<u64>,
+    ) -> Self {
+        match out_of_memory_bytes {
+            Some(bytes) => Self::out_of_memory(Some(bytes), err),
+            None => Self::from_error(err),
         }
     }
 
@@ -99,7 +113,9 @@ impl HandlerError {
 
     /// An inference failure with the whole `source()` chain of `err` rendered into the message.
     pub fn from_error(err: &(dyn std::error::Error + 'static)) -> Self {
-        HandlerError::Inference { reason: chain(err) }
+        HandlerError::Inference {
+            reason: error_chain(err),
+        }
     }
 
     /// Whether retrying a smaller part of the batch can change the outcome.
@@ -121,8 +137,9 @@ impl HandlerError {
     }
 }
 
-/// `err` and its `source()` chain, joined by `: `.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+/// `err` and its `source()` chain, joined by `: ` (the text the error variants built from
+/// another error carry).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

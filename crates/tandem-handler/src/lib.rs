@@ -71,7 +71,7 @@ mod wrapper;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{BatchConfig, Bucketing, RetryPolicy};
 pub use engine::{EngineOptions, InferenceEngine};
-pub use error::HandlerError;
+pub use error::{error_chain, HandlerError};
 pub use handler::{ModelHandler, PredictionResult};
 pub use keyed::{KeyedModelHandler, MaybeKeyed, MaybeKeyedModelHandler};
 pub use mapping::{KeyModelMapping, LoadedModels};

@@ -154,7 +154,7 @@ impl ModelHandler for OnnxModelHandler {
 
     fn load_model(&self) -> Result<OnnxModel, HandlerError> {
         self.load()
-            .map_err(|e| HandlerError::load(self.model_id(), render_chain(&e)))
+            .map_err(|e| HandlerError::load(self.model_id(), tandem_handler::error_chain(&e)))
     }
 
     fn run_inference(
@@ -182,16 +182,4 @@ impl ModelHandler for OnnxModelHandler {
     fn model_copies(&self) -> usize {
         self.copies
     }
-}
-
-/// `err` and its `source()` chain, joined by `: `.
-fn render_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
