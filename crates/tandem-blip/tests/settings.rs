@@ -1,11 +1,15 @@
 //! Every generation setting the CLI exposes matches `transformers` token for token:
 //! greedy, `num_beams` 1, repetition penalty, no-repeat n-grams, length penalty, early stopping,
 //! the conditional prompt, several return sequences. References: `tests/fixtures/
-//! generation-settings/reference.json`, written by `xtask/fixtures/blip_settings.py`.
+//! generation-settings/reference.json`, written by `xtask/fixtures/blip_settings.py`. Inputs
+//! that cannot be decoded are refused with an error naming them.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use tandem_blip::{open_image, BlipCaptioner, EarlyStopping, GenerationConfig, ImageOptions};
+use tandem_blip::{
+    generate_from_embeds, open_image, BlipCaptioner, BlipError, EarlyStopping, GenerationConfig,
+    ImageOptions,
+};
 use tandem_tensor::{CpuBackend, DType};
 
 fn fixtures() -> PathBuf {
@@ -121,4 +125,85 @@ fn greedy_caption_of_the_plain_case() {
         .caption_images(&[&img], &["plain"], &cfg)
         .expect("generates");
     assert_eq!(got[0][0].text, "besieged baseman ethics wiped");
+}
+
+/// Inputs `generate_from_embeds` must refuse before decoding, each reported as an error naming
+/// the input (never a panic), and the longest caption the checkpoint allows: `max_length ==
+/// max_position_embeddings` runs to its last position, one more is refused. cargo-mutants found
+/// no test of these checks or of the boundary.
+#[test]
+fn generation_inputs_are_checked_and_the_last_position_is_usable() {
+    let dir = fixtures().join("generation-settings");
+    let captioner =
+        BlipCaptioner::from_dir(fixtures().join("blip-tiny-a"), &CpuBackend, DType::F32)
+            .expect("blip-tiny-a");
+    let model = &captioner.model;
+    let text = &model.config.text_config;
+    let (bos, vocab, positions) = (
+        text.bos_token_id,
+        text.vocab_size as u32,
+        text.max_position_embeddings,
+    );
+    let img = open_image(&dir.join("plain.png"), ImageOptions::default()).expect("plain.png");
+    let pixels = captioner
+        .processor
+        .pixel_values(model.backend(), &[&img])
+        .expect("pixels");
+    let embeds = model
+        .encode_images(&pixels)
+        .expect("encodes")
+        .last_hidden_state;
+    let greedy = |max_length: usize| GenerationConfig {
+        max_length,
+        // `[SEP]` is banned until the limit, so the caption is exactly `max_length` long.
+        min_length: max_length,
+        ..GenerationConfig::default()
+    };
+    let run = |keys: &[&str], prompt: &[u32], cfg: &GenerationConfig| {
+        generate_from_embeds(model, &embeds, keys, prompt, cfg)
+    };
+    let input_error = |result: tandem_blip::Result<_>| match result {
+        Err(BlipError::Input { what, .. }) => what,
+        other => panic!("expected an input error, got {other:?}"),
+    };
+    let setting_error = |result: tandem_blip::Result<_>| match result {
+        Err(BlipError::Generation { setting, .. }) => setting,
+        other => panic!("expected a generation setting error, got {other:?}"),
+    };
+
+    // One image's tokens with two keys (the rank is right, the count is not).
+    assert_eq!(
+        input_error(run(&["a", "b"], &[bos], &greedy(8))),
+        "image_embeds"
+    );
+    // No `[DEC]`, or a token past the vocabulary (the first id that is).
+    assert_eq!(input_error(run(&["a"], &[], &greedy(8))), "prompt");
+    assert_eq!(
+        input_error(run(&["a"], &[bos, vocab], &greedy(8))),
+        "prompt"
+    );
+    // No room for a token after the prompt, or past the position embeddings.
+    let prompt = captioner
+        .tokenizer
+        .decoder_prompt(Some("a picture of"), bos)
+        .expect("prompt");
+    assert_eq!(
+        setting_error(run(&["a"], &prompt, &greedy(prompt.len()))),
+        "max_length"
+    );
+    assert_eq!(
+        setting_error(run(&["a"], &[bos], &greedy(positions + 1))),
+        "max_length"
+    );
+    // The largest allowed length decodes up to the last position embedding.
+    let longest = run(&["a"], &[bos], &greedy(positions)).expect("max_length == positions");
+    assert_eq!(longest.len(), 1);
+    assert_eq!(longest[0].len(), 1);
+    assert_eq!(longest[0][0].len(), positions);
+    assert_eq!(longest[0][0][0], bos);
+    // Images and keys must pair up.
+    match captioner.caption_images(&[&img], &["a", "b"], &greedy(8)) {
+        Err(BlipError::Input { what: "keys", .. }) => {}
+        other => panic!("expected a keys error, got {other:?}"),
+    }
 }

@@ -203,3 +203,20 @@ impl<B: Backend> BlipCaptioner<B> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::row_groups;
+
+    /// One group per run of consecutive rows of the same image, counted, in row order; an image
+    /// that comes back after another one starts a new group. (Splitting a run into single rows
+    /// would give the same logits, only with one attention call per row instead of per image,
+    /// so the parity tests cannot see it: this test pins the grouping itself.)
+    #[test]
+    fn row_groups_are_runs_of_the_same_image() {
+        let groups = row_groups([0, 0, 0, 2, 2, 0].into_iter());
+        assert_eq!(groups, vec![(0, 3), (2, 2), (0, 1)]);
+        assert_eq!(row_groups([5].into_iter()), vec![(5, 1)]);
+        assert!(row_groups(std::iter::empty()).is_empty());
+    }
+}

@@ -84,6 +84,9 @@ pub(crate) fn run<B: Backend>(
             break;
         }
         let keep: Vec<u32> = survivors.iter().map(|s| s.row as u32).collect();
+        // Survivors keep their order, so equal lengths already mean `keep == 0..n`; the row
+        // check only restates it. (cargo-mutants: `r as usize != i` there is equivalent, it
+        // merely selects the unchanged rows again.)
         let unchanged =
             keep.len() == rows_in_cache && keep.iter().enumerate().all(|(i, &r)| r as usize == i);
         if !unchanged {
