@@ -33,7 +33,8 @@
 //! process whose run returned that error must exit: its timely threads are left behind.
 //!
 //! Recovery: [`TimelyRunner::with_recovery`] commits epochs of inputs (by count or by time)
-//! atomically and resumes a rerun after the last position every sink committed; [`Recovery`] states the guarantee.
+//! atomically and resumes a rerun after the last position every sink committed;
+//! [`Recovery`] states the guarantee.
 //!
 //! ```
 //! use tandem_pipeline::Pipeline;
