@@ -174,11 +174,6 @@ pub fn apply(act: Activation, values: &mut [f32]) {
     apply_portable(act, values)
 }
 
-/// [`apply`] without the AVX2 path, for the tests and the benchmark.
-pub fn apply_without_simd_dispatch(act: Activation, values: &mut [f32]) {
-    apply_portable(act, values)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,7 +261,7 @@ mod tests {
             let mut a = xs.clone();
             let mut b = xs;
             apply(act, &mut a);
-            apply_without_simd_dispatch(act, &mut b);
+            apply_portable(act, &mut b);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             prop_assert_eq!(bits(&a), bits(&b));
         }
