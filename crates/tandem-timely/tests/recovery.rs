@@ -80,10 +80,10 @@ impl Sink<String> for Lines {
 }
 
 #[test]
-#[ignore = "a child process of a_killed_run_resumes_after_its_last_committed_epoch"]
+#[ignore = "a child process of the kill-and-rerun tests of this file (epochs by count and by time)"]
 fn recovery_child() {
     let Some((process, addresses)) = support::child_settings() else {
-        panic!("run by a_killed_run_resumes_after_its_last_committed_epoch, not directly");
+        panic!("run by the kill-and-rerun tests of this file, not directly");
     };
     let dir = PathBuf::from(std::env::var("TANDEM_TIMELY_DIR").expect("dir"));
     let run = std::env::var("TANDEM_TIMELY_RUN").expect("run number");
