@@ -33,8 +33,8 @@
 //! process whose run returned that error must exit: its timely threads are left behind.
 //!
 //! Recovery: [`TimelyRunner::with_recovery`] commits epochs of inputs (by count or by time)
-//! atomically and resumes a rerun after the last position every sink committed;
-//! [`Recovery`] states the guarantee.
+//! and keyed state atomically and resumes a rerun after the last position every sink and
+//! keyed step committed; [`Recovery`] states the guarantee.
 //!
 //! ```
 //! use tandem_pipeline::Pipeline;
@@ -141,12 +141,12 @@ impl TimelyRunner {
     }
 
     /// Commits each epoch (every `recovery.epoch_inputs` source positions, or every
-    /// `recovery.epoch_interval`) atomically and, on a rerun with the same arguments, resumes
-    /// after the last position every sink instance committed (see [`Recovery`] for the exact
-    /// guarantee). Every sink's input needs a coder
-    /// ([`PCollection::with_coder`](tandem_pipeline::PCollection::with_coder)), and no sink
-    /// may read from a group or co-group: the run is refused with [`Error::InvalidGraph`]
-    /// otherwise.
+    /// `recovery.epoch_interval`) atomically, with the state of every group, combine and
+    /// co-group, and on a rerun with the same arguments resumes after the last position every
+    /// sink and keyed step instance committed (see [`Recovery`] for the exact guarantee).
+    /// Every sink's input needs a coder
+    /// ([`PCollection::with_coder`](tandem_pipeline::PCollection::with_coder)): the run is
+    /// refused with [`Error::InvalidGraph`] otherwise.
     pub fn with_recovery(mut self, mut recovery: Recovery) -> Self {
         recovery.epoch_inputs = recovery.epoch_inputs.max(1);
         self.recovery = Some(recovery);
@@ -199,9 +199,13 @@ impl Runner for TimelyRunner {
         plan::check(&graph, self.processes(), self.recovery.is_some())?;
         let total_workers = self.workers * self.processes();
         let recovery = self.recovery.clone().map(|r| {
-            let instances = plan::sink_instances(&graph, total_workers);
+            let instances = plan::logged_instances(&graph, total_workers);
             let committed = r.committed_by_all(&instances, total_workers);
-            (r, committed)
+            recovery::Resume {
+                recovery: r,
+                committed,
+                instances: instances.into(),
+            }
         });
         let n_steps = graph.steps().len();
         let sources: Vec<Option<SourceInstance>> =

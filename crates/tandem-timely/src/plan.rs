@@ -9,7 +9,7 @@ use tandem_pipeline::runner::api::{
 use tandem_pipeline::{Error, Graph, Result, StepKind, StopHandle};
 use timely::worker::Worker;
 
-use crate::recovery::{EpochLog, Recovery};
+use crate::recovery::{EpochLog, LogKind, Resume};
 use crate::route::routes_of;
 use crate::source::{build_source, SourceOp};
 use crate::state::{Counts, RunState};
@@ -23,14 +23,24 @@ pub(crate) struct Settings {
     pub(crate) workers: usize,
     pub(crate) bundle_size: usize,
     pub(crate) stop: StopHandle,
-    /// Recovery settings and the position below which every sink instance committed.
-    pub(crate) recovery: Option<(Recovery, u64)>,
+    /// With recovery: where the run starts.
+    pub(crate) recovery: Option<Resume>,
 }
 
-/// `(sink step, worker)` of every sink instance of a run on `workers` workers.
-pub(crate) fn sink_instances(graph: &Graph, workers: usize) -> Vec<(usize, usize)> {
+/// What the recovery log of `step` holds, if it keeps one: sinks log their input, steps
+/// partitioned by key their state (see [`Recovery`](crate::Recovery)).
+pub(crate) fn log_kind(step: &tandem_pipeline::runner::api::StepView<'_>) -> Option<LogKind> {
+    match (step.kind(), step.placement()) {
+        (StepKind::Sink, _) => Some(LogKind::Sink),
+        (_, Placement::ByKey(_)) => Some(LogKind::KeyedState),
+        _ => None,
+    }
+}
+
+/// `(step, worker)` of every instance that keeps a recovery log, on `workers` workers.
+pub(crate) fn logged_instances(graph: &Graph, workers: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    for step in graph.steps().filter(|s| s.kind() == StepKind::Sink) {
+    for step in graph.steps().filter(|s| log_kind(s).is_some()) {
         match step.placement() {
             Placement::Single => out.push((step.id(), 0)),
             _ => out.extend((0..workers).map(|w| (step.id(), w))),
@@ -59,17 +69,6 @@ pub(crate) fn check(graph: &Graph, processes: usize, recovery: bool) -> Result<(
                         ),
                     });
                 }
-            }
-            if let Some(keyed) = keyed_upstream(graph, step.id()) {
-                return Err(Error::InvalidGraph {
-                    reason: format!(
-                        "sink `{}` reads from `{keyed}`, which keeps state per key across \
-                         elements; recovery does not snapshot keyed state yet, so a restart \
-                         could lose that step's open groups: run this pipeline without \
-                         recovery",
-                        step.name()
-                    ),
-                });
             }
         }
         match step.placement() {
@@ -107,35 +106,6 @@ pub(crate) fn check(graph: &Graph, processes: usize, recovery: bool) -> Result<(
         }
     }
     Ok(())
-}
-
-/// The name of a step upstream of `sid` that keeps state per key (a group, a co-group, or
-/// any step placed by key), if there is one.
-fn keyed_upstream(graph: &Graph, sid: usize) -> Option<&str> {
-    let mut todo = vec![sid];
-    let mut seen = vec![false; graph.steps().len()];
-    while let Some(id) = todo.pop() {
-        let step = graph.step(id)?;
-        for &c in step.inputs() {
-            let Some(producer) = graph
-                .collection(c)
-                .and_then(|col| graph.step(col.producer().0))
-            else {
-                continue;
-            };
-            let stateful = matches!(
-                producer.kind(),
-                StepKind::GroupByKey | StepKind::CoGroupByKey
-            ) || matches!(producer.placement(), Placement::ByKey(_));
-            if stateful {
-                return Some(producer.name());
-            }
-            if !std::mem::replace(&mut seen[producer.id()], true) {
-                todo.push(producer.id());
-            }
-        }
-    }
-    None
 }
 
 /// Stands in for a single-instance step on the workers other than 0.
@@ -191,7 +161,7 @@ pub(crate) fn build(
                     count: s.workers,
                     peers,
                     hold_on_failure: s.recovery.is_some() && s.processes > 1,
-                    skip_below: s.recovery.as_ref().map_or(0, |(_, committed)| *committed),
+                    skip_below: s.recovery.as_ref().map_or(0, |r| r.committed),
                 };
                 build_source(scope, consumers.len(), op)
             } else {
@@ -216,16 +186,10 @@ pub(crate) fn build(
                     })
                     .collect();
                 let single_elsewhere = matches!(step.placement(), Placement::Single) && here != 0;
-                let (log, replay) = match &s.recovery {
-                    Some((r, committed)) if step.kind() == StepKind::Sink && !single_elsewhere => {
-                        let (log, replay) = EpochLog::resume(
-                            r.clone(),
-                            sid,
-                            here,
-                            peers,
-                            *committed,
-                            in_codecs.clone(),
-                        )?;
+                let (log, replay) = match (&s.recovery, log_kind(&step)) {
+                    (Some(resume), Some(kind)) if !single_elsewhere => {
+                        let (log, replay) =
+                            EpochLog::resume(resume, kind, sid, here, peers, in_codecs.clone())?;
                         (Some(log), replay)
                     }
                     _ => (None, Vec::new()),

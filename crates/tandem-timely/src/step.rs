@@ -47,9 +47,9 @@ pub(crate) struct StepOp {
     pub(crate) peers: usize,
     pub(crate) bundle_size: usize,
     pub(crate) counts: Counts,
-    /// A sink's epoch log when the run has recovery on.
+    /// A sink's or keyed step's epoch log when the run has recovery on.
     pub(crate) log: Option<EpochLog>,
-    /// Elements of committed epochs to feed the sink before any new input.
+    /// Elements of committed epochs to feed the step before any new input.
     pub(crate) replay: Vec<(usize, Element)>,
     /// On failure keep the capabilities (recovery across processes): dropping them would
     /// let the other processes' frontiers pass epochs whose elements never arrive, and
@@ -267,7 +267,8 @@ pub(crate) fn build_step<'s>(
             }
             let mut ok = true;
             if !op.replay.is_empty() {
-                // Committed epochs of an earlier run, fed to the sink again (not re-logged).
+                // Committed epochs of an earlier run, fed to the step again (not re-logged:
+                // the kept parts hold them).
                 let replay = std::mem::take(&mut op.replay);
                 let log = op.log.take();
                 ok = op.hook("start_bundle", &mut pending, |e, o| e.start_bundle(o));
@@ -332,8 +333,8 @@ pub(crate) fn build_step<'s>(
                             op.state.fail(e);
                             ok = false;
                         }
-                        if let Some(end) = log.next_interval_end() {
-                            // A time-based epoch ends even if nothing else wakes the sink.
+                        if let Some(end) = log.next_interval_end(f) {
+                            // A time-based epoch ends even if nothing else wakes the step.
                             let wait = end.saturating_duration_since(Instant::now());
                             activator.activate_after(wait.max(std::time::Duration::from_millis(1)));
                         }

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use tandem_pipeline::{LocalRunner, Pipeline, RunReport};
-use tandem_timely::TimelyRunner;
+use tandem_timely::{Recovery, TimelyRunner};
 
 fn run_local() -> (Vec<String>, RunReport) {
     let p = Pipeline::new();
@@ -54,6 +54,44 @@ fn one_process_two_workers_matches_the_local_runner() {
         1
     );
     assert_eq!(counts(&report), counts(&local_report));
+}
+
+#[test]
+fn with_recovery_a_rerun_of_a_finished_run_gives_the_same_results_from_its_logs() {
+    let (local, _) = run_local();
+    let dir = support::temp_dir("conformance-recovery");
+    let run = || {
+        let p = Pipeline::new();
+        let out = support::conformance(&p);
+        // Epochs of 7 positions: groups, combines and the co-group log their state and
+        // commit many times over the 300 inputs.
+        let runner = TimelyRunner::new(2)
+            .with_bundle_size(5)
+            .with_recovery(Recovery::new(dir.join("recovery"), 7));
+        let report = p.run_with(&runner).expect("timely run with recovery");
+        let mut got = out.take();
+        got.sort();
+        (got, report)
+    };
+    let (first, _) = run();
+    assert_eq!(first, local, "recovery changes no result");
+    let (second, report) = run();
+    assert_eq!(second, local, "the sink's log holds every result once");
+    for step in [
+        "Square",
+        "Group",
+        "Sum",
+        "Join",
+        "WindowSum",
+        "RunInference",
+    ] {
+        assert_eq!(
+            report.step(step).map(|s| s.elements_in),
+            Some(0),
+            "`{step}` ran again although every epoch was committed"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Run by `three_processes_one_worker_each_match_the_local_runner` in each child process.

@@ -71,29 +71,3 @@ fn a_failure_on_one_process_fails_every_process() {
         assert!(err.contains("element 57 is cursed"), "process {i}: {err}");
     }
 }
-
-#[test]
-fn recovery_refuses_a_sink_that_reads_keyed_state() {
-    let p = Pipeline::new();
-    let _sums = p
-        .create(vec![("a", 1u32), ("b", 2), ("a", 3)])
-        .map("Own", |(k, v)| (k.to_string(), v))
-        .combine_per_key("Sum", 0u32, |a, v| a + v)
-        .map("Show", |(k, v)| format!("{k}={v}"))
-        .with_coder()
-        .collect("Out");
-    let dir = support::temp_dir("refuse-keyed");
-    let runner = TimelyRunner::new(1).with_recovery(tandem_timely::Recovery::new(dir.join("r"), 2));
-    let text = p
-        .run_with(&runner)
-        .expect_err("refused before starting")
-        .to_string();
-    assert!(
-        text.contains("`Out`") && text.contains("`Sum`") && text.contains("keyed state"),
-        "{text}"
-    );
-    assert!(
-        !dir.join("r").exists(),
-        "nothing is written for a refused run"
-    );
-}

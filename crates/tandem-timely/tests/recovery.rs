@@ -1,7 +1,8 @@
 //! Kill and rerun: kill -9 one of three processes after epoch 2 has committed; the others
 //! exit non-zero within 10 s; a rerun with the same arguments completes; the sink's output
 //! holds every key exactly once; inputs of committed epochs are not processed again. Once
-//! with epochs of `EPOCH` inputs, once with epochs ended by time only.
+//! with epochs of `EPOCH` inputs, once with epochs ended by time only, and each once more
+//! with a windowed group whose open panes must come back from the keyed state.
 
 mod support;
 
@@ -10,11 +11,25 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tandem_pipeline::io::{ElementIter, EventIter};
-use tandem_pipeline::{BoxError, Error, Pipeline, Sink, Source, SourceEvent, Timestamp};
+use tandem_pipeline::{
+    BoxError, Error, FixedWindows, Pipeline, Sink, Source, SourceEvent, Timestamp,
+};
 use tandem_timely::{Recovery, TimelyRunner};
 
 const INPUTS: u64 = 60;
 const EPOCH: u64 = 5;
+/// Window size of the grouped variant: the crash (at 20 or 23) falls inside `[15, 30)`.
+const WINDOW: u64 = 15;
+/// Keys of the grouped variant: position modulo this.
+const KEYS: u64 = 3;
+
+/// The grouped variant's line for the values of one key in one window.
+fn group_line(key: u64, mut values: Vec<u64>) -> String {
+    values.sort_unstable();
+    let start = values.first().map_or(0, |v| v - v % WINDOW);
+    let values: Vec<String> = values.iter().map(u64::to_string).collect();
+    format!("w{start}-k{key}: {}", values.join(","))
+}
 
 /// Positions `0..INPUTS` split by position; with `block_from`, a share waits forever on
 /// reaching that position (the crash happens while it waits).
@@ -80,7 +95,7 @@ impl Sink<String> for Lines {
 }
 
 #[test]
-#[ignore = "a child process of the kill-and-rerun tests of this file (epochs by count and by time)"]
+#[ignore = "a child process of the kill-and-rerun tests of this file (epochs by count and by time, with and without a group)"]
 fn recovery_child() {
     let Some((process, addresses)) = support::child_settings() else {
         panic!("run by the kill-and-rerun tests of this file, not directly");
@@ -94,28 +109,37 @@ fn recovery_child() {
         .ok()
         .and_then(|ms| ms.parse().ok())
         .map(Duration::from_millis);
+    let grouped = std::env::var("TANDEM_TIMELY_GROUPED").is_ok();
     let seen = dir.join(format!("seen-run{run}-p{process}"));
     let p = Pipeline::new();
-    p.read(Numbers { block_from })
-        .map("Work", move |i| {
-            // Records that this input was processed in this run.
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&seen)
-            {
-                let _ = writeln!(f, "{i}");
-            }
-            format!("key-{i}")
-        })
-        .with_coder()
-        .write(
-            "Out",
-            Lines {
-                path: dir.join("out.txt"),
-                file: None,
-            },
-        );
+    let worked = p.read(Numbers { block_from }).map("Work", move |i| {
+        // Records that this input was processed in this run.
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&seen)
+        {
+            let _ = writeln!(f, "{i}");
+        }
+        i
+    });
+    let lines: tandem_pipeline::PCollection<String> = if grouped {
+        (*worked
+            .window_into("Window", FixedWindows::new(WINDOW))
+            .map("Key", |i| (i % KEYS, i))
+            .group_by_key("Group")
+            .map("Show", |(k, values)| group_line(k, values)))
+        .clone()
+    } else {
+        (*worked.map("Show", |i| format!("key-{i}"))).clone()
+    };
+    lines.with_coder().write(
+        "Out",
+        Lines {
+            path: dir.join("out.txt"),
+            file: None,
+        },
+    );
     let runner = TimelyRunner::cluster(1, process, addresses)
         .expect("cluster settings")
         .with_recovery(match interval {
@@ -131,7 +155,7 @@ fn recovery_child() {
     }
 }
 
-/// The highest position any manifest says is committed.
+/// The least position the manifests say is committed: where a rerun resumes.
 fn committed(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir.join("recovery")) else {
         return 0;
@@ -142,7 +166,7 @@ fn committed(dir: &Path) -> u64 {
         .filter_map(|e| std::fs::read(e.path()).ok())
         .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .filter_map(|v| v["committed"].as_u64())
-        .max()
+        .min()
         .unwrap_or(0)
 }
 
@@ -158,17 +182,40 @@ fn lines(path: &Path) -> Vec<String> {
 fn a_killed_run_resumes_after_its_last_committed_epoch() {
     // Every share stops at position 23, so epochs 0..=3 can commit, 4 cannot: wait for
     // epoch 2 (positions below 15).
-    kill_and_rerun("recovery", None, |committed| committed >= 3 * EPOCH);
+    kill_and_rerun("recovery", None, false, |committed| committed >= 3 * EPOCH);
+}
+
+#[test]
+fn a_killed_run_resumes_the_open_groups_from_the_keyed_state() {
+    // Every instance commits below 20 at most, inside the window [15, 30): the group's
+    // panes of that window hold 15..19, which the rerun's sources skip.
+    kill_and_rerun("recovery-grouped", None, true, |committed| {
+        committed >= 3 * EPOCH
+    });
+}
+
+#[test]
+fn a_killed_run_with_epochs_ended_by_time_resumes_the_open_groups() {
+    kill_and_rerun("recovery-grouped-timed", Some(20), true, |committed| {
+        committed == 23
+    });
 }
 
 #[test]
 fn a_killed_run_with_epochs_ended_by_time_resumes_where_it_committed() {
     // No epoch ends by count; the 20 ms interval ends one at the frontier, which stops at
     // 23, where the three shares stall (not a multiple of anything).
-    kill_and_rerun("recovery-timed", Some(20), |committed| committed == 23);
+    kill_and_rerun("recovery-timed", Some(20), false, |committed| {
+        committed == 23
+    });
 }
 
-fn kill_and_rerun(name: &str, interval_ms: Option<u64>, ready: impl Fn(u64) -> bool) {
+fn kill_and_rerun(
+    name: &str,
+    interval_ms: Option<u64>,
+    grouped: bool,
+    ready: impl Fn(u64) -> bool,
+) {
     let dir = support::temp_dir(name);
     let env = |run: &str, block: Option<&str>| {
         let mut v = vec![
@@ -180,6 +227,9 @@ fn kill_and_rerun(name: &str, interval_ms: Option<u64>, ready: impl Fn(u64) -> b
         }
         if let Some(ms) = interval_ms {
             v.push(("TANDEM_TIMELY_INTERVAL_MS", ms.to_string()));
+        }
+        if grouped {
+            v.push(("TANDEM_TIMELY_GROUPED", String::from("1")));
         }
         v
     };
@@ -216,7 +266,18 @@ fn kill_and_rerun(name: &str, interval_ms: Option<u64>, ready: impl Fn(u64) -> b
     }
     let mut out = lines(&dir.join("out.txt"));
     out.sort();
-    let mut expected: Vec<String> = (0..INPUTS).map(|i| format!("key-{i}")).collect();
+    let mut expected: Vec<String> = if grouped {
+        let mut lines = Vec::new();
+        for start in (0..INPUTS).step_by(WINDOW as usize) {
+            for key in 0..KEYS {
+                let values = (start..start + WINDOW).filter(|i| i % KEYS == key);
+                lines.push(group_line(key, values.collect()));
+            }
+        }
+        lines
+    } else {
+        (0..INPUTS).map(|i| format!("key-{i}")).collect()
+    };
     expected.sort();
     assert_eq!(out, expected, "every key exactly once");
     let rerun_inputs: Vec<u64> = (0..3)
