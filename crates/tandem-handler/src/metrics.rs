@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// A fixed-bucket histogram (Prometheus-style upper bounds, plus an implicit `+Inf`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
     /// Upper bounds of the buckets, ascending.
     pub bounds: Vec<f64>,
@@ -47,6 +49,26 @@ impl Histogram {
         Self::new(bounds)
     }
 
+    /// Adds the observations of `other`. With the same bounds (as every [`ModelStats`]
+    /// histogram of one kind has) the result is exact; otherwise each of `other`'s buckets
+    /// lands in the first bucket of `self` whose bound is at least its own, so no
+    /// observation is lost and none moves to a lower bucket.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (i, &n) in other.counts.iter().enumerate() {
+            let upper = other.bounds.get(i).copied().unwrap_or(f64::INFINITY);
+            let idx = self
+                .bounds
+                .iter()
+                .position(|&b| upper <= b)
+                .unwrap_or(self.bounds.len());
+            if let Some(c) = self.counts.get_mut(idx) {
+                *c += n;
+            }
+        }
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+
     /// Records one value.
     pub fn observe(&mut self, value: f64) {
         let idx = self
@@ -61,7 +83,7 @@ impl Histogram {
 }
 
 /// Counters of one (step, model id).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelStats {
     /// Metric name prefix ([`crate::ModelHandler::metrics_namespace`]).
     pub namespace: String,
@@ -109,8 +131,29 @@ impl ModelStats {
     }
 }
 
+impl ModelStats {
+    /// Adds the counters of `other` (the same step and model on another process): counts,
+    /// histograms, load time and the loaded copies' memory are summed.
+    pub fn merge(&mut self, other: &ModelStats) {
+        self.inferences += other.inferences;
+        self.dead_letters += other.dead_letters;
+        self.batches += other.batches;
+        self.failed_batches += other.failed_batches;
+        self.out_of_memory_batches += other.out_of_memory_batches;
+        self.batch_size.merge(&other.batch_size);
+        self.batch_latency.merge(&other.batch_latency);
+        self.model_loads += other.model_loads;
+        self.load_failures += other.load_failures;
+        self.model_load_seconds += other.model_load_seconds;
+        self.model_bytes = match (self.model_bytes, other.model_bytes) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
 /// One row of a [`MetricsReport`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelReport {
     /// The step name.
     pub step: String,
@@ -121,7 +164,7 @@ pub struct ModelReport {
 }
 
 /// A snapshot of all counters, ordered by step then model id.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MetricsReport {
     /// One row per (step, model id).
     pub models: Vec<ModelReport>,
@@ -134,6 +177,24 @@ impl MetricsReport {
             .iter()
             .find(|m| m.step == step && m.model_id == model_id)
             .map(|m| &m.stats)
+    }
+
+    /// Adds `other`'s rows (another process's report of the same pipeline): rows of the same
+    /// `(step, model_id)` are merged with [`ModelStats::merge`], others added; the result
+    /// stays ordered by step then model id.
+    pub fn merge(&mut self, other: &MetricsReport) {
+        for row in &other.models {
+            match self
+                .models
+                .iter_mut()
+                .find(|m| m.step == row.step && m.model_id == row.model_id)
+            {
+                Some(mine) => mine.stats.merge(&row.stats),
+                None => self.models.push(row.clone()),
+            }
+        }
+        self.models
+            .sort_by(|a, b| (&a.step, &a.model_id).cmp(&(&b.step, &b.model_id)));
     }
 
     /// Sums `field` over all rows of `step`.
@@ -237,5 +298,60 @@ mod tests {
         let stats = m.report().get("s", "m").cloned().unwrap();
         assert_eq!((stats.batches, stats.failed_batches), (2, 1));
         assert_eq!(stats.batch_size.sum, 6.0);
+    }
+
+    #[test]
+    fn histograms_merge_exactly_with_equal_bounds_and_upwards_otherwise() {
+        let mut a = Histogram::new(vec![1.0, 10.0]);
+        let mut b = Histogram::new(vec![1.0, 10.0]);
+        a.observe(0.5);
+        b.observe(3.0);
+        b.observe(20.0);
+        a.merge(&b);
+        assert_eq!(a.counts, vec![1, 1, 1]);
+        assert_eq!((a.count, a.sum), (3, 23.5));
+        let mut finer = Histogram::new(vec![0.5, 2.0, 5.0]);
+        finer.observe(0.1);
+        finer.observe(1.5);
+        finer.observe(4.0);
+        finer.observe(6.0);
+        a.merge(&finer);
+        // 0.1 (≤ 0.5) → ≤ 1; 1.5 (≤ 2) and 4 (≤ 5) → ≤ 10; 6 (+Inf) → +Inf.
+        assert_eq!(a.counts, vec![2, 3, 2]);
+        assert_eq!(a.count, 7);
+    }
+
+    #[test]
+    fn reports_of_two_processes_merge_by_step_and_model() {
+        let key = |step| MetricKey {
+            step,
+            model_id: "m",
+            namespace: "ns",
+        };
+        let (p0, p1) = (InferenceMetrics::new(), InferenceMetrics::new());
+        p0.record_batch(&key("blip"), 4, Duration::from_millis(3), true);
+        p1.record_batch(&key("blip"), 2, Duration::from_millis(1), false);
+        p1.record_batch(&key("clip"), 8, Duration::from_millis(2), true);
+        p0.record("blip", "m", "ns", |s| {
+            s.inferences = 4;
+            s.model_bytes = Some(100);
+        });
+        p1.record("blip", "m", "ns", |s| {
+            s.inferences = 1;
+            s.model_bytes = Some(100);
+        });
+        let mut merged = p0.report();
+        merged.merge(&p1.report());
+        let blip = merged.get("blip", "m").unwrap();
+        assert_eq!(
+            (blip.batches, blip.failed_batches, blip.inferences),
+            (2, 1, 5)
+        );
+        assert_eq!(blip.batch_size.sum, 6.0);
+        assert_eq!(blip.batch_size.count, 2);
+        assert_eq!(blip.model_bytes, Some(200), "one copy per process");
+        assert_eq!(merged.get("clip", "m").map(|s| s.batches), Some(1));
+        let steps: Vec<&str> = merged.models.iter().map(|m| m.step.as_str()).collect();
+        assert_eq!(steps, ["blip", "clip"]);
     }
 }

@@ -23,8 +23,10 @@
 //! * one instance of every step per worker (a step's own parallelism is ignored);
 //! * a bundle is what one operator activation reads (at most `bundle_size` elements);
 //! * a source that blocks (stdin) blocks its worker thread;
-//! * the [`RunReport`] of a process counts what its own workers did; process 0 holds the
-//!   results of single-instance steps (sinks, `collect`).
+//! * process 0's [`RunReport`] counts what every process's workers did, with every process's
+//!   inference metrics merged (the others send theirs at the end; see `gather`); the other
+//!   processes' reports count their own workers. Process 0 holds the results of
+//!   single-instance steps (sinks, `collect`).
 //!
 //! Failures: the first error on any worker fails the run on every process (a control
 //! dataflow broadcasts it). A lost peer process (crash, `kill -9`) makes every other
@@ -56,6 +58,7 @@
 
 mod control;
 mod envelope;
+mod gather;
 mod lost_peer;
 mod plan;
 mod recovery;
@@ -186,7 +189,7 @@ pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn runner_error(message: String) -> Error {
+pub(crate) fn runner_error(message: String) -> Error {
     Error::Worker {
         step: String::from("timely"),
         message,
@@ -227,6 +230,7 @@ impl Runner for TimelyRunner {
         };
         let guards = {
             let (state, shared, lost) = (Arc::clone(&state), Arc::clone(&shared), lost.clone());
+            let workers = self.workers;
             timely::execute(self.config(), move |worker| {
                 let built = {
                     let mut guard = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -239,13 +243,22 @@ impl Runner for TimelyRunner {
                 }
                 let main_done = Rc::new(Cell::new(false));
                 control::build(worker, &state, Rc::clone(&main_done));
+                let inference = {
+                    let shared = Arc::clone(&shared);
+                    Arc::new(move || {
+                        let guard = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        guard.0.inference_report()
+                    })
+                };
+                gather::build(worker, &state, Rc::clone(&main_done), workers, inference);
                 while worker.step_or_park(Some(PARK)) {
                     if lost.is_lost() {
                         break;
                     }
                     let installed = worker.installed_dataflows();
-                    if !main.iter().any(|d| installed.contains(d)) {
+                    if !main_done.get() && !main.iter().any(|d| installed.contains(d)) {
                         main_done.set(true);
+                        state.worker_done();
                     }
                 }
             })
@@ -291,15 +304,28 @@ impl Runner for TimelyRunner {
             Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()).0,
             Err(_) => return Err(runner_error(String::from("workers still hold the graph"))),
         };
-        let counts = state
+        let mut counts = state
             .counts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let mut inference = graph.inference_report();
+        // On process 0 of a cluster: every other process's part (see `gather`).
+        let peers =
+            std::mem::take(&mut *state.peer_reports.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut workers = self.workers;
+        for peer in &peers {
+            for (mine, theirs) in counts.iter_mut().zip(&peer.counts) {
+                mine.merge(theirs);
+            }
+            inference.merge(&peer.inference);
+            workers += self.workers;
+        }
         Ok(report::build(
             &graph,
             &counts,
-            self.workers,
+            workers,
+            inference,
             started.elapsed(),
         ))
     }

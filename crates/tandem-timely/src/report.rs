@@ -1,13 +1,22 @@
-//! The [`RunReport`] of one process: what its workers counted, per step.
+//! The [`RunReport`] of a run: what the workers counted, per step (on process 0 of a
+//! cluster, every process's workers; on the others, their own).
 
 use std::time::Duration;
 
+use tandem_pipeline::runner::api::Placement;
 use tandem_pipeline::{Graph, RunReport, StepKind, StepMetrics};
 
 use crate::state::Counts;
 
-/// Builds the report of a finished run from the counters summed over this process's workers.
-pub(crate) fn build(graph: &Graph, counts: &[Counts], workers: usize, wall: Duration) -> RunReport {
+/// Builds the report of a finished run from the counters summed over `workers` workers and
+/// their inference metrics.
+pub(crate) fn build(
+    graph: &Graph,
+    counts: &[Counts],
+    workers: usize,
+    inference: tandem_handler::MetricsReport,
+    wall: Duration,
+) -> RunReport {
     let steps = graph
         .steps()
         .zip(counts)
@@ -33,7 +42,11 @@ pub(crate) fn build(graph: &Graph, counts: &[Counts], workers: usize, wall: Dura
             StepMetrics {
                 name: step.name().to_string(),
                 kind: step.kind(),
-                workers,
+                // A single-instance step runs on worker 0 only.
+                workers: match step.placement() {
+                    Placement::Single => 1,
+                    _ => workers,
+                },
                 elements_in,
                 elements_out,
                 outputs,
@@ -51,6 +64,6 @@ pub(crate) fn build(graph: &Graph, counts: &[Counts], workers: usize, wall: Dura
     RunReport {
         steps,
         wall_time: wall,
-        inference: graph.inference_report(),
+        inference,
     }
 }

@@ -1,14 +1,16 @@
 //! What the worker threads of one process share: the first error, the abort flag, and the
 //! counters each worker adds at the end.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+use tandem_handler::MetricsReport;
 use tandem_pipeline::Error;
 
 /// Counters of one step on one worker (summed over the process's workers).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Counts {
     pub(crate) inp: Vec<u64>,
     pub(crate) out: Vec<u64>,
@@ -53,6 +55,18 @@ pub(crate) struct RunState {
     remote: Mutex<Option<String>>,
     /// Per step, the counters of the workers that finished.
     pub(crate) counts: Mutex<Vec<Counts>>,
+    /// This process's workers whose main dataflow has completed.
+    workers_done: AtomicUsize,
+    /// On worker 0's process: the other processes' counters and inference metrics.
+    pub(crate) peer_reports: Mutex<Vec<PeerReport>>,
+}
+
+/// What one process sends to process 0 at the end of a run (see [`crate::gather`]).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct PeerReport {
+    /// Per step, the process's counters.
+    pub(crate) counts: Vec<Counts>,
+    pub(crate) inference: MetricsReport,
 }
 
 impl RunState {
@@ -62,7 +76,19 @@ impl RunState {
             error: Mutex::new(None),
             remote: Mutex::new(None),
             counts: Mutex::new(counts),
+            workers_done: AtomicUsize::new(0),
+            peer_reports: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Called once by each worker whose main dataflow completed (its counters are added).
+    pub(crate) fn worker_done(&self) {
+        self.workers_done.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many of this process's workers have completed their main dataflow.
+    pub(crate) fn workers_done(&self) -> usize {
+        self.workers_done.load(Ordering::SeqCst)
     }
 
     /// Records `err` (the first wins) and tells every operator to wind down.

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tandem_pipeline::{LocalRunner, Pipeline, RunReport};
@@ -104,21 +105,39 @@ fn conformance_cluster_child() {
     let p = Pipeline::new();
     let out = support::conformance(&p);
     let runner = TimelyRunner::cluster(1, process, addresses).expect("cluster settings");
-    if let Err(e) = p.run_with(&runner.with_bundle_size(5)) {
-        eprintln!("process {process}: {e}");
-        std::process::exit(1);
-    }
+    let report = match p.run_with(&runner.with_bundle_size(5)) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("process {process}: {e}");
+            std::process::exit(1);
+        }
+    };
     if process == 0 {
-        let path = std::env::var("TANDEM_TIMELY_OUT").expect("output path");
+        let path = PathBuf::from(std::env::var("TANDEM_TIMELY_OUT").expect("output path"));
         let mut lines = out.take();
         lines.sort();
-        std::fs::write(path, lines.join("\n")).expect("write results");
+        std::fs::write(&path, lines.join("\n")).expect("write results");
+        std::fs::write(path.with_extension("report"), report_text(&report)).expect("write report");
     }
+}
+
+/// What a process-0 report must agree on with the local runner's: every step's counts, the
+/// instances of a parallel and of a single-instance step, and the elements RunInference
+/// answered or dead-lettered.
+fn report_text(r: &RunReport) -> String {
+    let workers: Vec<usize> = ["Square", "Out"]
+        .iter()
+        .filter_map(|name| r.step(name).map(|s| s.workers))
+        .collect();
+    let answered = r
+        .inference
+        .step_total("RunInference", |s| s.inferences + s.dead_letters);
+    format!("{:?}\nworkers {workers:?}\nanswered {answered}", counts(r))
 }
 
 #[test]
 fn three_processes_one_worker_each_match_the_local_runner() {
-    let (local, _) = run_local();
+    let (local, local_report) = run_local();
     let dir = support::temp_dir("conformance");
     let out = dir.join("out.txt");
     let mut cluster = support::Cluster::start(
@@ -136,6 +155,11 @@ fn three_processes_one_worker_each_match_the_local_runner() {
     let text = std::fs::read_to_string(&out).expect("process 0 wrote the results");
     let got: Vec<String> = text.lines().map(str::to_string).collect();
     assert_eq!(got, local);
+    // Process 0's report gathers every process's counters and inference metrics. The local
+    // run had 3 instances per parallel step (`with_parallelism(3)`), the cluster 3 workers.
+    let report = std::fs::read_to_string(out.with_extension("report")).expect("report");
+    assert_eq!(report, report_text(&local_report));
+    assert!(report.ends_with("answered 4"), "{report}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
