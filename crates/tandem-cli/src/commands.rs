@@ -191,6 +191,9 @@ struct Plan {
     /// Inputs given more than once, merged (for a list; stdin counts as it reads).
     duplicates: usize,
     skipped_non_images: usize,
+    /// Records already in `--out` of images that are not complete (a shadow run killed
+    /// between an image's two arms): the image runs again and these are not written twice.
+    written: run::Written,
     /// The lock on `--out`, held until the run ends.
     _out_lock: Option<resume::OutLock>,
 }
@@ -235,8 +238,10 @@ impl Plan {
 }
 
 /// `keep_previous`: keep earlier results in memory even without `--html` (the A/B report
-/// covers them). Checks the output files and locks `--out` before reading it.
-fn plan(c: &Common, keep_previous: bool) -> Result<Plan, CliError> {
+/// covers them). `records_per_input`: the records an image ends as (2 in shadow mode, one
+/// per arm); an image is done when `--out` has that many of its records (distinct arms).
+/// Checks the output files and locks `--out` before reading it.
+fn plan(c: &Common, keep_previous: bool, records_per_input: usize) -> Result<Plan, CliError> {
     let stdin = c.inputs.iter().any(|i| i.to_str() == Some(inputs::STDIN));
     if stdin && c.inputs.len() > 1 {
         return Err(CliError::Argument {
@@ -277,8 +282,22 @@ fn plan(c: &Common, keep_previous: bool) -> Result<Plan, CliError> {
         }
         None => (Vec::new(), None),
     };
-    let done: std::collections::HashSet<String> =
-        previous.iter().map(|r| r.image.clone()).collect();
+    let mut arms: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for r in &previous {
+        *arms.entry(r.image.as_str()).or_default() += 1;
+    }
+    let complete = |image: &str| arms.get(image).is_some_and(|&n| n >= records_per_input);
+    let done: std::collections::HashSet<String> = previous
+        .iter()
+        .filter(|r| complete(&r.image))
+        .map(|r| r.image.clone())
+        .collect();
+    let written = run::Written::new(
+        previous
+            .iter()
+            .filter(|r| !complete(&r.image))
+            .map(|r| (r.image.clone(), r.arm.clone())),
+    );
     let keep = |previous: Vec<ImageResult>| if keep_previous { previous } else { Vec::new() };
     if stdin {
         return Ok(Plan {
@@ -287,6 +306,7 @@ fn plan(c: &Common, keep_previous: bool) -> Result<Plan, CliError> {
             resumed: 0,
             duplicates: 0,
             skipped_non_images: 0,
+            written,
             _out_lock: out_lock,
         });
     }
@@ -315,6 +335,7 @@ fn plan(c: &Common, keep_previous: bool) -> Result<Plan, CliError> {
         resumed,
         duplicates: expanded.duplicates,
         skipped_non_images: expanded.skipped_non_images.len(),
+        written,
         _out_lock: out_lock,
     })
 }
@@ -340,6 +361,7 @@ fn run_options(c: &Common, keep_results: bool) -> RunOptions {
         metrics_addr: c.metrics_addr.map(|a| c.runner.metrics_addr(a)),
         records_per_input: 1,
         runner: c.runner.clone(),
+        written: run::Written::default(),
     }
 }
 
@@ -361,12 +383,16 @@ fn finish(
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(path) = &c.html {
-        let current: std::collections::HashSet<&str> =
-            outcome.results.iter().map(|r| r.image.as_str()).collect();
+        // By image and arm: a shadow image resumed with one arm has the other from --out.
+        let current: std::collections::HashSet<(&str, Option<&str>)> = outcome
+            .results
+            .iter()
+            .map(|r| (r.image.as_str(), r.arm.as_deref()))
+            .collect();
         let mut all: Vec<ImageResult> = plan
             .previous
             .iter()
-            .filter(|r| !current.contains(r.image.as_str()))
+            .filter(|r| !current.contains(&(r.image.as_str(), r.arm.as_deref())))
             .cloned()
             .collect();
         all.extend(outcome.results.iter().cloned());
@@ -419,7 +445,7 @@ pub fn caption(args: CaptionArgs) -> Result<ExitCode, CliError> {
     check_common(c)?;
     setup_threads(c);
     let generation = generation_config(&args.blip)?;
-    let mut plan = plan(c, false)?;
+    let mut plan = plan(c, false, 1)?;
     if plan.is_empty() {
         return nothing_to_do(c, plan);
     }
@@ -480,7 +506,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode, CliError> {
     check_common(c)?;
     setup_threads(c);
     let texts = rank_texts(&args)?;
-    let mut plan = plan(c, false)?;
+    let mut plan = plan(c, false, 1)?;
     if plan.is_empty() {
         return nothing_to_do(c, plan);
     }
@@ -549,7 +575,7 @@ pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
         ),
         other => other,
     })?;
-    let mut plan = plan(c, true)?;
+    let mut plan = plan(c, true, if args.shadow { 2 } else { 1 })?;
     let blip_dir = weights::resolve(args.blip.blip_model.as_deref(), &BLIP_BASE, "--blip-model")?;
     check_max_length(&blip_dir, &generation)?;
     let challenger_blip_dir = match &args.challenger.challenger_blip_model {
@@ -571,6 +597,7 @@ pub fn ab(args: AbArgs) -> Result<ExitCode, CliError> {
     let todo = plan.stream();
     let mut opts = run_options(c, true);
     opts.records_per_input = if args.shadow { 2 } else { 1 };
+    opts.written = plan.written.clone();
     let outcome = with_backend!(c.backend, |b| {
         let blip = |dir: &PathBuf, generation: &GenerationConfig| BlipStage {
             dir: dir.clone(),

@@ -35,7 +35,7 @@ impl OutLock {
 pub struct Resumed {
     /// The lock, held for the whole run.
     pub lock: OutLock,
-    /// The results already there, first occurrence of each image.
+    /// The results already there, first occurrence of each image and arm.
     pub results: Vec<ImageResult>,
     /// Bytes of a torn last line that were cut off (0 if none).
     pub torn_bytes: u64,
@@ -107,7 +107,7 @@ pub fn open_out(path: &Path) -> Result<Resumed, CliError> {
     })
 }
 
-/// The results already in `path` (first occurrence of each image), read without locking or
+/// The results already in `path` (first occurrence of each image and arm), read without locking or
 /// mending it: what the other processes of a timely run use, so that they skip the same
 /// inputs as process 0, which holds the lock and writes the file. A missing file has none.
 /// Every process reads before the cluster starts (timely connects all processes before
@@ -144,8 +144,9 @@ fn looks_like_a_record(text: &[u8]) -> bool {
     text.starts_with(RECORD_START) || RECORD_START.starts_with(text)
 }
 
-/// The results in `file` (first occurrence of each image) and the length of its complete
-/// part: everything but a last line that is not a whole record.
+/// The results in `file` (first occurrence of each image and arm: a shadow A/B run writes
+/// two records per image) and the length of its complete part: everything but a last line
+/// that is not a whole record.
 fn read_results(
     file: &File,
     path: &Path,
@@ -174,7 +175,7 @@ fn read_results(
         }
         match serde_json::from_slice::<ImageResult>(text) {
             Ok(r) => {
-                if seen.insert(r.image.clone()) {
+                if seen.insert((r.image.clone(), r.arm.clone())) {
                     results.push(r);
                 }
             }

@@ -61,6 +61,30 @@ pub struct RunOptions {
     pub records_per_input: u64,
     /// Which runner executes the pipeline (`--runner`).
     pub runner: crate::launch::RunnerArgs,
+    /// Records `--out` already has of inputs that run again: not written a second time.
+    pub written: Written,
+}
+
+/// `(image, arm)` of records already in `--out` whose image runs again: a shadow run
+/// killed between an image's two arms wrote one of them, so the rerun runs the image and
+/// writes only the missing arm. Cheap to clone (shared).
+#[derive(Clone, Debug, Default)]
+pub struct Written(Arc<std::collections::HashSet<(String, Option<String>)>>);
+
+impl Written {
+    /// The set of `(image, arm)` pairs.
+    pub fn new(records: impl IntoIterator<Item = (String, Option<String>)>) -> Self {
+        Written(Arc::new(records.into_iter().collect()))
+    }
+
+    /// Whether `--out` already has `r`.
+    pub fn contains(&self, r: &ImageResult) -> bool {
+        self.0.contains(&(r.image.clone(), r.arm.clone()))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl Default for RunOptions {
@@ -76,6 +100,7 @@ impl Default for RunOptions {
             metrics_addr: None,
             records_per_input: 1,
             runner: crate::launch::RunnerArgs::default(),
+            written: Written::default(),
         }
     }
 }
@@ -138,6 +163,13 @@ where
     // Coders: on a timely run of several processes, every process's results reach the
     // writers on process 0.
     let (mut results, mut errors) = (results.with_coder(), errors.with_coder());
+    if !opts.written.is_empty() {
+        let written = opts.written.clone();
+        results = results
+            .filter("SkipWritten", move |r: &ImageResult| !written.contains(r))
+            .with_coder()
+            .output();
+    }
     if server.is_some() {
         let c = Arc::clone(&counters);
         results = results
@@ -145,6 +177,7 @@ where
                 c.results.fetch_add(1, Ordering::Relaxed);
                 r
             })
+            .with_coder()
             .output();
         let c = Arc::clone(&counters);
         errors = errors
@@ -152,6 +185,7 @@ where
                 c.failures.fetch_add(1, Ordering::Relaxed);
                 e
             })
+            .with_coder()
             .output();
     }
     if let Some(server) = &server {

@@ -368,6 +368,71 @@ fn shadow_mode_runs_both_arms_on_every_image_and_pairs_them() {
     assert_eq!(both.status.code(), Some(1));
 }
 
+/// A shadow run killed between an image's two arms: the rerun writes only the missing arm,
+/// runs the images that have none, skips the complete ones, and pairs all of them.
+#[test]
+fn a_resumed_shadow_run_completes_half_written_images_without_duplicating_an_arm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shadow.jsonl");
+    let mut args = strings(&["ab"]);
+    args.extend(photos());
+    args.extend(tiny_models());
+    args.extend(strings(&[
+        "--shadow",
+        "--challenger-clip-model",
+        &fixture("clip", "clip-tiny-b"),
+        "--quiet",
+        "--no-progress",
+        "--out",
+        &out.display().to_string(),
+    ]));
+    let first = run(&args, dir.path());
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let full = std::fs::read_to_string(&out).unwrap();
+    let photos = photos();
+    // Keep what a run killed part-way could have written: photo 0's champion only, nothing
+    // of photo 1, photos 2 and 3 whole.
+    let kept: Vec<&str> = full
+        .lines()
+        .filter(|l| {
+            let r: serde_json::Value = serde_json::from_str(l).unwrap();
+            let image = r["image"].as_str().unwrap();
+            !(image == photos[1] || (image == photos[0] && r["arm"] == "challenger"))
+        })
+        .collect();
+    assert_eq!(kept.len(), 5);
+    std::fs::write(&out, kept.join("\n") + "\n").unwrap();
+
+    let rerun = run(&args, dir.path());
+    let stderr = text(&rerun.stderr);
+    assert_eq!(rerun.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("done: 3 results (2 per image), failed: 0, skipped (already in --out): 2,"),
+        "photo 0's challenger and photo 1's two arms: {stderr}"
+    );
+    let records = jsonl(&out);
+    let mut pairs: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["image"].as_str().unwrap().to_string(),
+                r["arm"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    let mut want: Vec<(String, String)> = photos
+        .iter()
+        .flat_map(|p| ["challenger", "champion"].map(|a| (p.clone(), a.to_string())))
+        .collect();
+    want.sort();
+    assert_eq!(pairs, want, "every image and arm exactly once");
+    // The report pairs the earlier run's records with this run's.
+    let stdout = text(&rerun.stdout);
+    assert!(stdout.contains("(paired t, 3 dof)"), "{stdout}");
+    assert!(stdout.contains(" of 4 images ("), "{stdout}");
+}
+
 #[test]
 fn a_challenger_with_another_blip_runs_its_own_cascade_in_a_split_test() {
     let dir = tempfile::tempdir().unwrap();
