@@ -131,6 +131,10 @@ impl ImageSearch {
         for (k, c) in cands.iter().enumerate() {
             let just_finished = c.ends && k < nb;
             let mut s = c.score / denom;
+            // The next two penalties mirror transformers but never apply here: a search whose
+            // list is full under `early_stopping = true`, or that can no longer improve, is
+            // `done` (the stopping rules below) and never advanced again. So mutating them
+            // (`-=`, `*=`) is equivalent; they stay so that the step reads as the reference.
             if all_full && cfg.early_stopping == EarlyStopping::WhenFull {
                 s += NEG;
             }
@@ -261,7 +265,85 @@ pub(crate) fn run<B: Backend>(
 
 #[cfg(test)]
 mod tests {
-    use super::top_indices;
+    use super::*;
+
+    const EOS: u32 = 0;
+
+    /// A search mid-way: running beams `(tokens, score)` on rows 0, 1, ... and an empty
+    /// finished list (the placeholders `run` starts with).
+    fn search(running: &[(&[u32], f32)], prompt: &[u32]) -> ImageSearch {
+        ImageSearch {
+            image: 0,
+            running: running
+                .iter()
+                .enumerate()
+                .map(|(row, (tokens, score))| Beam {
+                    tokens: tokens.to_vec(),
+                    score: *score,
+                    row,
+                })
+                .collect(),
+            finished: (0..running.len())
+                .map(|_| Hypothesis {
+                    tokens: prompt.to_vec(),
+                    score: NEG,
+                    finished: false,
+                })
+                .collect(),
+            improvable: true,
+            done: false,
+        }
+    }
+
+    fn tokens_of_running(s: &ImageSearch) -> Vec<Vec<u32>> {
+        s.running.iter().map(|b| b.tokens.clone()).collect()
+    }
+
+    fn close(a: f32, b: f32) -> bool {
+        // Sums of two or three f32 log-probabilities: a few ulps of numbers below 5.
+        (a - b).abs() < 1e-5
+    }
+
+    /// transformers keeps the `2·num_beams` best continuations, so when every beam's best
+    /// continuation is `[SEP]` (3 finished), the next 3 beams are still the 3 best that did
+    /// not end, not an ended one.
+    #[test]
+    fn a_step_keeps_two_num_beams_candidates() {
+        let cfg = GenerationConfig {
+            num_beams: 3,
+            num_return_sequences: 3,
+            max_length: 10,
+            ..GenerationConfig::default()
+        };
+        // Rows already normalised: P([SEP]) = 0.7, P(1) = P(2) = P(3) = 0.1.
+        let row = vec![0.7f32.ln(), 0.1f32.ln(), 0.1f32.ln(), 0.1f32.ln()];
+        let mut s = search(&[(&[5, 1], -1.0), (&[5, 2], -1.5), (&[5, 3], -2.0)], &[5]);
+        s.advance(|_| row.clone(), &cfg, 2, 1, 10, EOS);
+        assert_eq!(
+            tokens_of_running(&s),
+            vec![vec![5, 1, 1], vec![5, 1, 2], vec![5, 1, 3]]
+        );
+        let step = 0.1f32.ln();
+        assert!(s.running.iter().all(|b| close(b.score, -1.0 + step)));
+        // The three ended beams are the finished list, scored logp / generated length (2).
+        let got: Vec<(Vec<u32>, f32, bool)> = s
+            .finished
+            .iter()
+            .map(|h| (h.tokens.clone(), h.score, h.finished))
+            .collect();
+        let eos = 0.7f32.ln();
+        for (i, (tokens, score)) in [
+            (vec![5, 1, 0], (-1.0 + eos) / 2.0),
+            (vec![5, 2, 0], (-1.5 + eos) / 2.0),
+            (vec![5, 3, 0], (-2.0 + eos) / 2.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(got[i].0, tokens, "{got:?}");
+            assert!(close(got[i].1, score) && got[i].2, "{got:?}");
+        }
+    }
 
     #[test]
     fn top_indices_orders_best_first_with_lower_index_on_ties() {
