@@ -15,6 +15,7 @@ pub fn repetition_penalty(scores: &mut [f32], tokens: &[u32], penalty: f32) {
         let i = t as usize;
         if i < scores.len() && seen.insert(t) {
             let s = scores[i];
+            // `s <= 0.0` would be equivalent: a zero score (either sign) stays zero both ways.
             scores[i] = if s < 0.0 { s * penalty } else { s / penalty };
         }
     }
@@ -24,6 +25,8 @@ pub fn repetition_penalty(scores: &mut [f32], tokens: &[u32], penalty: f32) {
 /// present in `tokens` (the whole sequence, decoder prompt included, as `input_ids` is in
 /// transformers). `n == 0` disables; `n == 1` bans every token already used.
 pub fn no_repeat_ngram(scores: &mut [f32], tokens: &[u32], n: usize) {
+    // Returning also when `tokens.len() + 1 == n` (`<=`, or `len * 1 < n`) is equivalent:
+    // the loop below then finds no window of `n` tokens in `n - 1` and bans nothing.
     if n == 0 || tokens.len() + 1 < n {
         return;
     }
@@ -73,6 +76,8 @@ pub fn top_p(scores: &mut [f32], p: f32) {
         return;
     }
     // Tokens at -inf have probability 0 and are removed already: only the finite ones matter.
+    // Keeping them too (`>=`) is equivalent: they weigh exp(-inf) = 0, sort first and are set
+    // to -inf again; the best finite token stays the last one.
     let mut idx: Vec<usize> = (0..scores.len())
         .filter(|&i| scores[i] > f32::NEG_INFINITY)
         .collect();
