@@ -125,9 +125,16 @@ pub fn sample(scores: &[f32], rng: &mut SequenceRng) -> u32 {
     if !max.is_finite() {
         return argmax(scores);
     }
+    inverse_transform(scores, max, rng.uniform())
+}
+
+/// The token whose interval `[cum_{i-1}, cum_i)` of the cumulative weights
+/// `exp(score - max)` holds `u · total`, for `u` in `[0, 1)`: token `i` is drawn with
+/// probability `weight_i / total` exactly.
+fn inverse_transform(scores: &[f32], max: f32, u: f64) -> u32 {
     let weights: Vec<f64> = scores.iter().map(|&s| f64::from(s - max).exp()).collect();
     let total: f64 = weights.iter().sum();
-    let target = rng.uniform() * total;
+    let target = u * total;
     let mut cum = 0.0;
     let mut last_nonzero = 0;
     for (i, &w) in weights.iter().enumerate() {
@@ -340,6 +347,20 @@ mod tests {
         }
         // All removed: the argmax fallback (first index).
         assert_eq!(sample(&[f32::NEG_INFINITY; 3], &mut rng), 0);
+    }
+
+    /// Token `i` owns `[cum_{i-1}, cum_i)`: a draw on a boundary belongs to the next token.
+    #[test]
+    fn inverse_transform_intervals_are_half_open() {
+        // Four equal scores: weights exactly 1 (total 4), token i owns [i, i + 1) of u·total.
+        let scores = [0.5f32; 4];
+        let at = |u: f64| inverse_transform(&scores, 0.5, u);
+        assert_eq!(at(0.0), 0);
+        assert_eq!(at(0.2499), 0);
+        assert_eq!(at(0.25), 1, "u·total = 1 is the start of token 1");
+        assert_eq!(at(0.5), 2, "u·total = 2 is the start of token 2");
+        assert_eq!(at(0.75), 3);
+        assert_eq!(at(1.0 - f64::EPSILON / 2.0), 3);
     }
 
     #[test]
