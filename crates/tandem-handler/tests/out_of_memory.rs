@@ -12,10 +12,12 @@ use tandem_handler::{
     BatchConfig, Completed, HandlerError, InferenceEngine, ManualClock, ModelHandler, RetryPolicy,
 };
 
-/// Fits `fits` elements per call; element `huge` does not fit even alone.
+/// Fits `fits` elements per call; element `huge` does not fit even alone; element `poison`
+/// fails any call with an ordinary (not out-of-memory) error.
 struct MemoryBound {
     fits: usize,
     huge: Option<i32>,
+    poison: Option<i32>,
     calls: Mutex<Vec<usize>>,
 }
 
@@ -40,6 +42,9 @@ impl ModelHandler for MemoryBound {
         let bytes = 1000 * batch.len() as u64;
         if batch.len() > self.fits || batch.iter().any(|&&x| Some(x) == self.huge) {
             return Err(HandlerError::out_of_memory(Some(bytes), &Alloc(bytes)));
+        }
+        if batch.iter().any(|&&x| Some(x) == self.poison) {
+            return Err(HandlerError::inference("poisoned element"));
         }
         Ok(batch.iter().map(|&&x| x * 10).collect())
     }
@@ -71,6 +76,7 @@ fn a_batch_that_runs_out_of_memory_is_split_served_and_later_batches_are_capped(
     let handler = Arc::new(MemoryBound {
         fits: 5,
         huge: None,
+        poison: None,
         calls: Mutex::new(Vec::new()),
     });
     let mut engine = engine(&handler, &clock);
@@ -110,6 +116,7 @@ fn an_element_that_runs_out_of_memory_alone_is_dead_lettered_with_the_cause() {
     let handler = Arc::new(MemoryBound {
         fits: 16,
         huge: Some(5),
+        poison: None,
         calls: Mutex::new(Vec::new()),
     });
     let mut engine = engine(&handler, &clock);
@@ -133,4 +140,43 @@ fn an_element_that_runs_out_of_memory_alone_is_dead_lettered_with_the_cause() {
         }
         other => panic!("expected OutOfMemory, got {other:?}"),
     }
+}
+
+/// Only an out-of-memory failure counts as one and caps later batches: a batch failing for
+/// another reason is retried and bisected, but leaves the bucket's batch size alone.
+#[test]
+fn an_ordinary_failure_is_not_counted_as_out_of_memory() {
+    let clock = ManualClock::new();
+    let handler = Arc::new(MemoryBound {
+        fits: 16,
+        huge: None,
+        poison: Some(3),
+        calls: Mutex::new(Vec::new()),
+    });
+    let mut engine = engine(&handler, &clock);
+    let mut out = Completed::default();
+    for x in 0..8 {
+        out.extend(engine.push(x));
+    }
+    out.extend(engine.flush());
+    assert_eq!(
+        calls(&handler),
+        vec![8, 8, 8, 8, 4, 2, 2, 1, 1, 4],
+        "three retries, then bisection down to the poisoned element"
+    );
+    assert_eq!(out.results.len(), 7);
+    assert_eq!(out.dead_letters.len(), 1);
+    assert_eq!(out.dead_letters[0].example, 3);
+    let report = engine.metrics().report();
+    assert_eq!(report.step_total("oom", |s| s.out_of_memory_batches), 0);
+    assert!(report.step_total("oom", |s| s.failed_batches) >= 4);
+
+    // Later batches are still formed at max_batch_size.
+    let mut out = Completed::default();
+    for x in 8..24 {
+        out.extend(engine.push(x));
+    }
+    out.extend(engine.flush());
+    assert_eq!(calls(&handler), vec![16]);
+    assert_eq!(out.results.len(), 16);
 }

@@ -131,6 +131,10 @@ impl ImageSearch {
         for (k, c) in cands.iter().enumerate() {
             let just_finished = c.ends && k < nb;
             let mut s = c.score / denom;
+            // The next two penalties mirror transformers but never apply here: a search whose
+            // list is full under `early_stopping = true`, or that can no longer improve, is
+            // `done` (the stopping rules below) and never advanced again. So mutating them
+            // (`-=`, `*=`) is equivalent; they stay so that the step reads as the reference.
             if all_full && cfg.early_stopping == EarlyStopping::WhenFull {
                 s += NEG;
             }
@@ -157,6 +161,8 @@ impl ImageSearch {
 
         // Stopping rules, at the new length.
         let new_len = cur_len + 1;
+        // `length_penalty > 0.0` as in transformers; `>= 0.0` would be equivalent, since a zero
+        // penalty makes every denominator `len^0 = 1` whatever `best_len` is.
         let best_len = if cfg.early_stopping == EarlyStopping::Never && cfg.length_penalty > 0.0 {
             max_len - prompt_len
         } else {
@@ -261,7 +267,185 @@ pub(crate) fn run<B: Backend>(
 
 #[cfg(test)]
 mod tests {
-    use super::top_indices;
+    use super::*;
+
+    const EOS: u32 = 0;
+
+    /// A search mid-way: running beams `(tokens, score)` on rows 0, 1, ... and an empty
+    /// finished list (the placeholders `run` starts with).
+    fn search(running: &[(&[u32], f32)], prompt: &[u32]) -> ImageSearch {
+        ImageSearch {
+            image: 0,
+            running: running
+                .iter()
+                .enumerate()
+                .map(|(row, (tokens, score))| Beam {
+                    tokens: tokens.to_vec(),
+                    score: *score,
+                    row,
+                })
+                .collect(),
+            finished: (0..running.len())
+                .map(|_| Hypothesis {
+                    tokens: prompt.to_vec(),
+                    score: NEG,
+                    finished: false,
+                })
+                .collect(),
+            improvable: true,
+            done: false,
+        }
+    }
+
+    fn tokens_of_running(s: &ImageSearch) -> Vec<Vec<u32>> {
+        s.running.iter().map(|b| b.tokens.clone()).collect()
+    }
+
+    fn close(a: f32, b: f32) -> bool {
+        // Sums of two or three f32 log-probabilities: a few ulps of numbers below 5.
+        (a - b).abs() < 1e-5
+    }
+
+    /// A search with a full finished list (scores `finished`) and running beams, one step
+    /// on, where `[SEP]` is too unlikely to finish anything: rows `[-20, 0, 0]`.
+    fn step_without_finishing(
+        cfg: &GenerationConfig,
+        running: &[(&[u32], f32)],
+        finished: &[f32],
+        prompt_len: usize,
+    ) -> ImageSearch {
+        let prompt = &running[0].0[..prompt_len];
+        let mut s = search(running, prompt);
+        for (h, &score) in s.finished.iter_mut().zip(finished) {
+            h.score = score;
+            h.finished = true;
+        }
+        let cur_len = running[0].0.len();
+        s.advance(|_| vec![-20.0, 0.0, 0.0], cfg, cur_len, prompt_len, 10, EOS);
+        assert!(s.finished.iter().all(|h| h.finished));
+        s
+    }
+
+    /// `_check_early_stop_heuristic`: the search stops once the best running beam, scored at
+    /// the new length, does not beat the worst finished score strictly; a tie stops it.
+    #[test]
+    fn a_tie_with_the_worst_finished_hypothesis_stops_the_search() {
+        let cfg = GenerationConfig {
+            num_beams: 2,
+            ..GenerationConfig::default()
+        };
+        // The best continuation is token 1 of beam 0: score -1 + lp, scored at length 2.
+        let lp = logits::log_softmax(&[-20.0, 0.0, 0.0])[1];
+        let tie = (-1.0 + lp) / penalty_denominator(2, 1.0);
+        let s = step_without_finishing(&cfg, &[(&[5, 1], -1.0), (&[5, 2], -3.0)], &[tie, tie], 1);
+        assert_eq!(tokens_of_running(&s), vec![vec![5, 1, 1], vec![5, 1, 2]]);
+        assert!(s.done && !s.improvable);
+        // A finished score just below the best running one keeps the search going.
+        let below = tie - 1e-3;
+        let s = step_without_finishing(&cfg, &[(&[5, 1], -1.0), (&[5, 2], -3.0)], &[tie, below], 1);
+        assert!(!s.done && s.improvable);
+    }
+
+    /// With `early_stopping = "never"` and a positive length penalty the best running beam is
+    /// scored at `max_length - prompt_len` generated tokens (here 10 - 2 = 8), not at its
+    /// current length.
+    #[test]
+    fn never_scores_the_best_beam_at_max_length() {
+        let cfg = GenerationConfig {
+            num_beams: 2,
+            early_stopping: EarlyStopping::Never,
+            ..GenerationConfig::default()
+        };
+        let lp = logits::log_softmax(&[-20.0, 0.0, 0.0])[1];
+        // Best running score after the step: -4 (≈ -3.307 + ln 1/2), so -0.5 at length 8.
+        let running: [(&[u32], f32); 2] = [(&[5, 6, 1], -4.0 - lp), (&[5, 6, 2], -9.0)];
+        let s = step_without_finishing(&cfg, &running, &[-0.3, -0.45], 2);
+        assert!((s.running[0].score + 4.0).abs() < 1e-5);
+        assert!(s.done, "-0.5 does not beat -0.45");
+        let s = step_without_finishing(&cfg, &running, &[-0.3, -0.55], 2);
+        assert!(!s.done, "-0.5 beats -0.55");
+        // At the current length (2 generated tokens) -2 beats neither.
+        let heuristic = GenerationConfig {
+            early_stopping: EarlyStopping::Heuristic,
+            ..cfg
+        };
+        let s = step_without_finishing(&heuristic, &running, &[-0.3, -0.55], 2);
+        assert!(s.done);
+    }
+
+    /// `early_stopping = true` stops as soon as `num_beams` hypotheses are finished, even
+    /// when the running beams could still beat them; the default heuristic goes on.
+    #[test]
+    fn when_full_stops_once_the_list_is_full() {
+        let when_full = GenerationConfig {
+            num_beams: 2,
+            early_stopping: EarlyStopping::WhenFull,
+            ..GenerationConfig::default()
+        };
+        // P([SEP]) = 0.5, P(1) = 0.3, P(2) = 0.2: beam 0 ends; one old hypothesis (-5).
+        let row = vec![0.5f32.ln(), 0.3f32.ln(), 0.2f32.ln()];
+        for (cfg, done) in [
+            (when_full.clone(), true),
+            (
+                GenerationConfig {
+                    early_stopping: EarlyStopping::Heuristic,
+                    ..when_full
+                },
+                false,
+            ),
+        ] {
+            let mut s = search(&[(&[5, 1], -1.0), (&[5, 2], -3.0)], &[5]);
+            s.finished[1].score = -5.0;
+            s.finished[1].finished = true;
+            s.advance(|_| row.clone(), &cfg, 2, 1, 10, EOS);
+            let finished: Vec<Vec<u32>> = s.finished.iter().map(|h| h.tokens.clone()).collect();
+            assert_eq!(finished, vec![vec![5, 1, 0], vec![5]]);
+            assert!(s.finished.iter().all(|h| h.finished));
+            assert!(s.improvable, "-2.204 / 2 beats -5");
+            assert_eq!(s.done, done, "{:?}", cfg.early_stopping);
+        }
+    }
+
+    /// transformers keeps the `2·num_beams` best continuations, so when every beam's best
+    /// continuation is `[SEP]` (3 finished), the next 3 beams are still the 3 best that did
+    /// not end, not an ended one.
+    #[test]
+    fn a_step_keeps_two_num_beams_candidates() {
+        let cfg = GenerationConfig {
+            num_beams: 3,
+            num_return_sequences: 3,
+            max_length: 10,
+            ..GenerationConfig::default()
+        };
+        // Rows already normalised: P([SEP]) = 0.7, P(1) = P(2) = P(3) = 0.1.
+        let row = vec![0.7f32.ln(), 0.1f32.ln(), 0.1f32.ln(), 0.1f32.ln()];
+        let mut s = search(&[(&[5, 1], -1.0), (&[5, 2], -1.5), (&[5, 3], -2.0)], &[5]);
+        s.advance(|_| row.clone(), &cfg, 2, 1, 10, EOS);
+        assert_eq!(
+            tokens_of_running(&s),
+            vec![vec![5, 1, 1], vec![5, 1, 2], vec![5, 1, 3]]
+        );
+        let step = 0.1f32.ln();
+        assert!(s.running.iter().all(|b| close(b.score, -1.0 + step)));
+        // The three ended beams are the finished list, scored logp / generated length (2).
+        let got: Vec<(Vec<u32>, f32, bool)> = s
+            .finished
+            .iter()
+            .map(|h| (h.tokens.clone(), h.score, h.finished))
+            .collect();
+        let eos = 0.7f32.ln();
+        for (i, (tokens, score)) in [
+            (vec![5, 1, 0], (-1.0 + eos) / 2.0),
+            (vec![5, 2, 0], (-1.5 + eos) / 2.0),
+            (vec![5, 3, 0], (-2.0 + eos) / 2.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(got[i].0, tokens, "{got:?}");
+            assert!(close(got[i].1, score) && got[i].2, "{got:?}");
+        }
+    }
 
     #[test]
     fn top_indices_orders_best_first_with_lower_index_on_ties() {

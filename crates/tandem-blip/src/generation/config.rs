@@ -208,4 +208,87 @@ mod tests {
             assert!(err.contains(field), "{json}: {err}");
         }
     }
+
+    /// Every rule of `validate` rejects just past its boundary and accepts on it, so a rule
+    /// that is dropped, inverted or moved by one is seen.
+    #[test]
+    fn each_rule_rejects_past_its_boundary_and_accepts_on_it() {
+        for (json, field) in [
+            (r#"{"num_beams": 0}"#, "num_beams"),
+            (r#"{"num_return_sequences": 0}"#, "num_return_sequences"),
+            (r#"{"num_beams": 2, "do_sample": true}"#, "do_sample"),
+            (r#"{"num_return_sequences": 2}"#, "num_return_sequences"),
+            (r#"{"temperature": 0}"#, "temperature"),
+            (r#"{"top_p": 1.5}"#, "top_p"),
+            (r#"{"repetition_penalty": 0}"#, "repetition_penalty"),
+            (r#"{"repetition_penalty": -1}"#, "repetition_penalty"),
+            (r#"{"max_new_tokens": 0}"#, "max_length"),
+            (r#"{"max_length": 1}"#, "max_length"),
+        ] {
+            let err = GenerationConfig::from_json(json).unwrap_err().to_string();
+            assert!(err.contains(field), "{json}: {err}");
+        }
+        for json in [
+            r#"{"do_sample": true, "num_return_sequences": 3}"#,
+            r#"{"num_beams": 3, "num_return_sequences": 3}"#,
+            r#"{"num_beams": 2, "num_return_sequences": 1}"#,
+            r#"{"top_p": 1.0, "temperature": 0.01, "repetition_penalty": 0.5}"#,
+            r#"{"max_length": 2}"#,
+            r#"{"max_length": 1, "max_new_tokens": 1}"#,
+            r#"{"length_penalty": -2.0}"#,
+        ] {
+            assert!(
+                GenerationConfig::from_json(json).is_ok(),
+                "{json} must be valid"
+            );
+        }
+    }
+
+    /// Non-finite values cannot come from JSON, but a config built in code is validated too.
+    #[test]
+    fn non_finite_settings_are_rejected() {
+        let base = GenerationConfig::default();
+        for (cfg, field) in [
+            (
+                GenerationConfig {
+                    temperature: f32::INFINITY,
+                    ..base.clone()
+                },
+                "temperature",
+            ),
+            (
+                GenerationConfig {
+                    repetition_penalty: f32::INFINITY,
+                    ..base.clone()
+                },
+                "repetition_penalty",
+            ),
+            (
+                GenerationConfig {
+                    length_penalty: f32::NAN,
+                    ..base.clone()
+                },
+                "length_penalty",
+            ),
+        ] {
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+        assert!(base.validate().is_ok());
+    }
+
+    #[test]
+    fn max_new_tokens_counts_from_the_end_of_the_prompt() {
+        let cfg = GenerationConfig {
+            max_length: 7,
+            ..GenerationConfig::default()
+        };
+        assert_eq!(cfg.effective_max_length(3), 7);
+        let cfg = GenerationConfig {
+            max_new_tokens: Some(5),
+            ..cfg
+        };
+        assert_eq!(cfg.effective_max_length(3), 8);
+        assert_eq!(cfg.effective_max_length(1), 6);
+    }
 }

@@ -15,6 +15,7 @@ pub fn repetition_penalty(scores: &mut [f32], tokens: &[u32], penalty: f32) {
         let i = t as usize;
         if i < scores.len() && seen.insert(t) {
             let s = scores[i];
+            // `s <= 0.0` would be equivalent: a zero score (either sign) stays zero both ways.
             scores[i] = if s < 0.0 { s * penalty } else { s / penalty };
         }
     }
@@ -24,6 +25,8 @@ pub fn repetition_penalty(scores: &mut [f32], tokens: &[u32], penalty: f32) {
 /// present in `tokens` (the whole sequence, decoder prompt included, as `input_ids` is in
 /// transformers). `n == 0` disables; `n == 1` bans every token already used.
 pub fn no_repeat_ngram(scores: &mut [f32], tokens: &[u32], n: usize) {
+    // Returning also when `tokens.len() + 1 == n` (`<=`, or `len * 1 < n`) is equivalent:
+    // the loop below then finds no window of `n` tokens in `n - 1` and bans nothing.
     if n == 0 || tokens.len() + 1 < n {
         return;
     }
@@ -73,6 +76,8 @@ pub fn top_p(scores: &mut [f32], p: f32) {
         return;
     }
     // Tokens at -inf have probability 0 and are removed already: only the finite ones matter.
+    // Keeping them too (`>=`) is equivalent: they weigh exp(-inf) = 0, sort first and are set
+    // to -inf again; the best finite token stays the last one.
     let mut idx: Vec<usize> = (0..scores.len())
         .filter(|&i| scores[i] > f32::NEG_INFINITY)
         .collect();
@@ -120,9 +125,16 @@ pub fn sample(scores: &[f32], rng: &mut SequenceRng) -> u32 {
     if !max.is_finite() {
         return argmax(scores);
     }
+    inverse_transform(scores, max, rng.uniform())
+}
+
+/// The token whose interval `[cum_{i-1}, cum_i)` of the cumulative weights
+/// `exp(score - max)` holds `u · total`, for `u` in `[0, 1)`: token `i` is drawn with
+/// probability `weight_i / total` exactly.
+fn inverse_transform(scores: &[f32], max: f32, u: f64) -> u32 {
     let weights: Vec<f64> = scores.iter().map(|&s| f64::from(s - max).exp()).collect();
     let total: f64 = weights.iter().sum();
-    let target = rng.uniform() * total;
+    let target = u * total;
     let mut cum = 0.0;
     let mut last_nonzero = 0;
     for (i, &w) in weights.iter().enumerate() {
@@ -205,6 +217,150 @@ mod tests {
         no_repeat_ngram(&mut s, &[5, 6], 4);
         no_repeat_ngram(&mut s, &[5, 5, 5], 0);
         assert!(s.iter().all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn tokens_outside_the_row_are_ignored_and_each_token_is_penalised_once() {
+        let mut s = vec![2.0, -2.0];
+        repetition_penalty(&mut s, &[2, 7, 1, 1, 1], 2.0);
+        assert_eq!(s, vec![2.0, -4.0]);
+        let mut s = vec![2.0, -2.0];
+        repetition_penalty(&mut s, &[0, 1], 1.0);
+        assert_eq!(s, vec![2.0, -2.0]);
+    }
+
+    #[test]
+    fn no_repeat_ngram_sees_an_ngram_spanning_the_whole_sequence() {
+        // tokens 5 5 5 with n = 3: the only 3-gram is the whole sequence, (5, 5) → 5.
+        let mut s = vec![0.0f32; 8];
+        no_repeat_ngram(&mut s, &[5, 5, 5], 3);
+        let banned: Vec<usize> = (0..8).filter(|&i| s[i] == f32::NEG_INFINITY).collect();
+        assert_eq!(banned, vec![5]);
+    }
+
+    #[test]
+    fn min_length_bans_eos_only_below_the_minimum() {
+        let mut s = vec![0.5f32; 4];
+        min_length(&mut s, 3, 3, 2);
+        assert_eq!(s, vec![0.5; 4], "length 3 reaches min_length 3");
+        min_length(&mut s, 2, 3, 2);
+        assert_eq!(s, vec![0.5, 0.5, f32::NEG_INFINITY, 0.5]);
+        // An eos outside the row is ignored.
+        let mut s = vec![0.5f32; 2];
+        min_length(&mut s, 0, 3, 9);
+        assert_eq!(s, vec![0.5; 2]);
+    }
+
+    #[test]
+    fn temperature_divides_the_scores() {
+        let mut s = vec![2.0f32, -1.0, 0.0];
+        temperature(&mut s, 0.5);
+        assert_eq!(s, vec![4.0, -2.0, 0.0]);
+        temperature(&mut s, 4.0);
+        assert_eq!(s, vec![1.0, -0.5, 0.0]);
+        temperature(&mut s, 1.0);
+        assert_eq!(s, vec![1.0, -0.5, 0.0]);
+    }
+
+    #[test]
+    fn top_k_of_zero_or_at_least_the_row_keeps_everything() {
+        for k in [0, 3, 4, 10] {
+            let mut s = vec![1.0f32, 3.0, 2.0];
+            top_k(&mut s, k);
+            assert_eq!(s, vec![1.0, 3.0, 2.0], "k = {k}");
+        }
+        let mut s = vec![1.0f32, 3.0, 2.0];
+        top_k(&mut s, 1);
+        assert_eq!(s, vec![f32::NEG_INFINITY, 3.0, f32::NEG_INFINITY]);
+    }
+
+    #[test]
+    fn top_p_uses_normalised_probabilities_of_any_magnitude() {
+        // Four equal tokens (0.25 each): p = 0.6 removes only the first in ascending order
+        // (cumulative 0.25 ≤ 0.4; 0.5 > 0.4). Stable sort: ties keep index order.
+        let mut s = vec![0.0f32; 4];
+        top_p(&mut s, 0.6);
+        assert_eq!(s, vec![f32::NEG_INFINITY, 0.0, 0.0, 0.0]);
+        // Shifting every logit by a constant changes nothing, even where exp(logit) overflows.
+        for shift in [0.0f32, 100.0, -100.0] {
+            let mut s: Vec<f32> = [3.0f32, 2.0, 1.0, 0.0].iter().map(|v| v + shift).collect();
+            top_p(&mut s, 0.8);
+            let kept: Vec<bool> = s.iter().map(|v| v.is_finite()).collect();
+            assert_eq!(kept, vec![true, true, false, false], "shift {shift}");
+        }
+    }
+
+    #[test]
+    fn top_p_always_keeps_the_most_likely_token() {
+        // 1 - p rounds to 1.0 in f32, so the cumulative probability of every token, the best
+        // included, is ≤ 1 - p; the best must stay anyway.
+        let mut s = vec![0.0f32, 0.0];
+        top_p(&mut s, 1e-9);
+        assert_eq!(s, vec![f32::NEG_INFINITY, 0.0]);
+        let mut s = vec![1.0f32, 4.0, f32::NEG_INFINITY, 2.0];
+        top_p(&mut s, 1e-9);
+        assert_eq!(
+            s,
+            vec![f32::NEG_INFINITY, 4.0, f32::NEG_INFINITY, f32::NEG_INFINITY]
+        );
+    }
+
+    #[test]
+    fn log_softmax_gives_log_probabilities_at_any_offset() {
+        // softmax([0, ln 3]) = [1/4, 3/4]. Tolerance 1e-5: shift + ln 3 is rounded to f32
+        // (half an ulp of 51 is 1.9e-6) and the result takes two more f32 roundings.
+        for shift in [0.0f32, 50.0, -50.0] {
+            let lp = log_softmax(&[shift, shift + 3.0f32.ln()]);
+            assert_eq!(lp.len(), 2);
+            assert!((lp[0] - 0.25f32.ln()).abs() < 1e-5, "shift {shift}: {lp:?}");
+            assert!((lp[1] - 0.75f32.ln()).abs() < 1e-5, "shift {shift}: {lp:?}");
+        }
+    }
+
+    #[test]
+    fn argmax_takes_the_first_best_and_skips_nan() {
+        assert_eq!(argmax(&[1.0, 3.0, 3.0, -2.0]), 1);
+        assert_eq!(argmax(&[f32::NAN, -1.0, 2.0, f32::NAN]), 2);
+        assert_eq!(argmax(&[-5.0, -1.0]), 1);
+    }
+
+    #[test]
+    fn sampling_is_shift_invariant_and_never_draws_a_removed_token() {
+        // Scores offset by c: softmax is unchanged, so token 1 still has probability 3/4, also
+        // where exp(score) alone would overflow f64.
+        for c in [10.0f32, 800.0] {
+            let mut rng = SequenceRng::new(3, "shift", 0);
+            let scores = vec![c, c + (3.0f32).ln(), f32::NEG_INFINITY];
+            let mut counts = [0usize; 3];
+            for _ in 0..4000 {
+                counts[sample(&scores, &mut rng) as usize] += 1;
+            }
+            assert_eq!(counts[2], 0, "c = {c}");
+            let frac = counts[1] as f64 / 4000.0;
+            assert!((frac - 0.75).abs() < 0.04, "c = {c}: {counts:?}");
+        }
+        // A NaN score makes the total NaN: the draw falls back to the last token with weight,
+        // never to a removed (-inf) one.
+        let mut rng = SequenceRng::new(3, "nan", 0);
+        for _ in 0..8 {
+            assert_eq!(sample(&[1.0, f32::NAN, f32::NEG_INFINITY], &mut rng), 0);
+        }
+        // All removed: the argmax fallback (first index).
+        assert_eq!(sample(&[f32::NEG_INFINITY; 3], &mut rng), 0);
+    }
+
+    /// Token `i` owns `[cum_{i-1}, cum_i)`: a draw on a boundary belongs to the next token.
+    #[test]
+    fn inverse_transform_intervals_are_half_open() {
+        // Four equal scores: weights exactly 1 (total 4), token i owns [i, i + 1) of u·total.
+        let scores = [0.5f32; 4];
+        let at = |u: f64| inverse_transform(&scores, 0.5, u);
+        assert_eq!(at(0.0), 0);
+        assert_eq!(at(0.2499), 0);
+        assert_eq!(at(0.25), 1, "u·total = 1 is the start of token 1");
+        assert_eq!(at(0.5), 2, "u·total = 2 is the start of token 2");
+        assert_eq!(at(0.75), 3);
+        assert_eq!(at(1.0 - f64::EPSILON / 2.0), 3);
     }
 
     #[test]
