@@ -296,11 +296,9 @@ fn the_metrics_endpoint_is_scraped_during_a_streaming_run() {
     );
 }
 
-#[test]
-fn shadow_mode_runs_both_arms_on_every_image_and_pairs_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("shadow.jsonl");
-    let html = dir.path().join("shadow.html");
+/// `tandem ab --shadow` on the photos with the tiny models, the challenger ranking with
+/// `clip-tiny-b`, results to `out`.
+fn shadow_args(out: &Path) -> Vec<String> {
     let mut args = strings(&["ab"]);
     args.extend(photos());
     args.extend(tiny_models());
@@ -308,12 +306,23 @@ fn shadow_mode_runs_both_arms_on_every_image_and_pairs_them() {
         "--shadow",
         "--challenger-clip-model",
         &fixture("clip", "clip-tiny-b"),
-        "--challenger-decoding",
-        "beam",
         "--quiet",
         "--no-progress",
         "--out",
         &out.display().to_string(),
+    ]));
+    args
+}
+
+#[test]
+fn shadow_mode_runs_both_arms_on_every_image_and_pairs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shadow.jsonl");
+    let html = dir.path().join("shadow.html");
+    let mut args = shadow_args(&out);
+    args.extend(strings(&[
+        "--challenger-decoding",
+        "beam",
         "--html",
         &html.display().to_string(),
     ]));
@@ -374,18 +383,7 @@ fn shadow_mode_runs_both_arms_on_every_image_and_pairs_them() {
 fn a_resumed_shadow_run_completes_half_written_images_without_duplicating_an_arm() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("shadow.jsonl");
-    let mut args = strings(&["ab"]);
-    args.extend(photos());
-    args.extend(tiny_models());
-    args.extend(strings(&[
-        "--shadow",
-        "--challenger-clip-model",
-        &fixture("clip", "clip-tiny-b"),
-        "--quiet",
-        "--no-progress",
-        "--out",
-        &out.display().to_string(),
-    ]));
+    let args = shadow_args(&out);
     let first = run(&args, dir.path());
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     let full = std::fs::read_to_string(&out).unwrap();

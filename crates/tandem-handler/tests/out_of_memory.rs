@@ -66,6 +66,22 @@ fn engine(handler: &Arc<MemoryBound>, clock: &ManualClock) -> InferenceEngine<Me
     InferenceEngine::new(handler.clone(), (), options("oom", clock)).expect("valid config")
 }
 
+/// Pushes `xs` and, with `flush`, flushes what is left; returns everything completed.
+fn push_all(
+    engine: &mut InferenceEngine<MemoryBound>,
+    xs: std::ops::Range<i32>,
+    flush: bool,
+) -> Completed<i32, i32> {
+    let mut out = Completed::default();
+    for x in xs {
+        out.extend(engine.push(x));
+    }
+    if flush {
+        out.extend(engine.flush());
+    }
+    out
+}
+
 fn calls(handler: &MemoryBound) -> Vec<usize> {
     std::mem::take(&mut *handler.calls.lock().expect("calls"))
 }
@@ -80,10 +96,7 @@ fn a_batch_that_runs_out_of_memory_is_split_served_and_later_batches_are_capped(
         calls: Mutex::new(Vec::new()),
     });
     let mut engine = engine(&handler, &clock);
-    let mut out = Completed::default();
-    for x in 0..16 {
-        out.extend(engine.push(x));
-    }
+    let out = push_all(&mut engine, 0..16, false);
     assert_eq!(
         calls(&handler),
         vec![16, 8, 4, 4, 8, 4, 4],
@@ -101,11 +114,7 @@ fn a_batch_that_runs_out_of_memory_is_split_served_and_later_batches_are_capped(
         .contains("out_of_memory_batches_total"));
 
     // The last OOM was at 8: later batches are formed at 4 and fit at once.
-    let mut out = Completed::default();
-    for x in 16..24 {
-        out.extend(engine.push(x));
-    }
-    out.extend(engine.flush());
+    let out = push_all(&mut engine, 16..24, true);
     assert_eq!(calls(&handler), vec![4, 4]);
     assert_eq!(out.results.len(), 8);
 }
@@ -120,11 +129,7 @@ fn an_element_that_runs_out_of_memory_alone_is_dead_lettered_with_the_cause() {
         calls: Mutex::new(Vec::new()),
     });
     let mut engine = engine(&handler, &clock);
-    let mut out = Completed::default();
-    for x in 0..8 {
-        out.extend(engine.push(x));
-    }
-    out.extend(engine.flush());
+    let out = push_all(&mut engine, 0..8, true);
     assert_eq!(calls(&handler), vec![8, 4, 4, 2, 1, 1, 2]);
     assert_eq!(out.results.len(), 7);
     assert_eq!(out.dead_letters.len(), 1);
@@ -154,11 +159,7 @@ fn an_ordinary_failure_is_not_counted_as_out_of_memory() {
         calls: Mutex::new(Vec::new()),
     });
     let mut engine = engine(&handler, &clock);
-    let mut out = Completed::default();
-    for x in 0..8 {
-        out.extend(engine.push(x));
-    }
-    out.extend(engine.flush());
+    let out = push_all(&mut engine, 0..8, true);
     assert_eq!(
         calls(&handler),
         vec![8, 8, 8, 8, 4, 2, 2, 1, 1, 4],
@@ -172,11 +173,7 @@ fn an_ordinary_failure_is_not_counted_as_out_of_memory() {
     assert!(report.step_total("oom", |s| s.failed_batches) >= 4);
 
     // Later batches are still formed at max_batch_size.
-    let mut out = Completed::default();
-    for x in 8..24 {
-        out.extend(engine.push(x));
-    }
-    out.extend(engine.flush());
+    let out = push_all(&mut engine, 8..24, true);
     assert_eq!(calls(&handler), vec![16]);
     assert_eq!(out.results.len(), 16);
 }

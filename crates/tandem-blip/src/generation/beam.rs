@@ -36,6 +36,19 @@ struct Hypothesis {
     finished: bool,
 }
 
+impl Hypothesis {
+    /// `n` empty slots of the finished list: the prompt, scored below anything real.
+    fn unfinished(n: usize, prompt: &[u32]) -> Vec<Hypothesis> {
+        (0..n)
+            .map(|_| Hypothesis {
+                tokens: prompt.to_vec(),
+                score: NEG,
+                finished: false,
+            })
+            .collect()
+    }
+}
+
 struct ImageSearch {
     image: usize,
     running: Vec<Beam>,
@@ -210,13 +223,7 @@ pub(crate) fn run<B: Backend>(
                     row: image,
                 })
                 .collect(),
-            finished: (0..nb)
-                .map(|_| Hypothesis {
-                    tokens: prompt.to_vec(),
-                    score: NEG,
-                    finished: false,
-                })
-                .collect(),
+            finished: Hypothesis::unfinished(nb, prompt),
             improvable: true,
             done: false,
         })
@@ -285,13 +292,7 @@ mod tests {
                     row,
                 })
                 .collect(),
-            finished: (0..running.len())
-                .map(|_| Hypothesis {
-                    tokens: prompt.to_vec(),
-                    score: NEG,
-                    finished: false,
-                })
-                .collect(),
+            finished: Hypothesis::unfinished(running.len(), prompt),
             improvable: true,
             done: false,
         }
