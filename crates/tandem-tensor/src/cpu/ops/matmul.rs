@@ -73,6 +73,12 @@ unsafe fn gemm_one(
     )
 }
 
+/// `lhs · rhs` (+ `bias` broadcast over rows, then `activation`) per [`MatmulSpec`], as f32,
+/// stored in `lhs`'s dtype. Half-precision operands are widened to f32; a bf16 `linear` weight
+/// with a few rows runs on [`matmul_skinny`]'s bf16 kernel, which reads the weight as stored.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when an operand's layout addresses past the end of its storage.
 pub fn matmul(
     lhs: &CpuStorage,
     rhs: &CpuStorage,
@@ -80,32 +86,71 @@ pub fn matmul(
     bias: Option<&[f32]>,
     activation: Option<Activation>,
 ) -> Result<CpuStorage> {
-    let (a, w) = (lhs.as_f32(), rhs.as_f32());
+    let a = lhs.as_f32();
     check_bounds("left", &spec.lhs, a.len(), spec.batch, spec.m, spec.k)?;
-    check_bounds("right", &spec.rhs, w.len(), spec.batch, spec.k, spec.n)?;
+    check_bounds("right", &spec.rhs, rhs.len(), spec.batch, spec.k, spec.n)?;
     let per = spec.m * spec.n;
     let mut out = vec![0f32; spec.batch * per];
-    if per == 0 {
-        return Ok(CpuStorage::from_f32(out, lhs.dtype()));
-    }
     if let Some(bias) = bias {
-        out.par_chunks_mut(spec.n)
+        out.par_chunks_mut(spec.n.max(1))
             .for_each(|row| row.copy_from_slice(bias));
     }
-    let accumulate = bias.is_some();
-    let flops = 2 * spec.m * spec.n * spec.k;
-    if spec.k == 0 {
-        // Nothing to multiply: the result is the bias (or zeros).
-    } else if spec.batch > 1 && flops < SPLIT_FLOPS {
+    // With no product to compute the result is the bias (or zeros).
+    if per > 0 && spec.k > 0 {
+        let accumulate = bias.is_some();
+        let bf16_kernel = match rhs {
+            CpuStorage::BF16(w) => matmul_skinny::bf16_kernel_for(spec).map(|k| (k, w)),
+            _ => None,
+        };
+        match bf16_kernel {
+            Some((kernel, w)) => multiply_skinny(kernel, spec, &a, w, &mut out, accumulate),
+            None => multiply_f32(spec, &a, &rhs.as_f32(), &mut out, accumulate),
+        }
+    }
+    if let Some(act) = activation {
+        unary_in_place(act.as_unary(), &mut out);
+    }
+    Ok(CpuStorage::from_f32(out, lhs.dtype()))
+}
+
+fn flops(spec: &MatmulSpec) -> usize {
+    2 * spec.m * spec.n * spec.k
+}
+
+/// Every batch entry on a skinny kernel: entries in parallel when each is small (attention
+/// heads), else one after the other with the columns in parallel.
+fn multiply_skinny<W: Sync>(
+    kernel: matmul_skinny::Kernel<W>,
+    spec: &MatmulSpec,
+    a: &[f32],
+    w: &[W],
+    out: &mut [f32],
+    accumulate: bool,
+) {
+    let per = spec.m * spec.n;
+    if spec.batch > 1 && flops(spec) < SPLIT_FLOPS {
         out.par_chunks_mut(per).enumerate().for_each(|(b, dst)| {
-            // SAFETY: bounds of both operands were checked for the whole batch above.
-            unsafe { gemm_one(spec, b, &a, &w, dst, accumulate, Parallelism::None) }
+            matmul_skinny::matmul(kernel, spec, b, a, w, dst, accumulate, false)
+        });
+    } else {
+        for (b, dst) in out.chunks_mut(per).enumerate() {
+            matmul_skinny::matmul(kernel, spec, b, a, w, dst, accumulate, true);
+        }
+    }
+}
+
+/// Every batch entry in f32: `gemm`, or the f32 skinny kernel where it serves the shape.
+fn multiply_f32(spec: &MatmulSpec, a: &[f32], w: &[f32], out: &mut [f32], accumulate: bool) {
+    let per = spec.m * spec.n;
+    let flops = flops(spec);
+    if spec.batch > 1 && flops < SPLIT_FLOPS {
+        out.par_chunks_mut(per).enumerate().for_each(|(b, dst)| {
+            // SAFETY: bounds of both operands were checked for the whole batch by `matmul`.
+            unsafe { gemm_one(spec, b, a, w, dst, accumulate, Parallelism::None) }
         });
     } else if let Some(kernel) = matmul_skinny::kernel_for(spec) {
         // A few rows times an `nn.Linear` weight (decoder steps, LM heads): see matmul_skinny.
-        for (b, dst) in out.chunks_mut(per).enumerate() {
-            matmul_skinny::matmul(kernel, spec, b, &a, &w, dst, accumulate);
-        }
+        multiply_skinny(kernel, spec, a, w, out, accumulate);
     } else {
         let threads = rayon::current_num_threads();
         let par = if flops < SPLIT_FLOPS || threads == 1 {
@@ -115,11 +160,7 @@ pub fn matmul(
         };
         for (b, dst) in out.chunks_mut(per).enumerate() {
             // SAFETY: as above.
-            unsafe { gemm_one(spec, b, &a, &w, dst, accumulate, par) }
+            unsafe { gemm_one(spec, b, a, w, dst, accumulate, par) }
         }
     }
-    if let Some(act) = activation {
-        unary_in_place(act.as_unary(), &mut out);
-    }
-    Ok(CpuStorage::from_f32(out, lhs.dtype()))
 }

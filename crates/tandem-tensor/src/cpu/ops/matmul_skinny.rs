@@ -2,21 +2,37 @@
 //! `m` small): decoder steps over a batch or beams and LM heads, where `linear` runs with a
 //! handful of rows.
 //!
-//! Why not `gemm`: for this shape its AVX-512 path packs the whole weight for a handful of rows
-//! and runs at a fraction of the speed of its own row-major path (12 vs 32 GFLOP/s for
-//! 10×3072×768 on a 2-core AVX-512 Xeon). Every output here is a dot product of two contiguous
-//! rows, so the kernel streams each weight row once through L1 and dots it with up to four
-//! input rows at a time (one weight load per four FMAs) with AVX-512 FMAs (detected at run time;
-//! other CPUs keep using `gemm`).
+//! Every output is a dot product of two contiguous rows, so the kernels stream each weight row
+//! once through L1 and dot it with up to four input rows at a time (one weight load per four
+//! FMAs). Two kernels, both selected at run time from what the CPU reports:
+//!
+//! - **f32 weights: AVX-512F, else AVX2 + FMA.** `gemm` packs the whole weight for a handful
+//!   of rows: on a 2-core AVX-512 Xeon its AVX-512 path ran 12 vs 32 GFLOP/s of its own
+//!   row-major path for 10×3072×768; on AVX2 (Zen 3) it takes 0.29 ms for 4×768×768, where
+//!   reading the weight once takes about 0.09 ms (`decode_matmul`).
+//! - **bf16 weights: AVX2 + FMA** (any x86-64 since Haswell / Zen 1, AVX-512 machines
+//!   included). Without it, a bf16 weight is widened to an f32 copy on every call before
+//!   `gemm` runs: at decode sizes the copy costs more than the multiply (it reads 2 bytes and
+//!   writes 4 per weight, then `gemm` reads the 4 again). This kernel widens 8 weights at a
+//!   time in registers (`vpmovzxwd` + `vpslld 16`, exact: bf16 is the top half of an f32) and
+//!   accumulates in f32, so a decode step reads each weight once, at 2 bytes. Activations stay
+//!   f32, so the result equals an f32 matmul of the widened weight up to summation order.
+//!
+//! Both AVX2 kernels are one generic block over the weight type. Other CPUs use `gemm`.
 
 use crate::op::MatmulSpec;
+use half::bf16;
 use rayon::prelude::*;
 
-/// Row counts the kernel takes. Measured (best of 300, shared 2-core AVX-512 Xeon): at 10 rows
-/// it beats `gemm` 2–3×; at 1 row `gemm`'s matrix-vector path is faster (15 vs 11 GFLOP/s at
-/// 1×768×768) and at 16 rows they are even, so those stay with `gemm`.
+/// Row counts the f32 kernels take. Measured (best of 300, shared 2-core AVX-512 Xeon): at 10
+/// rows the AVX-512 kernel beats `gemm` 2–3×; at 1 row `gemm`'s matrix-vector path is faster
+/// (15 vs 11 GFLOP/s at 1×768×768) and at 16 rows they are even, so those stay with `gemm`.
 pub const MIN_ROWS: usize = 4;
 pub const MAX_ROWS: usize = 12;
+
+/// Most rows the bf16 kernel takes: below this the weight's widening copy costs more than the
+/// multiply it saves (see `benches/src/bin/decode_matmul.rs` for the measured crossover).
+pub const BF16_MAX_ROWS: usize = 64;
 
 /// f32 lanes of one 512-bit register.
 const LANES: usize = 16;
@@ -24,31 +40,52 @@ const LANES: usize = 16;
 /// Output columns per rayon task: enough work (≥ ~64·k FMAs) to amortise scheduling.
 const COLS_PER_TASK: usize = 64;
 
-/// The kernel, if `spec` is the shape it serves (few rows, lhs rows contiguous, rhs the
-/// transpose of a row-major `[n, k]` matrix, i.e. `linear`'s weight) and the CPU runs it.
-pub fn kernel_for(spec: &MatmulSpec) -> Option<Kernel> {
-    let shape_fits = (MIN_ROWS..=MAX_ROWS).contains(&spec.m)
-        && spec.k >= LANES
+/// `out[j·m + i] = rows[i] · ws[j]` for every row `i < m` and weight row `j` (all of length
+/// `k`; `out` column-major, `ws.len() × m`), weights of type `W`.
+pub type Kernel<W> = fn(&[&[f32]], &[&[W]], &mut [f32]);
+
+/// Whether `spec` is a linear layer's shape with `rows` in range: lhs rows contiguous, rhs the
+/// transpose of a row-major `[n, k]` matrix.
+fn linear_shape(spec: &MatmulSpec, rows: std::ops::RangeInclusive<usize>) -> bool {
+    rows.contains(&spec.m)
         && spec.lhs.col_stride == 1
         && spec.rhs.row_stride == 1
-        && spec.rhs.col_stride != 1;
-    if shape_fits {
+        && spec.rhs.col_stride != 1
+}
+
+/// The f32 kernel, if `spec` is the shape it serves and the CPU runs it.
+pub fn kernel_for(spec: &MatmulSpec) -> Option<Kernel<f32>> {
+    if linear_shape(spec, MIN_ROWS..=MAX_ROWS) && spec.k >= LANES {
         kernel()
     } else {
         None
     }
 }
 
-/// `dst (m × n) = [dst +] lhs · rhs` for batch entry `b`, with the kernel [`kernel_for`] gave
-/// for `spec`. The caller checked that every addressed element is in bounds of `a` and `w`.
-pub fn matmul(
-    kernel: Kernel,
+/// The bf16-weight kernel, if `spec` is the shape it serves (1 to [`BF16_MAX_ROWS`] rows) and
+/// the CPU runs it. `None` means: widen the weight and use `gemm`.
+pub fn bf16_kernel_for(spec: &MatmulSpec) -> Option<Kernel<bf16>> {
+    if linear_shape(spec, 1..=BF16_MAX_ROWS) {
+        bf16_kernel()
+    } else {
+        None
+    }
+}
+
+/// `dst (m × n) = [dst +] lhs · rhs` for batch entry `b`, with a kernel [`kernel_for`] or
+/// [`bf16_kernel_for`] gave for `spec`; `parallel` splits the columns over the rayon pool (off
+/// when the caller already runs batch entries in parallel). The caller checked that every
+/// addressed element is in bounds of `a` and `w`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul<W: Sync>(
+    kernel: Kernel<W>,
     spec: &MatmulSpec,
     b: usize,
     a: &[f32],
-    w: &[f32],
+    w: &[W],
     dst: &mut [f32],
     accumulate: bool,
+    parallel: bool,
 ) {
     let (m, n, k) = (spec.m, spec.n, spec.k);
     let a0 = spec.lhs.offset + b * spec.lhs.batch_stride;
@@ -59,16 +96,24 @@ pub fn matmul(
     let ldw = spec.rhs.col_stride;
     // Results column-major (`n × m`) so each task owns a contiguous slice; transposed below.
     let mut out_t = vec![0f32; n * m];
-    out_t
-        .par_chunks_mut(COLS_PER_TASK * m)
-        .enumerate()
-        .for_each(|(t, chunk)| {
-            let j0 = t * COLS_PER_TASK;
-            for (jj, out) in chunk.chunks_mut(m).enumerate() {
-                let wj = &w[w0 + (j0 + jj) * ldw..][..k];
-                kernel(&rows, wj, out);
-            }
-        });
+    let task = |(t, chunk): (usize, &mut [f32])| {
+        let j0 = t * COLS_PER_TASK;
+        let ws: Vec<&[W]> = (j0..j0 + chunk.len() / m)
+            .map(|j| &w[w0 + j * ldw..][..k])
+            .collect();
+        kernel(&rows, &ws, chunk);
+    };
+    if parallel {
+        out_t
+            .par_chunks_mut(COLS_PER_TASK * m)
+            .enumerate()
+            .for_each(task);
+    } else {
+        out_t
+            .chunks_mut(COLS_PER_TASK * m)
+            .enumerate()
+            .for_each(task);
+    }
     for (i, row) in dst.chunks_mut(n).enumerate() {
         for (j, d) in row.iter_mut().enumerate() {
             let v = out_t[j * m + i];
@@ -77,16 +122,31 @@ pub fn matmul(
     }
 }
 
-/// `out[i] = rows[i] · w` for every row (rows and `w` all of length `k`).
-pub type Kernel = fn(&[&[f32]], &[f32], &mut [f32]);
-
-/// The AVX-512 kernel where the CPU has it. Elsewhere `gemm`'s AVX2 path handles this shape
-/// well (30 GFLOP/s at 10×3072×768), so there is no fallback kernel: [`kernel_for`] says no.
-fn kernel() -> Option<Kernel> {
+/// The f32 kernel for this CPU: AVX-512F, else AVX2 + FMA ([`kernel_for`] says no elsewhere).
+fn kernel() -> Option<Kernel<f32>> {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             return Some(x86::dots_avx512);
+        }
+        if has_avx2_fma() {
+            return Some(x86::dots_f32_avx2);
+        }
+    }
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// The AVX2 + FMA bf16 kernel where the CPU has both.
+fn bf16_kernel() -> Option<Kernel<bf16>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2_fma() {
+            return Some(x86::dots_bf16_avx2);
         }
     }
     None
@@ -95,6 +155,7 @@ fn kernel() -> Option<Kernel> {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::LANES;
+    use half::bf16;
     use std::arch::x86_64::*;
 
     /// Dot products of `R` rows starting at `rows[0]` with `w`: one weight load per `R` FMAs.
@@ -125,35 +186,201 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx512f")]
-    unsafe fn dots_avx512_inner(rows: &[&[f32]], w: &[f32], out: &mut [f32]) {
+    unsafe fn dots_avx512_inner(rows: &[&[f32]], ws: &[&[f32]], out: &mut [f32]) {
+        let m = rows.len();
+        for (w, out) in ws.iter().zip(out.chunks_mut(m)) {
+            let mut i = 0;
+            while i < m {
+                let (r, o) = (&rows[i..], &mut out[i..]);
+                i += match m - i {
+                    1 => {
+                        block::<1>(r, w, o);
+                        1
+                    }
+                    2 => {
+                        block::<2>(r, w, o);
+                        2
+                    }
+                    3 => {
+                        block::<3>(r, w, o);
+                        3
+                    }
+                    _ => {
+                        block::<4>(r, w, o);
+                        4
+                    }
+                };
+            }
+        }
+    }
+
+    pub fn dots_avx512(rows: &[&[f32]], ws: &[&[f32]], out: &mut [f32]) {
+        // SAFETY: `kernel` selects this only after detecting avx512f; `matmul` slices every row
+        // and weight row to exactly `k` elements and `out` to one entry per (row, weight row).
+        unsafe { dots_avx512_inner(rows, ws, out) }
+    }
+
+    /// f32 lanes of one 256-bit register.
+    const LANES_256: usize = 8;
+
+    /// Rows and weight rows of one AVX2 register tile: 4 × 3 accumulators, 3 weight vectors and
+    /// one activation vector fill the 16 ymm registers, and each step of 8 lanes does 12 FMAs
+    /// for 7 loads (a 1-column tile would load once per FMA and be load-bound).
+    const TILE_ROWS: usize = 4;
+    const TILE_COLS: usize = 3;
+
+    /// A weight element type the AVX2 kernel reads: eight at a time into f32 lanes.
+    trait Avx2Weight: Copy {
+        /// Eight consecutive weights from `p`, as f32.
+        ///
+        /// # Safety
+        /// AVX2 must be available and `p..p + 8` readable.
+        unsafe fn load8(p: *const Self) -> __m256;
+        fn to_f32(self) -> f32;
+    }
+
+    impl Avx2Weight for f32 {
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        unsafe fn load8(p: *const f32) -> __m256 {
+            _mm256_loadu_ps(p)
+        }
+        fn to_f32(self) -> f32 {
+            self
+        }
+    }
+
+    impl Avx2Weight for bf16 {
+        /// Widened exactly: zero-extend each 16-bit lane to 32 bits and shift it into the high
+        /// half (bf16 is the top half of an f32; `bf16` is a transparent `u16`).
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        unsafe fn load8(p: *const bf16) -> __m256 {
+            let raw = _mm_loadu_si128(p as *const __m128i);
+            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(raw)))
+        }
+        fn to_f32(self) -> f32 {
+            bf16::to_f32(self)
+        }
+    }
+
+    /// The sum of the eight lanes of `v`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn sum_lanes(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<0x55>(s, s)))
+    }
+
+    /// `out[c·m + r] = rows[r] · ws[c]` for `r < R`, `c < C`: one `R × C` register tile.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `rows` has at least `R` and `ws` at least `C` entries,
+    /// all of the same length; `out` holds `(C - 1)·m + R` entries.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile<W: Avx2Weight, const R: usize, const C: usize>(
+        rows: &[&[f32]],
+        ws: &[&[W]],
+        out: &mut [f32],
+        m: usize,
+    ) {
+        let k = ws[0].len();
+        let full = k - k % LANES_256;
+        let mut acc = [[_mm256_setzero_ps(); C]; R];
+        let mut p = 0;
+        while p < full {
+            let mut wv = [_mm256_setzero_ps(); C];
+            for (v, w) in wv.iter_mut().zip(ws) {
+                *v = W::load8(w.as_ptr().add(p));
+            }
+            for (acc_r, row) in acc.iter_mut().zip(rows) {
+                let a = _mm256_loadu_ps(row.as_ptr().add(p));
+                for (acc_rc, &w) in acc_r.iter_mut().zip(&wv) {
+                    *acc_rc = _mm256_fmadd_ps(a, w, *acc_rc);
+                }
+            }
+            p += LANES_256;
+        }
+        for (r, (acc_r, row)) in acc.iter().zip(rows).enumerate() {
+            for (c, (&acc_rc, w)) in acc_r.iter().zip(ws).enumerate() {
+                let mut sum = sum_lanes(acc_rc);
+                for q in full..k {
+                    sum = row[q].mul_add(w[q].to_f32(), sum);
+                }
+                out[c * m + r] = sum;
+            }
+        }
+    }
+
+    /// Every row against the `C` weight rows of `ws`, in tiles of `TILE_ROWS` rows then one
+    /// tile of the remainder.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile_column<W: Avx2Weight, const C: usize>(
+        rows: &[&[f32]],
+        ws: &[&[W]],
+        out: &mut [f32],
+    ) {
+        let m = rows.len();
         let mut i = 0;
-        while i < rows.len() {
+        while i < m {
             let (r, o) = (&rows[i..], &mut out[i..]);
-            i += match rows.len() - i {
+            i += match m - i {
                 1 => {
-                    block::<1>(r, w, o);
+                    tile::<W, 1, C>(r, ws, o, m);
                     1
                 }
                 2 => {
-                    block::<2>(r, w, o);
+                    tile::<W, 2, C>(r, ws, o, m);
                     2
                 }
                 3 => {
-                    block::<3>(r, w, o);
+                    tile::<W, 3, C>(r, ws, o, m);
                     3
                 }
                 _ => {
-                    block::<4>(r, w, o);
-                    4
+                    tile::<W, TILE_ROWS, C>(r, ws, o, m);
+                    TILE_ROWS
                 }
             };
         }
     }
 
-    pub fn dots_avx512(rows: &[&[f32]], w: &[f32], out: &mut [f32]) {
-        // SAFETY: `kernel` selects this only after detecting avx512f; `matmul` slices every row
-        // and `w` to exactly `k` elements and `out` to one entry per row.
-        unsafe { dots_avx512_inner(rows, w, out) }
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dots_avx2_inner<W: Avx2Weight>(rows: &[&[f32]], ws: &[&[W]], out: &mut [f32]) {
+        let m = rows.len();
+        let mut j = 0;
+        while j < ws.len() {
+            let (w, o) = (&ws[j..], &mut out[j * m..]);
+            j += match ws.len() - j {
+                1 => {
+                    tile_column::<W, 1>(rows, w, o);
+                    1
+                }
+                2 => {
+                    tile_column::<W, 2>(rows, w, o);
+                    2
+                }
+                _ => {
+                    tile_column::<W, TILE_COLS>(rows, w, o);
+                    TILE_COLS
+                }
+            };
+        }
+    }
+
+    pub fn dots_f32_avx2(rows: &[&[f32]], ws: &[&[f32]], out: &mut [f32]) {
+        // SAFETY: `kernel` selects this only after detecting avx2 and fma; `matmul` slices every
+        // row and weight row to exactly `k` elements and `out` to one entry per (row, weight
+        // row).
+        unsafe { dots_avx2_inner(rows, ws, out) }
+    }
+
+    pub fn dots_bf16_avx2(rows: &[&[f32]], ws: &[&[bf16]], out: &mut [f32]) {
+        // SAFETY: as `dots_f32_avx2` (`bf16_kernel` checks the same features).
+        unsafe { dots_avx2_inner(rows, ws, out) }
     }
 }
 
@@ -161,6 +388,7 @@ mod x86 {
 mod tests {
     use super::*;
     use crate::op::MatrixRef;
+    use proptest::prelude::*;
 
     fn values(len: usize, seed: u32) -> Vec<f32> {
         (0..len)
@@ -170,82 +398,199 @@ mod tests {
             .collect()
     }
 
-    /// Row counts 1..=MAX_ROWS (the kernel handles any; `kernel_for` picks the range), `k` with
-    /// and without a lane tail, column counts that do and do not fill the last task, padded
-    /// strides, accumulate on and off, against f64.
-    /// Without AVX-512 the kernel is never selected (gemm serves these shapes).
+    /// A `linear` shape: lhs `[m, k]` rows `lda` apart, rhs the transpose of `[n, k]` rows `ldw`
+    /// apart.
+    fn linear_spec(m: usize, k: usize, n: usize, lda: usize, ldw: usize) -> MatmulSpec {
+        MatmulSpec {
+            batch: 1,
+            m,
+            n,
+            k,
+            lhs: MatrixRef {
+                offset: 0,
+                batch_stride: 0,
+                row_stride: lda,
+                col_stride: 1,
+            },
+            rhs: MatrixRef {
+                offset: 0,
+                batch_stride: 0,
+                row_stride: 1,
+                col_stride: ldw,
+            },
+        }
+    }
+
+    /// Runs `kernel` on `spec` (padded strides: the padding is NaN, so reading it shows) and
+    /// compares every output with an f64 dot product of the same (exactly widened) values.
+    /// Tolerance: any order of `k` f32 FMAs plus the lane sums has rounding error at most
+    /// `(k + 8)·u·Σ|aᵢwᵢ|` (u = 2⁻²⁴, the first-order bound of recursive summation), plus one
+    /// rounding of the accumulate add.
+    #[allow(clippy::too_many_arguments)]
+    fn check_against_f64<W: Sync + Copy>(
+        kernel: Kernel<W>,
+        spec: &MatmulSpec,
+        a: &[f32],
+        w: &[W],
+        widen: fn(W) -> f32,
+        accumulate: bool,
+        parallel: bool,
+    ) -> Result<(), String> {
+        let (m, n, k) = (spec.m, spec.n, spec.k);
+        let (lda, ldw) = (spec.lhs.row_stride, spec.rhs.col_stride);
+        let init = values(m * n, 3);
+        let mut dst = init.clone();
+        matmul(kernel, spec, 0, a, w, &mut dst, accumulate, parallel);
+        let u = f64::from(f32::EPSILON) / 2.0;
+        for i in 0..m {
+            for j in 0..n {
+                let terms =
+                    (0..k).map(|p| f64::from(a[i * lda + p]) * f64::from(widen(w[j * ldw + p])));
+                let (dot, scale) = terms.fold((0.0, 0.0), |(s, m), t| (s + t, m + t.abs()));
+                let base = if accumulate {
+                    f64::from(init[i * n + j])
+                } else {
+                    0.0
+                };
+                let want = dot + base;
+                let tol = (k as f64 + 8.0) * u * scale + 2.0 * u * want.abs();
+                let got = f64::from(dst[i * n + j]);
+                // Written so that a NaN result fails.
+                if (got - want).abs().is_nan() || (got - want).abs() > tol {
+                    return Err(format!(
+                        "m{m} k{k} n{n} acc{accumulate} par{parallel} ({i},{j}): {got} vs {want} (tolerance {tol:e})"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `len` values with every `ld`-th run after `k` set to NaN (the padding of a strided
+    /// operand), so a kernel that reads past a row's `k` elements produces NaN and fails.
+    fn padded(rows: usize, k: usize, ld: usize, seed: u32) -> Vec<f32> {
+        let mut v = values(rows * ld, seed);
+        for r in 0..rows {
+            v[r * ld + k..(r + 1) * ld].fill(f32::NAN);
+        }
+        v
+    }
+
     #[test]
-    fn kernel_is_selected_exactly_when_the_cpu_has_avx512() {
+    fn f32_kernel_is_selected_exactly_when_the_cpu_has_avx512_or_avx2_and_fma() {
         #[cfg(target_arch = "x86_64")]
         assert_eq!(
             kernel().is_some(),
-            std::arch::is_x86_feature_detected!("avx512f")
+            std::arch::is_x86_feature_detected!("avx512f") || has_avx2_fma()
         );
         #[cfg(not(target_arch = "x86_64"))]
         assert!(kernel().is_none());
     }
 
     #[test]
+    fn bf16_kernel_is_selected_exactly_when_the_cpu_has_avx2_and_fma() {
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(bf16_kernel().is_some(), has_avx2_fma());
+        #[cfg(not(target_arch = "x86_64"))]
+        assert!(bf16_kernel().is_none());
+    }
+
+    /// Row counts 1..=MAX_ROWS (the kernel handles any; `kernel_for` picks the range), `k` with
+    /// and without a lane tail, column counts that do and do not fill the last task, padded
+    /// strides, accumulate on and off, against f64.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
     #[cfg_attr(
         not(target_feature = "avx512f"),
         ignore = "needs AVX-512: on a CPU that has it run `RUSTFLAGS='-C target-cpu=native' cargo test -p tandem-tensor -- --ignored matches_naive`"
     )]
     fn matches_naive_dot_products() {
-        let Some(kernel) = kernel() else {
-            panic!("this CPU has no AVX-512, so the skinny kernel cannot run here: run this test on one that has it");
-        };
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            panic!("this CPU has no AVX-512, so the AVX-512 kernel cannot run here: run this test on one that has it");
+        }
+        let kernel: Kernel<f32> = x86::dots_avx512;
         for m in 1..=MAX_ROWS {
             for &(k, n) in &[(16, 1), (37, 70), (64, 129), (100, 3)] {
                 for accumulate in [false, true] {
                     let (lda, ldw) = (k + 3, k + 5);
-                    let a = values(m * lda, 1);
-                    let w = values(n * ldw, 2);
-                    let spec = MatmulSpec {
-                        batch: 1,
-                        m,
-                        n,
-                        k,
-                        lhs: MatrixRef {
-                            offset: 0,
-                            batch_stride: 0,
-                            row_stride: lda,
-                            col_stride: 1,
-                        },
-                        rhs: MatrixRef {
-                            offset: 0,
-                            batch_stride: 0,
-                            row_stride: 1,
-                            col_stride: ldw,
-                        },
-                    };
-                    let init = values(m * n, 3);
-                    let mut dst = init.clone();
-                    matmul(kernel, &spec, 0, &a, &w, &mut dst, accumulate);
-                    for i in 0..m {
-                        for j in 0..n {
-                            let dot: f64 = (0..k)
-                                .map(|p| a[i * lda + p] as f64 * w[j * ldw + p] as f64)
-                                .sum();
-                            let want = dot
-                                + if accumulate {
-                                    init[i * n + j] as f64
-                                } else {
-                                    0.0
-                                };
-                            let got = dst[i * n + j] as f64;
-                            assert!(
-                                (got - want).abs() < 1e-4 * (1.0 + want.abs()),
-                                "m{m} k{k} n{n} acc{accumulate} ({i},{j}): {got} vs {want}"
-                            );
-                        }
-                    }
+                    let spec = linear_spec(m, k, n, lda, ldw);
+                    let (a, w) = (padded(m, k, lda, 1), padded(n, k, ldw, 2));
+                    check_against_f64(kernel, &spec, &a, &w, |x| x, accumulate, true).unwrap();
                 }
             }
         }
     }
 
+    /// The kernel's whole input space: row counts 1..=BF16_MAX_ROWS (blocks of four and every
+    /// remainder), `k` across the 16-wide main loop and its tail, column counts across task
+    /// boundaries, padded strides, accumulate and threading.
+    fn arb_case() -> impl Strategy<Value = (MatmulSpec, u32, bool, bool)> {
+        (
+            1..=BF16_MAX_ROWS,
+            1usize..200,
+            1usize..150,
+            0usize..4,
+            0usize..4,
+            any::<u32>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(m, k, n, pad_a, pad_w, seed, acc, par)| {
+                (linear_spec(m, k, n, k + pad_a, k + pad_w), seed, acc, par)
+            })
+    }
+
+    /// Operands of `spec`: NaN in the padding (see [`padded`]).
+    fn operands(spec: &MatmulSpec, seed: u32) -> (Vec<f32>, Vec<f32>) {
+        let (m, n, k) = (spec.m, spec.n, spec.k);
+        let a = padded(m, k, spec.lhs.row_stride, seed);
+        let w = padded(n, k, spec.rhs.col_stride, seed ^ 0x5bd1);
+        (a, w)
+    }
+
+    proptest! {
+        /// The bf16 kernel against f64 on the widened weights.
+        #[test]
+        #[cfg_attr(
+            not(target_arch = "x86_64"),
+            ignore = "the AVX2 kernels are x86-64 only; other targets widen and use gemm"
+        )]
+        fn bf16_kernel_matches_f64_dot_products((spec, seed, accumulate, parallel) in arb_case()) {
+            #[cfg(target_arch = "x86_64")]
+            if !has_avx2_fma() {
+                panic!("this x86-64 CPU lacks AVX2 or FMA, so the AVX2 kernels cannot run here; run this test on one that has both");
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                let (a, w) = operands(&spec, seed);
+                let w: Vec<bf16> = w.iter().map(|&x| bf16::from_f32(x)).collect();
+                check_against_f64(x86::dots_bf16_avx2, &spec, &a, &w, bf16::to_f32, accumulate, parallel)
+                    .map_err(TestCaseError::fail)?;
+            }
+        }
+
+        /// The AVX2 f32 kernel against f64.
+        #[test]
+        #[cfg_attr(
+            not(target_arch = "x86_64"),
+            ignore = "the AVX2 kernels are x86-64 only; other targets widen and use gemm"
+        )]
+        fn f32_avx2_kernel_matches_f64_dot_products((spec, seed, accumulate, parallel) in arb_case()) {
+            #[cfg(target_arch = "x86_64")]
+            if !has_avx2_fma() {
+                panic!("this x86-64 CPU lacks AVX2 or FMA, so the AVX2 kernels cannot run here; run this test on one that has both");
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                let (a, w) = operands(&spec, seed);
+                check_against_f64(x86::dots_f32_avx2, &spec, &a, &w, |x| x, accumulate, parallel)
+                    .map_err(TestCaseError::fail)?;
+            }
+        }
+    }
+
     #[test]
-    fn only_small_row_counts_with_transposed_weights() {
+    fn only_linear_shapes_in_range() {
         let t = MatrixRef {
             offset: 0,
             batch_stride: 0,
@@ -270,5 +615,10 @@ mod tests {
         assert!(kernel_for(&spec(MAX_ROWS + 1, t)).is_none());
         assert!(kernel_for(&spec(1, t)).is_none());
         assert!(kernel_for(&spec(10, rm)).is_none());
+        let has_bf16 = bf16_kernel().is_some();
+        assert_eq!(bf16_kernel_for(&spec(1, t)).is_some(), has_bf16);
+        assert_eq!(bf16_kernel_for(&spec(BF16_MAX_ROWS, t)).is_some(), has_bf16);
+        assert!(bf16_kernel_for(&spec(BF16_MAX_ROWS + 1, t)).is_none());
+        assert!(bf16_kernel_for(&spec(10, rm)).is_none());
     }
 }
