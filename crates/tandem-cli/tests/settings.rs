@@ -88,6 +88,21 @@ fn greedy_is_a_decoding_and_one_beam_is_one_beam() {
     assert_eq!(one_beam, greedy);
 }
 
+/// `caption --dtype bf16|f16` runs BLIP and CLIP in that dtype end to end. It used to fail every
+/// image: the image processor's f32 pixels met bf16 patch weights. Only the run is checked here:
+/// the tiny random model has near-tied tokens, so its greedy caption in bf16 may differ from
+/// f32's on one CPU and not another (the values of the fix are checked in tandem-nn's
+/// `vision_embeddings_convert_pixels_to_the_weights_dtype`; the drift is measured by
+/// `cargo run --release -p tandem-benches --bin bf16_quality`).
+#[test]
+fn captioning_runs_in_half_precision() {
+    for dtype in ["bf16", "f16"] {
+        let got = captions(&["-n", "1", "--decoding", "greedy", "--dtype", dtype]);
+        assert_eq!(got.len(), 1, "{dtype}: {got:?}");
+        assert!(!got[0].trim().is_empty(), "{dtype}: empty caption");
+    }
+}
+
 #[test]
 fn generation_flags_reach_blip() {
     let prompted = captions(&[

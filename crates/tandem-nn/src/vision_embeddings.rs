@@ -88,7 +88,10 @@ impl<B: Backend> VisionEmbeddings<B> {
         )
     }
 
-    /// `pixels: [b, c, size, size]` → `[b, patches + 1, dim]`.
+    /// `pixels: [b, c, size, size]` → `[b, patches + 1, dim]`, in the weights' dtype: pixels
+    /// in another float dtype (an image processor's f32 output for a bf16 model) are converted
+    /// first, as `transformers` does with `pixel_values.to(dtype=target_dtype)` in
+    /// `BlipVisionEmbeddings.forward` / `CLIPVisionEmbeddings.forward`.
     pub fn forward(&self, pixels: &Tensor<B>) -> Result<Tensor<B>> {
         let s = self.image_size;
         let c = self.patch_weight.dims()[1];
@@ -99,6 +102,14 @@ impl<B: Backend> VisionEmbeddings<B> {
             ));
         }
         let b = pixels.dims()[0];
+        let dtype = self.patch_weight.dtype();
+        let converted;
+        let pixels = if pixels.dtype() == dtype {
+            pixels
+        } else {
+            converted = pixels.to_dtype(dtype)?;
+            &converted
+        };
         let patches = pixels.patch_embed(&self.patch_weight, self.patch_bias.as_ref())?;
         let dim = self.patch_weight.dims()[0];
         let class = self.class_embedding.broadcast_as(&[b, 1, dim])?;

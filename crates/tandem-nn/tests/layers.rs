@@ -4,7 +4,7 @@
 use tandem_nn::{
     padding_mask, Attention, CrossKv, KvCache, Linear, QkvProjection, VisionEmbeddings,
 };
-use tandem_tensor::{CpuBackend, Tensor};
+use tandem_tensor::{CpuBackend, DType, Tensor};
 use tandem_tensor_testing::{assert_close_slices, Close};
 
 /// Our layers against host f32 loops: dot products of length ≤ 8 (γ_8·Σ|a·b| ≈ 5e-7·Σ|a·b|,
@@ -375,5 +375,37 @@ fn vision_embeddings_match_a_naive_convolution() {
         emb.forward(&tensor(&rng.vec(3 * 4 * 4), &[1, 3, 4, 4]))
             .is_err(),
         "wrong image size"
+    );
+}
+
+/// A bf16 model fed an image processor's f32 pixels (BLIP's captioner did this and failed with a
+/// dtype mismatch): the pixels are converted to the weights' dtype first, as transformers'
+/// `pixel_values.to(dtype=target_dtype)`, so the result equals feeding bf16 pixels.
+#[test]
+fn vision_embeddings_convert_pixels_to_the_weights_dtype() {
+    let mut rng = Rng(29);
+    let (b, c, size, p, d) = (1, 3, 8, 4, 5);
+    let n = (size / p) * (size / p) + 1;
+    let bf16 =
+        |v: Vec<f32>, dims: &[usize]| tensor(&v, dims).to_dtype(DType::BF16).expect("to bf16");
+    let emb = VisionEmbeddings::new(
+        bf16(rng.vec(d * c * p * p), &[d, c, p, p]),
+        Some(bf16(rng.vec(d), &[d])),
+        bf16(rng.vec(d), &[1, 1, d]),
+        bf16(rng.vec(n * d), &[1, n, d]),
+        size,
+    )
+    .expect("embeddings");
+    let pixels = rng.vec(b * c * size * size);
+    let from_f32 = emb
+        .forward(&tensor(&pixels, &[b, c, size, size]))
+        .expect("f32 pixels into a bf16 model");
+    assert_eq!(from_f32.dtype(), DType::BF16);
+    let from_bf16 = emb
+        .forward(&bf16(pixels, &[b, c, size, size]))
+        .expect("bf16 pixels");
+    assert_eq!(
+        from_f32.to_vec_f32().expect("read"),
+        from_bf16.to_vec_f32().expect("read")
     );
 }
