@@ -1,6 +1,7 @@
 //! `cargo xtask bench cascade [ARGS]`: builds the `tandem` program and the `cascade` benchmark
 //! in release mode, then runs the benchmark (full-size random checkpoints written once under
-//! `target/bench-models/`, the committed photos, every runner configuration; see
+//! `target/bench-models/`, the committed photos, every runner configuration, then the same job
+//! in transformers when the fixture venv exists; see
 //! `benches/src/bin/cascade.rs` for its arguments). A benchmark prints numbers and ratios; it
 //! never passes or fails on them.
 
@@ -9,7 +10,7 @@ use anyhow::{bail, Result};
 
 pub fn run(args: &[String]) -> Result<()> {
     let Some((which, rest)) = args.split_first() else {
-        bail!("usage: cargo xtask bench cascade [--images N] [--captions N] [--max-length N] [--dtype f32|bf16|f16] [--runs local,timely-1x2,launch-2x1]");
+        bail!("usage: cargo xtask bench cascade [--images N] [--captions N] [--max-length N] [--dtype f32|bf16|f16] [--runs local,timely-1x2,launch-2x1] [--python .venv/bin/python | --no-torch]");
     };
     match which.as_str() {
         "cascade" => {

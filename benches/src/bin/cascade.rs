@@ -7,6 +7,7 @@
 //! cargo build --release -p tandem-cli -p tandem-benches
 //! target/release/cascade [--tandem target/release/tandem] [--images 8] [--captions 10]
 //!     [--max-length 30] [--dtype f32|bf16|f16] [--runs local,timely-1x2,launch-2x1]
+//!     [--python .venv/bin/python | --no-torch]
 //! ```
 //!
 //! Runs (threads = the CPU backend's compute threads, `--threads`):
@@ -22,6 +23,15 @@
 //! batching, joining, writing). Where the BLIP and CLIP steps call their models at the same
 //! time (they run on different threads) the overhead is underestimated, so it is a lower
 //! bound.
+//!
+//! **transformers side by side.** When the fixture script's venv exists (`.venv`, made by
+//! `cargo xtask fixtures`; or `--python`), the same job runs in transformers right after, in the
+//! same dtype and with the same threads: `xtask/bench/cascade_torch.py` (BLIP `generate` with
+//! the sampling settings `tandem caption` uses, then CLIP's softmax over the captions). It
+//! prints its load time and run time and the ratios `tandem local / transformers`, both with
+//! model loading included on each side and against transformers without its loading (the
+//! stricter figure, as issue 13's table reports it).
+//!
 //! The checkpoints are written once under `target/bench-models/`; tokenizer files come from
 //! the tiny test fixtures, which use the real vocabularies.
 
@@ -45,6 +55,8 @@ struct Args {
     max_length: usize,
     dtype: String,
     runs: Vec<String>,
+    /// The venv interpreter for the transformers run (`None`: skip it).
+    python: Option<PathBuf>,
 }
 
 fn parse() -> Result<Args> {
@@ -57,6 +69,7 @@ fn parse() -> Result<Args> {
         runs: ["local", "timely-1x2", "launch-2x1"]
             .map(String::from)
             .to_vec(),
+        python: Some(workspace_root().join(".venv/bin/python")),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -68,6 +81,8 @@ fn parse() -> Result<Args> {
             "--max-length" => a.max_length = value()?.parse()?,
             "--dtype" => a.dtype = value()?,
             "--runs" => a.runs = value()?.split(',').map(String::from).collect(),
+            "--python" => a.python = Some(PathBuf::from(value()?)),
+            "--no-torch" => a.python = None,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -258,10 +273,10 @@ fn main() -> Result<()> {
     let root = workspace_root().join("target/bench-models");
     let blip = blip_base(&root)?;
     let clip = clip_b32(&root)?;
-    let images = photos(&root, args.images)?;
+    let image_paths = photos(&root, args.images)?;
     let scratch = root.join("runs");
     std::fs::create_dir_all(&scratch)?;
-    let mut common: Vec<String> = images;
+    let mut common: Vec<String> = image_paths.clone();
     common.extend(
         [
             "--blip-model",
@@ -317,5 +332,84 @@ fn main() -> Result<()> {
             per_image(m) / base,
         );
     }
+    match args.python.as_deref() {
+        Some(python) if python.is_file() => {
+            let t = transformers(&args, python, &blip, &clip, &image_paths)?;
+            let (with_load, without_load) = ((t.load_s + t.run_s) / images, t.run_s / images);
+            println!(
+                "transformers {:>8.3} s/image with loading ({:.3} without; load {:.1} s)  \
+                 torch {}, transformers {}, {} threads",
+                with_load, without_load, t.load_s, t.torch, t.transformers, t.threads
+            );
+            println!(
+                "{base_name} / transformers: {:.2} (both with loading), {:.2} (against \
+                 transformers without loading)",
+                base / with_load,
+                base / without_load
+            );
+        }
+        Some(python) => println!(
+            "transformers: skipped ({} not found; `cargo xtask fixtures` creates the venv, or \
+             pass --python)",
+            python.display()
+        ),
+        None => {}
+    }
     Ok(())
+}
+
+/// What `cascade_torch.py` measured.
+struct Transformers {
+    load_s: f64,
+    run_s: f64,
+    torch: String,
+    transformers: String,
+    threads: u64,
+}
+
+/// Runs the same job in transformers (`xtask/bench/cascade_torch.py`), same dtype, 2 threads.
+fn transformers(
+    args: &Args,
+    python: &Path,
+    blip: &Path,
+    clip: &Path,
+    images: &[String],
+) -> Result<Transformers> {
+    let script = workspace_root().join("xtask/bench/cascade_torch.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg("--blip")
+        .arg(blip)
+        .arg("--clip")
+        .arg(clip)
+        .args(["--dtype", &args.dtype, "--threads", "2"])
+        .args(["--captions", &args.captions.to_string()])
+        .args(["--max-length", &args.max_length.to_string()])
+        .args(images)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.trim().lines().last().unwrap_or("");
+    let v: Value = serde_json::from_str(line)
+        .map_err(|e| format!("{}: unreadable result {line:?}: {e}", script.display()))?;
+    let number = |key: &str| {
+        v[key]
+            .as_f64()
+            .ok_or_else(|| format!("{}: no number `{key}` in {line}", script.display()))
+    };
+    Ok(Transformers {
+        load_s: number("load_s")?,
+        run_s: number("run_s")?,
+        torch: v["torch"].as_str().unwrap_or("?").to_string(),
+        transformers: v["transformers"].as_str().unwrap_or("?").to_string(),
+        threads: v["threads"].as_u64().unwrap_or(0),
+    })
 }
