@@ -114,3 +114,37 @@ fn shape_and_dtype_mistakes_are_errors() {
     let h = a.to_dtype(DType::F16).unwrap();
     assert!(matches!(a.add(&h), Err(Error::DTypeMismatch { .. })));
 }
+
+/// A layout built by hand (`Tensor::from_shared`) that addresses past its storage must fail
+/// cleanly in matmul, before any kernel reads out of bounds: left or right operand, f32 (gemm)
+/// and bf16 weights (the skinny kernel's path).
+#[test]
+fn matmul_refuses_operands_that_address_past_their_storage() {
+    use std::sync::Arc;
+    use tandem_tensor::cpu::CpuStorage;
+    use tandem_tensor::Layout;
+    let short = |dims: &[usize], len: usize, dtype: DType| {
+        let storage = CpuStorage::from_f32(vec![1.0; len], dtype);
+        Tensor::from_shared(
+            Arc::new(storage),
+            Layout::contiguous(dims),
+            dtype,
+            CpuBackend,
+        )
+    };
+    for dtype in [DType::F32, DType::BF16] {
+        let a = t(&[1.0; 8], &[2, 4]).to_dtype(dtype).unwrap();
+        // `nn.Linear` weight [3, 4] over 11 of its 12 elements.
+        let w = short(&[3, 4], 11, dtype);
+        let err = a.linear(&w, None, None).expect_err("short weight");
+        assert!(
+            matches!(err, Error::InvalidArgument { op: "matmul", .. }),
+            "{dtype}: {err}"
+        );
+        assert!(err.to_string().contains("right operand"), "{err}");
+        let a_short = short(&[2, 4], 7, dtype);
+        let w_ok = t(&[1.0; 12], &[3, 4]).to_dtype(dtype).unwrap();
+        let err = a_short.linear(&w_ok, None, None).expect_err("short input");
+        assert!(err.to_string().contains("left operand"), "{dtype}: {err}");
+    }
+}
