@@ -146,5 +146,10 @@ fn matmul_refuses_operands_that_address_past_their_storage() {
         let w_ok = t(&[1.0; 12], &[3, 4]).to_dtype(dtype).unwrap();
         let err = a_short.linear(&w_ok, None, None).expect_err("short input");
         assert!(err.to_string().contains("left operand"), "{dtype}: {err}");
+        // Batched: the second matrix of [2, 2, 4] ends one element past a storage of 15.
+        let batched = short(&[2, 2, 4], 15, dtype);
+        let rhs = t(&[1.0; 8], &[4, 2]).to_dtype(dtype).unwrap();
+        let err = batched.matmul(&rhs).expect_err("short batch");
+        assert!(err.to_string().contains("left operand"), "{dtype}: {err}");
     }
 }
