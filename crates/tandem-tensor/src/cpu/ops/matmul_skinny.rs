@@ -3,8 +3,8 @@
 //! handful of rows.
 //!
 //! Every output is a dot product of two contiguous rows, so the kernels stream each weight row
-//! once through L1 and dot it with up to four input rows at a time (one weight load per four
-//! FMAs). Two kernels, both selected at run time from what the CPU reports:
+//! once and dot it with several input rows at a time (register tiles: one weight load serves
+//! several FMAs). Three kernels, selected at run time from what the CPU reports:
 //!
 //! - **f32 weights: AVX-512F, else AVX2 + FMA.** `gemm` packs the whole weight for a handful
 //!   of rows: on a 2-core AVX-512 Xeon its AVX-512 path ran 12 vs 32 GFLOP/s of its own
@@ -18,7 +18,11 @@
 //!   accumulates in f32, so a decode step reads each weight once, at 2 bytes. Activations stay
 //!   f32, so the result equals an f32 matmul of the widened weight up to summation order.
 //!
-//! Both AVX2 kernels are one generic block over the weight type. Other CPUs use `gemm`.
+//! Both AVX2 kernels are one generic tile over the weight type. Other CPUs use `gemm`.
+//!
+//! Cost beyond the weight read: each 3-column tile reads all `m·k` activations again (from L1
+//! or L2 for `m·k·4` bytes up to a few hundred KB; at 64 rows × 3072 they come from L3). The
+//! row limits below were measured with that included (`decode_matmul`).
 
 use crate::op::MatmulSpec;
 use half::bf16;
@@ -44,8 +48,10 @@ const COLS_PER_TASK: usize = 64;
 /// `k`; `out` column-major, `ws.len() × m`), weights of type `W`.
 pub type Kernel<W> = fn(&[&[f32]], &[&[W]], &mut [f32]);
 
-/// Whether `spec` is a linear layer's shape with `rows` in range: lhs rows contiguous, rhs the
-/// transpose of a row-major `[n, k]` matrix.
+/// Whether `spec` is a linear layer's shape with `rows` in range: lhs rows contiguous, rhs
+/// columns contiguous (`row_stride == 1`, as in the transpose of a row-major `[n, k]` weight;
+/// `col_stride != 1` leaves the `n = 1` layouts to `gemm`). Any strides beyond that are
+/// correct: every element is read at its strided address.
 fn linear_shape(spec: &MatmulSpec, rows: std::ops::RangeInclusive<usize>) -> bool {
     rows.contains(&spec.m)
         && spec.lhs.col_stride == 1
@@ -74,8 +80,11 @@ pub fn bf16_kernel_for(spec: &MatmulSpec) -> Option<Kernel<bf16>> {
 
 /// `dst (m × n) = [dst +] lhs · rhs` for batch entry `b`, with a kernel [`kernel_for`] or
 /// [`bf16_kernel_for`] gave for `spec`; `parallel` splits the columns over the rayon pool (off
-/// when the caller already runs batch entries in parallel). The caller checked that every
-/// addressed element is in bounds of `a` and `w`.
+/// when the caller already runs batch entries in parallel). `m` and `n` are at least 1.
+///
+/// # Panics
+/// If an addressed element is out of bounds of `a` or `w` (slicing is checked; `matmul.rs`
+/// returns an error before that can happen).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul<W: Sync>(
     kernel: Kernel<W>,
@@ -214,9 +223,34 @@ mod x86 {
         }
     }
 
+    /// The preconditions of the unsafe kernels, checked so that the safe entry points are sound
+    /// whoever calls them (O(m + n) against the call's O(m·n·k) work): the CPU feature, every
+    /// row and weight row of one length, an output entry per (row, weight row).
+    ///
+    /// # Panics
+    /// When one does not hold.
+    fn check<W>(rows: &[&[f32]], ws: &[&[W]], out: &[f32], has_features: bool) {
+        assert!(
+            has_features,
+            "skinny matmul kernel called on a CPU without its features"
+        );
+        let k = ws.first().map_or(0, |w| w.len());
+        assert!(
+            rows.iter().all(|r| r.len() == k) && ws.iter().all(|w| w.len() == k),
+            "skinny matmul: rows and weight rows must all have length {k}"
+        );
+        assert!(
+            out.len() >= rows.len() * ws.len(),
+            "skinny matmul: {} outputs for {} × {}",
+            out.len(),
+            rows.len(),
+            ws.len()
+        );
+    }
+
     pub fn dots_avx512(rows: &[&[f32]], ws: &[&[f32]], out: &mut [f32]) {
-        // SAFETY: `kernel` selects this only after detecting avx512f; `matmul` slices every row
-        // and weight row to exactly `k` elements and `out` to one entry per (row, weight row).
+        check(rows, ws, out, is_x86_feature_detected!("avx512f"));
+        // SAFETY: `check` established the feature and the lengths `block` reads.
         unsafe { dots_avx512_inner(rows, ws, out) }
     }
 
@@ -372,14 +406,14 @@ mod x86 {
     }
 
     pub fn dots_f32_avx2(rows: &[&[f32]], ws: &[&[f32]], out: &mut [f32]) {
-        // SAFETY: `kernel` selects this only after detecting avx2 and fma; `matmul` slices every
-        // row and weight row to exactly `k` elements and `out` to one entry per (row, weight
-        // row).
+        check(rows, ws, out, super::has_avx2_fma());
+        // SAFETY: `check` established the features and the lengths `tile` reads.
         unsafe { dots_avx2_inner(rows, ws, out) }
     }
 
     pub fn dots_bf16_avx2(rows: &[&[f32]], ws: &[&[bf16]], out: &mut [f32]) {
-        // SAFETY: as `dots_f32_avx2` (`bf16_kernel` checks the same features).
+        check(rows, ws, out, super::has_avx2_fma());
+        // SAFETY: as in `dots_f32_avx2`.
         unsafe { dots_avx2_inner(rows, ws, out) }
     }
 }
@@ -421,8 +455,9 @@ mod tests {
         }
     }
 
-    /// Runs `kernel` on `spec` (padded strides: the padding is NaN, so reading it shows) and
-    /// compares every output with an f64 dot product of the same (exactly widened) values.
+    /// Runs `kernel` on batch entry `b` of `spec` (padded strides: the padding is NaN, so
+    /// reading it shows) and compares every output with an f64 dot product of the same (exactly
+    /// widened) values.
     /// Tolerance: any order of `k` f32 FMAs plus the lane sums has rounding error at most
     /// `(k + 8)·u·Σ|aᵢwᵢ|` (u = 2⁻²⁴, the first-order bound of recursive summation), plus one
     /// rounding of the accumulate add.
@@ -430,6 +465,7 @@ mod tests {
     fn check_against_f64<W: Sync + Copy>(
         kernel: Kernel<W>,
         spec: &MatmulSpec,
+        b: usize,
         a: &[f32],
         w: &[W],
         widen: fn(W) -> f32,
@@ -438,14 +474,17 @@ mod tests {
     ) -> Result<(), String> {
         let (m, n, k) = (spec.m, spec.n, spec.k);
         let (lda, ldw) = (spec.lhs.row_stride, spec.rhs.col_stride);
+        let a0 = spec.lhs.offset + b * spec.lhs.batch_stride;
+        let w0 = spec.rhs.offset + b * spec.rhs.batch_stride;
         let init = values(m * n, 3);
         let mut dst = init.clone();
-        matmul(kernel, spec, 0, a, w, &mut dst, accumulate, parallel);
+        matmul(kernel, spec, b, a, w, &mut dst, accumulate, parallel);
         let u = f64::from(f32::EPSILON) / 2.0;
         for i in 0..m {
             for j in 0..n {
-                let terms =
-                    (0..k).map(|p| f64::from(a[i * lda + p]) * f64::from(widen(w[j * ldw + p])));
+                let terms = (0..k).map(|p| {
+                    f64::from(a[a0 + i * lda + p]) * f64::from(widen(w[w0 + j * ldw + p]))
+                });
                 let (dot, scale) = terms.fold((0.0, 0.0), |(s, m), t| (s + t, m + t.abs()));
                 let base = if accumulate {
                     f64::from(init[i * n + j])
@@ -502,7 +541,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[cfg_attr(
         not(target_feature = "avx512f"),
-        ignore = "needs AVX-512: on a CPU that has it run `RUSTFLAGS='-C target-cpu=native' cargo test -p tandem-tensor -- --ignored matches_naive`"
+        ignore = "needs AVX-512: on a CPU that has it run `cargo test -p tandem-tensor -- --ignored matches_naive`"
     )]
     fn matches_naive_dot_products() {
         if !std::arch::is_x86_feature_detected!("avx512f") {
@@ -515,36 +554,43 @@ mod tests {
                     let (lda, ldw) = (k + 3, k + 5);
                     let spec = linear_spec(m, k, n, lda, ldw);
                     let (a, w) = (padded(m, k, lda, 1), padded(n, k, ldw, 2));
-                    check_against_f64(kernel, &spec, &a, &w, |x| x, accumulate, true).unwrap();
+                    check_against_f64(kernel, &spec, 0, &a, &w, |x| x, accumulate, true).unwrap();
                 }
             }
         }
     }
 
-    /// The kernel's whole input space: row counts 1..=BF16_MAX_ROWS (blocks of four and every
-    /// remainder), `k` across the 16-wide main loop and its tail, column counts across task
-    /// boundaries, padded strides, accumulate and threading.
-    fn arb_case() -> impl Strategy<Value = (MatmulSpec, u32, bool, bool)> {
+    /// The kernel's whole input space: row counts 1..=BF16_MAX_ROWS (tiles of four and every
+    /// remainder), `k` across the 8-wide main loop and its tail, column counts across tile and
+    /// task boundaries, padded strides, storage offsets, the first or second of two batch
+    /// entries, accumulate and threading.
+    fn arb_case() -> impl Strategy<Value = (MatmulSpec, usize, u32, bool, bool)> {
         (
-            1..=BF16_MAX_ROWS,
-            1usize..200,
-            1usize..150,
-            0usize..4,
-            0usize..4,
-            any::<u32>(),
-            any::<bool>(),
-            any::<bool>(),
+            (1..=BF16_MAX_ROWS, 1usize..200, 1usize..150),
+            (0usize..4, 0usize..4, 0usize..5, 0usize..5),
+            (0usize..2, any::<u32>(), any::<bool>(), any::<bool>()),
         )
-            .prop_map(|(m, k, n, pad_a, pad_w, seed, acc, par)| {
-                (linear_spec(m, k, n, k + pad_a, k + pad_w), seed, acc, par)
-            })
+            .prop_map(
+                |((m, k, n), (pad_a, pad_w, off_a, off_w), (b, seed, acc, par))| {
+                    let mut spec = linear_spec(m, k, n, k + pad_a, k + pad_w);
+                    spec.batch = 2;
+                    spec.lhs.offset = off_a;
+                    spec.lhs.batch_stride = m * spec.lhs.row_stride;
+                    spec.rhs.offset = off_w;
+                    spec.rhs.batch_stride = n * spec.rhs.col_stride;
+                    (spec, b, seed, acc, par)
+                },
+            )
     }
 
-    /// Operands of `spec`: NaN in the padding (see [`padded`]).
+    /// Operands of `spec`'s two batch entries after its offsets: NaN in the offsets and the
+    /// padding (see [`padded`]).
     fn operands(spec: &MatmulSpec, seed: u32) -> (Vec<f32>, Vec<f32>) {
         let (m, n, k) = (spec.m, spec.n, spec.k);
-        let a = padded(m, k, spec.lhs.row_stride, seed);
-        let w = padded(n, k, spec.rhs.col_stride, seed ^ 0x5bd1);
+        let mut a = vec![f32::NAN; spec.lhs.offset];
+        a.extend(padded(2 * m, k, spec.lhs.row_stride, seed));
+        let mut w = vec![f32::NAN; spec.rhs.offset];
+        w.extend(padded(2 * n, k, spec.rhs.col_stride, seed ^ 0x5bd1));
         (a, w)
     }
 
@@ -555,7 +601,7 @@ mod tests {
             not(target_arch = "x86_64"),
             ignore = "the AVX2 kernels are x86-64 only; other targets widen and use gemm"
         )]
-        fn bf16_kernel_matches_f64_dot_products((spec, seed, accumulate, parallel) in arb_case()) {
+        fn bf16_kernel_matches_f64_dot_products((spec, b, seed, accumulate, parallel) in arb_case()) {
             #[cfg(target_arch = "x86_64")]
             if !has_avx2_fma() {
                 panic!("this x86-64 CPU lacks AVX2 or FMA, so the AVX2 kernels cannot run here; run this test on one that has both");
@@ -564,7 +610,7 @@ mod tests {
             {
                 let (a, w) = operands(&spec, seed);
                 let w: Vec<bf16> = w.iter().map(|&x| bf16::from_f32(x)).collect();
-                check_against_f64(x86::dots_bf16_avx2, &spec, &a, &w, bf16::to_f32, accumulate, parallel)
+                check_against_f64(x86::dots_bf16_avx2, &spec, b, &a, &w, bf16::to_f32, accumulate, parallel)
                     .map_err(TestCaseError::fail)?;
             }
         }
@@ -575,7 +621,7 @@ mod tests {
             not(target_arch = "x86_64"),
             ignore = "the AVX2 kernels are x86-64 only; other targets widen and use gemm"
         )]
-        fn f32_avx2_kernel_matches_f64_dot_products((spec, seed, accumulate, parallel) in arb_case()) {
+        fn f32_avx2_kernel_matches_f64_dot_products((spec, b, seed, accumulate, parallel) in arb_case()) {
             #[cfg(target_arch = "x86_64")]
             if !has_avx2_fma() {
                 panic!("this x86-64 CPU lacks AVX2 or FMA, so the AVX2 kernels cannot run here; run this test on one that has both");
@@ -583,7 +629,7 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             {
                 let (a, w) = operands(&spec, seed);
-                check_against_f64(x86::dots_f32_avx2, &spec, &a, &w, |x| x, accumulate, parallel)
+                check_against_f64(x86::dots_f32_avx2, &spec, b, &a, &w, |x| x, accumulate, parallel)
                     .map_err(TestCaseError::fail)?;
             }
         }
@@ -611,14 +657,42 @@ mod tests {
             lhs: rm,
             rhs,
         };
-        assert_eq!(kernel_for(&spec(10, t)).is_some(), kernel().is_some());
+        let has_f32 = kernel().is_some();
+        assert_eq!(kernel_for(&spec(MIN_ROWS, t)).is_some(), has_f32);
+        assert_eq!(kernel_for(&spec(MAX_ROWS, t)).is_some(), has_f32);
         assert!(kernel_for(&spec(MAX_ROWS + 1, t)).is_none());
-        assert!(kernel_for(&spec(1, t)).is_none());
+        assert!(kernel_for(&spec(MIN_ROWS - 1, t)).is_none());
         assert!(kernel_for(&spec(10, rm)).is_none());
         let has_bf16 = bf16_kernel().is_some();
         assert_eq!(bf16_kernel_for(&spec(1, t)).is_some(), has_bf16);
         assert_eq!(bf16_kernel_for(&spec(BF16_MAX_ROWS, t)).is_some(), has_bf16);
         assert!(bf16_kernel_for(&spec(BF16_MAX_ROWS + 1, t)).is_none());
         assert!(bf16_kernel_for(&spec(10, rm)).is_none());
+        // A transposed left operand (rows not contiguous) stays with gemm.
+        let mut lhs_t = spec(10, t);
+        lhs_t.lhs = t;
+        assert!(kernel_for(&lhs_t).is_none());
+        assert!(bf16_kernel_for(&lhs_t).is_none());
+        // The f32 kernel needs at least one full AVX-512 register of `k`.
+        let mut short_k = spec(10, t);
+        short_k.k = LANES - 1;
+        assert!(kernel_for(&short_k).is_none());
+        short_k.k = LANES;
+        assert_eq!(kernel_for(&short_k).is_some(), has_f32);
+    }
+
+    /// The safe entry points check what the unsafe kernels assume (callers inside the crate
+    /// could otherwise pass rows shorter than the weights).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn kernels_refuse_rows_of_another_length() {
+        if !has_avx2_fma() {
+            panic!("this x86-64 CPU lacks AVX2 or FMA, so the AVX2 kernels cannot run here; run this test on one that has both");
+        }
+        let (row, w) = (vec![1.0f32; 8], vec![1.0f32; 16]);
+        let mut out = [0.0f32; 1];
+        let call =
+            std::panic::catch_unwind(move || x86::dots_f32_avx2(&[&row[..]], &[&w[..]], &mut out));
+        assert!(call.is_err(), "a row of 8 against a weight row of 16 ran");
     }
 }

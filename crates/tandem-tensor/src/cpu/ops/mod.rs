@@ -9,7 +9,7 @@ pub mod elementwise;
 pub mod index_select;
 pub mod layer_norm;
 pub mod matmul;
-pub mod matmul_skinny;
+pub(crate) mod matmul_skinny;
 pub mod reduce;
 pub mod softmax;
 pub mod topk;
