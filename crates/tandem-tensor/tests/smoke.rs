@@ -194,3 +194,25 @@ fn bf16_linear_with_bias_and_gelu_at_decode_shapes() {
         }
     }
 }
+
+/// Empty products in every float dtype: no output columns (`n = 0`, where the bf16 skinny
+/// kernel would otherwise take 1 row) gives an empty result, and no inner dimension (`k = 0`)
+/// gives the bias alone.
+#[test]
+fn matmul_with_empty_dimensions() {
+    for dtype in [DType::F32, DType::BF16, DType::F16] {
+        let x = t(&[1.0; 4], &[1, 4]).to_dtype(dtype).unwrap();
+        let no_columns = t(&[], &[0, 4]).to_dtype(dtype).unwrap();
+        let y = x.linear(&no_columns, None, None).unwrap();
+        assert_eq!(y.dims(), &[1, 0], "{dtype}");
+        let x0 = t(&[], &[2, 0]).to_dtype(dtype).unwrap();
+        let w0 = t(&[], &[3, 0]).to_dtype(dtype).unwrap();
+        let bias = t(&[1.0, -2.0, 0.5], &[3]).to_dtype(dtype).unwrap();
+        let y = x0.linear(&w0, Some(&bias), None).unwrap();
+        assert_eq!(
+            y.to_vec_f32().unwrap(),
+            [1.0, -2.0, 0.5, 1.0, -2.0, 0.5],
+            "{dtype}"
+        );
+    }
+}

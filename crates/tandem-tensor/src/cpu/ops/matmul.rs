@@ -11,6 +11,12 @@ use rayon::prelude::*;
 
 /// Below this many flops per matrix, batches run one matrix per rayon task instead of
 /// splitting each GEMM across threads (attention heads, decoder steps).
+///
+/// cargo-mutants: mutants of this constant, of [`flops`] and of the conditions that compare
+/// with it (in `multiply_skinny` and `multiply_f32`) are equivalent. They only choose how the
+/// work is threaded, or gemm over the f32 skinny kernel, and every path computes the same
+/// products (to rounding, within every test's tolerance). They change speed, which
+/// `decode_matmul` and the criterion benches measure.
 const SPLIT_FLOPS: usize = 1 << 22;
 
 fn last_index(m: &MatrixRef, batch: usize, rows: usize, cols: usize) -> usize {
