@@ -29,6 +29,20 @@ pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The committed photos (`examples/images/*.png|jpg`), sorted by name.
+///
+/// # Errors
+/// When the folder cannot be read.
+pub fn committed_photos() -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut paths: Vec<std::path::PathBuf> =
+        std::fs::read_dir(workspace_root().join("examples/images"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("png" | "jpg")))
+            .collect();
+    paths.sort();
+    Ok(paths)
+}
+
 pub mod data;
 pub mod kernels;
 pub mod machine;

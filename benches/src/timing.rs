@@ -70,3 +70,24 @@ pub fn time_runs<B: Backend, T>(
         median: times[times.len() / 2],
     })
 }
+
+/// The median wall time of `reps` calls of `f` (at least one), after `warmup` untimed calls:
+/// the figure the ratio-printing bins (`activations`, `decode_matmul`) report for CPU work,
+/// which is synchronous. The first error stops the timing and is returned.
+pub fn median_time<E>(
+    reps: usize,
+    warmup: usize,
+    mut f: impl FnMut() -> std::result::Result<(), E>,
+) -> std::result::Result<Duration, E> {
+    for _ in 0..warmup {
+        f()?;
+    }
+    let mut all = Vec::with_capacity(reps.max(1));
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        f()?;
+        all.push(t.elapsed());
+    }
+    all.sort();
+    Ok(all[all.len() / 2])
+}

@@ -11,7 +11,7 @@
 //! `--reps` runs of each and the ratio `Tensor op / scalar form`, with the pool size; name
 //! the CPU and its flags (`lscpu`) beside any figure you report.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rayon::prelude::*;
 use tandem_tensor::{CpuBackend, Tensor};
@@ -21,20 +21,9 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 const ROWS: usize = 577;
 const COLS: usize = 3072;
 
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
 /// The median time of `reps` calls of `f`.
-fn time(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
-    let mut all = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t = Instant::now();
-        f()?;
-        all.push(t.elapsed());
-    }
-    Ok(median(all))
+fn time(reps: usize, f: impl FnMut() -> Result<()>) -> Result<Duration> {
+    tandem_benches::timing::median_time(reps, 0, f)
 }
 
 fn main() -> Result<()> {

@@ -42,13 +42,7 @@ const CAPTIONS: [&str; 5] = [
 
 /// The committed photos, sorted by name.
 fn photos() -> Result<Vec<(String, RgbImage)>> {
-    let dir = workspace_root().join("examples/images");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("png" | "jpg")))
-        .collect();
-    paths.sort();
-    paths
+    tandem_benches::committed_photos()?
         .into_iter()
         .map(|p| {
             let name = p

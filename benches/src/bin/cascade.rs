@@ -182,12 +182,7 @@ fn clip_b32(root: &Path) -> Result<PathBuf> {
 
 /// `n` image paths: the committed photos, repeated under new names (each a distinct key).
 fn photos(root: &Path, n: usize) -> Result<Vec<String>> {
-    let src = workspace_root().join("examples/images");
-    let mut originals: Vec<PathBuf> = std::fs::read_dir(&src)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("png" | "jpg")))
-        .collect();
-    originals.sort();
+    let originals = tandem_benches::committed_photos()?;
     let dir = root.join("photos");
     std::fs::create_dir_all(&dir)?;
     let mut out = Vec::with_capacity(n);

@@ -19,7 +19,7 @@
 //! and the ratios `f32/gemm` and `bf16/widen` (below 1: faster than before) and `bf16/f32`.
 //! Prints the pool size; name the CPU and its flags (`lscpu`) beside any figure you report.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gemm::Parallelism;
 use tandem_tensor::cpu::CpuStorage;
@@ -27,21 +27,9 @@ use tandem_tensor::{CpuBackend, DType, Tensor};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
 /// The median time of `reps` calls of `f`, after one warm-up call.
-fn time(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
-    f()?;
-    let mut all = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t = Instant::now();
-        f()?;
-        all.push(t.elapsed());
-    }
-    Ok(median(all))
+fn time(reps: usize, f: impl FnMut() -> Result<()>) -> Result<Duration> {
+    tandem_benches::timing::median_time(reps, 1, f)
 }
 
 /// Below this many flops the backend ran `gemm` on one thread (its `SPLIT_FLOPS`).
