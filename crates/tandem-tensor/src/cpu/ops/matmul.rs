@@ -101,7 +101,10 @@ pub fn matmul(
         out.par_chunks_mut(spec.n.max(1))
             .for_each(|row| row.copy_from_slice(bias));
     }
-    // With no product to compute the result is the bias (or zeros).
+    // With no product to compute the result is the bias (or zeros). `per > 0` keeps empty
+    // outputs away from the kernels (`matmul_with_empty_dimensions`); `k > 0` only skips work,
+    // since every path with k = 0 leaves the bias (cargo-mutants: `>` → `>=` there is
+    // equivalent).
     if per > 0 && spec.k > 0 {
         let accumulate = bias.is_some();
         let bf16_kernel = match rhs {
