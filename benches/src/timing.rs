@@ -91,3 +91,23 @@ pub fn median_time<E>(
     all.sort();
     Ok(all[all.len() / 2])
 }
+
+/// `--reps N` from the command line (the only argument the ratio-printing bins take), at least
+/// 1, `default` when absent.
+///
+/// # Errors
+/// An unknown argument, or a missing or unparsable value.
+pub fn reps_from_args(default: usize) -> std::result::Result<usize, String> {
+    let mut reps = default;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--reps" => {
+                let value = args.next().ok_or("--reps needs a value")?;
+                reps = value.parse().map_err(|e| format!("--reps {value}: {e}"))?;
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(reps.max(1))
+}

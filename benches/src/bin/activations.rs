@@ -27,15 +27,7 @@ fn time(reps: usize, f: impl FnMut() -> Result<()>) -> Result<Duration> {
 }
 
 fn main() -> Result<()> {
-    let mut reps = 30;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--reps" => reps = args.next().ok_or("--reps needs a value")?.parse()?,
-            other => return Err(format!("unknown argument {other}").into()),
-        }
-    }
-    let reps = reps.max(1);
+    let reps = tandem_benches::timing::reps_from_args(30)?;
     // Pre-activations of a transformer MLP: roughly normal, a few large.
     let data: Vec<f32> = (0..ROWS * COLS)
         .map(|i| {

@@ -75,15 +75,7 @@ fn previous_path(x: &CpuStorage, w: &CpuStorage, m: usize, k: usize, n: usize) -
 }
 
 fn main() -> Result<()> {
-    let mut reps = 30;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--reps" => reps = args.next().ok_or("--reps needs a value")?.parse()?,
-            other => return Err(format!("unknown argument {other}").into()),
-        }
-    }
-    let reps = reps.max(1);
+    let reps = tandem_benches::timing::reps_from_args(30)?;
     let backend = CpuBackend;
     let mut rng = tandem_benches::data::Rng::new(13);
     println!(
