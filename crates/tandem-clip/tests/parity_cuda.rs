@@ -16,6 +16,18 @@ fn cuda_parity_with_transformers() {
     common::parity_suite(&gpu);
 }
 
+/// bf16 and f16 within the bound derived from transformers' own drift, as on the CPU.
+#[test]
+#[ignore = "needs an NVIDIA GPU and driver: run with --ignored (scripts/gpu-check.sh) on one"]
+fn cuda_half_precision_within_transformers_drift() {
+    let gpu = acquire("clip parity (cuda)", CudaBackend::new(0));
+    for name in common::CONFIGS {
+        for dtype in [DType::BF16, DType::F16] {
+            common::model_outputs_in(&gpu, name, dtype);
+        }
+    }
+}
+
 /// Pillow-exact bicubic resize + normalize on the device equals the CPU path within one 8-bit
 /// level (`1 / (255 · std)` after normalising), for BLIP's 384 and CLIP's 224 and odd sizes.
 #[test]

@@ -12,3 +12,15 @@ fn wgpu_parity_with_transformers() {
     let gpu = acquire("clip parity", WgpuBackend::shared());
     common::parity_suite(&gpu);
 }
+
+/// bf16 and f16 on the GPU kernels: within the bound derived from transformers' own drift in
+/// that dtype, as on the CPU.
+#[test]
+fn wgpu_half_precision_within_transformers_drift() {
+    let gpu = acquire("clip parity", WgpuBackend::shared());
+    for name in common::CONFIGS {
+        for dtype in [tandem_tensor::DType::BF16, tandem_tensor::DType::F16] {
+            common::model_outputs_in(&gpu, name, dtype);
+        }
+    }
+}

@@ -118,6 +118,51 @@ pub fn probabilities(dtype: DType, row_len: usize) -> Close {
     Close::new(subnormal_spacing(dtype), 2.0 * rel)
 }
 
+/// Tolerance of a model output computed in a half dtype (bf16, f16), compared with the f32
+/// reference (transformers in f32) of the same checkpoint and inputs.
+///
+/// `reference_drift` is how far the reference implementation itself moves in that dtype:
+/// `max |transformers(dtype) − transformers(f32)|` over the same tensor, which the fixture
+/// generator records (`xtask/fixtures/half_precision.py`, `half_precision.json`). Derivation:
+/// - Weights: both implementations round the checkpoint to nearest even in the dtype, so the
+///   error the rounded weights cause, `E_w`, is one and the same tensor for both.
+/// - Activations: transformers rounds every op's output to the dtype; Tandem rounds at the same
+///   points or fewer (f32 accumulation, f32 softmax and layer-norm statistics). Each rounding is
+///   a relative error ≤ `u_dtype` of the value, and the same network carries it to the output,
+///   so the two runs' activation errors `E_a` (ours) and `E'_a` (theirs) have one size.
+/// - Theirs − f32 = `E_w + E'_a`, at most `reference_drift`; ours − f32 = `E_w + E_a`. One
+///   drift covers the error both share, a second one replacing their activation roundings by
+///   ours: `2·reference_drift`. `f32_tol` adds the f32 summation-order difference that the f32
+///   parity test allows.
+///
+/// A wrong op, a missed conversion or a lost scale moves outputs by the order of the values
+/// themselves: the fixtures' values are 37× to 164× their bf16 drift (`max_abs_value` in the
+/// same file), so such bugs land far outside. The parity tests print `|ours − f32| / drift`.
+pub fn half_precision_parity(reference_drift: f64, f32_tol: Close) -> Close {
+    Close::new(2.0 * reference_drift + f32_tol.abs, f32_tol.rel)
+}
+
+/// Reads `reference_drift` for [`half_precision_parity`] from a fixture folder's
+/// `half_precision.json` (written by `cargo xtask fixtures`): `max_abs_drift.<bf16|f16>.<tensor>`.
+///
+/// Panics, naming the file and the missing key, when the fixture has no drift for the
+/// tensor or `dtype` is not a half type: a test without its yardstick must not pass.
+pub fn fixture_drift(fixture_dir: &std::path::Path, dtype: DType, tensor: &str) -> f64 {
+    let path = fixture_dir.join("half_precision.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `cargo xtask fixtures`)", path.display()));
+    let info: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let key = match dtype {
+        DType::BF16 => "bf16",
+        DType::F16 => "f16",
+        other => panic!("no reference drift for {other}: only half types drift from f32"),
+    };
+    info["max_abs_drift"][key][tensor]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{}: no max_abs_drift.{key}.{tensor}", path.display()))
+}
+
 /// Compares `got` (shape `got_dims`) with `want` (shape `want_dims`): shapes first, then every
 /// element. Any non-finite value on either side fails (NaN cannot hide behind a `max`).
 pub fn check_close<G, W>(

@@ -34,7 +34,7 @@ pub mod tolerance;
 
 pub use close::{
     assert_close, assert_close_slices, assert_row_sums, assert_tensor_close, check_close,
-    check_row_sums, Close, Report,
+    check_row_sums, fixture_drift, half_precision_parity, Close, Report,
 };
 pub use input::{Dist, Input, ViewSpec};
 pub use runner::{acquire, run_problem, DeviceSource, DEFAULT_CASES};

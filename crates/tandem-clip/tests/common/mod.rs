@@ -8,7 +8,10 @@ use tandem_clip::ClipModel;
 use tandem_image::{open_image, ImageOptions, RgbImage};
 use tandem_nn::SafetensorsFile;
 use tandem_tensor::{Backend, DType, Tensor};
-use tandem_tensor_testing::{assert_close, assert_close_slices, assert_tensor_close, Close};
+use tandem_tensor_testing::{
+    assert_close, assert_close_slices, assert_tensor_close, fixture_drift, half_precision_parity,
+    Close,
+};
 
 pub const CONFIGS: [&str; 2] = ["clip-tiny-a", "clip-tiny-b"];
 
@@ -161,55 +164,75 @@ pub fn pixel_values<B: Backend>(backend: &B, name: &str) -> f64 {
 
 /// Both towers, features and logits from the reference `pixel_values` and ids: ≤ 1e-4.
 pub fn model_outputs<B: Backend>(backend: &B, name: &str) -> f64 {
+    model_outputs_in(backend, name, DType::F32)
+}
+
+/// [`model_outputs`] with the model loaded in `dtype`: every tensor, and the ranking
+/// probabilities, against the f32 reference. f32 allows [`ACTIVATIONS`]; a half dtype allows
+/// [`half_precision_parity`] of transformers' own drift in that dtype, and the ratio of our
+/// error to that drift is printed. Returns the max abs error.
+pub fn model_outputs_in<B: Backend>(backend: &B, name: &str, dtype: DType) -> f64 {
     let f = Fixture::open(name);
-    let model = ClipModel::load(&f.dir, backend, DType::F32).expect("load");
+    let model = ClipModel::load(&f.dir, backend, dtype).expect("load");
     let (shape, pixels) = f.tensor("pixel_values");
     let pixels = Tensor::from_slice(backend, &pixels, &shape).expect("pixels");
     let captions = f.strings("captions");
     let refs: Vec<&str> = captions.iter().map(String::as_str).collect();
     let tokens = model.tokenize(&refs).expect("tokenize");
-    let tol = ACTIVATIONS;
-    eprintln!("{name}:");
+    eprintln!("{name} in {dtype}:");
+    let mut worst = 0f64;
+    let mut check = |tensor: &str, got: &Tensor<B>| {
+        let (want_shape, want) = f.tensor(tensor);
+        let tol = match dtype {
+            DType::F32 => ACTIVATIONS,
+            half => half_precision_parity(fixture_drift(&f.dir, half, tensor), ACTIVATIONS),
+        };
+        let what = format!("{name} {tensor} ({dtype})");
+        let r = assert_tensor_close(&what, got, &want_shape, &want, tol);
+        if dtype != DType::F32 {
+            let drift = fixture_drift(&f.dir, dtype, tensor);
+            eprintln!(
+                "    {tensor:<26} ours/transformers drift from f32: {:.2}",
+                r.max_abs / drift
+            );
+        }
+        worst = worst.max(r.max_abs);
+    };
     let vision = model.vision_forward(&pixels).expect("vision");
-    let mut worst = check(
-        &f,
-        &vision.last_hidden_state,
-        "vision_last_hidden_state",
-        tol,
-    );
+    check("vision_last_hidden_state", &vision.last_hidden_state);
     // The tower's own pooled output (`post_layernorm` of the class token, width
     // vision hidden): a width mismatch fails, there is no fallback to the projected tensor.
-    worst = worst.max(check(&f, &vision.pooled, "vision_pooler_output", tol));
+    check("vision_pooler_output", &vision.pooled);
     let img = model
         .image_features_from_pixels(&pixels)
         .expect("image features");
     let text = model.text_forward(&tokens).expect("text");
-    worst = worst.max(check(
-        &f,
-        &text.last_hidden_state,
-        "text_last_hidden_state",
-        tol,
-    ));
-    worst = worst.max(check(&f, &text.pooled, "text_pooler_output", tol));
+    check("text_last_hidden_state", &text.last_hidden_state);
+    check("text_pooler_output", &text.pooled);
     let txt = model
         .text_features_from_tokens(&tokens)
         .expect("text features");
-    worst = worst.max(check(&f, &img, "image_features", tol));
-    worst = worst.max(check(&f, &txt, "text_features", tol));
-    worst = worst.max(check(
-        &f,
-        &img.l2_normalize(0.0).expect("n"),
-        "image_embeds",
-        tol,
-    ));
-    worst = worst.max(check(
-        &f,
-        &txt.l2_normalize(0.0).expect("n"),
-        "text_embeds",
-        tol,
-    ));
+    check("image_features", &img);
+    check("text_features", &txt);
+    check("image_embeds", &img.l2_normalize(0.0).expect("n"));
+    check("text_embeds", &txt.l2_normalize(0.0).expect("n"));
     let logits = model.logits_per_image(&img, &txt).expect("logits");
-    worst = worst.max(check(&f, &logits, "logits_per_image", tol));
+    check("logits_per_image", &logits);
+    if dtype != DType::F32 {
+        // The probabilities `rank` reports, put back in caption order (f32 checks them in
+        // `rank`, against reference.json's list).
+        let lists: Vec<&[&str]> = (0..shape[0]).map(|_| refs.as_slice()).collect();
+        let ranked = model.rank_pixels(&pixels, &lists).expect("rank pixels");
+        let mut probs = vec![0f32; shape[0] * refs.len()];
+        for (i, list) in ranked.iter().enumerate() {
+            for (caption, p) in list {
+                let j = refs.iter().position(|c| c == caption).expect("caption");
+                probs[i * refs.len() + j] = *p;
+            }
+        }
+        let probs = Tensor::from_slice(backend, &probs, &[shape[0], refs.len()]).expect("probs");
+        check("rank_probs", &probs);
+    }
     worst
 }
 
