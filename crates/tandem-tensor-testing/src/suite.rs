@@ -66,6 +66,7 @@ macro_rules! __conformance_tests {
                 softmax => softmax::run,
                 log_softmax => log_softmax::run,
                 layer_norm => layer_norm::run,
+                add_layer_norm => add_layer_norm::run,
                 l2_normalize => l2_normalize::run,
                 attention => attention::run,
                 index_select => index_select::run,

@@ -202,6 +202,28 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
             .add(beta)
     }
 
+    /// The pre-LN transformer step `sum = x + residual`, `normed = layer_norm(sum)`, both
+    /// returned: `sum` is the residual stream the block carries on, `normed` feeds the next
+    /// sub-layer (post-LN blocks keep only `normed`).
+    ///
+    /// Contract: `x` and `residual` contiguous with equal dims and dtype; `gamma`/`beta`
+    /// contiguous `[last dim]` (checked by [`Tensor::add_layer_norm`]). `sum` is stored in the
+    /// dtype and `normed` is the layer norm of that stored sum, so the result is exactly what the
+    /// unfused `add` then [`Backend::layer_norm`] give, which is the default body. A backend
+    /// fuses it to read the two inputs once and write both outputs in one pass over each row.
+    fn add_layer_norm(
+        &self,
+        x: &Tensor<Self>,
+        residual: &Tensor<Self>,
+        gamma: &Tensor<Self>,
+        beta: &Tensor<Self>,
+        eps: f32,
+    ) -> Result<(Tensor<Self>, Tensor<Self>)> {
+        let sum = x.add(residual)?;
+        let normed = self.layer_norm(&sum, gamma, beta, eps)?;
+        Ok((sum, normed))
+    }
+
     /// Scaled dot-product attention. `q: [b, h, lq, d]`, `k: [b, h, lk, d]`, `v: [b, h, lk, dv]`
     /// with the last dim contiguous (other strides arbitrary, batch may be broadcast); `mask`, if
     /// any, is additive and already broadcast to `[b, h, lq, lk]`. Output contiguous `[b, h, lq, dv]`.

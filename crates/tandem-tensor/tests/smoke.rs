@@ -77,6 +77,58 @@ fn l2_normalize_of_tiny_values_is_unit_length_in_every_dtype() {
     }
 }
 
+/// The fused residual + layer norm returns exactly `add` then `layer_norm` (bit for bit) in
+/// every float dtype: the sum as the dtype stores it, and the norm of that stored sum. Values
+/// near 20 make a bf16 sum round by up to 0.06, so normalising the unrounded sum is visible;
+/// the rows are long enough to run in parallel chunks and one sits behind a view offset.
+#[test]
+fn add_layer_norm_is_add_then_layer_norm_bit_for_bit() {
+    let (rows, cols) = (37, 300);
+    let wave = |k: usize, f: f32| -> Vec<f32> {
+        (0..k)
+            .map(|i| ((i as f32 * f).sin() * 2.0) + 20.0)
+            .collect()
+    };
+    for dtype in [DType::F32, DType::BF16, DType::F16] {
+        let up = |v: Vec<f32>, dims: &[usize]| t(&v, dims).to_dtype(dtype).unwrap();
+        // `x` is rows 1.. of a larger tensor: a contiguous view with an offset.
+        let x = up(wave((rows + 1) * cols, 0.37), &[rows + 1, cols])
+            .narrow(0, 1, rows)
+            .unwrap();
+        let r = up(wave(rows * cols, 0.11), &[rows, cols])
+            .affine(0.01, -0.2)
+            .unwrap();
+        let g = up(wave(cols, 0.5), &[cols]).affine(0.05, 0.0).unwrap();
+        let b = up(wave(cols, 0.3), &[cols]).affine(0.01, -0.2).unwrap();
+        let (sum, normed) = x.add_layer_norm(&r, &g, &b, 1e-5).unwrap();
+        let want_sum = x.add(&r).unwrap();
+        let want_normed = want_sum.layer_norm(&g, &b, 1e-5).unwrap();
+        assert_eq!(sum.dims(), &[rows, cols]);
+        assert_eq!(sum.dtype(), dtype);
+        assert_eq!(normed.dtype(), dtype);
+        let bits = |t: &Tensor<CpuBackend>| -> Vec<u32> {
+            t.to_dtype(DType::F32)
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        for (what, got, want) in [("sum", &sum, &want_sum), ("normed", &normed, &want_normed)] {
+            let (got, want) = (bits(got), bits(want));
+            assert_eq!(got.len(), want.len(), "{dtype} {what}: length");
+            if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
+                panic!(
+                    "{dtype} {what}: element {i} is {} fused, {} unfused",
+                    f32::from_bits(got[i]),
+                    f32::from_bits(want[i])
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn layer_norm_and_reductions() {
     let x = t(&[1., 2., 3., 4.], &[1, 4]);

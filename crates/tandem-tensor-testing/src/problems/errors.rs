@@ -25,6 +25,9 @@ pub enum Case {
     SoftmaxScalar,
     LayerNormGamma,
     LayerNormDType,
+    AddLayerNormResidual,
+    AddLayerNormResidualDType,
+    AddLayerNormGamma,
     AttentionRank,
     AttentionHeads,
     AttentionKvLen,
@@ -64,7 +67,7 @@ pub enum Case {
     ReshapeHugeDims,
 }
 
-const CASES: [Case; 54] = [
+const CASES: [Case; 57] = [
     Case::BinaryShapes,
     Case::BinaryDTypes,
     Case::BinaryInts,
@@ -82,6 +85,9 @@ const CASES: [Case; 54] = [
     Case::SoftmaxScalar,
     Case::LayerNormGamma,
     Case::LayerNormDType,
+    Case::AddLayerNormResidual,
+    Case::AddLayerNormResidualDType,
+    Case::AddLayerNormGamma,
     Case::AttentionRank,
     Case::AttentionHeads,
     Case::AttentionKvLen,
@@ -196,6 +202,21 @@ fn attempt<B: Backend>(b: &B, p: &Problem) -> Result<Result<()>> {
             .map(drop),
         Case::LayerNormDType => x
             .layer_norm(&t(&[n], other_float(dt))?, &t(&[n], dt)?, 1e-5)
+            .map(drop),
+        // The residual stream never broadcasts: a `[1, n]` residual is a shape error.
+        Case::AddLayerNormResidual => x
+            .add_layer_norm(&t(&[1, n], dt)?, &t(&[n], dt)?, &t(&[n], dt)?, 1e-5)
+            .map(drop),
+        Case::AddLayerNormResidualDType => x
+            .add_layer_norm(
+                &t(&[m, n], other_float(dt))?,
+                &t(&[n], dt)?,
+                &t(&[n], dt)?,
+                1e-5,
+            )
+            .map(drop),
+        Case::AddLayerNormGamma => x
+            .add_layer_norm(&t(&[m, n], dt)?, &t(&[n], dt)?, &t(&[n + 1], dt)?, 1e-5)
             .map(drop),
         Case::AttentionRank => attention(
             &t(&[1, m, n], dt)?,

@@ -4,6 +4,7 @@
 //! prints fully on failure), `check(backend, problem)` (run on the backend, compare with the
 //! reference) and `run(backend, cases)` (what the `conformance_suite!` test calls).
 
+pub mod add_layer_norm;
 pub mod arg;
 pub mod attention;
 pub mod binary;

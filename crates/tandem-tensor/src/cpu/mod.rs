@@ -220,6 +220,30 @@ impl Backend for CpuBackend {
         ))
     }
 
+    fn add_layer_norm(
+        &self,
+        x: &Tensor<Self>,
+        residual: &Tensor<Self>,
+        gamma: &Tensor<Self>,
+        beta: &Tensor<Self>,
+        eps: f32,
+    ) -> Result<(Tensor<Self>, Tensor<Self>)> {
+        let (rows, cols) = rows_cols(x);
+        let (g, b) = (gamma.to_vec_f32()?, beta.to_vec_f32()?);
+        let (sum, normed) = ops::layer_norm::add_layer_norm(
+            x.storage(),
+            x.layout().offset(),
+            residual.storage(),
+            residual.layout().offset(),
+            rows,
+            cols,
+            &g,
+            &b,
+            eps,
+        );
+        Ok((wrap(sum, x), wrap(normed, x)))
+    }
+
     fn attention(
         &self,
         q: &Tensor<Self>,

@@ -83,29 +83,71 @@ impl<B: Backend> Tensor<B> {
 
     /// Layer norm over the last dim with learned `gamma`/`beta` of that size.
     pub fn layer_norm(&self, gamma: &Self, beta: &Self, eps: f32) -> Result<Self> {
-        self.check_float("layer_norm")?;
-        self.check_same_dtype("layer_norm", gamma)?;
-        self.check_same_dtype("layer_norm", beta)?;
-        let n = *self.dims().last().ok_or(Error::RankMismatch {
-            op: "layer_norm",
-            expected: 1,
-            shape: vec![],
-        })?;
-        for p in [gamma, beta] {
-            if p.dims() != [n] {
-                return Err(Error::ShapeMismatch {
-                    op: "layer_norm",
-                    lhs: self.dims().to_vec(),
-                    rhs: p.dims().to_vec(),
-                });
-            }
-        }
+        self.check_layer_norm_params("layer_norm", gamma, beta)?;
         self.backend().layer_norm(
             &self.contiguous()?,
             &gamma.contiguous()?,
             &beta.contiguous()?,
             eps,
         )
+    }
+
+    /// `(self + residual, layer_norm(self + residual))` in one call: the residual add and the
+    /// layer norm after it in a transformer block (`transformers`' `hidden_states + residual`
+    /// then `LayerNorm`), fused where the backend can (see [`Backend::add_layer_norm`]).
+    /// `self`, `residual`: `[.., n]`, equal dims and dtype (no broadcasting: both are the
+    /// residual stream); `gamma`, `beta`: `[n]`. Returns the sum and the normalised sum, both
+    /// `[.., n]`; the sum is exactly `self.add(residual)` and the second output exactly its
+    /// `layer_norm`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for unequal dims or parameters not `[n]`, [`Error::DTypeMismatch`]
+    /// for mixed dtypes, an error for integer tensors or rank 0.
+    pub fn add_layer_norm(
+        &self,
+        residual: &Self,
+        gamma: &Self,
+        beta: &Self,
+        eps: f32,
+    ) -> Result<(Self, Self)> {
+        self.check_same_dtype("add_layer_norm", residual)?;
+        if self.dims() != residual.dims() {
+            return Err(Error::ShapeMismatch {
+                op: "add_layer_norm",
+                lhs: self.dims().to_vec(),
+                rhs: residual.dims().to_vec(),
+            });
+        }
+        self.check_layer_norm_params("add_layer_norm", gamma, beta)?;
+        self.backend().add_layer_norm(
+            &self.contiguous()?,
+            &residual.contiguous()?,
+            &gamma.contiguous()?,
+            &beta.contiguous()?,
+            eps,
+        )
+    }
+
+    /// A float tensor of rank ≥ 1 whose `gamma`/`beta` are `[last dim]` of its dtype.
+    fn check_layer_norm_params(&self, op: &'static str, gamma: &Self, beta: &Self) -> Result<()> {
+        self.check_float(op)?;
+        self.check_same_dtype(op, gamma)?;
+        self.check_same_dtype(op, beta)?;
+        let n = *self.dims().last().ok_or(Error::RankMismatch {
+            op,
+            expected: 1,
+            shape: vec![],
+        })?;
+        for p in [gamma, beta] {
+            if p.dims() != [n] {
+                return Err(Error::ShapeMismatch {
+                    op,
+                    lhs: self.dims().to_vec(),
+                    rhs: p.dims().to_vec(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// `x / max(‖x‖₂, eps)` over the last dim.
