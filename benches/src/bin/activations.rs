@@ -1,6 +1,7 @@
 //! GELU, QuickGELU and softmax on the CPU backend against the scalar forms they replaced, in the same
 //! process (issue 13: the scalar exact GELU of one ViT MLP activation, 577×3072, cost about
-//! 50 ms).
+//! 50 ms); and the residual add fused with the layer norm after it (`add_layer_norm`) against
+//! `add` then `layer_norm`, in f32 and bf16.
 //!
 //! ```text
 //! cargo run --release -p tandem-benches --bin activations [-- --reps 30]
@@ -14,7 +15,7 @@
 use std::time::Duration;
 
 use rayon::prelude::*;
-use tandem_tensor::{CpuBackend, Tensor};
+use tandem_tensor::{CpuBackend, DType, Tensor};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -109,5 +110,48 @@ fn main() -> Result<()> {
         new.as_secs_f64() * 1e3,
         new.as_secs_f64() / old.as_secs_f64()
     );
+    residual_layer_norm(reps, &data)
+}
+
+/// One ViT-B/16 residual at 384 px (4 images × 577 tokens × 768): `add` then `layer_norm`, as the
+/// blocks ran before, against the fused `add_layer_norm`, which returns the same two tensors.
+fn residual_layer_norm(reps: usize, data: &[f32]) -> Result<()> {
+    let (rows, cols) = (4 * ROWS, 768);
+    let backend = CpuBackend;
+    let gamma: Vec<f32> = (0..cols).map(|i| 1.0 + (i % 7) as f32 * 0.01).collect();
+    let beta: Vec<f32> = (0..cols).map(|i| (i % 5) as f32 * 0.01).collect();
+    for dtype in [DType::F32, DType::BF16] {
+        let t = |values: &[f32], dims: &[usize]| -> Result<Tensor<CpuBackend>> {
+            Ok(Tensor::from_slice(&backend, values, dims)?.to_dtype(dtype)?)
+        };
+        let values = |skip: usize| -> Vec<f32> {
+            data.iter()
+                .copied()
+                .cycle()
+                .skip(skip)
+                .take(rows * cols)
+                .collect()
+        };
+        let x = t(&values(0), &[rows, cols])?;
+        let r = t(&values(12_345), &[rows, cols])?;
+        let (g, b) = (t(&gamma, &[cols])?, t(&beta, &[cols])?);
+        let old = time(reps, || {
+            let sum = x.add(&r)?;
+            std::hint::black_box(sum.layer_norm(&g, &b, 1e-6)?);
+            std::hint::black_box(sum);
+            Ok(())
+        })?;
+        let new = time(reps, || {
+            std::hint::black_box(x.add_layer_norm(&r, &g, &b, 1e-6)?);
+            Ok(())
+        })?;
+        println!(
+            "{:<11} unfused {:>7.2} ms  fused {:>8.2} ms  ratio {:.2}  ({rows}x{cols} {dtype})",
+            "add+ln",
+            old.as_secs_f64() * 1e3,
+            new.as_secs_f64() * 1e3,
+            new.as_secs_f64() / old.as_secs_f64()
+        );
+    }
     Ok(())
 }

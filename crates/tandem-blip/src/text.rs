@@ -267,11 +267,11 @@ impl<B: Backend> BlipTextDecoder<B> {
             .zip(cache.layers.iter_mut().zip(&ctx.layers))
         {
             let a = layer.self_attn.forward_cached(&x, None, kv_cache)?;
-            x = layer.self_norm.forward(&x.add(&a)?)?;
+            x = layer.self_norm.forward_residual(&a, &x)?.1;
             let c = layer.cross_attn.forward(&x, groups, cross_kv)?;
-            x = layer.cross_norm.forward(&x.add(&c)?)?;
+            x = layer.cross_norm.forward_residual(&c, &x)?.1;
             let m = layer.mlp.forward(&x)?;
-            x = layer.mlp_norm.forward(&x.add(&m)?)?;
+            x = layer.mlp_norm.forward_residual(&m, &x)?.1;
         }
         Ok(x)
     }

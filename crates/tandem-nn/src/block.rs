@@ -46,8 +46,9 @@ impl<B: Backend> PreNormBlock<B> {
         mask: Option<&Tensor<B>>,
         causal: bool,
     ) -> Result<Tensor<B>> {
-        let h = x.add(&self.attn.forward(&self.norm1.forward(x)?, mask, causal)?)?;
-        Ok(h.add(&self.mlp.forward(&self.norm2.forward(&h)?)?)?)
+        let attn = self.attn.forward(&self.norm1.forward(x)?, mask, causal)?;
+        let (h, normed) = self.norm2.forward_residual(&attn, x)?;
+        Ok(h.add(&self.mlp.forward(&normed)?)?)
     }
 }
 
@@ -99,9 +100,12 @@ impl<B: Backend> PostNormBlock<B> {
         mask: Option<&Tensor<B>>,
         causal: bool,
     ) -> Result<Tensor<B>> {
-        let h = self
+        let (_, h) = self
             .attn_norm
-            .forward(&x.add(&self.attn.forward(x, mask, causal)?)?)?;
-        self.mlp_norm.forward(&h.add(&self.mlp.forward(&h)?)?)
+            .forward_residual(&self.attn.forward(x, mask, causal)?, x)?;
+        Ok(self
+            .mlp_norm
+            .forward_residual(&self.mlp.forward(&h)?, &h)?
+            .1)
     }
 }

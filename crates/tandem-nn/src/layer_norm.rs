@@ -29,6 +29,18 @@ impl<B: Backend> LayerNorm<B> {
         Ok(x.layer_norm(&self.gamma, &self.beta, self.eps)?)
     }
 
+    /// The residual connection and this norm in one fused op: returns `(x + residual,
+    /// norm(x + residual))`, both `[.., dim]` (see [`Tensor::add_layer_norm`]). Pre-LN blocks
+    /// carry the sum on; post-LN blocks (BERT's `BertSelfOutput`: `LayerNorm(hidden + input)`)
+    /// keep only the second.
+    pub fn forward_residual(
+        &self,
+        x: &Tensor<B>,
+        residual: &Tensor<B>,
+    ) -> Result<(Tensor<B>, Tensor<B>)> {
+        Ok(x.add_layer_norm(residual, &self.gamma, &self.beta, self.eps)?)
+    }
+
     pub fn eps(&self) -> f32 {
         self.eps
     }
