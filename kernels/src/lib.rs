@@ -15,6 +15,8 @@
 /// WGSL compute shaders, written against the type aliases and helpers `tandem-wgpu` prepends
 /// (see its `runtime::kernel`). Entry points are named after the op.
 pub mod wgsl {
+    /// `wgsl/add_layer_norm.wgsl`.
+    pub const ADD_LAYER_NORM: &str = include_str!("../wgsl/add_layer_norm.wgsl");
     /// `wgsl/attention.wgsl`.
     pub const ATTENTION: &str = include_str!("../wgsl/attention.wgsl");
     /// `wgsl/binary.wgsl`.
@@ -77,6 +79,8 @@ pub mod cuda {
     /// `cuda/common.cuh`: dtype conversions (f16/bf16 by bit patterns and PTX `cvt`), warp and
     /// block reductions, activations.
     pub const COMMON: &str = include_str!("../cuda/common.cuh");
+    /// `cuda/add_layer_norm.cu`.
+    pub const ADD_LAYER_NORM: &str = include_str!("../cuda/add_layer_norm.cu");
     /// `cuda/attention.cu`.
     pub const ATTENTION: &str = include_str!("../cuda/attention.cu");
     /// `cuda/binary.cu`.
@@ -108,6 +112,7 @@ pub mod cuda {
 
     /// Every kernel file as `(op, source)`, for compile checks and ahead-of-time warm-up.
     pub const ALL: &[(&str, &str)] = &[
+        ("add_layer_norm", ADD_LAYER_NORM),
         ("attention", ATTENTION),
         ("binary", BINARY),
         ("cast", CAST),

@@ -112,6 +112,13 @@ fn entry_points_follow_the_naming_rule() {
             floats.iter().map(|d| format!("layer_norm_{d}")).collect(),
         ),
         (
+            "add_layer_norm",
+            floats
+                .iter()
+                .map(|d| format!("add_layer_norm_{d}"))
+                .collect(),
+        ),
+        (
             "matmul",
             floats.iter().map(|d| format!("matmul_{d}")).collect(),
         ),

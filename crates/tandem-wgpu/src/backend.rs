@@ -484,6 +484,22 @@ impl Backend for WgpuBackend {
         Ok(self.wrap(out, x.dims(), x.dtype()))
     }
 
+    fn add_layer_norm(
+        &self,
+        x: &Tensor<Self>,
+        residual: &Tensor<Self>,
+        gamma: &Tensor<Self>,
+        beta: &Tensor<Self>,
+        eps: f32,
+    ) -> Result<(Tensor<Self>, Tensor<Self>)> {
+        let (sum, normed) =
+            ops::add_layer_norm::add_layer_norm(self, x, residual, gamma, beta, eps)?;
+        Ok((
+            self.wrap(sum, x.dims(), x.dtype()),
+            self.wrap(normed, x.dims(), x.dtype()),
+        ))
+    }
+
     fn attention(
         &self,
         q: &Tensor<Self>,

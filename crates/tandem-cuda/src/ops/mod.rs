@@ -1,6 +1,7 @@
 //! Host side of each kernel, one op per file (`kernels/cuda/<op>.cu` beside it by name): shape
 //! arithmetic, parameter structs laid out as the kernels declare them, grids and launches.
 
+pub mod add_layer_norm;
 pub mod attention;
 pub mod binary;
 pub mod cast;

@@ -1,5 +1,6 @@
 //! Host side of each kernel, one op per file (`kernels/wgsl/<op>.wgsl` beside it by name).
 
+pub mod add_layer_norm;
 pub mod attention;
 pub mod binary;
 pub mod cast;
