@@ -62,7 +62,7 @@ pub fn add_layer_norm(
         }
         _ => {
             let (x, r) = (x.as_f32(), r.as_f32());
-            let (s, n) = fused_rows(&x[x_offset..][..len], &r[r_offset..][..len], &p);
+            let (s, n) = fused_rows_f32(&x[x_offset..][..len], &r[r_offset..][..len], &p);
             (CpuStorage::F32(s), CpuStorage::F32(n))
         }
     }
@@ -76,26 +76,13 @@ struct Params<'a> {
     eps: f32,
 }
 
-/// An element type rows are widened from and stored back to.
+/// A half type rows are widened from and stored back to.
 trait Element: Copy + Default + Send + Sync {
-    /// Whether storing an f32 in this type is exact (no need to read the sum back).
-    const EXACT: bool;
     fn widen(src: &[Self], dst: &mut [f32]);
     fn narrow(src: &[f32], dst: &mut [Self]);
 }
 
-impl Element for f32 {
-    const EXACT: bool = true;
-    fn widen(src: &[f32], dst: &mut [f32]) {
-        dst.copy_from_slice(src);
-    }
-    fn narrow(src: &[f32], dst: &mut [f32]) {
-        dst.copy_from_slice(src);
-    }
-}
-
 impl Element for bf16 {
-    const EXACT: bool = false;
     fn widen(src: &[bf16], dst: &mut [f32]) {
         src.convert_to_f32_slice(dst);
     }
@@ -105,7 +92,6 @@ impl Element for bf16 {
 }
 
 impl Element for f16 {
-    const EXACT: bool = false;
     fn widen(src: &[f16], dst: &mut [f32]) {
         src.convert_to_f32_slice(dst);
     }
@@ -114,7 +100,8 @@ impl Element for f16 {
     }
 }
 
-/// Both outputs of [`add_layer_norm`], rows in parallel, two f32 row buffers per thread.
+/// Both outputs of [`add_layer_norm`] for a half type, rows in parallel, two f32 row buffers
+/// per thread.
 fn fused_rows<T: Element>(x: &[T], r: &[T], p: &Params) -> (Vec<T>, Vec<T>) {
     let mut sum = vec![T::default(); x.len()];
     let mut normed = vec![T::default(); x.len()];
@@ -134,10 +121,8 @@ fn fused_rows<T: Element>(x: &[T], r: &[T], p: &Params) -> (Vec<T>, Vec<T>) {
                     *a += b;
                 }
                 T::narrow(a, s);
-                if !T::EXACT {
-                    // Normalise the sum as stored, as `layer_norm` of the stored `add` would.
-                    T::widen(s, a);
-                }
+                // Normalise the sum as stored, as `layer_norm` of the stored `add` would.
+                T::widen(s, a);
                 normalize_row(a, p.gamma, p.beta, p.eps);
                 T::narrow(a, n);
             },
@@ -145,13 +130,50 @@ fn fused_rows<T: Element>(x: &[T], r: &[T], p: &Params) -> (Vec<T>, Vec<T>) {
     (sum, normed)
 }
 
+/// [`fused_rows`] for f32, where storing is exact: the sum is written straight into its output
+/// and normalised in the other output, no row buffers.
+fn fused_rows_f32(x: &[f32], r: &[f32], p: &Params) -> (Vec<f32>, Vec<f32>) {
+    let mut sum = vec![0f32; x.len()];
+    let mut normed = vec![0f32; x.len()];
+    if p.cols == 0 {
+        return (sum, normed);
+    }
+    let c = p.cols;
+    sum.par_chunks_mut(c)
+        .zip(normed.par_chunks_mut(c))
+        .zip(x.par_chunks(c).zip(r.par_chunks(c)))
+        .for_each(|((s, n), (xr, rr))| {
+            for ((s, &a), &b) in s.iter_mut().zip(xr).zip(rr) {
+                *s = a + b;
+            }
+            n.copy_from_slice(s);
+            normalize_row(n, p.gamma, p.beta, p.eps);
+        });
+    (sum, normed)
+}
+
 /// One row in place: `(v − mean) / sqrt(var + eps) · γ + β`, statistics in f64.
 fn normalize_row(row: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let n = row.len() as f64;
-    let mean = row.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    let mean = lane_sum(row, |v| v as f64) / n;
+    let var = lane_sum(row, |v| (v as f64 - mean).powi(2)) / n;
     let inv = 1.0 / (var + eps as f64).sqrt();
     for ((v, &g), &b) in row.iter_mut().zip(gamma).zip(beta) {
         *v = ((*v as f64 - mean) * inv) as f32 * g + b;
     }
+}
+
+/// `Σ f(v)` in f64 over eight independent lanes, then the lanes and the tail: the compiler
+/// keeps one f64 sum in order (a chain of dependent adds, one per element's add latency), while
+/// eight lanes vectorise and overlap. Same f64 accuracy, another summation order.
+fn lane_sum(row: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    let mut lanes = [0f64; 8];
+    let chunks = row.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += f(v);
+        }
+    }
+    lanes.iter().sum::<f64>() + tail.iter().map(|&v| f(v)).sum::<f64>()
 }
