@@ -2,6 +2,7 @@
 //! into the GEMM's accumulator and the activation applied in the same pass over the output.
 
 use super::elementwise::unary_in_place;
+use super::gemm_bf16;
 use super::matmul_skinny;
 use crate::cpu::storage::CpuStorage;
 use crate::op::{Activation, MatmulSpec, MatrixRef};
@@ -80,8 +81,10 @@ unsafe fn gemm_one(
 }
 
 /// `lhs · rhs` (+ `bias` broadcast over rows, then `activation`) per [`MatmulSpec`], as f32,
-/// stored in `lhs`'s dtype. Half-precision operands are widened to f32; a bf16 `linear` weight
-/// with a few rows runs on [`matmul_skinny`]'s bf16 kernel, which reads the weight as stored.
+/// stored in `lhs`'s dtype. A bf16 `linear` weight with a few rows runs on [`matmul_skinny`]'s
+/// bf16 kernel, which reads the weight as stored; other bf16 × bf16 products run on the CPU's
+/// bf16 matrix engine where it has one ([`gemm_bf16`]: AMX or AVX512-BF16, f32 accumulation);
+/// the rest, half-precision operands included, are widened to f32 for `gemm`.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] when an operand's layout addresses past the end of its storage.
@@ -92,8 +95,7 @@ pub fn matmul(
     bias: Option<&[f32]>,
     activation: Option<Activation>,
 ) -> Result<CpuStorage> {
-    let a = lhs.as_f32();
-    check_bounds("left", &spec.lhs, a.len(), spec.batch, spec.m, spec.k)?;
+    check_bounds("left", &spec.lhs, lhs.len(), spec.batch, spec.m, spec.k)?;
     check_bounds("right", &spec.rhs, rhs.len(), spec.batch, spec.k, spec.n)?;
     let per = spec.m * spec.n;
     let mut out = vec![0f32; spec.batch * per];
@@ -107,13 +109,20 @@ pub fn matmul(
     // equivalent).
     if per > 0 && spec.k > 0 {
         let accumulate = bias.is_some();
-        let bf16_kernel = match rhs {
+        let skinny = match rhs {
             CpuStorage::BF16(w) => matmul_skinny::bf16_kernel_for(spec).map(|k| (k, w)),
             _ => None,
         };
-        match bf16_kernel {
-            Some((kernel, w)) => multiply_skinny(kernel, spec, &a, w, &mut out, accumulate),
-            None => multiply_f32(spec, &a, &rhs.as_f32(), &mut out, accumulate),
+        match (lhs, rhs, skinny, gemm_bf16::selected()) {
+            (_, _, Some((kernel, w)), _) => {
+                multiply_skinny(kernel, spec, &lhs.as_f32(), w, &mut out, accumulate)
+            }
+            (CpuStorage::BF16(a), CpuStorage::BF16(w), None, Some(kernel))
+                if spec.m >= gemm_bf16::MIN_ROWS =>
+            {
+                gemm_bf16::matmul(kernel, spec, a, w, &mut out, accumulate)
+            }
+            _ => multiply_f32(spec, &lhs.as_f32(), &rhs.as_f32(), &mut out, accumulate),
         }
     }
     if let Some(act) = activation {

@@ -6,6 +6,7 @@ pub mod cast;
 pub mod concat;
 pub mod copy;
 pub mod elementwise;
+pub mod gemm_bf16;
 pub mod index_select;
 pub mod layer_norm;
 pub mod matmul;

@@ -1,0 +1,433 @@
+//! bf16 × bf16 GEMM with f32 accumulation on the CPU's matrix engines, chosen at run time:
+//!
+//! - [`Bf16Gemm::Amx`]: AMX tiles (`TDPBF16PS`), Intel Sapphire Rapids and later;
+//! - [`Bf16Gemm::Avx512Bf16`]: `VDPBF16PS`, AMD Zen 4 and later, Intel Cooper Lake and later;
+//! - neither: the caller widens both operands to f32 and runs `gemm` (see `matmul.rs`).
+//!
+//! Every product of two bf16 values is exact in f32, so the result equals an f32 matmul of the
+//! same bf16 values up to summation order, with one documented difference of the hardware:
+//! both instructions treat bf16 subnormal inputs (|x| < 1.2e-38) as zero and flush subnormal
+//! results (Intel SDM, TDPBF16PS and VDPBF16PS: "DAZ, FTZ, RNE, SAE" regardless of MXCSR).
+//!
+//! Operands are packed per call (`pack.rs`); the output is split over the rayon pool into
+//! rectangles of [`ROWS_PER_TASK`] rows × [`GROUP_PAIRS`] column pairs, blocked for the caches
+//! as in Goto & van de Geijn, "Anatomy of high-performance matrix multiplication" (2008): a
+//! group's packed B in L2, one row block of A in L1.
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod amx;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod pack;
+
+use crate::op::MatmulSpec;
+use half::bf16;
+use pack::{column_blocks, A_BLOCK, B_BLOCK, KB, MB, NB};
+use rayon::prelude::*;
+
+/// Rows one rayon task multiplies (a multiple of `pack::MB`).
+const ROWS_PER_TASK: usize = 8 * MB;
+
+/// Column pairs (of 2 × `pack::NB` columns) one rayon task multiplies: their packed B
+/// (`GROUP_PAIRS · 32 · k` bf16, 192 KiB at k = 768) stays in L2 while every row block of the
+/// task passes over it, and one packed A row block (32 × k, 48 KiB at k = 768) is reused by
+/// every pair.
+const GROUP_PAIRS: usize = 4;
+
+/// Fewest rows worth packing for: below half an A block most of every tile product is
+/// padding, and packing B (O(n·k) per call) outweighs the O(m·n·k) work it serves.
+pub const MIN_ROWS: usize = MB / 2;
+
+/// A bf16 GEMM kernel of this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bf16Gemm {
+    /// Intel AMX tiles, `TDPBF16PS`.
+    Amx,
+    /// AVX-512 `VDPBF16PS`.
+    Avx512Bf16,
+}
+
+impl Bf16Gemm {
+    /// The name `TANDEM_CPU_BF16_GEMM` takes: `amx` or `avx512bf16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bf16Gemm::Amx => "amx",
+            Bf16Gemm::Avx512Bf16 => "avx512bf16",
+        }
+    }
+
+    /// Whether this CPU (and, for AMX, the OS) runs the kernel.
+    pub fn available(self) -> bool {
+        match self {
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            Bf16Gemm::Amx => amx::available(),
+            #[cfg(target_arch = "x86_64")]
+            Bf16Gemm::Avx512Bf16 => avx512::available(),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+}
+
+/// The kernels this CPU runs, fastest first.
+pub fn available() -> Vec<Bf16Gemm> {
+    [Bf16Gemm::Amx, Bf16Gemm::Avx512Bf16]
+        .into_iter()
+        .filter(|k| k.available())
+        .collect()
+}
+
+/// The kernel bf16 matmuls use: the fastest [`available`] one, capped by the environment
+/// variable `TANDEM_CPU_BF16_GEMM` (read once): `avx512bf16` skips AMX, `f32` (or `off`)
+/// widens to f32 and runs `gemm` as on CPUs without either (for comparisons; any other value
+/// leaves the choice alone).
+pub fn selected() -> Option<Bf16Gemm> {
+    static SELECTED: std::sync::OnceLock<Option<Bf16Gemm>> = std::sync::OnceLock::new();
+    *SELECTED.get_or_init(|| {
+        let cap = std::env::var("TANDEM_CPU_BF16_GEMM").unwrap_or_default();
+        let allowed = |k: &Bf16Gemm| match cap.as_str() {
+            "f32" | "off" => false,
+            "avx512bf16" => *k != Bf16Gemm::Amx,
+            _ => true,
+        };
+        available().into_iter().find(allowed)
+    })
+}
+
+/// The rate, in flop/s, at which the calling thread's core issues `kernel`'s product
+/// instruction with operands already in registers and no loads: the roof a GEMM on that kernel
+/// could reach (run it on every core at once for the machine's). Best of many short bursts
+/// over about `budget`, so a burst interrupted by the OS does not lower it. `None` when the
+/// kernel is not available.
+pub fn probe_flops(kernel: Bf16Gemm, budget: std::time::Duration) -> Option<f64> {
+    if !kernel.available() {
+        return None;
+    }
+    // Flops of one step: 4 tile products of 16·16·32 FMAs, or 16 instructions of 16·2 FMAs.
+    let (steps, flops_per_step) = match kernel {
+        Bf16Gemm::Amx => (2_000, 4.0 * 16.0 * 16.0 * 32.0 * 2.0),
+        Bf16Gemm::Avx512Bf16 => (20_000, 16.0 * 16.0 * 2.0 * 2.0),
+    };
+    let start = std::time::Instant::now();
+    let mut best = 0f64;
+    while start.elapsed() < budget {
+        let burst = std::time::Instant::now();
+        // SAFETY: `kernel` is available (checked above).
+        unsafe { product_loop(kernel, steps) };
+        best = best.max(steps as f64 * flops_per_step / burst.elapsed().as_secs_f64());
+    }
+    Some(best)
+}
+
+/// # Safety
+/// `kernel` is available.
+unsafe fn product_loop(kernel: Bf16Gemm, steps: usize) {
+    match kernel {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        Bf16Gemm::Amx => amx::product_loop(steps),
+        #[cfg(target_arch = "x86_64")]
+        Bf16Gemm::Avx512Bf16 => avx512::product_loop(steps),
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("{kernel:?} is never available on this target"),
+    }
+}
+
+/// `out (batch × m × n, row-major) [+]= lhs · rhs` per `spec`, both operands bf16, accumulated
+/// in f32 by `kernel`.
+///
+/// # Panics
+/// When `kernel` is not available on this CPU, `out` is not `batch · m · n` long, or an operand
+/// addresses past its slice (`matmul.rs` checks the bounds first and returns an error).
+pub fn matmul(
+    kernel: Bf16Gemm,
+    spec: &MatmulSpec,
+    a: &[bf16],
+    w: &[bf16],
+    out: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(
+        kernel.available(),
+        "bf16 GEMM kernel {kernel:?} is not available on this CPU"
+    );
+    let (m, n, k) = (spec.m, spec.n, spec.k);
+    assert_eq!(out.len(), spec.batch * m * n, "bf16 GEMM output length");
+    if out.is_empty() {
+        return;
+    }
+    let kbs = k.div_ceil(KB);
+    let panel_len = kbs * B_BLOCK;
+    let blocks = column_blocks(n);
+    // One packed B per batch entry, or one for all when the right operand is broadcast (a weight).
+    let entries = if spec.rhs.batch_stride == 0 {
+        1
+    } else {
+        spec.batch
+    };
+    let mut packed_b = pack::Aligned::new();
+    packed_b.zero(entries * blocks * panel_len);
+    packed_b
+        .as_mut_slice()
+        .par_chunks_mut(panel_len)
+        .enumerate()
+        .for_each(|(i, block)| {
+            pack::pack_b_block(&spec.rhs, i / blocks, w, (k, n), i % blocks, block)
+        });
+    let per_entry = blocks * panel_len;
+    // A packed once per batch entry, one row block per rayon task.
+    let a_len = kbs * A_BLOCK;
+    let a_blocks = m.div_ceil(MB);
+    let mut packed_a = pack::Aligned::new();
+    packed_a.zero(spec.batch * a_blocks * a_len);
+    packed_a
+        .as_mut_slice()
+        .par_chunks_mut(a_len)
+        .enumerate()
+        .for_each(|(i, block)| {
+            let (b, row0) = (i / a_blocks, (i % a_blocks) * MB);
+            pack::pack_a(&spec.lhs, b, a, (row0, MB.min(m - row0)), k, block)
+        });
+    // Tasks: (batch entry, row chunk, column group), each writing its own rectangle of `out`.
+    let (row_chunks, groups) = (
+        m.div_ceil(ROWS_PER_TASK),
+        (blocks / 2).div_ceil(GROUP_PAIRS),
+    );
+    let dst = Out(out.as_mut_ptr());
+    (0..spec.batch * row_chunks * groups)
+        .into_par_iter()
+        .for_each(|t| {
+            let (b, rc, g) = (
+                t / (row_chunks * groups),
+                (t / groups) % row_chunks,
+                t % groups,
+            );
+            let row0 = rc * ROWS_PER_TASK;
+            let rows = ROWS_PER_TASK.min(m - row0);
+            let col0 = g * GROUP_PAIRS * 2 * NB;
+            let cols = (GROUP_PAIRS * 2 * NB).min(n - col0);
+            let a_rows = &packed_a.as_slice()[(b * a_blocks + row0 / MB) * a_len..]
+                [..rows.div_ceil(MB) * a_len];
+            let b_cols = &packed_b.as_slice()
+                [(b % entries) * per_entry + (col0 / NB) * panel_len..]
+                [..column_blocks(cols) * panel_len];
+            let view = OutView {
+                ptr: dst,
+                offset: b * m * n + row0 * n + col0,
+                ld: n,
+                rows,
+                cols,
+            };
+            // SAFETY: the kernel is available (asserted above); `a_rows` holds
+            // ceil(rows / MB) packed row blocks of kbs depth blocks, `b_cols`
+            // column_blocks(cols) (even) panels of kbs blocks; `view` addresses rows × cols inside `out`, and no two tasks' views
+            // overlap (distinct batch entry, row chunk or column group), while `out` stays
+            // mutably borrowed by this call until every task has finished.
+            unsafe { panel(kernel, a_rows, b_cols, kbs, view, accumulate) }
+        });
+}
+
+/// The output's base pointer, shared by the tasks that write disjoint rectangles of it.
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+// SAFETY: tasks only write through disjoint `OutView`s (see `matmul`).
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+/// A `rows × cols` rectangle of the row-major output (`ld` floats per row) at `offset`.
+#[derive(Clone, Copy)]
+struct OutView {
+    ptr: Out,
+    offset: usize,
+    ld: usize,
+    rows: usize,
+    cols: usize,
+}
+
+/// One task's rectangle on `kernel`, as `amx::panel` documents.
+///
+/// # Safety
+/// `kernel` is available; the slices and the view are as `amx::panel` states.
+unsafe fn panel(
+    kernel: Bf16Gemm,
+    a: &[bf16],
+    b: &[bf16],
+    kbs: usize,
+    dst: OutView,
+    accumulate: bool,
+) {
+    match kernel {
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        Bf16Gemm::Amx => amx::panel(a, b, kbs, dst, accumulate),
+        #[cfg(target_arch = "x86_64")]
+        Bf16Gemm::Avx512Bf16 => avx512::panel(a, b, kbs, dst, accumulate),
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("{kernel:?} is never available on this target"),
+    }
+}
+
+/// Adds (or, without `accumulate`, stores) rows `rows.0..rows.1` and columns `cols.0..cols.1`
+/// of the view `dst` (clipped to its size) from `block`, a row-major accumulator block of `ld`
+/// columns whose (0, 0) is (`rows.0`, `cols.0`).
+///
+/// # Safety
+/// `dst` addresses valid, unaliased memory (as `matmul` guarantees for its tasks).
+unsafe fn write_block(
+    block: &[f32],
+    ld: usize,
+    dst: OutView,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    accumulate: bool,
+) {
+    let (r1, c1) = (rows.1.min(dst.rows), cols.1.min(dst.cols));
+    let width = c1.saturating_sub(cols.0);
+    for (i, r) in (rows.0..r1).enumerate() {
+        let src = &block[i * ld..][..width];
+        let out =
+            std::slice::from_raw_parts_mut(dst.ptr.0.add(dst.offset + r * dst.ld + cols.0), width);
+        if accumulate {
+            out.iter_mut().zip(src).for_each(|(o, s)| *o += s);
+        } else {
+            out.copy_from_slice(src);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::MatrixRef;
+    use proptest::prelude::*;
+
+    /// A layout for `rows × cols` matrices of a batch: row-major or transposed, with `pad`
+    /// extra elements per line and an offset, broadcast over the batch or not.
+    fn layout(
+        rows: usize,
+        cols: usize,
+        transposed: bool,
+        pad: usize,
+        broadcast: bool,
+    ) -> (MatrixRef, usize) {
+        let (row_stride, col_stride, lines, line) = if transposed {
+            (1, rows + pad, cols, rows + pad)
+        } else {
+            (cols + pad, 1, rows, cols + pad)
+        };
+        let size = lines * line;
+        let m = MatrixRef {
+            offset: 3,
+            batch_stride: if broadcast { 0 } else { size },
+            row_stride,
+            col_stride,
+        };
+        (m, size)
+    }
+
+    fn values(len: usize, seed: u64) -> Vec<bf16> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                bf16::from_f32(((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0)
+            })
+            .collect()
+    }
+
+    fn at(v: &[bf16], m: &MatrixRef, b: usize, i: usize, j: usize) -> f64 {
+        v[m.offset + b * m.batch_stride + i * m.row_stride + j * m.col_stride].to_f64()
+    }
+
+    /// Every available kernel against an f64 reference of the same bf16 values. Bound: f32
+    /// accumulation of k products in any order errs by at most k·u·Σ|a·b| (u = 2⁻²⁴; Higham,
+    /// "Accuracy and Stability of Numerical Algorithms", §3.1), plus the start value's share.
+    fn check(
+        batch: usize,
+        (m, n, k): (usize, usize, usize),
+        (lt, rt, bcast): (bool, bool, bool),
+        seed: u64,
+    ) {
+        let kernels = available();
+        if kernels.is_empty() {
+            eprintln!("skipped: this CPU has neither AMX-BF16 nor AVX512-BF16");
+            return;
+        }
+        let (lhs, lsize) = layout(m, k, lt, 1, false);
+        let (rhs, rsize) = layout(k, n, rt, 2, bcast);
+        let a = values(3 + batch * lsize, seed);
+        let w = values(3 + if bcast { rsize } else { batch * rsize }, seed + 1);
+        let spec = MatmulSpec {
+            batch,
+            m,
+            n,
+            k,
+            lhs,
+            rhs,
+        };
+        let start: Vec<f32> = values(batch * m * n, seed + 2)
+            .iter()
+            .map(|v| v.to_f32())
+            .collect();
+        for kernel in kernels {
+            for accumulate in [false, true] {
+                let mut out = start.clone();
+                matmul(kernel, &spec, &a, &w, &mut out, accumulate);
+                for b in 0..batch {
+                    for i in 0..m {
+                        for j in 0..n {
+                            let (mut exact, mut scale) = (0f64, 0f64);
+                            for p in 0..k {
+                                let prod = at(&a, &lhs, b, i, p) * at(&w, &rhs, b, p, j);
+                                exact += prod;
+                                scale += prod.abs();
+                            }
+                            let o = b * m * n + i * n + j;
+                            let s = if accumulate { start[o] as f64 } else { 0.0 };
+                            let tol = (k as f64 + 1.0) * 2f64.powi(-24) * (scale + s.abs());
+                            let got = out[o] as f64;
+                            assert!(
+                                (got - (exact + s)).abs() <= tol,
+                                "{kernel:?} accumulate={accumulate} [{b},{i},{j}] of {batch}x{m}x{n}x{k}: \
+                                 {got} vs {} (tolerance {tol:e})",
+                                exact + s
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn kernels_match_an_f64_reference(
+            batch in 1usize..3, m in 1usize..150, n in 1usize..70, k in 1usize..100,
+            lt: bool, rt: bool, bcast: bool, seed in 0u64..1000,
+        ) {
+            check(batch, (m, n, k), (lt, rt, bcast), seed);
+        }
+    }
+
+    #[test]
+    fn a_linear_layer_shape_with_every_edge() {
+        // 2 row chunks plus a partial block, 2 column groups plus a partial pair, k past a
+        // block: every task boundary, with a broadcast weight and with one per batch entry.
+        let n = 2 * GROUP_PAIRS * 2 * NB + 5;
+        check(1, (2 * ROWS_PER_TASK + 17, n, 70), (false, true, true), 7);
+        check(2, (ROWS_PER_TASK + 3, n, 33), (true, false, false), 8);
+    }
+
+    #[test]
+    fn the_environment_can_only_lower_the_choice() {
+        let best = available().first().copied();
+        match std::env::var("TANDEM_CPU_BF16_GEMM").as_deref() {
+            Ok("f32") | Ok("off") => assert_eq!(selected(), None),
+            Ok("avx512bf16") => assert!(selected().is_none_or(|k| k == Bf16Gemm::Avx512Bf16)),
+            _ => assert_eq!(selected(), best),
+        }
+    }
+}
