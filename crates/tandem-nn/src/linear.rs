@@ -9,7 +9,8 @@ use tandem_tensor::{Activation, Backend, Tensor};
 /// The weight is transposed once, when the layer is built, into a contiguous `[in, out]`
 /// matrix: GEMM kernels run markedly faster on a row-major right-hand side than on a
 /// transposed view when the left side has few rows (a ViT at batch 1, a decoder step), and the
-/// copy replaces the original rather than adding to it. An activation can be fused into the
+/// copy replaces the original rather than adding to it. Unless the backend says its kernels
+/// read the stored `[out, in]` as well (`Backend::linear_weight_as_stored`: the CPU's bf16). An activation can be fused into the
 /// matmul epilogue.
 #[derive(Clone, Debug)]
 pub struct Linear<B: Backend> {
@@ -24,7 +25,8 @@ impl<B: Backend> Linear<B> {
     /// From a `[out, in]` weight (and `[out]` bias). A weight of another rank is kept as given
     /// and reported by the first `forward`.
     pub fn new(weight: Tensor<B>, bias: Option<Tensor<B>>) -> Self {
-        let weight_t = if weight.rank() == 2 {
+        let keep = weight.backend().linear_weight_as_stored(weight.dtype());
+        let weight_t = if weight.rank() == 2 && !keep {
             weight.transpose(0, 1).and_then(|t| t.contiguous()).ok()
         } else {
             None

@@ -409,3 +409,45 @@ fn vision_embeddings_convert_pixels_to_the_weights_dtype() {
         from_bf16.to_vec_f32().expect("read")
     );
 }
+
+/// A bf16 `Linear` (kept `[out, in]` on the CPU, `Backend::linear_weight_as_stored`) against a
+/// host loop over the same bf16 values, at row counts that take each CPU path: the skinny
+/// decode kernel (≤ 64 rows) and the bf16 GEMM or widening above. Bound: the bf16 store of the
+/// result rounds by ≤ 2⁻⁸·|y| (8 significant bits); f32 accumulation of 70 products adds ≤ 70·2⁻²⁴·Σ|x·w|.
+#[test]
+fn bf16_linear_matches_a_host_loop_at_every_row_count() {
+    let mut rng = Rng(11);
+    let (inp, out) = (70, 50);
+    let round = |v: Vec<f32>| -> Vec<f32> {
+        v.into_iter()
+            .map(|x| tandem_tensor::bf16::from_f32(x).to_f32())
+            .collect()
+    };
+    let (w, b) = (round(rng.vec(out * inp)), round(rng.vec(out)));
+    let bf16 =
+        |data: &[f32], dims: &[usize]| tensor(data, dims).to_dtype(DType::BF16).expect("bf16");
+    let layer = Linear::new(bf16(&w, &[out, inp]), Some(bf16(&b, &[out])));
+    for rows in [1, 10, 64, 65, 100] {
+        let x = round(rng.vec(rows * inp));
+        let got = layer
+            .forward(&bf16(&x, &[rows, inp]))
+            .and_then(|y| Ok(y.to_dtype(DType::F32)?.to_vec_f32()?))
+            .expect("bf16 linear");
+        for r in 0..rows {
+            for o in 0..out {
+                let (mut y, mut scale) = (b[o] as f64, b[o].abs() as f64);
+                for i in 0..inp {
+                    let p = x[r * inp + i] as f64 * w[o * inp + i] as f64;
+                    y += p;
+                    scale += p.abs();
+                }
+                let tol = y.abs() * 2f64.powi(-8) + 71.0 * 2f64.powi(-24) * scale;
+                let g = got[r * out + o] as f64;
+                assert!(
+                    (g - y).abs() <= tol,
+                    "rows {rows} [{r},{o}]: {g} vs {y} (tol {tol:e})"
+                );
+            }
+        }
+    }
+}

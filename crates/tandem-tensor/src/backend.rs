@@ -45,6 +45,16 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
     /// Blocks until queued work is complete (used by benchmarks for honest timings).
     fn synchronize(&self) -> Result<()>;
 
+    /// Whether a `[out, in]` `nn.Linear` weight of `dtype` should stay as stored, used through
+    /// a transposed view, rather than be copied once at load into a contiguous `[in, out]`
+    /// (what `tandem_nn::Linear` does by default, for kernels that read a row-major right-hand
+    /// side faster). True where this backend's kernels read the stored layout at least as well:
+    /// keeping it then saves the copy and serves the faster kernel. Default: false.
+    fn linear_weight_as_stored(&self, dtype: DType) -> bool {
+        let _ = dtype;
+        false
+    }
+
     /// Uploads host data the caller gives up, so a backend may keep the buffer alive until an
     /// asynchronous host→device copy has finished (or, for the CPU, keep it without copying) and
     /// return before the copy ran, letting uploads overlap compute. `bytes` are native-endian
