@@ -2,11 +2,16 @@
 //! the fused-vs-unfused attention comparison, without criterion (a quick, readable table).
 //!
 //! ```text
-//! cargo run --release -p tandem-benches --bin matmul_peak [-- --quick] [--vit]
+//! cargo run --release -p tandem-benches --bin matmul_peak [-- --quick] [--vit] [--dtype bf16]
 //! ```
 //!
 //! `--quick` shortens each case's time budget (0.6 s → 0.15 s); `--vit` runs only the large
 //! ViT-B/16 matmuls and skips attention. `RAYON_NUM_THREADS=1` measures one core.
+//!
+//! `--dtype bf16` measures bf16 × bf16 `linear` instead, against the measured peak of each bf16
+//! kernel this CPU has (AMX tiles, AVX512-BF16; `gemm_bf16::probe_flops` on every core at
+//! once), with each kernel called directly and the f32 fallback (both operands widened, then
+//! `gemm`) as columns of the same run.
 //!
 //! Each case runs a few warm-up calls, then as many timed calls as fit in its time budget (at
 //! least 5), and reports the best call (with the median beside it). The best is what the
@@ -22,7 +27,8 @@ use tandem_benches::machine::{peak_flops, CpuInfo};
 use tandem_benches::probe;
 use tandem_benches::shapes::{MatmulShape, ATTENTIONS, MATMULS, VIT_LARGE};
 use tandem_benches::timing::{time_runs, Timings};
-use tandem_tensor::{attention, Backend, CpuBackend, Result};
+use tandem_tensor::cpu::ops::gemm_bf16::{self, Bf16Gemm};
+use tandem_tensor::{attention, Backend, CpuBackend, DType, MatmulSpec, MatrixRef, Result};
 
 /// The denominator of every "% of peak", and how it was obtained.
 struct Peak {
@@ -240,11 +246,142 @@ fn attention_table(peak: f64, budget: Duration) -> Result<()> {
     Ok(())
 }
 
+/// Each available bf16 kernel's roof: [`gemm_bf16::probe_flops`] on `cores` threads at once,
+/// the slowest thread's rate times the thread count.
+fn bf16_peaks(cores: usize) -> Vec<(Bf16Gemm, f64)> {
+    gemm_bf16::available()
+        .into_iter()
+        .map(|kernel| {
+            let rates: Vec<f64> = (0..cores.max(1))
+                .map(|_| {
+                    std::thread::spawn(move || {
+                        gemm_bf16::probe_flops(kernel, Duration::from_millis(300)).unwrap_or(0.0)
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0.0))
+                .collect();
+            let slowest = rates.iter().copied().fold(f64::INFINITY, f64::min);
+            (kernel, slowest * rates.len() as f64)
+        })
+        .collect()
+}
+
+/// `x [m, k] · W [n, k]ᵀ` as a [`MatmulSpec`] over contiguous operands.
+fn linear_spec(s: &MatmulShape) -> MatmulSpec {
+    MatmulSpec {
+        batch: 1,
+        m: s.m,
+        n: s.n,
+        k: s.k,
+        lhs: MatrixRef {
+            offset: 0,
+            batch_stride: 0,
+            row_stride: s.k,
+            col_stride: 1,
+        },
+        rhs: MatrixRef {
+            offset: 0,
+            batch_stride: 0,
+            row_stride: 1,
+            col_stride: s.k,
+        },
+    }
+}
+
+fn bf16_table(shapes: &[MatmulShape], budget: Duration) -> Result<()> {
+    let cpu = CpuBackend;
+    let cores = CpuInfo::read().map_or(1, |i| i.physical_cores.max(1));
+    let peaks = bf16_peaks(cores);
+    if peaks.is_empty() {
+        println!("\n- no bf16 matrix engine on this CPU (neither AMX-BF16 nor AVX512-BF16): bf16 matmuls widen to f32");
+    }
+    for (kernel, peak) in &peaks {
+        println!(
+            "- measured bf16 roof of `{}` on {cores} cores: {:.1} GFLOP/s (products on registers, no loads)",
+            kernel.name(),
+            peak / 1e9
+        );
+    }
+    let selected = gemm_bf16::selected();
+    println!(
+        "- kernel bf16 matmuls use here: {} (TANDEM_CPU_BF16_GEMM caps it)",
+        selected.map_or("none: widen to f32 + gemm", Bf16Gemm::name)
+    );
+    // "% of peak" of each column is against the roof of the kernel it ran on; the tensor
+    // `linear` and the f32 fallback against the selected kernel's (what bf16 could reach here).
+    let roof = |k: Option<Bf16Gemm>| {
+        peaks
+            .iter()
+            .find(|(p, _)| Some(*p) == k)
+            .map_or(f64::NAN, |(_, r)| *r)
+    };
+    print!("\n## bf16 linear: best GFLOP/s (% of the kernel's roof) median GFLOP/s\n\n| {:<14} | {:<47} | {:>20} |", "m x k x n", "role", "linear+bias (bf16)");
+    for (kernel, _) in &peaks {
+        print!(" {:>20} |", format!("{} kernel", kernel.name()));
+    }
+    println!(" {:>20} |", "widen + f32 gemm");
+    for s in shapes {
+        let a = random(&cpu, &[s.m, s.k], 1.0, 1)?.to_dtype(DType::BF16)?;
+        let w = random(&cpu, &[s.n, s.k], 0.05, 3)?.to_dtype(DType::BF16)?;
+        let bias = random(&cpu, &[s.n], 0.1, 4)?.to_dtype(DType::BF16)?;
+        let f = s.flops();
+        let t_lin = time_it(budget, || a.linear(&w, Some(&bias), None))?;
+        print!(
+            "| {:<14} | {:<47} | {} |",
+            s.id(),
+            s.role,
+            cell(f, t_lin, roof(selected))
+        );
+        let mut rng = Rng::new(9);
+        let av: Vec<_> = rng
+            .vec(s.m * s.k)
+            .into_iter()
+            .map(tandem_tensor::bf16::from_f32)
+            .collect();
+        let wv: Vec<_> = rng
+            .vec(s.n * s.k)
+            .into_iter()
+            .map(tandem_tensor::bf16::from_f32)
+            .collect();
+        let mut out = vec![0f32; s.m * s.n];
+        let spec = linear_spec(s);
+        for (kernel, peak) in &peaks {
+            let t = time_it(budget, || {
+                gemm_bf16::matmul(*kernel, &spec, &av, &wv, &mut out, false);
+                Ok(())
+            })?;
+            print!(" {} |", cell(f, t, *peak));
+        }
+        let bias32 = bias.to_dtype(DType::F32)?;
+        let t_wide = time_it(budget, || {
+            a.to_dtype(DType::F32)?
+                .linear(&w.to_dtype(DType::F32)?, Some(&bias32), None)
+        })?;
+        println!(" {} |", cell(f, t_wide, roof(selected)));
+    }
+    Ok(())
+}
+
 fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
     let vit_only = args.iter().any(|a| a == "--vit");
     let budget = Duration::from_millis(if quick { 150 } else { 600 });
+    let bf16 = args.windows(2).any(|w| w[0] == "--dtype" && w[1] == "bf16");
+    if bf16 {
+        println!(
+            "## bf16 matrix engines\n\n- load average before: {}",
+            load_average()
+        );
+        if let Some(i) = CpuInfo::read() {
+            println!("- cpu: {} | {} physical cores", i.model, i.physical_cores);
+        }
+        bf16_table(if vit_only { VIT_LARGE } else { MATMULS }, budget)?;
+        println!("\n- load average after: {}", load_average());
+        return Ok(());
+    }
     println!(
         "## machine peak (f32)\n\n- load average before: {}",
         load_average()
