@@ -128,7 +128,7 @@ pub fn pack_b_block(
     let base = m.offset + b * m.batch_stride;
     let cols = n.saturating_sub(nb * NB).min(NB);
     if m.col_stride == 1 && cols > 0 {
-        // Row-major B (a weight stored `[in, out]`, as `tandem_nn::Linear` keeps it): each
+        // Row-major B (a weight copied to `[in, out]`, an activation): each
         // packed row interleaves two consecutive rows of B, 16 contiguous columns each.
         let first = base + nb * NB;
         for (q, row) in out.chunks_exact_mut(2 * NB).take(k.div_ceil(2)).enumerate() {
