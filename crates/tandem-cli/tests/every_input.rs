@@ -274,8 +274,10 @@ fn explicit_paths_are_literal_and_list_lines_verbatim() {
             }
         })
         .collect();
+    // The seconds are printed to 0.01 s: a tiny test model's call can show 0.00 on a fast CPU
+    // (it did on a Xeon with AMX), so only the step, a parsable time and the call count count.
     assert!(
-        matches!(steps[..], [("CLIP/RunInference", secs, n)] if secs > 0.0 && n >= 1),
+        matches!(steps[..], [("CLIP/RunInference", secs, n)] if secs >= 0.0 && n >= 1),
         "{calls}"
     );
 }
