@@ -16,6 +16,7 @@
 //! The first failure (an element failing in a step without a dead-letter output, a hook
 //! error, a source error) stops the run and is returned; other threads wind down.
 
+mod inbox;
 mod metrics;
 mod progress;
 mod router;
@@ -36,6 +37,7 @@ use crate::metrics::{RunReport, StepMetrics};
 use crate::runner::api::{Outputs, Placement};
 use crate::runner::{Runner, StopHandle};
 use crate::timestamp::Timestamp;
+use inbox::Inbox;
 use metrics::WorkerMetrics;
 use progress::Progress;
 use router::{Msg, PortRoute, Router, Target};
@@ -294,8 +296,7 @@ impl Runner for LocalRunner {
                 let w = Worker {
                     step: sid,
                     exec,
-                    input: rx,
-                    wake: chans.wake_rx[i].clone(),
+                    inbox: Inbox::new(rx, chans.wake_rx[i].clone()),
                     router: router.clone(),
                     progress: Arc::clone(&progress),
                     bundle_size: self.bundle_size,

@@ -12,11 +12,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Select};
-
 use crate::element::panic_message;
 use crate::error::Error;
 use crate::runner::api::{Executor, Outputs, ProcessError};
+use crate::runner::local::inbox::{Event, Inbox};
 use crate::runner::local::metrics::WorkerMetrics;
 use crate::runner::local::progress::{hold, input, Progress, LIVE};
 use crate::runner::local::router::{Msg, Router};
@@ -29,8 +28,8 @@ const MIN_TIMER_GAP: Duration = Duration::from_millis(1);
 pub(crate) struct Worker {
     pub(crate) step: usize,
     pub(crate) exec: Box<dyn Executor>,
-    pub(crate) input: Receiver<Msg>,
-    pub(crate) wake: Receiver<()>,
+    /// Its input and wake channels.
+    pub(crate) inbox: Inbox,
     pub(crate) router: Router,
     pub(crate) progress: Arc<Progress>,
     pub(crate) bundle_size: usize,
@@ -42,12 +41,6 @@ pub(crate) struct Worker {
     pub(crate) held_at: Option<Timestamp>,
     /// The input watermark last acted on.
     pub(crate) watermark: Timestamp,
-}
-
-enum Event {
-    Element(Msg),
-    Woken,
-    Timeout,
 }
 
 impl Worker {
@@ -133,33 +126,6 @@ impl Worker {
         Ok(())
     }
 
-    fn next_event(&mut self, deadline: Option<Instant>) -> Event {
-        if let Ok(msg) = self.input.try_recv() {
-            return Event::Element(msg);
-        }
-        let mut sel = Select::new();
-        let i_input = sel.recv(&self.input);
-        let i_wake = sel.recv(&self.wake);
-        let op = match deadline {
-            Some(d) => match sel.select_deadline(d) {
-                Ok(op) => op,
-                Err(_) => return Event::Timeout,
-            },
-            None => sel.select(),
-        };
-        match op.index() {
-            i if i == i_input => match op.recv(&self.input) {
-                Ok(msg) => Event::Element(msg),
-                Err(_) => Event::Woken,
-            },
-            i if i == i_wake => {
-                let _ = op.recv(&self.wake);
-                Event::Woken
-            }
-            _ => Event::Woken,
-        }
-    }
-
     fn main_loop(&mut self) -> Result<(), Stop> {
         let mut in_bundle = 0usize;
         let mut bundle_started = Instant::now();
@@ -197,9 +163,9 @@ impl Worker {
                 }
                 deadline = Some(deadline.map_or(close_at, |d| d.min(close_at)));
             }
-            match self.next_event(deadline) {
+            match self.inbox.next(deadline) {
                 Event::Element(msg) => {
-                    self.metrics.max_queued = self.metrics.max_queued.max(self.input.len());
+                    self.metrics.max_queued = self.metrics.max_queued.max(self.inbox.queued());
                     if in_bundle == 0 {
                         bundle_started = Instant::now();
                         self.hook("start_bundle", |e, o| e.start_bundle(o))?;
