@@ -81,8 +81,9 @@ unsafe fn gemm_one(
 }
 
 /// `lhs · rhs` (+ `bias` broadcast over rows, then `activation`) per [`MatmulSpec`], as f32,
-/// stored in `lhs`'s dtype. A bf16 `linear` weight with a few rows runs on [`matmul_skinny`]'s
-/// bf16 kernel, which reads the weight as stored; other bf16 × bf16 products run on the CPU's
+/// stored in `lhs`'s dtype. A bf16 `linear` weight with a few rows runs on one of
+/// [`matmul_skinny`]'s bf16 kernels, which read the weight as stored (bf16 rows too, on
+/// AVX512-BF16); other bf16 × bf16 products run on the CPU's
 /// bf16 matrix engine where it has one ([`gemm_bf16`]: AMX or AVX512-BF16, f32 accumulation);
 /// the rest, half-precision operands included, are widened to f32 for `gemm`.
 ///
@@ -109,15 +110,27 @@ pub fn matmul(
     // equivalent).
     if per > 0 && spec.k > 0 {
         let accumulate = bias.is_some();
-        let skinny = match rhs {
-            CpuStorage::BF16(w) => matmul_skinny::bf16_kernel_for(spec).map(|k| (k, w)),
-            _ => None,
+        // The bf16 kernels run unless `TANDEM_CPU_BF16_GEMM` turned bf16 arithmetic off
+        // (`gemm_bf16::selected`), the skinny AVX512-BF16 one included.
+        let bf16_engine = gemm_bf16::selected();
+        let (pairs, skinny) = match (lhs, rhs) {
+            (CpuStorage::BF16(a), CpuStorage::BF16(w)) if bf16_engine.is_some() => (
+                matmul_skinny::bf16_pairs_kernel_for(spec).map(|k| (k, a, w)),
+                matmul_skinny::bf16_kernel_for(spec).map(|k| (k, w)),
+            ),
+            (_, CpuStorage::BF16(w)) => {
+                (None, matmul_skinny::bf16_kernel_for(spec).map(|k| (k, w)))
+            }
+            _ => (None, None),
         };
-        match (lhs, rhs, skinny, gemm_bf16::selected()) {
-            (_, _, Some((kernel, w)), _) => {
+        match (lhs, rhs, pairs, skinny, bf16_engine) {
+            (_, _, Some((kernel, a, w)), _, _) => {
+                multiply_skinny(kernel, spec, a, w, &mut out, accumulate)
+            }
+            (_, _, None, Some((kernel, w)), _) => {
                 multiply_skinny(kernel, spec, &lhs.as_f32(), w, &mut out, accumulate)
             }
-            (CpuStorage::BF16(a), CpuStorage::BF16(w), None, Some(kernel))
+            (CpuStorage::BF16(a), CpuStorage::BF16(w), None, None, Some(kernel))
                 if spec.m >= gemm_bf16::MIN_ROWS =>
             {
                 gemm_bf16::matmul(kernel, spec, a, w, &mut out, accumulate)
@@ -137,10 +150,10 @@ fn flops(spec: &MatmulSpec) -> usize {
 
 /// Every batch entry on a skinny kernel: entries in parallel when each is small (attention
 /// heads), else one after the other with the columns in parallel.
-fn multiply_skinny<W: Sync>(
-    kernel: matmul_skinny::Kernel<W>,
+fn multiply_skinny<A: Sync, W: Sync>(
+    kernel: matmul_skinny::Kernel<A, W>,
     spec: &MatmulSpec,
-    a: &[f32],
+    a: &[A],
     w: &[W],
     out: &mut [f32],
     accumulate: bool,

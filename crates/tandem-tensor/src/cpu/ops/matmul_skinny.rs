@@ -18,11 +18,18 @@
 //!   accumulates in f32, so a decode step reads each weight once, at 2 bytes. Activations stay
 //!   f32, so the result equals an f32 matmul of the widened weight up to summation order.
 //!
+//! - **bf16 activations and bf16 weights: AVX512-BF16** (`avx512_bf16.rs`; Zen 4 and later,
+//!   Sapphire Rapids and later): a bf16 model's rows are dotted as stored with `VDPBF16PS`,
+//!   32 products per instruction and nothing widened.
+//!
 //! Both AVX2 kernels are one generic tile over the weight type. Other CPUs use `gemm`.
 //!
 //! Cost beyond the weight read: each 3-column tile reads all `m·k` activations again (from L1
 //! or L2 for `m·k·4` bytes up to a few hundred KB; at 64 rows × 3072 they come from L3). The
 //! row limits below were measured with that included (`decode_matmul`).
+
+#[cfg(target_arch = "x86_64")]
+mod avx512_bf16;
 
 use crate::op::MatmulSpec;
 use half::bf16;
@@ -47,8 +54,8 @@ const LANES: usize = 16;
 const COLS_PER_TASK: usize = 64;
 
 /// `out[j·m + i] = rows[i] · ws[j]` for every row `i < m` and weight row `j` (all of length
-/// `k`; `out` column-major, `ws.len() × m`), weights of type `W`.
-pub type Kernel<W> = fn(&[&[f32]], &[&[W]], &mut [f32]);
+/// `k`; `out` column-major, `ws.len() × m`), rows of type `A`, weights of type `W`, f32 result.
+pub type Kernel<A, W> = fn(&[&[A]], &[&[W]], &mut [f32]);
 
 /// Whether `spec` is a linear layer's shape with `rows` in range: lhs rows contiguous, rhs
 /// columns contiguous (`row_stride == 1`, as in the transpose of a row-major `[n, k]` weight;
@@ -62,7 +69,7 @@ fn linear_shape(spec: &MatmulSpec, rows: std::ops::RangeInclusive<usize>) -> boo
 }
 
 /// The f32 kernel, if `spec` is the shape it serves and the CPU runs it.
-pub fn kernel_for(spec: &MatmulSpec) -> Option<Kernel<f32>> {
+pub fn kernel_for(spec: &MatmulSpec) -> Option<Kernel<f32, f32>> {
     if linear_shape(spec, MIN_ROWS..=MAX_ROWS) && spec.k >= LANES {
         kernel()
     } else {
@@ -72,9 +79,20 @@ pub fn kernel_for(spec: &MatmulSpec) -> Option<Kernel<f32>> {
 
 /// The bf16-weight kernel, if `spec` is the shape it serves (1 to [`BF16_MAX_ROWS`] rows) and
 /// the CPU runs it. `None` means: widen the weight and use `gemm`.
-pub fn bf16_kernel_for(spec: &MatmulSpec) -> Option<Kernel<bf16>> {
+pub fn bf16_kernel_for(spec: &MatmulSpec) -> Option<Kernel<f32, bf16>> {
     if linear_shape(spec, 1..=BF16_MAX_ROWS) {
         bf16_kernel()
+    } else {
+        None
+    }
+}
+
+/// The kernel for bf16 rows times bf16 weights (AVX512-BF16), if `spec` is the shape it serves
+/// (1 to [`BF16_MAX_ROWS`] rows) and the CPU runs it. `None` means: try [`bf16_kernel_for`]
+/// with the rows widened to f32.
+pub fn bf16_pairs_kernel_for(spec: &MatmulSpec) -> Option<Kernel<bf16, bf16>> {
+    if linear_shape(spec, 1..=BF16_MAX_ROWS) {
+        bf16_pairs_kernel()
     } else {
         None
     }
@@ -88,11 +106,11 @@ pub fn bf16_kernel_for(spec: &MatmulSpec) -> Option<Kernel<bf16>> {
 /// If an addressed element is out of bounds of `a` or `w` (slicing is checked; `matmul.rs`
 /// returns an error before that can happen).
 #[allow(clippy::too_many_arguments)]
-pub fn matmul<W: Sync>(
-    kernel: Kernel<W>,
+pub fn matmul<A: Sync, W: Sync>(
+    kernel: Kernel<A, W>,
     spec: &MatmulSpec,
     b: usize,
-    a: &[f32],
+    a: &[A],
     w: &[W],
     dst: &mut [f32],
     accumulate: bool,
@@ -100,7 +118,7 @@ pub fn matmul<W: Sync>(
 ) {
     let (m, n, k) = (spec.m, spec.n, spec.k);
     let a0 = spec.lhs.offset + b * spec.lhs.batch_stride;
-    let rows: Vec<&[f32]> = (0..m)
+    let rows: Vec<&[A]> = (0..m)
         .map(|i| &a[a0 + i * spec.lhs.row_stride..][..k])
         .collect();
     let w0 = spec.rhs.offset + b * spec.rhs.batch_stride;
@@ -134,7 +152,7 @@ pub fn matmul<W: Sync>(
 }
 
 /// The f32 kernel for this CPU: AVX-512F, else AVX2 + FMA ([`kernel_for`] says no elsewhere).
-fn kernel() -> Option<Kernel<f32>> {
+fn kernel() -> Option<Kernel<f32, f32>> {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
@@ -153,7 +171,7 @@ fn has_avx2_fma() -> bool {
 }
 
 /// The AVX2 + FMA bf16 kernel where the CPU has both.
-fn bf16_kernel() -> Option<Kernel<bf16>> {
+fn bf16_kernel() -> Option<Kernel<f32, bf16>> {
     #[cfg(target_arch = "x86_64")]
     {
         if has_avx2_fma() {
@@ -163,9 +181,46 @@ fn bf16_kernel() -> Option<Kernel<bf16>> {
     None
 }
 
+/// The AVX512-BF16 kernel where the CPU has it.
+fn bf16_pairs_kernel() -> Option<Kernel<bf16, bf16>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx512_bf16::available() {
+            return Some(avx512_bf16::dots);
+        }
+    }
+    None
+}
+
+/// The preconditions of the unsafe kernels, checked so that the safe entry points are sound
+/// whoever calls them (O(m + n) against the call's O(m·n·k) work): the CPU feature, every
+/// row and weight row of one length, an output entry per (row, weight row).
+///
+/// # Panics
+/// When one does not hold.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn check<A, W>(rows: &[&[A]], ws: &[&[W]], out: &[f32], has_features: bool) {
+    assert!(
+        has_features,
+        "skinny matmul kernel called on a CPU without its features"
+    );
+    let k = ws.first().map_or(0, |w| w.len());
+    assert!(
+        rows.iter().all(|r| r.len() == k) && ws.iter().all(|w| w.len() == k),
+        "skinny matmul: rows and weight rows must all have length {k}"
+    );
+    assert!(
+        out.len() >= rows.len() * ws.len(),
+        "skinny matmul: {} outputs for {} × {}",
+        out.len(),
+        rows.len(),
+        ws.len()
+    );
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::LANES;
+    use super::{check, LANES};
     use half::bf16;
     use std::arch::x86_64::*;
 
@@ -223,31 +278,6 @@ mod x86 {
                 };
             }
         }
-    }
-
-    /// The preconditions of the unsafe kernels, checked so that the safe entry points are sound
-    /// whoever calls them (O(m + n) against the call's O(m·n·k) work): the CPU feature, every
-    /// row and weight row of one length, an output entry per (row, weight row).
-    ///
-    /// # Panics
-    /// When one does not hold.
-    fn check<W>(rows: &[&[f32]], ws: &[&[W]], out: &[f32], has_features: bool) {
-        assert!(
-            has_features,
-            "skinny matmul kernel called on a CPU without its features"
-        );
-        let k = ws.first().map_or(0, |w| w.len());
-        assert!(
-            rows.iter().all(|r| r.len() == k) && ws.iter().all(|w| w.len() == k),
-            "skinny matmul: rows and weight rows must all have length {k}"
-        );
-        assert!(
-            out.len() >= rows.len() * ws.len(),
-            "skinny matmul: {} outputs for {} × {}",
-            out.len(),
-            rows.len(),
-            ws.len()
-        );
     }
 
     pub fn dots_avx512(rows: &[&[f32]], ws: &[&[f32]], out: &mut [f32]) {
@@ -464,11 +494,11 @@ mod tests {
     /// `(k + 8)·u·Σ|aᵢwᵢ|` (u = 2⁻²⁴, the first-order bound of recursive summation), plus one
     /// rounding of the accumulate add.
     #[allow(clippy::too_many_arguments)]
-    fn check_against_f64<W: Sync + Copy>(
-        kernel: Kernel<W>,
+    fn check_against_f64<A: Sync + Copy, W: Sync + Copy>(
+        kernel: Kernel<A, W>,
         spec: &MatmulSpec,
         b: usize,
-        a: &[f32],
+        (a, widen_a): (&[A], fn(A) -> f32),
         w: &[W],
         widen: fn(W) -> f32,
         accumulate: bool,
@@ -485,7 +515,7 @@ mod tests {
         for i in 0..m {
             for j in 0..n {
                 let terms = (0..k).map(|p| {
-                    f64::from(a[a0 + i * lda + p]) * f64::from(widen(w[w0 + j * ldw + p]))
+                    f64::from(widen_a(a[a0 + i * lda + p])) * f64::from(widen(w[w0 + j * ldw + p]))
                 });
                 let (dot, scale) = terms.fold((0.0, 0.0), |(s, m), t| (s + t, m + t.abs()));
                 let base = if accumulate {
@@ -545,6 +575,19 @@ mod tests {
         assert!(bf16_kernel().is_none());
     }
 
+    #[test]
+    fn bf16_pairs_kernel_is_selected_exactly_when_the_cpu_has_avx512_bf16_and_bw() {
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            bf16_pairs_kernel().is_some(),
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512bf16")
+        );
+        #[cfg(not(target_arch = "x86_64"))]
+        assert!(bf16_pairs_kernel().is_none());
+    }
+
     /// Row counts 1..=MAX_ROWS (the kernel handles any; `kernel_for` picks the range), `k` with
     /// and without a lane tail, column counts that do and do not fill the last task, padded
     /// strides, accumulate on and off, against f64.
@@ -558,14 +601,15 @@ mod tests {
         if !std::arch::is_x86_feature_detected!("avx512f") {
             panic!("this CPU has no AVX-512, so the AVX-512 kernel cannot run here: run this test on one that has it");
         }
-        let kernel: Kernel<f32> = x86::dots_avx512;
+        let kernel: Kernel<f32, f32> = x86::dots_avx512;
         for m in 1..=MAX_ROWS {
             for &(k, n) in &[(16, 1), (37, 70), (64, 129), (100, 3)] {
                 for accumulate in [false, true] {
                     let (lda, ldw) = (k + 3, k + 5);
                     let spec = linear_spec(m, k, n, lda, ldw);
                     let (a, w) = (padded(m, k, lda, 1), padded(n, k, ldw, 2));
-                    check_against_f64(kernel, &spec, 0, &a, &w, |x| x, accumulate, true).unwrap();
+                    check_against_f64(kernel, &spec, 0, (&a, |x| x), &w, |x| x, accumulate, true)
+                        .unwrap();
                 }
             }
         }
@@ -621,7 +665,7 @@ mod tests {
             {
                 let (a, w) = operands(&spec, seed);
                 let w: Vec<bf16> = w.iter().map(|&x| bf16::from_f32(x)).collect();
-                check_against_f64(x86::dots_bf16_avx2, &spec, b, &a, &w, bf16::to_f32, accumulate, parallel)
+                check_against_f64(x86::dots_bf16_avx2, &spec, b, (&a, |x| x), &w, bf16::to_f32, accumulate, parallel)
                     .map_err(TestCaseError::fail)?;
             }
         }
@@ -640,7 +684,33 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             {
                 let (a, w) = operands(&spec, seed);
-                check_against_f64(x86::dots_f32_avx2, &spec, b, &a, &w, |x| x, accumulate, parallel)
+                check_against_f64(x86::dots_f32_avx2, &spec, b, (&a, |x| x), &w, |x| x, accumulate, parallel)
+                    .map_err(TestCaseError::fail)?;
+            }
+        }
+    }
+
+    proptest! {
+        /// The AVX512-BF16 kernel (bf16 rows and weights) against f64 on the same bf16 values:
+        /// every product is exact, so only the f32 summation order differs. The values are
+        /// multiples of 1/500 in [-1, 1] rounded to bf16, never subnormal (which the
+        /// instruction would read as zero).
+        #[test]
+        #[cfg_attr(
+            not(target_arch = "x86_64"),
+            ignore = "the AVX512-BF16 kernel is x86-64 only"
+        )]
+        fn bf16_pairs_kernel_matches_f64_dot_products((spec, b, seed, accumulate, parallel) in arb_case()) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if !avx512_bf16::available() {
+                    eprintln!("skipped: this CPU has no AVX512-BF16 (bf16 × bf16 rows use the AVX2 kernel)");
+                    return Ok(());
+                }
+                let (a, w) = operands(&spec, seed);
+                let a: Vec<bf16> = a.iter().map(|&x| bf16::from_f32(x)).collect();
+                let w: Vec<bf16> = w.iter().map(|&x| bf16::from_f32(x)).collect();
+                check_against_f64(avx512_bf16::dots, &spec, b, (&a, bf16::to_f32), &w, bf16::to_f32, accumulate, parallel)
                     .map_err(TestCaseError::fail)?;
             }
         }
@@ -674,6 +744,14 @@ mod tests {
         assert!(kernel_for(&spec(MAX_ROWS + 1, t)).is_none());
         assert!(kernel_for(&spec(MIN_ROWS - 1, t)).is_none());
         assert!(kernel_for(&spec(10, rm)).is_none());
+        let has_pairs = bf16_pairs_kernel().is_some();
+        assert_eq!(bf16_pairs_kernel_for(&spec(1, t)).is_some(), has_pairs);
+        assert_eq!(
+            bf16_pairs_kernel_for(&spec(BF16_MAX_ROWS, t)).is_some(),
+            has_pairs
+        );
+        assert!(bf16_pairs_kernel_for(&spec(BF16_MAX_ROWS + 1, t)).is_none());
+        assert!(bf16_pairs_kernel_for(&spec(10, rm)).is_none());
         let has_bf16 = bf16_kernel().is_some();
         assert_eq!(bf16_kernel_for(&spec(1, t)).is_some(), has_bf16);
         assert_eq!(bf16_kernel_for(&spec(BF16_MAX_ROWS, t)).is_some(), has_bf16);

@@ -1,0 +1,156 @@
+//! The skinny kernel for bf16 activations times bf16 weights: `VDPBF16PS` (AVX512-BF16: AMD
+//! Zen 4 and later, Intel Cooper Lake, Sapphire Rapids and later).
+//!
+//! In a bf16 model every activation is already bf16 in storage, so the rows can be dotted as
+//! stored: one instruction multiplies 32 bf16 pairs of a row and a weight row and adds them
+//! into 16 f32 lanes (each product of two bf16 is exact in f32), where the AVX2 kernel widens
+//! both operands to f32 first (`vpmovzxwd` + `vpslld`, 8 lanes per instruction) and issues one
+//! FMA per 8 products. The result is an f32 dot product of the same bf16 values, up to
+//! summation order, except that the instruction treats subnormal bf16 inputs (|x| < 1.2e-38)
+//! as zero and flushes subnormal results (Intel SDM, VDPBF16PS: "DAZ, FTZ, RNE, SAE"
+//! regardless of MXCSR), as the bf16 GEMM kernels do.
+//!
+//! Register tile: [`TILE_ROWS`] rows × [`TILE_COLS`] weight rows, 16 zmm accumulators; per 32
+//! depths it loads 4 weight and 4 row vectors for 16 instructions. The depth tail is a masked
+//! load (zeros beyond `k` add nothing), so any `k` runs in one loop.
+
+use half::bf16;
+use std::arch::x86_64::*;
+
+/// bf16 elements of one 512-bit register.
+const LANES: usize = 32;
+/// Rows and weight rows of one register tile.
+const TILE_ROWS: usize = 4;
+const TILE_COLS: usize = 4;
+
+/// Whether the CPU runs this kernel (`VDPBF16PS`, and AVX512-BW for the masked 16-bit loads).
+pub fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512bf16")
+}
+
+/// `out[j·m + i] = rows[i] · ws[j]` (f32 accumulation) for every row `i < m = rows.len()` and
+/// weight row `j`, as [`super::Kernel`] states.
+///
+/// # Panics
+/// When the CPU lacks the instructions, the rows and weight rows differ in length, or `out`
+/// has fewer than `m · ws.len()` entries.
+pub fn dots(rows: &[&[bf16]], ws: &[&[bf16]], out: &mut [f32]) {
+    super::check(rows, ws, out, available());
+    // SAFETY: `check` established the features and the lengths `tile` reads.
+    unsafe { dots_inner(rows, ws, out) }
+}
+
+/// 32 bf16 from `p`, lanes outside `mask` zero (and not read).
+///
+/// # Safety
+/// AVX512-BW must be available; the lanes in `mask` must be readable.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+#[inline]
+unsafe fn load(p: *const bf16, mask: __mmask32) -> __m512bh {
+    std::mem::transmute(_mm512_maskz_loadu_epi16(mask, p.cast()))
+}
+
+/// `out[c·m + r] = rows[r] · ws[c]` for `r < R`, `c < C`: one `R × C` register tile.
+///
+/// # Safety
+/// [`available`]; `rows` has at least `R` and `ws` at least `C` entries, all of the same length;
+/// `out` holds `(C - 1)·m + R` entries.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+#[inline]
+unsafe fn tile<const R: usize, const C: usize>(
+    rows: &[&[bf16]],
+    ws: &[&[bf16]],
+    out: &mut [f32],
+    m: usize,
+) {
+    let k = ws[0].len();
+    // Pointers in fixed-size arrays, so the loops below have constant trip counts and unroll
+    // into registers (zipping with the slices left a length test and spilled accumulators).
+    let w_ptr: [*const bf16; C] = std::array::from_fn(|c| ws[c].as_ptr());
+    let a_ptr: [*const bf16; R] = std::array::from_fn(|r| rows[r].as_ptr());
+    let mut acc = [[_mm512_setzero_ps(); C]; R];
+    let zero: __m512bh = std::mem::transmute(_mm512_setzero_si512());
+    let mut p = 0;
+    while p < k {
+        let mask = match k - p {
+            rest if rest >= LANES => !0,
+            rest => (1u32 << rest) - 1,
+        };
+        let mut wv = [zero; C];
+        for c in 0..C {
+            wv[c] = load(w_ptr[c].add(p), mask);
+        }
+        for r in 0..R {
+            let a = load(a_ptr[r].add(p), mask);
+            for c in 0..C {
+                acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, wv[c]);
+            }
+        }
+        p += LANES;
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        for (c, &acc_rc) in acc_r.iter().enumerate() {
+            out[c * m + r] = _mm512_reduce_add_ps(acc_rc);
+        }
+    }
+}
+
+/// Every row against the `C` weight rows of `ws`: tiles of [`TILE_ROWS`] rows, then one tile
+/// of the remainder. The `C` weight rows (at most 24 KiB at k = 3072) stay in L1 while the row
+/// tiles pass over them, so each weight is read from memory once per call.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+#[inline]
+unsafe fn tile_column<const C: usize>(rows: &[&[bf16]], ws: &[&[bf16]], out: &mut [f32]) {
+    let m = rows.len();
+    let mut i = 0;
+    while i < m {
+        let (r, o) = (&rows[i..], &mut out[i..]);
+        i += match m - i {
+            1 => {
+                tile::<1, C>(r, ws, o, m);
+                1
+            }
+            2 => {
+                tile::<2, C>(r, ws, o, m);
+                2
+            }
+            3 => {
+                tile::<3, C>(r, ws, o, m);
+                3
+            }
+            _ => {
+                tile::<TILE_ROWS, C>(r, ws, o, m);
+                TILE_ROWS
+            }
+        };
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn dots_inner(rows: &[&[bf16]], ws: &[&[bf16]], out: &mut [f32]) {
+    let m = rows.len();
+    let mut j = 0;
+    while j < ws.len() {
+        let (w, o) = (&ws[j..], &mut out[j * m..]);
+        j += match ws.len() - j {
+            1 => {
+                tile_column::<1>(rows, w, o);
+                1
+            }
+            2 => {
+                tile_column::<2>(rows, w, o);
+                2
+            }
+            3 => {
+                tile_column::<3>(rows, w, o);
+                3
+            }
+            _ => {
+                tile_column::<TILE_COLS>(rows, w, o);
+                TILE_COLS
+            }
+        };
+    }
+}
