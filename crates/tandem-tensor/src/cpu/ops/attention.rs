@@ -56,35 +56,52 @@ impl<'a> HeadRows<'a> {
         row_stride: usize,
         cols: usize,
     ) -> Self {
-        let widen = |v: &dyn Fn(usize) -> f32| {
-            let mut out = Vec::with_capacity(rows * cols);
-            for j in 0..rows {
-                let start = base + j * row_stride;
-                out.extend((start..start + cols).map(v));
+        let at = (base, rows, row_stride, cols);
+        let data = match storage {
+            CpuStorage::F32(v) => {
+                return HeadRows {
+                    data: Cow::Borrowed(v),
+                    offset: base,
+                    stride: row_stride,
+                }
             }
-            HeadRows {
-                data: Cow::Owned(out),
-                offset: 0,
-                stride: cols,
-            }
+            // Exact: a bf16 is the top half of an f32 (a plain shift, which vectorises).
+            CpuStorage::BF16(v) => widen(v, at, |x| f32::from_bits(u32::from(x.to_bits()) << 16)),
+            CpuStorage::F16(v) => widen(v, at, |x| x.to_f32()),
+            CpuStorage::U32(v) => widen(v, at, |x| x as f32),
+            CpuStorage::I64(v) => widen(v, at, |x| x as f32),
         };
-        match storage {
-            CpuStorage::F32(v) => HeadRows {
-                data: Cow::Borrowed(v),
-                offset: base,
-                stride: row_stride,
-            },
-            CpuStorage::BF16(v) => widen(&|i| v[i].to_f32()),
-            CpuStorage::F16(v) => widen(&|i| v[i].to_f32()),
-            CpuStorage::U32(v) => widen(&|i| v[i] as f32),
-            CpuStorage::I64(v) => widen(&|i| v[i] as f32),
+        HeadRows {
+            data: Cow::Owned(data),
+            offset: 0,
+            stride: cols,
         }
     }
 
     /// Row `j`'s first element (only computed, not read: with no keys, a row past the end).
     fn row(&self, j: usize) -> *const f32 {
-        self.data.as_ptr().wrapping_add(self.offset + j * self.stride)
+        self.data
+            .as_ptr()
+            .wrapping_add(self.offset + j * self.stride)
     }
+}
+
+/// Rows `base + j·row_stride .. + cols` (`j < rows`) of `v`, each element through `to_f32`,
+/// as one contiguous `rows × cols` vector.
+fn widen<T: Copy>(
+    v: &[T],
+    (base, rows, row_stride, cols): (usize, usize, usize, usize),
+    to_f32: impl Fn(T) -> f32,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows * cols);
+    for j in 0..rows {
+        out.extend(
+            v[base + j * row_stride..][..cols]
+                .iter()
+                .map(|&x| to_f32(x)),
+        );
+    }
+    out
 }
 
 pub fn attention(
