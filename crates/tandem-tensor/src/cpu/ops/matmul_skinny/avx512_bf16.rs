@@ -64,6 +64,7 @@ unsafe fn tile<const R: usize, const C: usize>(
     ws: &[&[bf16]],
     out: &mut [f32],
     m: usize,
+    prefetch: Option<[*const bf16; C]>,
 ) {
     let k = ws[0].len();
     // Pointers in fixed-size arrays, so the loops below have constant trip counts and unroll
@@ -81,6 +82,11 @@ unsafe fn tile<const R: usize, const C: usize>(
         let mut wv = [zero; C];
         for c in 0..C {
             wv[c] = load(w_ptr[c].add(p), mask);
+        }
+        if let Some(next) = prefetch {
+            for line in next {
+                _mm_prefetch::<_MM_HINT_T0>(line.wrapping_add(p).cast());
+            }
         }
         for r in 0..R {
             let a = load(a_ptr[r].add(p), mask);
@@ -100,28 +106,41 @@ unsafe fn tile<const R: usize, const C: usize>(
 /// Every row against the `C` weight rows of `ws`: tiles of [`TILE_ROWS`] rows, then one tile
 /// of the remainder. The `C` weight rows (at most 24 KiB at k = 3072) stay in L1 while the row
 /// tiles pass over them, so each weight is read from memory once per call.
+///
+/// At decode sizes the weights come from DRAM (245 MB per BLIP step) and the loads of a tile's
+/// first pass stalled the loop (perf: most samples on them), so that pass also prefetches the
+/// same depths of `next`, the weight rows of the following column tile: one line per row per
+/// 32 depths, in flight while this tile computes.
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
 #[inline]
-unsafe fn tile_column<const C: usize>(rows: &[&[bf16]], ws: &[&[bf16]], out: &mut [f32]) {
+unsafe fn tile_column<const C: usize>(
+    rows: &[&[bf16]],
+    ws: &[&[bf16]],
+    next: &[&[bf16]],
+    out: &mut [f32],
+) {
     let m = rows.len();
+    // Rows past the last tile prefetch the current ones again (already cached).
+    let ahead: [*const bf16; C] = std::array::from_fn(|c| next.get(c).unwrap_or(&ws[c]).as_ptr());
     let mut i = 0;
     while i < m {
         let (r, o) = (&rows[i..], &mut out[i..]);
+        let pf = (i == 0).then_some(ahead);
         i += match m - i {
             1 => {
-                tile::<1, C>(r, ws, o, m);
+                tile::<1, C>(r, ws, o, m, pf);
                 1
             }
             2 => {
-                tile::<2, C>(r, ws, o, m);
+                tile::<2, C>(r, ws, o, m, pf);
                 2
             }
             3 => {
-                tile::<3, C>(r, ws, o, m);
+                tile::<3, C>(r, ws, o, m, pf);
                 3
             }
             _ => {
-                tile::<TILE_ROWS, C>(r, ws, o, m);
+                tile::<TILE_ROWS, C>(r, ws, o, m, pf);
                 TILE_ROWS
             }
         };
@@ -133,24 +152,18 @@ unsafe fn dots_inner(rows: &[&[bf16]], ws: &[&[bf16]], out: &mut [f32]) {
     let m = rows.len();
     let mut j = 0;
     while j < ws.len() {
-        let (w, o) = (&ws[j..], &mut out[j * m..]);
-        j += match ws.len() - j {
-            1 => {
-                tile_column::<1>(rows, w, o);
-                1
-            }
-            2 => {
-                tile_column::<2>(rows, w, o);
-                2
-            }
-            3 => {
-                tile_column::<3>(rows, w, o);
-                3
-            }
-            _ => {
-                tile_column::<TILE_COLS>(rows, w, o);
-                TILE_COLS
-            }
+        let (o, left) = (&mut out[j * m..], ws.len() - j);
+        let c = match left {
+            1..=3 => left,
+            _ => TILE_COLS,
         };
+        let (w, next) = (&ws[j..j + c], &ws[j + c..]);
+        match c {
+            1 => tile_column::<1>(rows, w, next, o),
+            2 => tile_column::<2>(rows, w, next, o),
+            3 => tile_column::<3>(rows, w, next, o),
+            _ => tile_column::<TILE_COLS>(rows, w, next, o),
+        }
+        j += c;
     }
 }
