@@ -162,9 +162,22 @@ fn apply_avx2(act: Activation, values: &mut [f32]) {
     apply_portable(act, values)
 }
 
-/// Applies `act` to every element in place, with 256-bit vectors when the CPU has AVX2
-/// (checked at run time); the result is the same bit for bit either way.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn apply_avx512(act: Activation, values: &mut [f32]) {
+    apply_portable(act, values)
+}
+
+/// Applies `act` to every element in place, with 512-bit vectors when the CPU has AVX-512F,
+/// else 256-bit ones when it has AVX2 (checked at run time); the result is the same bit for
+/// bit either way (no FMA is enabled, so every operation rounds as in the portable code).
 pub fn apply(act: Activation, values: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU reports AVX-512F, the only feature `apply_avx512` is compiled for.
+        unsafe { apply_avx512(act, values) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU reports AVX2, the only feature `apply_avx2` is compiled for.
