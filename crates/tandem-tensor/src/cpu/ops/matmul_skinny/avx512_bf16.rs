@@ -52,49 +52,64 @@ unsafe fn load(p: *const bf16, mask: __mmask32) -> __m512bh {
     std::mem::transmute(_mm512_maskz_loadu_epi16(mask, p.cast()))
 }
 
-/// `out[c·m + r] = rows[r] · ws[c]` for `r < R`, `c < C`: one `R × C` register tile.
+/// One depth step of the `R × C` tile: 32 depths from `p`, lanes outside `mask` zero; when
+/// `PF`, also prefetches the same depths of the `ahead` weight rows.
+///
+/// # Safety
+/// As [`tile`]; the lanes in `mask` from `p` are inside every row.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+#[inline]
+unsafe fn step<const R: usize, const C: usize, const PF: bool>(
+    acc: &mut [[__m512; C]; R],
+    (a_ptr, w_ptr, ahead): (&[*const bf16; R], &[*const bf16; C], &[*const bf16; C]),
+    p: usize,
+    mask: __mmask32,
+) {
+    let wv: [__m512bh; C] = std::array::from_fn(|c| load(w_ptr[c].add(p), mask));
+    if PF {
+        for line in ahead {
+            _mm_prefetch::<_MM_HINT_T0>(line.wrapping_add(p).cast());
+        }
+    }
+    for r in 0..R {
+        let a = load(a_ptr[r].add(p), mask);
+        for c in 0..C {
+            acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, wv[c]);
+        }
+    }
+}
+
+/// `out[c·m + r] = rows[r] · ws[c]` for `r < R`, `c < C`: one `R × C` register tile; when
+/// `PF`, the pass also prefetches the `ahead` weight rows (see [`tile_column`]).
 ///
 /// # Safety
 /// [`available`]; `rows` has at least `R` and `ws` at least `C` entries, all of the same length;
 /// `out` holds `(C - 1)·m + R` entries.
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
 #[inline]
-unsafe fn tile<const R: usize, const C: usize>(
+unsafe fn tile<const R: usize, const C: usize, const PF: bool>(
     rows: &[&[bf16]],
     ws: &[&[bf16]],
     out: &mut [f32],
     m: usize,
-    prefetch: Option<[*const bf16; C]>,
+    ahead: &[*const bf16; C],
 ) {
     let k = ws[0].len();
-    // Pointers in fixed-size arrays, so the loops below have constant trip counts and unroll
-    // into registers (zipping with the slices left a length test and spilled accumulators).
+    // Pointers in fixed-size arrays and loops of constant trip counts, so that the tile
+    // unrolls into registers (zipping with the slices, and a mask computed in the main loop,
+    // left a length test and accumulators spilled to the stack).
     let w_ptr: [*const bf16; C] = std::array::from_fn(|c| ws[c].as_ptr());
     let a_ptr: [*const bf16; R] = std::array::from_fn(|r| rows[r].as_ptr());
     let mut acc = [[_mm512_setzero_ps(); C]; R];
-    let zero: __m512bh = std::mem::transmute(_mm512_setzero_si512());
+    let full = k - k % LANES;
     let mut p = 0;
-    while p < k {
-        let mask = match k - p {
-            rest if rest >= LANES => !0,
-            rest => (1u32 << rest) - 1,
-        };
-        let mut wv = [zero; C];
-        for c in 0..C {
-            wv[c] = load(w_ptr[c].add(p), mask);
-        }
-        if let Some(next) = prefetch {
-            for line in next {
-                _mm_prefetch::<_MM_HINT_T0>(line.wrapping_add(p).cast());
-            }
-        }
-        for r in 0..R {
-            let a = load(a_ptr[r].add(p), mask);
-            for c in 0..C {
-                acc[r][c] = _mm512_dpbf16_ps(acc[r][c], a, wv[c]);
-            }
-        }
+    while p < full {
+        step::<R, C, PF>(&mut acc, (&a_ptr, &w_ptr, ahead), p, !0);
         p += LANES;
+    }
+    if full < k {
+        let mask = (1u32 << (k - full)) - 1;
+        step::<R, C, PF>(&mut acc, (&a_ptr, &w_ptr, ahead), full, mask);
     }
     for (r, acc_r) in acc.iter().enumerate() {
         for (c, &acc_rc) in acc_r.iter().enumerate() {
@@ -122,25 +137,33 @@ unsafe fn tile_column<const C: usize>(
     let m = rows.len();
     // Rows past the last tile prefetch the current ones again (already cached).
     let ahead: [*const bf16; C] = std::array::from_fn(|c| next.get(c).unwrap_or(&ws[c]).as_ptr());
-    let mut i = 0;
+    // The first row tile prefetches, the others find the weights in L1.
+    if m > 0 {
+        match m {
+            1 => tile::<1, C, true>(rows, ws, out, m, &ahead),
+            2 => tile::<2, C, true>(rows, ws, out, m, &ahead),
+            3 => tile::<3, C, true>(rows, ws, out, m, &ahead),
+            _ => tile::<TILE_ROWS, C, true>(rows, ws, out, m, &ahead),
+        }
+    }
+    let mut i = TILE_ROWS.min(m);
     while i < m {
         let (r, o) = (&rows[i..], &mut out[i..]);
-        let pf = (i == 0).then_some(ahead);
         i += match m - i {
             1 => {
-                tile::<1, C>(r, ws, o, m, pf);
+                tile::<1, C, false>(r, ws, o, m, &ahead);
                 1
             }
             2 => {
-                tile::<2, C>(r, ws, o, m, pf);
+                tile::<2, C, false>(r, ws, o, m, &ahead);
                 2
             }
             3 => {
-                tile::<3, C>(r, ws, o, m, pf);
+                tile::<3, C, false>(r, ws, o, m, &ahead);
                 3
             }
             _ => {
-                tile::<TILE_ROWS, C>(r, ws, o, m, pf);
+                tile::<TILE_ROWS, C, false>(r, ws, o, m, &ahead);
                 TILE_ROWS
             }
         };
