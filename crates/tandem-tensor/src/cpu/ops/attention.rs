@@ -8,15 +8,18 @@
 //! they are f32. Half-precision operands are widened one head at a time, and only the rows the
 //! view addresses: widening whole storages cost a decoder step a copy of every image's
 //! cross-attention keys and values per layer (and the fused QKV output three times over), in
-//! fresh pages, about 7% of a bf16 `tandem caption` run.
+//! fresh pages, about 7% of a bf16 `tandem caption` run. Where the CPU has AVX512-BF16, bf16
+//! scores `Q·Kᵀ` skip even that: the skinny `VDPBF16PS` kernel dots the stored rows.
 
 use super::copy::row_offsets;
+use super::matmul_skinny;
 use super::softmax::softmax_row;
 use crate::cpu::storage::CpuStorage;
 use crate::layout::Layout;
 use crate::op::AttentionSpec;
 use crate::{Error, Result};
 use gemm::Parallelism;
+use half::bf16;
 use rayon::prelude::*;
 use std::borrow::Cow;
 
@@ -123,6 +126,16 @@ pub fn attention(
     if out.is_empty() {
         return Ok(CpuStorage::from_f32(out, q.storage.dtype()));
     }
+    // bf16 q and k: the scores as exact products of the stored values, accumulated in f32
+    // (the same as widening both first, up to summation order and the instruction's DAZ),
+    // without a widened copy of every key of the head: at a decoder step (10 queries per
+    // image against 577 image tokens) the copy cost more than the products.
+    let pairs = match (q.storage, k.storage) {
+        (CpuStorage::BF16(qv), CpuStorage::BF16(kv)) => {
+            matmul_skinny::bf16_pairs_kernel().map(|dots| (dots, qv, kv))
+        }
+        _ => None,
+    };
     out.par_chunks_mut(lq * dv)
         .enumerate()
         .for_each(|(bh, head_out)| {
@@ -130,8 +143,13 @@ pub fn attention(
             let q0 = q.layout.offset() + bi * qs[0] + hi * qs[1];
             let k0 = k.layout.offset() + bi * ks[0] + hi * ks[1];
             let v0 = v.layout.offset() + bi * vs[0] + hi * vs[1];
-            let qh = HeadRows::new(q.storage, q0, lq, qs[2], d);
-            let kh = HeadRows::new(k.storage, k0, lk, ks[2], d);
+            // With bf16 q and k on AVX512-BF16, Q·Kᵀ reads both as stored (below).
+            let widened = pairs.is_none().then(|| {
+                (
+                    HeadRows::new(q.storage, q0, lq, qs[2], d),
+                    HeadRows::new(k.storage, k0, lk, ks[2], d),
+                )
+            });
             let vh = HeadRows::new(v.storage, v0, lk, vs[2], dv);
             head_out
                 .par_chunks_mut(BLOCK * dv)
@@ -140,31 +158,52 @@ pub fn attention(
                     let r0 = blk * BLOCK;
                     let rows = o.len() / dv.max(1);
                     let mut scores = vec![0f32; rows * lk];
-                    // SAFETY: every addressed element lies within q/k/v (checked above via
-                    // max_storage_index; a widened head holds exactly the rows addressed);
-                    // `scores` and `o` are exactly rows×lk and rows×dv.
-                    unsafe {
-                        gemm::gemm(
-                            rows,
-                            lk,
-                            d,
-                            scores.as_mut_ptr(),
-                            1,
-                            lk as isize,
-                            false,
-                            qh.row(r0),
-                            1,
-                            qh.stride as isize,
-                            kh.row(0),
-                            kh.stride as isize,
-                            1,
-                            0.0,
-                            spec.scale,
-                            false,
-                            false,
-                            false,
-                            Parallelism::None,
-                        );
+                    match (&pairs, &widened) {
+                        (Some((dots, qv, kv)), _) if lk > 0 => {
+                            let q_rows: Vec<&[bf16]> = (r0..r0 + rows)
+                                .map(|i| &qv[q0 + i * qs[2]..][..d])
+                                .collect();
+                            let k_rows: Vec<&[bf16]> =
+                                (0..lk).map(|j| &kv[k0 + j * ks[2]..][..d]).collect();
+                            // Column-major (`lk × rows`), as the skinny kernels write.
+                            let mut t = vec![0f32; lk * rows];
+                            dots(&q_rows, &k_rows, &mut t);
+                            for (i, row) in scores.chunks_mut(lk).enumerate() {
+                                for (j, s) in row.iter_mut().enumerate() {
+                                    *s = spec.scale * t[j * rows + i];
+                                }
+                            }
+                        }
+                        (_, Some((qh, kh))) => {
+                            // SAFETY: every addressed element lies within q/k/v (checked
+                            // above via max_storage_index; a widened head holds exactly the
+                            // rows addressed); `scores` is exactly rows×lk.
+                            unsafe {
+                                gemm::gemm(
+                                    rows,
+                                    lk,
+                                    d,
+                                    scores.as_mut_ptr(),
+                                    1,
+                                    lk as isize,
+                                    false,
+                                    qh.row(r0),
+                                    1,
+                                    qh.stride as isize,
+                                    kh.row(0),
+                                    kh.stride as isize,
+                                    1,
+                                    0.0,
+                                    spec.scale,
+                                    false,
+                                    false,
+                                    false,
+                                    Parallelism::None,
+                                );
+                            }
+                        }
+                        // No keys: no scores.
+                        _ => {}
                     }
                     for (i, row) in scores.chunks_mut(lk).enumerate() {
                         let qi = r0 + i;
@@ -181,7 +220,7 @@ pub fn attention(
                         }
                         softmax_row(row);
                     }
-                    // SAFETY: as above.
+                    // SAFETY: as above; `o` is exactly rows×dv.
                     unsafe {
                         gemm::gemm(
                             rows,

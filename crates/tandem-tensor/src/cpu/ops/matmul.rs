@@ -110,11 +110,9 @@ pub fn matmul(
     // equivalent).
     if per > 0 && spec.k > 0 {
         let accumulate = bias.is_some();
-        // The bf16 kernels run unless `TANDEM_CPU_BF16_GEMM` turned bf16 arithmetic off
-        // (`gemm_bf16::selected`), the skinny AVX512-BF16 one included.
         let bf16_engine = gemm_bf16::selected();
         let (pairs, skinny) = match (lhs, rhs) {
-            (CpuStorage::BF16(a), CpuStorage::BF16(w)) if bf16_engine.is_some() => (
+            (CpuStorage::BF16(a), CpuStorage::BF16(w)) => (
                 matmul_skinny::bf16_pairs_kernel_for(spec).map(|k| (k, a, w)),
                 matmul_skinny::bf16_kernel_for(spec).map(|k| (k, w)),
             ),

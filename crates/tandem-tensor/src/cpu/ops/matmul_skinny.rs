@@ -88,8 +88,8 @@ pub fn bf16_kernel_for(spec: &MatmulSpec) -> Option<Kernel<f32, bf16>> {
 }
 
 /// The kernel for bf16 rows times bf16 weights (AVX512-BF16), if `spec` is the shape it serves
-/// (1 to [`BF16_MAX_ROWS`] rows) and the CPU runs it. `None` means: try [`bf16_kernel_for`]
-/// with the rows widened to f32.
+/// (1 to [`BF16_MAX_ROWS`] rows), the CPU runs it and bf16 arithmetic is on
+/// ([`bf16_pairs_kernel`]). `None` means: try [`bf16_kernel_for`] with the rows widened to f32.
 pub fn bf16_pairs_kernel_for(spec: &MatmulSpec) -> Option<Kernel<bf16, bf16>> {
     if linear_shape(spec, 1..=BF16_MAX_ROWS) {
         bf16_pairs_kernel()
@@ -181,11 +181,12 @@ fn bf16_kernel() -> Option<Kernel<f32, bf16>> {
     None
 }
 
-/// The AVX512-BF16 kernel where the CPU has it.
-fn bf16_pairs_kernel() -> Option<Kernel<bf16, bf16>> {
+/// The AVX512-BF16 kernel where the CPU has it, unless `TANDEM_CPU_BF16_GEMM` turned bf16
+/// arithmetic off ([`super::gemm_bf16::selected`]). Attention's `Q·Kᵀ` uses it too.
+pub(crate) fn bf16_pairs_kernel() -> Option<Kernel<bf16, bf16>> {
     #[cfg(target_arch = "x86_64")]
     {
-        if avx512_bf16::available() {
+        if avx512_bf16::available() && super::gemm_bf16::selected().is_some() {
             return Some(avx512_bf16::dots);
         }
     }
@@ -576,13 +577,14 @@ mod tests {
     }
 
     #[test]
-    fn bf16_pairs_kernel_is_selected_exactly_when_the_cpu_has_avx512_bf16_and_bw() {
+    fn bf16_pairs_kernel_is_selected_exactly_when_the_cpu_has_avx512_bf16_and_bw_and_bf16_is_on() {
         #[cfg(target_arch = "x86_64")]
         assert_eq!(
             bf16_pairs_kernel().is_some(),
             std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx512bw")
                 && std::arch::is_x86_feature_detected!("avx512bf16")
+                && super::super::gemm_bf16::selected().is_some()
         );
         #[cfg(not(target_arch = "x86_64"))]
         assert!(bf16_pairs_kernel().is_none());
