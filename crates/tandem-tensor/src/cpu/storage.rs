@@ -93,7 +93,7 @@ impl CpuStorage {
         match self {
             CpuStorage::F32(v) => Cow::Borrowed(v),
             CpuStorage::F16(v) => Cow::Owned(v.iter().map(|x| x.to_f32()).collect()),
-            CpuStorage::BF16(v) => Cow::Owned(v.iter().map(|x| x.to_f32()).collect()),
+            CpuStorage::BF16(v) => Cow::Owned(v.iter().map(|&x| bf16_to_f32(x)).collect()),
             CpuStorage::U32(v) => Cow::Owned(v.iter().map(|&x| x as f32).collect()),
             CpuStorage::I64(v) => Cow::Owned(v.iter().map(|&x| x as f32).collect()),
         }
@@ -104,7 +104,7 @@ impl CpuStorage {
         match dtype {
             DType::F32 => CpuStorage::F32(values),
             DType::F16 => CpuStorage::F16(values.iter().map(|&x| f16::from_f32(x)).collect()),
-            DType::BF16 => CpuStorage::BF16(values.iter().map(|&x| bf16::from_f32(x)).collect()),
+            DType::BF16 => CpuStorage::BF16(values.iter().map(|&x| f32_to_bf16(x)).collect()),
             DType::U32 => CpuStorage::U32(values.iter().map(|&x| x as u32).collect()),
             DType::I64 => CpuStorage::I64(values.iter().map(|&x| x as i64).collect()),
         }
@@ -119,6 +119,74 @@ impl CpuStorage {
                 op: "index",
                 dtype: other.dtype(),
             }),
+        }
+    }
+}
+
+/// `half::bf16::from_f32` (round to nearest, ties to even; a NaN stays NaN with its top
+/// mantissa bits and the quiet bit set), written without branches so that a slice's
+/// conversion vectorises: every bf16 result of the CPU backend passes through it (about 3%
+/// of a bf16 caption run, and most of a bf16 model's load, with half's branchy scalar form).
+#[inline]
+pub(crate) fn f32_to_bf16(x: f32) -> bf16 {
+    let b = x.to_bits();
+    let nan = (b & 0x7FFF_FFFF) > 0x7F80_0000;
+    // Adding 0x7FFF plus the lowest kept bit, then truncating, rounds half to even; an
+    // overflow past the largest finite value carries into the exponent and gives infinity.
+    let rounded = b.wrapping_add(0x7FFF + ((b >> 16) & 1)) >> 16;
+    let quiet = (b >> 16) | 0x0040;
+    bf16::from_bits(if nan { quiet } else { rounded } as u16)
+}
+
+/// `half::bf16::to_f32` (exact; a NaN gets the quiet bit set), without branches.
+#[inline]
+pub(crate) fn bf16_to_f32(x: bf16) -> f32 {
+    let b = x.to_bits();
+    let wide = u32::from(b) << 16;
+    f32::from_bits(if b & 0x7FFF > 0x7F80 {
+        wide | 0x0040_0000
+    } else {
+        wide
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every 4093rd f32 bit pattern (about a million, all exponents, both signs, NaNs and
+    /// infinities among them) plus the rounding edges, bit for bit against `half`.
+    #[test]
+    fn bf16_conversions_match_half_bit_for_bit() {
+        let edges = [
+            0u32,
+            0x8000_0000,
+            0x0000_8000,
+            0x0001_8000,
+            0x0000_8001,
+            0x7F7F_FFFF,
+            0xFF7F_FFFF,
+            0x7F80_0000,
+            0xFF80_0000,
+            0x7F80_0001,
+            0x7FC0_0000,
+            0xFFFF_FFFF,
+            0x0000_0001,
+            0x007F_FFFF,
+            0x3F80_8000,
+            0x3F81_8000,
+        ];
+        for b in (0..=u32::MAX).step_by(4093).chain(edges) {
+            let x = f32::from_bits(b);
+            assert_eq!(
+                f32_to_bf16(x).to_bits(),
+                bf16::from_f32(x).to_bits(),
+                "{b:#010x}"
+            );
+        }
+        for b in 0..=u16::MAX {
+            let x = bf16::from_bits(b);
+            assert_eq!(bf16_to_f32(x).to_bits(), x.to_f32().to_bits(), "{b:#06x}");
         }
     }
 }

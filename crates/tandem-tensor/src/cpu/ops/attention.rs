@@ -14,7 +14,7 @@
 use super::copy::row_offsets;
 use super::matmul_skinny;
 use super::softmax::softmax_row;
-use crate::cpu::storage::CpuStorage;
+use crate::cpu::storage::{bf16_to_f32, CpuStorage};
 use crate::layout::Layout;
 use crate::op::AttentionSpec;
 use crate::{Error, Result};
@@ -68,8 +68,7 @@ impl<'a> HeadRows<'a> {
                     stride: row_stride,
                 }
             }
-            // Exact: a bf16 is the top half of an f32 (a plain shift, which vectorises).
-            CpuStorage::BF16(v) => widen(v, at, |x| f32::from_bits(u32::from(x.to_bits()) << 16)),
+            CpuStorage::BF16(v) => widen(v, at, bf16_to_f32),
             CpuStorage::F16(v) => widen(v, at, |x| x.to_f32()),
             CpuStorage::U32(v) => widen(v, at, |x| x as f32),
             CpuStorage::I64(v) => widen(v, at, |x| x as f32),
