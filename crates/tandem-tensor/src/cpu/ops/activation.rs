@@ -170,7 +170,9 @@ fn apply_avx512(act: Activation, values: &mut [f32]) {
 
 /// Applies `act` to every element in place, with 512-bit vectors when the CPU has AVX-512F,
 /// else 256-bit ones when it has AVX2 (checked at run time); the result is the same bit for
-/// bit either way (no FMA is enabled, so every operation rounds as in the portable code).
+/// bit either way: enabling AVX-512F also enables FMA, but Rust never fuses a multiply and an
+/// add unless asked (`mul_add`), which this code does not, so every operation rounds as in
+/// the portable code.
 pub fn apply(act: Activation, values: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
