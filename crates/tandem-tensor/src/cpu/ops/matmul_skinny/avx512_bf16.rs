@@ -137,37 +137,39 @@ unsafe fn tile_column<const C: usize>(
     let m = rows.len();
     // Rows past the last tile prefetch the current ones again (already cached).
     let ahead: [*const bf16; C] = std::array::from_fn(|c| next.get(c).unwrap_or(&ws[c]).as_ptr());
-    // The first row tile prefetches, the others find the weights in L1.
-    if m > 0 {
-        match m {
-            1 => tile::<1, C, true>(rows, ws, out, m, &ahead),
-            2 => tile::<2, C, true>(rows, ws, out, m, &ahead),
-            3 => tile::<3, C, true>(rows, ws, out, m, &ahead),
-            _ => tile::<TILE_ROWS, C, true>(rows, ws, out, m, &ahead),
-        }
-    }
-    let mut i = TILE_ROWS.min(m);
+    let mut i = 0;
     while i < m {
         let (r, o) = (&rows[i..], &mut out[i..]);
-        i += match m - i {
-            1 => {
-                tile::<1, C, false>(r, ws, o, m, &ahead);
-                1
-            }
-            2 => {
-                tile::<2, C, false>(r, ws, o, m, &ahead);
-                2
-            }
-            3 => {
-                tile::<3, C, false>(r, ws, o, m, &ahead);
-                3
-            }
-            _ => {
-                tile::<TILE_ROWS, C, false>(r, ws, o, m, &ahead);
-                TILE_ROWS
-            }
+        // The first row tile prefetches, the others find the weights in L1.
+        i += if i == 0 {
+            row_tile::<C, true>(r, ws, o, m, &ahead)
+        } else {
+            row_tile::<C, false>(r, ws, o, m, &ahead)
         };
     }
+}
+
+/// The next row tile of [`tile_column`]: [`TILE_ROWS`] rows of `rows`, or all of them when
+/// fewer remain. Returns the rows it took.
+///
+/// # Safety
+/// As [`tile`], with `rows` non-empty.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+#[inline]
+unsafe fn row_tile<const C: usize, const PF: bool>(
+    rows: &[&[bf16]],
+    ws: &[&[bf16]],
+    out: &mut [f32],
+    m: usize,
+    ahead: &[*const bf16; C],
+) -> usize {
+    match rows.len() {
+        1 => tile::<1, C, PF>(rows, ws, out, m, ahead),
+        2 => tile::<2, C, PF>(rows, ws, out, m, ahead),
+        3 => tile::<3, C, PF>(rows, ws, out, m, ahead),
+        _ => tile::<TILE_ROWS, C, PF>(rows, ws, out, m, ahead),
+    }
+    rows.len().min(TILE_ROWS)
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
