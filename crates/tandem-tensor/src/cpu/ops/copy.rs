@@ -179,7 +179,7 @@ mod tests {
 
     /// The tiled transpose against the element-by-element reading of the same layout: single
     /// and batched matrices, edges that are not multiples of the tile, an offset, padded
-    /// source lines and a batch stride with a gap.
+    /// source lines, a batch stride with a gap, and matrices large enough for the parallel path.
     #[test]
     fn transposed_views_copy_like_their_indices() {
         for &(batch, rows, cols) in &[
@@ -188,6 +188,7 @@ mod tests {
             (1, 100, 31),
             (3, 65, 40),
             (2, 7, 129),
+            (2, 200, 100),
         ] {
             let (pad, offset) = (3, 5);
             let cs = rows + pad;
