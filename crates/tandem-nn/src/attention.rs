@@ -149,6 +149,85 @@ impl<B: Backend> KvCache<B> {
         Ok(())
     }
 
+    /// Appends the rows of `other` after this cache's rows (continuous batching: sequences
+    /// that started later join a running batch). `other`'s positions are right-aligned so
+    /// that they end at `self.len()`; the `self.len() - other.len()` positions before them are
+    /// zeros that the caller must mask (see [`crate::padding_mask`]). An empty `self` takes
+    /// `other`'s rows and length as they are. The buffers keep this cache's capacity.
+    ///
+    /// Errors: `other` is empty (it has no rows to add), longer than `self`, or its heads or
+    /// head size differ.
+    pub fn extend_rows(&mut self, other: &KvCache<B>) -> Result<()> {
+        let Some((ok, ov)) = other.get()? else {
+            return Err(NnError::input(
+                "kv cache extend_rows",
+                "the joining cache is empty: it has no rows",
+            ));
+        };
+        let Some((sk, sv)) = self.kv.take() else {
+            // Nothing cached yet: the joining rows become the cache, at this cache's capacity.
+            let want = self.capacity.unwrap_or(MIN_CAPACITY).max(other.len);
+            self.kv = Some((Self::placed(&ok, want, 0)?, Self::placed(&ov, want, 0)?));
+            self.len = other.len;
+            return Ok(());
+        };
+        let fits =
+            other.len <= self.len && ok.dims()[1] == sk.dims()[1] && ok.dims()[3] == sk.dims()[3];
+        if !fits {
+            let (dims, len) = (sk.dims().to_vec(), self.len);
+            self.kv = Some((sk, sv));
+            return Err(NnError::input(
+                "kv cache extend_rows",
+                format!(
+                    "cannot right-align {:?} (length {}) into [b, {}, {len} of {}, {}]",
+                    ok.dims(),
+                    other.len,
+                    dims[1],
+                    dims[2],
+                    dims[3]
+                ),
+            ));
+        }
+        let (cap, pad) = (sk.dims()[2], self.len - other.len);
+        let nk = Tensor::cat(&[&sk, &Self::placed(&ok, cap, pad)?], 0)?;
+        let nv = Tensor::cat(&[&sv, &Self::placed(&ov, cap, pad)?], 0)?;
+        self.kv = Some((nk, nv));
+        Ok(())
+    }
+
+    /// A zero buffer `[b, h, capacity, d]` holding `x: [b, h, n, d]` at positions `at..at + n`.
+    fn placed(x: &Tensor<B>, capacity: usize, at: usize) -> Result<Tensor<B>> {
+        let mut dims = x.dims().to_vec();
+        dims[2] = capacity;
+        let mut buf = Tensor::zeros(x.backend(), &dims, x.dtype())?;
+        buf.slice_set(x, 2, at)?;
+        Ok(buf)
+    }
+
+    /// Drops the first `n` positions of every row (they are masked in every row still
+    /// running), so a continuously batched cache stays within its capacity. Errors: `n`
+    /// exceeds the cached length.
+    pub fn drop_front(&mut self, n: usize) -> Result<()> {
+        if n > self.len {
+            return Err(NnError::input(
+                "kv cache drop_front",
+                format!("{n} positions requested, {} cached", self.len),
+            ));
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        if let Some((k, v)) = self.kv.take() {
+            let (cap, keep) = (k.dims()[2], self.len - n);
+            self.kv = Some((
+                Self::placed(&k.narrow(2, n, keep)?, cap, 0)?,
+                Self::placed(&v.narrow(2, n, keep)?, cap, 0)?,
+            ));
+        }
+        self.len -= n;
+        Ok(())
+    }
+
     /// Views `[b, h, len, d]` of the cached keys and values, if any.
     pub fn get(&self) -> Result<Option<(Tensor<B>, Tensor<B>)>> {
         match &self.kv {

@@ -451,3 +451,104 @@ fn bf16_linear_matches_a_host_loop_at_every_row_count() {
         }
     }
 }
+
+/// The values of a `[b, h, n, d]` tensor as nested rows, for comparing cache contents.
+fn rows4(t: &Tensor<CpuBackend>) -> Vec<Vec<f32>> {
+    let d = t.dims().to_vec();
+    let v = t.contiguous().expect("c").to_vec::<f32>().expect("read");
+    v.chunks(d[1] * d[2] * d[3]).map(<[f32]>::to_vec).collect()
+}
+
+/// A cache holding `b` rows of `n` positions of distinct values, at capacity `cap`.
+fn filled(rng: &mut Rng, b: usize, n: usize, cap: usize) -> (KvCache<CpuBackend>, Vec<f32>) {
+    let (h, d) = (2, 3);
+    let k = rng.vec(b * h * n * d);
+    let mut cache = KvCache::with_capacity(cap);
+    let kt = tensor(&k, &[b, h, n, d]);
+    let negated: Vec<f32> = k.iter().map(|x| -x).collect();
+    let vt = tensor(&negated, &[b, h, n, d]);
+    cache.append(&kt, &vt).expect("append");
+    (cache, k)
+}
+
+#[test]
+fn extend_rows_right_aligns_the_joining_rows_and_pads_with_zeros() {
+    let mut rng = Rng(29);
+    let (mut running, k_old) = filled(&mut rng, 2, 5, 8);
+    let (joining, k_new) = filled(&mut rng, 3, 2, 2);
+    running.extend_rows(&joining).expect("extend");
+    assert_eq!(running.len(), 5);
+    assert_eq!(
+        running.capacity(),
+        8,
+        "the running cache keeps its capacity"
+    );
+    let (k, v) = running.get().expect("get").expect("some");
+    assert_eq!(k.dims(), &[5, 2, 5, 3]);
+    let got = rows4(&k);
+    let (h, d) = (2, 3);
+    for (r, row) in got.iter().enumerate() {
+        for head in 0..h {
+            for p in 0..5 {
+                let cell = &row[(head * 5 + p) * d..][..d];
+                let want: Vec<f32> = if r < 2 {
+                    k_old[((r * h + head) * 5 + p) * d..][..d].to_vec()
+                } else if p < 3 {
+                    vec![0.0; d]
+                } else {
+                    k_new[(((r - 2) * h + head) * 2 + p - 3) * d..][..d].to_vec()
+                };
+                assert_eq!(cell, want.as_slice(), "row {r} head {head} position {p}");
+            }
+        }
+    }
+    let neg: Vec<Vec<f32>> = got.iter().map(|r| r.iter().map(|x| -x).collect()).collect();
+    assert_eq!(rows4(&v), neg, "values follow the keys");
+    // Appending after the join writes every row's next position at column 5.
+    let step = tensor(&[7.0; 5 * 2 * 3], &[5, 2, 1, 3]);
+    let (k, _) = running.append(&step, &step).expect("append");
+    assert_eq!(k.dims(), &[5, 2, 6, 3]);
+    assert!(rows4(&k)
+        .iter()
+        .all(|row| row[5 * 3..6 * 3] == [7.0; 3] && row[11 * 3..12 * 3] == [7.0; 3]));
+}
+
+#[test]
+fn extend_rows_into_an_empty_cache_adopts_the_rows_and_refuses_what_cannot_fit() {
+    let mut rng = Rng(31);
+    let (joining, k) = filled(&mut rng, 2, 3, 3);
+    let mut empty = KvCache::with_capacity(10);
+    empty.extend_rows(&joining).expect("extend");
+    assert_eq!((empty.len(), empty.capacity()), (3, 10));
+    let (got, _) = empty.get().expect("get").expect("some");
+    assert_eq!(got.contiguous().expect("c").to_vec::<f32>().expect("r"), k);
+    // Longer than the running cache, or empty: an error, the cache unchanged.
+    let (longer, _) = filled(&mut rng, 1, 4, 4);
+    assert!(empty.extend_rows(&longer).is_err());
+    assert!(empty.extend_rows(&KvCache::new()).is_err());
+    assert_eq!(empty.len(), 3);
+    assert_eq!(
+        empty.get().expect("get").expect("some").0.dims(),
+        &[2, 2, 3, 3]
+    );
+}
+
+#[test]
+fn drop_front_shifts_every_row_left_and_keeps_the_capacity() {
+    let mut rng = Rng(37);
+    let (mut cache, k) = filled(&mut rng, 2, 5, 6);
+    cache.drop_front(3).expect("drop");
+    assert_eq!((cache.len(), cache.capacity()), (2, 6));
+    let (got, _) = cache.get().expect("get").expect("some");
+    let want: Vec<f32> = k
+        .chunks(5 * 3)
+        .flat_map(|head_rows| head_rows[3 * 3..].to_vec())
+        .collect();
+    assert_eq!(
+        got.contiguous().expect("c").to_vec::<f32>().expect("r"),
+        want
+    );
+    assert!(cache.drop_front(3).is_err(), "only 2 positions are left");
+    cache.drop_front(0).expect("nothing to drop");
+    assert_eq!(cache.len(), 2);
+}
