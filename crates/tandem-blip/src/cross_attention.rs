@@ -50,12 +50,13 @@ impl<B: Backend> CrossAttention<B> {
         })
     }
 
-    /// `x: [rows, len, dim]`, rows grouped by image as `groups` says; `kv` holds every image.
+    /// `x: [rows, len, dim]`, rows grouped by image as `groups` says; `kv[i]` holds image `i`'s
+    /// keys and values `[1, h, tokens, d]`.
     pub fn forward(
         &self,
         x: &Tensor<B>,
         groups: &[RowGroup],
-        kv: &CrossKv<B>,
+        kv: &[CrossKv<B>],
     ) -> Result<Tensor<B>> {
         let (rows, len, dim) = (x.dims()[0], x.dims()[1], x.dims()[2]);
         let (h, d) = (self.heads, self.head_dim);
@@ -67,23 +68,21 @@ impl<B: Backend> CrossAttention<B> {
         let mut parts = Vec::with_capacity(groups.len());
         let mut start = 0;
         for &(image, count) in groups {
-            if image >= kv.k.dims()[0] || start + count > rows {
+            let Some(image_kv) = kv.get(image).filter(|_| start + count <= rows) else {
                 return Err(BlipError::input(
                     "row groups",
                     format!(
                         "group ({image}, {count}) does not fit {rows} rows / {} images",
-                        kv.k.dims()[0]
+                        kv.len()
                     ),
                 ));
-            }
+            };
             // [count, len, h, d] → [1, count·len, h, d] → [1, h, count·len, d]
             let qi = q
                 .narrow(0, start, count)?
                 .reshape(&[1, count * len, h, d])?
                 .permute(&[0, 2, 1, 3])?;
-            let ki = kv.k.narrow(0, image, 1)?;
-            let vi = kv.v.narrow(0, image, 1)?;
-            let ctx = attention(&qi, &ki, &vi, None, spec)?;
+            let ctx = attention(&qi, &image_kv.k, &image_kv.v, None, spec)?;
             parts.push(
                 ctx.permute(&[0, 2, 1, 3])?
                     .contiguous()?

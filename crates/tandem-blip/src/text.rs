@@ -10,8 +10,8 @@ use crate::config::BlipConfig;
 use crate::cross_attention::{CrossAttention, RowGroup};
 use crate::error::{BlipError, Result};
 use tandem_nn::{
-    activation, Attention, CrossKv, Embedding, KvCache, LayerNorm, Linear, Mlp, QkvProjection,
-    Weights,
+    activation, padding_mask, Attention, CrossKv, Embedding, KvCache, LayerNorm, Linear, Mlp,
+    QkvProjection, Weights,
 };
 use tandem_tensor::{Activation, Backend, Tensor};
 
@@ -77,17 +77,57 @@ impl<B: Backend> DecoderLayer<B> {
     }
 }
 
-/// Cross-attention keys/values of every decoder layer for a set of images (batch = images),
-/// computed once and shared by all sequences and all steps.
+/// Cross-attention keys/values of every decoder layer for a set of images, computed once and
+/// shared by all sequences and all steps: `layers[l][i]` is image `i`'s `[1, h, tokens, d]`
+/// (views of one `[n, h, tokens, d]` projection per layer). Kept per image so that images of
+/// different requests can share a decode batch ([`ImageContext::append`]) and leave it
+/// ([`ImageContext::select`]) without copying keys or values.
 #[derive(Clone, Debug)]
 pub struct ImageContext<B: Backend> {
-    layers: Vec<CrossKv<B>>,
-    images: usize,
+    layers: Vec<Vec<CrossKv<B>>>,
 }
 
 impl<B: Backend> ImageContext<B> {
     pub fn num_images(&self) -> usize {
-        self.images
+        self.layers.first().map_or(0, Vec::len)
+    }
+
+    /// Adds `other`'s images after this context's (image `i` of `other` becomes
+    /// `self.num_images() + i`). Errors: the layer counts differ.
+    pub fn append(&mut self, other: ImageContext<B>) -> Result<()> {
+        if other.layers.len() != self.layers.len() {
+            return Err(BlipError::input(
+                "image context",
+                format!(
+                    "{} layers cannot join a context of {}",
+                    other.layers.len(),
+                    self.layers.len()
+                ),
+            ));
+        }
+        for (mine, theirs) in self.layers.iter_mut().zip(other.layers) {
+            mine.extend(theirs);
+        }
+        Ok(())
+    }
+
+    /// The context of images `images` (indices into this one), in that order. Errors: an
+    /// index out of range.
+    pub fn select(&self, images: &[usize]) -> Result<Self> {
+        let n = self.num_images();
+        if let Some(&bad) = images.iter().find(|&&i| i >= n) {
+            return Err(BlipError::input(
+                "image context",
+                format!("image {bad} of {n}"),
+            ));
+        }
+        Ok(ImageContext {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| images.iter().map(|&i| l[i].clone()).collect())
+                .collect(),
+        })
     }
 }
 
@@ -126,6 +166,38 @@ impl<B: Backend> DecoderCache<B> {
         let idx = Tensor::from_slice(backend, rows, &[rows.len()])?;
         for c in &mut self.layers {
             c.select_batch(&idx)?;
+        }
+        Ok(())
+    }
+
+    /// Positions the buffers hold before they grow.
+    pub fn capacity(&self) -> usize {
+        self.layers.first().map_or(0, |c| c.capacity())
+    }
+
+    /// Appends `other`'s rows, right-aligned to this cache's length (see
+    /// [`KvCache::extend_rows`]): requests that started later join a running decode batch.
+    pub fn extend_rows(&mut self, other: &DecoderCache<B>) -> Result<()> {
+        if other.layers.len() != self.layers.len() {
+            return Err(BlipError::input(
+                "decoder cache",
+                format!(
+                    "{} layers cannot join a cache of {}",
+                    other.layers.len(),
+                    self.layers.len()
+                ),
+            ));
+        }
+        for (mine, theirs) in self.layers.iter_mut().zip(&other.layers) {
+            mine.extend_rows(theirs)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the first `n` positions of every row (padding in every running row).
+    pub fn drop_front(&mut self, n: usize) -> Result<()> {
+        for c in &mut self.layers {
+            c.drop_front(n)?;
         }
         Ok(())
     }
@@ -210,15 +282,23 @@ impl<B: Backend> BlipTextDecoder<B> {
 
     /// Cross-attention keys/values of every layer for `image_embeds: [n_images, tokens, enc_dim]`.
     pub fn image_context(&self, image_embeds: &Tensor<B>) -> Result<ImageContext<B>> {
+        let n = image_embeds.dims().first().copied().unwrap_or(0);
         let layers = self
             .layers
             .iter()
-            .map(|l| l.cross_attn.image_kv(image_embeds))
+            .map(|l| {
+                let kv = l.cross_attn.image_kv(image_embeds)?;
+                (0..n)
+                    .map(|i| {
+                        Ok(CrossKv {
+                            k: kv.k.narrow(0, i, 1)?,
+                            v: kv.v.narrow(0, i, 1)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
             .collect::<Result<Vec<_>>>()?;
-        Ok(ImageContext {
-            layers,
-            images: image_embeds.dims()[0],
-        })
+        Ok(ImageContext { layers })
     }
 
     /// Runs new tokens `ids: [rows, len]` (`U32`) through the decoder, appending to `cache`;
@@ -226,6 +306,34 @@ impl<B: Backend> BlipTextDecoder<B> {
     pub fn forward_hidden(
         &self,
         ids: &Tensor<B>,
+        groups: &[RowGroup],
+        ctx: &ImageContext<B>,
+        cache: &mut DecoderCache<B>,
+    ) -> Result<Tensor<B>> {
+        self.forward_rows(ids, None, groups, ctx, cache)
+    }
+
+    /// [`BlipTextDecoder::forward_hidden`] for a batch whose rows started at different steps
+    /// (continuous batching): row `r`'s cached positions begin at cache column `starts[r]`
+    /// (the columns before it are padding, see [`KvCache::extend_rows`]). Each row's position
+    /// ids count from its own start and its padding is masked, so a row's hidden states are
+    /// those it would have alone (up to summation order). Errors: `starts` does not have one
+    /// entry per row, or an entry exceeds the cached length.
+    pub fn forward_hidden_ragged(
+        &self,
+        ids: &Tensor<B>,
+        starts: &[usize],
+        groups: &[RowGroup],
+        ctx: &ImageContext<B>,
+        cache: &mut DecoderCache<B>,
+    ) -> Result<Tensor<B>> {
+        self.forward_rows(ids, Some(starts), groups, ctx, cache)
+    }
+
+    fn forward_rows(
+        &self,
+        ids: &Tensor<B>,
+        starts: Option<&[usize]>,
         groups: &[RowGroup],
         ctx: &ImageContext<B>,
         cache: &mut DecoderCache<B>,
@@ -246,18 +354,55 @@ impl<B: Backend> BlipTextDecoder<B> {
                 ),
             ));
         }
-        let (past, len) = (cache.len(), ids.dims()[1]);
-        if past + len > self.max_positions {
+        let (rows, past, len) = (ids.dims()[0], cache.len(), ids.dims()[1]);
+        // All rows starting at column 0 is the plain batch: no mask, one position range.
+        let starts = starts.filter(|s| s.iter().any(|&x| x > 0));
+        if let Some(s) = starts {
+            if s.len() != rows || s.iter().any(|&x| x > past) {
+                return Err(BlipError::input(
+                    "decoder row starts",
+                    format!(
+                        "{} starts for {rows} rows over {past} cached positions",
+                        s.len()
+                    ),
+                ));
+            }
+        }
+        let first = starts.and_then(|s| s.iter().min().copied()).unwrap_or(0);
+        if past + len - first > self.max_positions {
             return Err(BlipError::input(
                 "decoder ids",
                 format!(
                     "{} positions exceed max_position_embeddings {}",
-                    past + len,
+                    past + len - first,
                     self.max_positions
                 ),
             ));
         }
-        let positions = self.position_embeddings.table().narrow(0, past, len)?;
+        let backend = ids.backend();
+        let (positions, mask) = match starts {
+            None => (self.position_embeddings.table().narrow(0, past, len)?, None),
+            Some(s) => {
+                let pos: Vec<u32> = s
+                    .iter()
+                    .flat_map(|&st| (past - st..past - st + len).map(|p| p as u32))
+                    .collect();
+                let pos = Tensor::from_slice(backend, &pos, &[rows, len])?;
+                let keys = past + len;
+                let attended: Vec<u32> = s
+                    .iter()
+                    .flat_map(|&st| (0..keys).map(move |c| u32::from(c >= st)))
+                    .collect();
+                let mask = padding_mask(
+                    backend,
+                    &attended,
+                    rows,
+                    keys,
+                    self.word_embeddings.table().dtype(),
+                )?;
+                (self.position_embeddings.forward(&pos)?, Some(mask))
+            }
+        };
         let mut x = self
             .embeddings_norm
             .forward(&self.word_embeddings.forward(ids)?.add(&positions)?)?;
@@ -266,7 +411,9 @@ impl<B: Backend> BlipTextDecoder<B> {
             .iter()
             .zip(cache.layers.iter_mut().zip(&ctx.layers))
         {
-            let a = layer.self_attn.forward_cached(&x, None, kv_cache)?;
+            let a = layer
+                .self_attn
+                .forward_cached(&x, mask.as_ref(), kv_cache)?;
             x = layer.self_norm.forward_residual(&a, &x)?.1;
             let c = layer.cross_attn.forward(&x, groups, cross_kv)?;
             x = layer.cross_norm.forward_residual(&c, &x)?.1;
@@ -294,7 +441,29 @@ impl<B: Backend> BlipTextDecoder<B> {
         cache: &mut DecoderCache<B>,
     ) -> Result<Tensor<B>> {
         let hidden = self.forward_hidden(ids, groups, ctx, cache)?;
+        self.last_logits(&hidden)
+    }
+
+    /// [`BlipTextDecoder::step`] for rows that started at different steps (see
+    /// [`BlipTextDecoder::forward_hidden_ragged`]).
+    pub fn step_ragged(
+        &self,
+        ids: &Tensor<B>,
+        starts: &[usize],
+        groups: &[RowGroup],
+        ctx: &ImageContext<B>,
+        cache: &mut DecoderCache<B>,
+    ) -> Result<Tensor<B>> {
+        let hidden = self.forward_hidden_ragged(ids, starts, groups, ctx, cache)?;
+        self.last_logits(&hidden)
+    }
+
+    /// Logits `[rows, vocab]` of the last position of `hidden: [rows, len, dim]`.
+    fn last_logits(&self, hidden: &Tensor<B>) -> Result<Tensor<B>> {
         let len = hidden.dims()[1];
+        if len == 0 {
+            return Err(BlipError::input("decoder ids", "no new positions"));
+        }
         let last = hidden.narrow(1, len - 1, 1)?.squeeze(1)?;
         self.lm_head(&last)
     }
