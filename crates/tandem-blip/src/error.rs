@@ -40,6 +40,15 @@ pub enum BlipError {
     /// An input (pixels, prompt, token ids) is malformed.
     #[error("{what}: {reason}")]
     Input { what: &'static str, reason: String },
+    /// A decoder step shared by several requests (continuous batching) failed or panicked;
+    /// every request in that step gets this error, with the out-of-memory size when the
+    /// cause was one (so each request's batch can shrink).
+    #[error("a decoder step shared by {requests} request(s) failed: {reason}")]
+    SharedStep {
+        requests: usize,
+        reason: String,
+        out_of_memory_bytes: Option<u64>,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, BlipError>;
@@ -52,6 +61,10 @@ impl BlipError {
             BlipError::Tensor(e) => e.out_of_memory_bytes(),
             BlipError::Nn(e) => e.out_of_memory_bytes(),
             BlipError::Image(e) => e.out_of_memory_bytes(),
+            BlipError::SharedStep {
+                out_of_memory_bytes,
+                ..
+            } => *out_of_memory_bytes,
             _ => None,
         }
     }
@@ -79,6 +92,9 @@ impl BlipError {
 /// A failed `run_inference`: [`HandlerError::OutOfMemory`] when a tensor op ran out of device
 /// memory (RunInference then shrinks the batch instead of bisecting it as bad data),
 /// [`HandlerError::Inference`] with the whole error chain otherwise.
+///
+/// [`HandlerError::OutOfMemory`]: tandem_handler::HandlerError::OutOfMemory
+/// [`HandlerError::Inference`]: tandem_handler::HandlerError::Inference
 impl From<BlipError> for tandem_handler::HandlerError {
     fn from(e: BlipError) -> Self {
         tandem_handler::HandlerError::from_model_error(&e, e.out_of_memory_bytes())

@@ -3,10 +3,12 @@
 
 use crate::config::BlipConfig;
 use crate::error::{BlipError, Result};
+use crate::generation::ContinuousBatcher;
 use crate::text::{BlipTextDecoder, ImageContext};
 use crate::tokenizer::BlipTokenizer;
 use crate::vision::{BlipVisionModel, VisionOutput};
 use std::path::Path;
+use std::sync::Arc;
 use tandem_image::BlipImageProcessor;
 use tandem_nn::Weights;
 use tandem_tensor::{Backend, DType, Tensor};
@@ -27,6 +29,9 @@ pub struct BlipCaptioner<B: Backend> {
     pub model: BlipModel<B>,
     pub tokenizer: BlipTokenizer,
     pub processor: BlipImageProcessor,
+    /// Shares decoder steps between concurrent [`BlipCaptioner::caption`] calls (clones share
+    /// it, as they share the weights).
+    batcher: Arc<ContinuousBatcher<B>>,
 }
 
 impl<B: Backend> BlipModel<B> {
@@ -79,6 +84,25 @@ impl<B: Backend> BlipModel<B> {
 }
 
 impl<B: Backend> BlipCaptioner<B> {
+    /// A captioner from its parts (with a batcher of its own).
+    pub fn new(
+        model: BlipModel<B>,
+        tokenizer: BlipTokenizer,
+        processor: BlipImageProcessor,
+    ) -> Self {
+        BlipCaptioner {
+            model,
+            tokenizer,
+            processor,
+            batcher: Arc::default(),
+        }
+    }
+
+    /// The batcher through which [`BlipCaptioner::caption`] decodes.
+    pub fn batcher(&self) -> &ContinuousBatcher<B> {
+        &self.batcher
+    }
+
     /// Model, tokenizer and image processor of a checkpoint directory.
     pub fn from_dir(dir: impl AsRef<Path>, backend: &B, dtype: DType) -> Result<Self> {
         let dir = dir.as_ref();
@@ -94,10 +118,10 @@ impl<B: Backend> BlipCaptioner<B> {
                 ),
             ));
         }
-        Ok(BlipCaptioner {
+        Ok(BlipCaptioner::new(
             model,
-            tokenizer: BlipTokenizer::from_dir(dir)?,
+            BlipTokenizer::from_dir(dir)?,
             processor,
-        })
+        ))
     }
 }

@@ -6,13 +6,18 @@
 //! request (self-attention caches, beams, random streams) lives in the locals of these
 //! functions, so one loaded [`BlipModel`] serves concurrent requests.
 
+mod batch;
 mod beam;
 mod config;
+mod continuous;
 pub mod logits;
 mod rng;
 mod sample;
+#[cfg(test)]
+mod testing;
 
 pub use config::{EarlyStopping, GenerationConfig};
+pub use continuous::ContinuousBatcher;
 pub use rng::SequenceRng;
 
 use crate::cross_attention::RowGroup;
@@ -74,7 +79,8 @@ pub(crate) fn row_groups(images: impl Iterator<Item = usize>) -> Vec<RowGroup> {
 /// Generates from image tokens `image_embeds: [n, tokens, dim]` (the vision encoder's
 /// `last_hidden_state`); `keys[i]` names image `i` for its random streams; `prompt` is the
 /// decoder prompt (`[DEC]`, then any prompt tokens). Returns per image the token ids of its
-/// `num_return_sequences` captions.
+/// `num_return_sequences` captions. The request decodes on its own; see [`ContinuousBatcher`]
+/// for concurrent requests sharing decoder steps.
 pub fn generate_from_embeds<B: Backend>(
     model: &BlipModel<B>,
     image_embeds: &Tensor<B>,
@@ -82,6 +88,35 @@ pub fn generate_from_embeds<B: Backend>(
     prompt: &[u32],
     cfg: &GenerationConfig,
 ) -> Result<Vec<Vec<Vec<u32>>>> {
+    check_request(model, image_embeds, keys, prompt, cfg)?;
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    if cfg.num_beams > 1 {
+        let ctx = model.image_context(image_embeds)?;
+        let max_len = cfg.effective_max_length(prompt.len());
+        let mut step = DecodeStep {
+            model,
+            ctx: &ctx,
+            // Allocated once for the longest caption; each step writes its position in place.
+            cache: DecoderCache::with_capacity(model.text.num_layers(), max_len),
+        };
+        beam::run(&mut step, keys.len(), prompt, cfg)
+    } else {
+        sample::run(model, image_embeds, keys, prompt, cfg)
+    }
+}
+
+/// The checks every generation request passes before any work: the configuration, the shape
+/// of `image_embeds` against `keys`, the prompt's ids, and `max_length` against the prompt and
+/// the decoder's positions.
+pub(crate) fn check_request<B: Backend>(
+    model: &BlipModel<B>,
+    image_embeds: &Tensor<B>,
+    keys: &[&str],
+    prompt: &[u32],
+    cfg: &GenerationConfig,
+) -> Result<()> {
     cfg.validate()?;
     if image_embeds.rank() != 3 || image_embeds.dims()[0] != keys.len() {
         return Err(BlipError::input(
@@ -125,21 +160,7 @@ pub fn generate_from_embeds<B: Backend>(
             ),
         ));
     }
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ctx = model.image_context(image_embeds)?;
-    let mut step = DecodeStep {
-        model,
-        ctx: &ctx,
-        // Allocated once for the longest caption; each step writes its position in place.
-        cache: DecoderCache::with_capacity(model.text.num_layers(), max_len),
-    };
-    if cfg.num_beams > 1 {
-        beam::run(&mut step, keys.len(), prompt, cfg)
-    } else {
-        sample::run(&mut step, keys, prompt, cfg)
-    }
+    Ok(())
 }
 
 /// Encodes preprocessed `pixels: [n, 3, size, size]` once and generates (see
@@ -179,7 +200,9 @@ impl<B: Backend> BlipCaptioner<B> {
     }
 
     /// Captions for preprocessed `pixels` (one image per `keys` entry), with the prompt of
-    /// `cfg` tokenized as `BlipForConditionalGeneration.generate` does.
+    /// `cfg` tokenized as `BlipForConditionalGeneration.generate` does. Concurrent calls on
+    /// this captioner and its clones share decoder steps ([`ContinuousBatcher`]); the captions
+    /// are those of a call on its own.
     pub fn caption(
         &self,
         pixels: &Tensor<B>,
@@ -188,7 +211,12 @@ impl<B: Backend> BlipCaptioner<B> {
     ) -> Result<Vec<Vec<Caption>>> {
         let bos = self.model.config.text_config.bos_token_id;
         let prompt = self.tokenizer.decoder_prompt(cfg.prompt.as_deref(), bos)?;
-        let ids = generate(&self.model, pixels, keys, &prompt, cfg)?;
+        cfg.validate()?;
+        let vision = self.model.encode_images(pixels)?;
+        // Concurrent calls on this model (RunInference workers) share decoder steps.
+        let ids =
+            self.batcher()
+                .generate(&self.model, &vision.last_hidden_state, keys, &prompt, cfg)?;
         ids.into_iter()
             .map(|seqs| {
                 seqs.into_iter()

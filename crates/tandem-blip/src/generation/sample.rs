@@ -5,24 +5,20 @@
 //! the batch at once: its rows are dropped from the cache, so later steps cost only what is
 //! still running.
 
+use super::batch::{prepare, DecodeBatch, Joiner, Sequence};
 use super::config::GenerationConfig;
 use super::logits;
-use super::rng::SequenceRng;
-use super::{row_groups, DecodeStep};
 use crate::error::{BlipError, Result};
-use tandem_tensor::Backend;
-
-struct Sequence {
-    image: usize,
-    index: usize,
-    tokens: Vec<u32>,
-    rng: Option<SequenceRng>,
-    /// Row of this sequence in the last logits (and in the cache).
-    row: usize,
-}
+use crate::model::BlipModel;
+use tandem_tensor::{Backend, Tensor};
 
 /// Picks the next token of `seq` from its logits row, as `transformers`' `_sample` does.
-fn next_token(row: &mut [f32], seq: &mut Sequence, cfg: &GenerationConfig, eos: u32) -> u32 {
+pub(crate) fn next_token(
+    row: &mut [f32],
+    seq: &mut Sequence,
+    cfg: &GenerationConfig,
+    eos: u32,
+) -> u32 {
     logits::repetition_penalty(row, &seq.tokens, cfg.repetition_penalty);
     logits::no_repeat_ngram(row, &seq.tokens, cfg.no_repeat_ngram_size);
     logits::min_length(row, seq.tokens.len(), cfg.min_length, eos);
@@ -37,78 +33,43 @@ fn next_token(row: &mut [f32], seq: &mut Sequence, cfg: &GenerationConfig, eos: 
     }
 }
 
-/// Returns, per image, `num_return_sequences` token sequences (each starting with `prompt`).
+/// Returns, per image, `num_return_sequences` token sequences (each starting with `prompt`)
+/// for `image_embeds: [keys.len(), tokens, dim]`: one request decoded on its own (a
+/// [`DecodeBatch`] of one request runs the plain decoder step, without padding or masks).
 pub(crate) fn run<B: Backend>(
-    step: &mut DecodeStep<'_, B>,
+    model: &BlipModel<B>,
+    image_embeds: &Tensor<B>,
     keys: &[&str],
     prompt: &[u32],
     cfg: &GenerationConfig,
 ) -> Result<Vec<Vec<Vec<u32>>>> {
-    let images = keys.len();
-    let n = cfg.num_return_sequences;
-    let max_len = cfg.effective_max_length(prompt.len());
-    let eos = step.eos();
-    let vocab = step.vocab();
-    let first: Vec<(usize, usize)> = (0..images).map(|i| (i, 1)).collect();
-    let prompts: Vec<Vec<u32>> = vec![prompt.to_vec(); images];
-    let mut logits = step.run(&prompts, &first)?;
+    decode_alone(
+        model,
+        prepare(model, image_embeds, keys, prompt, cfg)?,
+        cfg,
+        prompt.len(),
+    )
+}
 
-    let mut running: Vec<Sequence> = (0..images)
-        .flat_map(|image| {
-            (0..n).map(move |index| Sequence {
-                image,
-                index,
-                tokens: prompt.to_vec(),
-                rng: cfg
-                    .do_sample
-                    .then(|| SequenceRng::new(cfg.seed, keys[image], index as u64)),
-                row: image,
-            })
-        })
-        .collect();
-    let mut done: Vec<Vec<Vec<u32>>> = vec![vec![Vec::new(); n]; images];
-    let mut rows_in_cache = images;
-    loop {
-        let mut survivors = Vec::with_capacity(running.len());
-        for mut seq in running.drain(..) {
-            let mut row = logits[seq.row * vocab..(seq.row + 1) * vocab].to_vec();
-            let token = next_token(&mut row, &mut seq, cfg, eos);
-            seq.tokens.push(token);
-            if token == eos || seq.tokens.len() >= max_len {
-                done[seq.image][seq.index] = std::mem::take(&mut seq.tokens);
-            } else {
-                survivors.push(seq);
-            }
-        }
-        if survivors.is_empty() {
-            break;
-        }
-        let keep: Vec<u32> = survivors.iter().map(|s| s.row as u32).collect();
-        // Survivors keep their order, so equal lengths already mean `keep == 0..n`; the row
-        // check only restates it. (cargo-mutants: `r as usize != i` there is equivalent, it
-        // merely selects the unchanged rows again.)
-        let unchanged =
-            keep.len() == rows_in_cache && keep.iter().enumerate().all(|(i, &r)| r as usize == i);
-        if !unchanged {
-            step.select_rows(&keep)?;
-        }
-        rows_in_cache = keep.len();
-        for (r, s) in survivors.iter_mut().enumerate() {
-            s.row = r;
-        }
-        let next: Vec<Vec<u32>> = survivors
-            .iter()
-            .map(|s| vec![*s.tokens.last().unwrap_or(&eos)])
-            .collect();
-        let groups = row_groups(survivors.iter().map(|s| s.image));
-        logits = step.run(&next, &groups)?;
-        running = survivors;
+/// Decodes one prepared request to the end in a batch of its own.
+pub(crate) fn decode_alone<B: Backend>(
+    model: &BlipModel<B>,
+    joiner: Joiner<B>,
+    cfg: &GenerationConfig,
+    prompt_len: usize,
+) -> Result<Vec<Vec<Vec<u32>>>> {
+    if joiner.is_finished() {
+        return joiner.into_captions();
     }
-    if done.iter().flatten().any(|s| s.is_empty()) {
-        return Err(BlipError::generation(
-            "num_return_sequences",
-            "a sequence ended without output",
-        ));
+    let mut batch = DecodeBatch::new(model, cfg, prompt_len, 0);
+    batch.admit(0, joiner)?;
+    while !batch.is_empty() {
+        if let Some((_, progress)) = batch.step(model)?.pop() {
+            return progress.into_captions();
+        }
     }
-    Ok(done)
+    Err(BlipError::generation(
+        "num_return_sequences",
+        "the decode batch emptied before the request finished",
+    ))
 }
