@@ -21,6 +21,9 @@ pub struct BlipModel<B: Backend> {
     pub vision: BlipVisionModel<B>,
     pub text: BlipTextDecoder<B>,
     backend: B,
+    /// Which load the weights come from (clones share it): decode batches only mix rows of
+    /// one model's requests.
+    weights_id: Arc<()>,
 }
 
 /// A model with the tokenizer and image processor of its checkpoint.
@@ -47,7 +50,13 @@ impl<B: Backend> BlipModel<B> {
             vision,
             text,
             backend: weights.backend().clone(),
+            weights_id: Arc::default(),
         })
+    }
+
+    /// A token equal (`Arc::ptr_eq`) for this model and its clones, and only for them.
+    pub(crate) fn weights_id(&self) -> &Arc<()> {
+        &self.weights_id
     }
 
     /// `config.json` + `model.safetensors` of `dir`, computing in `dtype`.

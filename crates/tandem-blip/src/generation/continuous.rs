@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::batch::{prepare, DecodeBatch, Joiner};
 use super::config::GenerationConfig;
@@ -30,13 +30,20 @@ use tandem_tensor::{Backend, Tensor};
 /// Token ids per image, `num_return_sequences` each.
 type Captions = Vec<Vec<Vec<u32>>>;
 
+/// What requests sharing a batch have in common.
+struct Settings {
+    weights: Arc<()>,
+    cfg: GenerationConfig,
+    prompt: Vec<u32>,
+}
+
 /// Shares decoder steps between concurrent [`ContinuousBatcher::generate`] calls on one model
 /// (continuous batching; see the module docs). One batcher belongs to one loaded model:
 /// [`crate::BlipCaptioner`] holds one, shared by its clones.
 ///
-/// Requests share steps when their [`GenerationConfig`] and prompt are equal (the decoding
-/// rules are per batch); a request with other settings than the running ones decodes on its
-/// own, as [`generate_from_embeds`] does. Beam search always decodes on its own. Each
+/// Requests share steps when they run on the same model (or a clone of it) with equal
+/// [`GenerationConfig`] and prompt (the decoding rules are per batch); any other request
+/// decodes on its own, as [`generate_from_embeds`] does. Beam search always decodes on its own. Each
 /// sequence keeps its own random stream (keyed by its image's key and index), so a request's
 /// captions do not depend on which requests it shared steps with, up to the summation order
 /// of a batch with more rows.
@@ -49,8 +56,8 @@ pub struct ContinuousBatcher<B: Backend> {
 struct State<B: Backend> {
     /// The running batch while no driver holds it (`None` when empty or while driven).
     batch: Option<DecodeBatch<B>>,
-    /// Settings and prompt of the requests running or queued.
-    settings: Option<(GenerationConfig, Vec<u32>)>,
+    /// Model (its weights' identity), settings and prompt of the requests running or queued.
+    settings: Option<Settings>,
     /// A caller is stepping the batch.
     driving: bool,
     /// Prepared requests waiting for the next step boundary.
@@ -114,15 +121,18 @@ impl<B: Backend> ContinuousBatcher<B> {
             return joiner.into_captions();
         }
         let mut st = self.lock();
-        let same = st
-            .settings
-            .as_ref()
-            .is_none_or(|(c, p)| c == cfg && p.as_slice() == prompt);
+        let same = st.settings.as_ref().is_none_or(|s| {
+            Arc::ptr_eq(&s.weights, model.weights_id()) && s.cfg == *cfg && s.prompt == prompt
+        });
         if !same {
             drop(st);
             return sample::decode_alone(model, joiner, cfg, prompt.len());
         }
-        st.settings = Some((cfg.clone(), prompt.to_vec()));
+        st.settings = Some(Settings {
+            weights: model.weights_id().clone(),
+            cfg: cfg.clone(),
+            prompt: prompt.to_vec(),
+        });
         let id = st.next_id;
         st.next_id += 1;
         st.joining.push((id, joiner));
@@ -250,7 +260,7 @@ mod tests {
     }
 
     /// Concurrent calls (same settings, other settings, beam search, an invalid request, a
-    /// request without images) each get what they get alone, whoever ends up stepping whose
+    /// request without images, a request on another model) each get what they get alone, whoever ends up stepping whose
     /// rows; afterwards the batcher is idle and serves the next call.
     #[test]
     fn concurrent_requests_get_their_own_captions() {
@@ -282,7 +292,18 @@ mod tests {
             })
             .collect();
         let batcher = ContinuousBatcher::new();
-        let start = Barrier::new(calls.len() + 1);
+        // Another model (other sizes: its rows could not even join this batch).
+        let other = crate::generation::testing::model_named("blip-tiny-b");
+        let other_request = Request::new(&other, 2, 9);
+        let other_alone = generate_from_embeds(
+            &other,
+            &other_request.embeds,
+            &other_request.keys(),
+            &prompt,
+            &sampled(),
+        )
+        .expect("alone");
+        let start = Barrier::new(calls.len() + 2);
         let got: Vec<Result<Captions>> = std::thread::scope(|s| {
             let handles: Vec<_> = calls
                 .iter()
@@ -294,16 +315,27 @@ mod tests {
                     })
                 })
                 .collect();
+            let other_model = s.spawn(|| {
+                start.wait();
+                let r = &other_request;
+                batcher.generate(&other, &r.embeds, &r.keys(), &prompt, &sampled())
+            });
             // An invalid request fails alone and does not disturb the others.
             start.wait();
             let bad = Request::new(&model, 2, 8);
             assert!(batcher
                 .generate(&model, &bad.embeds, &["only one key"], &prompt, &sampled())
                 .is_err());
-            handles
+            let got: Vec<_> = handles
                 .into_iter()
                 .map(|h| h.join().expect("no panic"))
-                .collect()
+                .collect();
+            assert_eq!(
+                other_model.join().expect("no panic").expect("captions"),
+                other_alone,
+                "the other model's call"
+            );
+            got
         });
         for (i, (got, want)) in got.into_iter().zip(&alone).enumerate() {
             assert_eq!(&got.expect("captions"), want, "call {i}");

@@ -4,8 +4,16 @@
 use crate::model::{BlipCaptioner, BlipModel};
 use tandem_tensor::{CpuBackend, DType, Tensor};
 
+/// The parity tests' `blip-tiny-a` checkpoint in f32.
 pub(crate) fn model() -> BlipModel<CpuBackend> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/blip-tiny-a");
+    model_named("blip-tiny-a")
+}
+
+/// A checkpoint of `tests/fixtures` in f32.
+pub(crate) fn model_named(name: &str) -> BlipModel<CpuBackend> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     BlipCaptioner::from_dir(dir, &CpuBackend, DType::F32)
         .expect("tiny checkpoint")
         .model
