@@ -168,6 +168,9 @@ impl<B: Backend> ContinuousBatcher<B> {
         cfg: &GenerationConfig,
         prompt_len: usize,
     ) {
+        // Should anything below panic outside the caught step, the next caller must still be
+        // able to drive (and learn that its request was lost) instead of waiting forever.
+        let _release = ReleaseOnPanic(self);
         let max_len = cfg.effective_max_length(prompt_len);
         let mut batch = batch
             .unwrap_or_else(|| DecodeBatch::new(model, cfg, prompt_len, max_len + max_len / 2));
@@ -178,6 +181,20 @@ impl<B: Backend> ContinuousBatcher<B> {
                 if let Err(e) = batch.admit(id, joiner) {
                     results.push((id, Err(e)));
                 }
+            }
+            // `me` was queued or admitted; with nothing running it must have a result. If not
+            // (a batch lost to a panic in an earlier driver), say so rather than wait forever.
+            if batch.is_empty()
+                && !results.iter().any(|(id, _)| *id == me)
+                && !self.lock().finished.contains_key(&me)
+            {
+                results.push((
+                    me,
+                    Err(BlipError::generation(
+                        "continuous batching",
+                        "the request's decode batch was lost (a driver panicked)",
+                    )),
+                ));
             }
             let stepped = if batch.is_empty() {
                 Ok(Vec::new())
@@ -229,6 +246,18 @@ impl<B: Backend> ContinuousBatcher<B> {
                 self.wake.notify_all();
                 return;
             }
+        }
+    }
+}
+
+/// Clears the driving flag if its driver unwinds, so a waiting caller takes over.
+struct ReleaseOnPanic<'a, B: Backend>(&'a ContinuousBatcher<B>);
+
+impl<B: Backend> Drop for ReleaseOnPanic<'_, B> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().driving = false;
+            self.0.wake.notify_all();
         }
     }
 }
@@ -349,5 +378,30 @@ mod tests {
             .generate(&model, &r.embeds, &r.keys(), &prompt, cfg)
             .expect("idle batcher serves again");
         assert_eq!(again, alone[1]);
+    }
+
+    /// A request that is neither queued nor running when its caller drives (its batch was
+    /// lost to a panic) gets an error instead of a wait without end, and a driver that
+    /// unwinds leaves the batcher drivable.
+    #[test]
+    fn a_lost_request_gets_an_error_and_a_panicking_driver_releases_the_batch() {
+        let model = model();
+        let batcher = ContinuousBatcher::new();
+        batcher.lock().driving = true;
+        batcher.drive(&model, None, 42, &sampled(), 1);
+        let mut st = batcher.lock();
+        assert!(!st.driving);
+        assert!(matches!(
+            st.finished.remove(&42),
+            Some(Err(BlipError::Generation { .. }))
+        ));
+        st.driving = true;
+        drop(st);
+        let unwound = catch_unwind(AssertUnwindSafe(|| {
+            let _release = ReleaseOnPanic(&batcher);
+            panic!("a bug in a driver");
+        }));
+        assert!(unwound.is_err());
+        assert!(!batcher.lock().driving, "the next caller can drive");
     }
 }
