@@ -1,9 +1,10 @@
-//! Greedy search and sampling for a batch of images with N sequences each.
+//! Greedy search and sampling: the rules that pick a sequence's next token (as `transformers`'
+//! `_sample` applies them), and a request decoded on its own.
 //!
-//! The prompt is run once per image (not once per sequence); its self-attention cache is then
-//! fanned out to the N sequences. A sequence that ends (`[SEP]` or the length limit) leaves
-//! the batch at once: its rows are dropped from the cache, so later steps cost only what is
-//! still running.
+//! The decode loop itself is [`DecodeBatch`]'s: the prompt runs once per image and its cache
+//! is fanned out to the N sequences ([`prepare`]); a sequence that ends (`[SEP]` or the length
+//! limit) leaves the batch at once, its rows dropped from the cache, so later steps cost only
+//! what is still running.
 
 use super::batch::{prepare, DecodeBatch, Joiner, Sequence};
 use super::config::GenerationConfig;
