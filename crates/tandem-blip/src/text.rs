@@ -355,8 +355,6 @@ impl<B: Backend> BlipTextDecoder<B> {
             ));
         }
         let (rows, past, len) = (ids.dims()[0], cache.len(), ids.dims()[1]);
-        // All rows starting at column 0 is the plain batch: no mask, one position range.
-        let starts = starts.filter(|s| s.iter().any(|&x| x > 0));
         if let Some(s) = starts {
             if s.len() != rows || s.iter().any(|&x| x > past) {
                 return Err(BlipError::input(
@@ -368,6 +366,8 @@ impl<B: Backend> BlipTextDecoder<B> {
                 ));
             }
         }
+        // All rows starting at column 0 is the plain batch: no mask, one position range.
+        let starts = starts.filter(|s| s.iter().any(|&x| x > 0));
         let first = starts.and_then(|s| s.iter().min().copied()).unwrap_or(0);
         if past + len - first > self.max_positions {
             return Err(BlipError::input(

@@ -370,6 +370,7 @@ mod tests {
     use super::*;
     use crate::generation::generate_from_embeds;
     use crate::generation::testing::{model, Request};
+    use tandem_tensor::CpuBackend;
 
     /// Three requests joining one batch at steps 0, 2 and 5 (with the cache's leading padding
     /// dropped whenever it fills up) get, token for token, the captions each gets alone.
@@ -468,5 +469,37 @@ mod tests {
         let done = prepare(&model, &r.embeds, &r.keys(), &prompt, &short).expect("prepare");
         assert!(done.is_finished());
         assert!(batch.admit(5, done).is_err());
+    }
+
+    /// Row starts that do not fit the batch are refused, all-zero ones included (they would
+    /// otherwise take the plain path unchecked).
+    #[test]
+    fn ragged_steps_refuse_starts_that_do_not_fit() {
+        let model = model();
+        let r = Request::new(&model, 1, 3);
+        let ctx = model.image_context(&r.embeds).expect("ctx");
+        let mut cache = DecoderCache::with_capacity(model.text.num_layers(), 8);
+        let bos = model.config.text_config.bos_token_id;
+        let ids = Tensor::from_slice(&CpuBackend, &[bos], &[1, 1]).expect("ids");
+        model
+            .text
+            .step(&ids, &[(0, 1)], &ctx, &mut cache)
+            .expect("prompt");
+        for starts in [&[0usize, 0][..], &[], &[2]] {
+            let got = model
+                .text
+                .step_ragged(&ids, starts, &[(0, 1)], &ctx, &mut cache);
+            assert!(
+                matches!(
+                    got,
+                    Err(BlipError::Input {
+                        what: "decoder row starts",
+                        ..
+                    })
+                ),
+                "{starts:?}"
+            );
+        }
+        assert_eq!(cache.len(), 1, "nothing was appended");
     }
 }
