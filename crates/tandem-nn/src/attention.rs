@@ -152,46 +152,60 @@ impl<B: Backend> KvCache<B> {
     /// Appends the rows of `other` after this cache's rows (continuous batching: sequences
     /// that started later join a running batch). `other`'s positions are right-aligned so
     /// that they end at `self.len()`; the `self.len() - other.len()` positions before them are
-    /// zeros that the caller must mask (see [`crate::padding_mask`]). An empty `self` takes
-    /// `other`'s rows and length as they are. The buffers keep this cache's capacity.
+    /// zeros that the caller must mask (see [`crate::padding_mask`]). A cache that has never
+    /// been appended to takes `other`'s rows and length as they are. The buffers keep this
+    /// cache's capacity.
     ///
-    /// Errors: `other` is empty (it has no rows to add), longer than `self`, or its heads or
-    /// head size differ.
+    /// Errors (this cache unchanged): see [`KvCache::check_extend_rows`].
     pub fn extend_rows(&mut self, other: &KvCache<B>) -> Result<()> {
+        self.check_extend_rows(other)?;
         let Some((ok, ov)) = other.get()? else {
             return Err(NnError::input(
                 "kv cache extend_rows",
-                "the joining cache is empty: it has no rows",
+                "the joining cache has no rows",
             ));
         };
-        let Some((sk, sv)) = self.kv.take() else {
+        let Some((sk, sv)) = &self.kv else {
             // Nothing cached yet: the joining rows become the cache, at this cache's capacity.
             let want = self.capacity.unwrap_or(MIN_CAPACITY).max(other.len);
             self.kv = Some((Self::placed(&ok, want, 0)?, Self::placed(&ov, want, 0)?));
             self.len = other.len;
             return Ok(());
         };
-        let fits =
-            other.len <= self.len && ok.dims()[1] == sk.dims()[1] && ok.dims()[3] == sk.dims()[3];
-        if !fits {
-            let (dims, len) = (sk.dims().to_vec(), self.len);
-            self.kv = Some((sk, sv));
+        let (cap, pad) = (sk.dims()[2], self.len - other.len);
+        let nk = Tensor::cat(&[sk, &Self::placed(&ok, cap, pad)?], 0)?;
+        let nv = Tensor::cat(&[sv, &Self::placed(&ov, cap, pad)?], 0)?;
+        self.kv = Some((nk, nv));
+        Ok(())
+    }
+
+    /// Whether [`KvCache::extend_rows`] can take `other`, without changing anything (so a
+    /// caller extending several caches can check them all first). Errors: `other` was never
+    /// appended to (it has no rows), is longer than this cache, or differs in heads, head
+    /// size or dtype.
+    pub fn check_extend_rows(&self, other: &KvCache<B>) -> Result<()> {
+        let Some((ok, _)) = &other.kv else {
+            return Err(NnError::input(
+                "kv cache extend_rows",
+                "the joining cache has no rows",
+            ));
+        };
+        let Some((sk, _)) = &self.kv else {
+            return Ok(());
+        };
+        let (o, s) = (ok.dims(), sk.dims());
+        if other.len > self.len || o[1] != s[1] || o[3] != s[3] || ok.dtype() != sk.dtype() {
             return Err(NnError::input(
                 "kv cache extend_rows",
                 format!(
-                    "cannot right-align {:?} (length {}) into [b, {}, {len} of {}, {}]",
-                    ok.dims(),
+                    "cannot right-align {o:?} {} (length {}) into {s:?} {} (length {})",
+                    ok.dtype(),
                     other.len,
-                    dims[1],
-                    dims[2],
-                    dims[3]
+                    sk.dtype(),
+                    self.len
                 ),
             ));
         }
-        let (cap, pad) = (sk.dims()[2], self.len - other.len);
-        let nk = Tensor::cat(&[&sk, &Self::placed(&ok, cap, pad)?], 0)?;
-        let nv = Tensor::cat(&[&sv, &Self::placed(&ov, cap, pad)?], 0)?;
-        self.kv = Some((nk, nv));
         Ok(())
     }
 

@@ -552,3 +552,32 @@ fn drop_front_shifts_every_row_left_and_keeps_the_capacity() {
     cache.drop_front(0).expect("nothing to drop");
     assert_eq!(cache.len(), 2);
 }
+
+#[test]
+fn a_refused_join_leaves_the_running_cache_as_it_was() {
+    let mut rng = Rng(41);
+    let (mut running, k) = filled(&mut rng, 2, 5, 8);
+    let (joining, _) = filled(&mut rng, 1, 2, 2);
+    let mut half = KvCache::with_capacity(2);
+    let (jk, jv) = joining.get().expect("get").expect("some");
+    half.append(
+        &jk.to_dtype(DType::BF16).expect("bf16"),
+        &jv.to_dtype(DType::BF16).expect("bf16"),
+    )
+    .expect("append");
+    let (longer, _) = filled(&mut rng, 1, 6, 6);
+    for (what, other) in [("bf16 rows", &half), ("longer rows", &longer)] {
+        assert!(running.check_extend_rows(other).is_err(), "{what}");
+        assert!(running.extend_rows(other).is_err(), "{what}");
+        assert_eq!((running.len(), running.capacity()), (5, 8), "{what}");
+        let (got, _) = running.get().expect("get").expect("some");
+        assert_eq!(
+            got.contiguous().expect("c").to_vec::<f32>().expect("r"),
+            k,
+            "{what}: the cached keys are intact"
+        );
+    }
+    running
+        .check_extend_rows(&joining)
+        .expect("f32 rows of length 2 fit");
+}
