@@ -95,6 +95,15 @@ impl<B: Backend> ImageContext<B> {
     /// Adds `other`'s images after this context's (image `i` of `other` becomes
     /// `self.num_images() + i`). Errors: the layer counts differ.
     pub fn append(&mut self, other: ImageContext<B>) -> Result<()> {
+        self.check_append(&other)?;
+        for (mine, theirs) in self.layers.iter_mut().zip(other.layers) {
+            mine.extend(theirs);
+        }
+        Ok(())
+    }
+
+    /// Whether [`ImageContext::append`] can take `other`. Errors: the layer counts differ.
+    pub fn check_append(&self, other: &ImageContext<B>) -> Result<()> {
         if other.layers.len() != self.layers.len() {
             return Err(BlipError::input(
                 "image context",
@@ -104,9 +113,6 @@ impl<B: Backend> ImageContext<B> {
                     self.layers.len()
                 ),
             ));
-        }
-        for (mine, theirs) in self.layers.iter_mut().zip(other.layers) {
-            mine.extend(theirs);
         }
         Ok(())
     }
@@ -177,6 +183,8 @@ impl<B: Backend> DecoderCache<B> {
 
     /// Appends `other`'s rows, right-aligned to this cache's length (see
     /// [`KvCache::extend_rows`]): requests that started later join a running decode batch.
+    /// Errors (the cache unchanged): the layer counts differ, or a layer's
+    /// [`KvCache::check_extend_rows`] fails.
     pub fn extend_rows(&mut self, other: &DecoderCache<B>) -> Result<()> {
         if other.layers.len() != self.layers.len() {
             return Err(BlipError::input(
@@ -187,6 +195,10 @@ impl<B: Backend> DecoderCache<B> {
                     self.layers.len()
                 ),
             ));
+        }
+        // Every layer is checked before any changes, so an error leaves the cache as it was.
+        for (mine, theirs) in self.layers.iter().zip(&other.layers) {
+            mine.check_extend_rows(theirs)?;
         }
         for (mine, theirs) in self.layers.iter_mut().zip(&other.layers) {
             mine.extend_rows(theirs)?;

@@ -232,7 +232,11 @@ impl<B: Backend> DecodeBatch<B> {
                 format!("request {id} is already in the batch"),
             ));
         }
+        if let Some(ctx) = &self.ctx {
+            ctx.check_append(&joiner.ctx)?;
+        }
         let joined_len = joiner.cache.len();
+        // Checks every layer before changing any: an error leaves the batch as it was.
         self.cache.extend_rows(&joiner.cache)?;
         let offset = match &mut self.ctx {
             Some(ctx) => {

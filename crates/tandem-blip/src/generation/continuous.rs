@@ -30,20 +30,46 @@ use tandem_tensor::{Backend, Tensor};
 /// Token ids per image, `num_return_sequences` each.
 type Captions = Vec<Vec<Vec<u32>>>;
 
-/// What requests sharing a batch have in common.
+/// What requests sharing a batch have in common: the model's weights (its clones share them)
+/// and end token (a clone's public config may differ), the settings and the prompt.
 struct Settings {
     weights: Arc<()>,
+    eos: u32,
     cfg: GenerationConfig,
     prompt: Vec<u32>,
+}
+
+impl Settings {
+    fn of<B: Backend>(model: &BlipModel<B>, cfg: &GenerationConfig, prompt: &[u32]) -> Self {
+        Settings {
+            weights: model.weights_id().clone(),
+            eos: model.config.text_config.sep_token_id,
+            cfg: cfg.clone(),
+            prompt: prompt.to_vec(),
+        }
+    }
+
+    /// Whether a request with these arguments decodes correctly in a batch of these settings.
+    fn admits<B: Backend>(
+        &self,
+        model: &BlipModel<B>,
+        cfg: &GenerationConfig,
+        prompt: &[u32],
+    ) -> bool {
+        Arc::ptr_eq(&self.weights, model.weights_id())
+            && self.eos == model.config.text_config.sep_token_id
+            && self.cfg == *cfg
+            && self.prompt == prompt
+    }
 }
 
 /// Shares decoder steps between concurrent [`ContinuousBatcher::generate`] calls on one model
 /// (continuous batching; see the module docs). One batcher belongs to one loaded model:
 /// [`crate::BlipCaptioner`] holds one, shared by its clones.
 ///
-/// Requests share steps when they run on the same model (or a clone of it) with equal
-/// [`GenerationConfig`] and prompt (the decoding rules are per batch); any other request
-/// decodes on its own, as [`generate_from_embeds`] does. Beam search always decodes on its own. Each
+/// Requests share steps when they run on the same model (or a clone of it with the same end
+/// token) with equal [`GenerationConfig`] and prompt (the decoding rules are per batch); any
+/// other request decodes on its own, as [`generate_from_embeds`] does. Beam search always decodes on its own. Each
 /// sequence keeps its own random stream (keyed by its image's key and index), so a request's
 /// captions do not depend on which requests it shared steps with, up to the summation order
 /// of a batch with more rows.
@@ -121,18 +147,15 @@ impl<B: Backend> ContinuousBatcher<B> {
             return joiner.into_captions();
         }
         let mut st = self.lock();
-        let same = st.settings.as_ref().is_none_or(|s| {
-            Arc::ptr_eq(&s.weights, model.weights_id()) && s.cfg == *cfg && s.prompt == prompt
-        });
-        if !same {
+        if !st
+            .settings
+            .as_ref()
+            .is_none_or(|s| s.admits(model, cfg, prompt))
+        {
             drop(st);
             return sample::decode_alone(model, joiner, cfg, prompt.len());
         }
-        st.settings = Some(Settings {
-            weights: model.weights_id().clone(),
-            cfg: cfg.clone(),
-            prompt: prompt.to_vec(),
-        });
+        st.settings = Some(Settings::of(model, cfg, prompt));
         let id = st.next_id;
         st.next_id += 1;
         st.joining.push((id, joiner));
@@ -403,5 +426,27 @@ mod tests {
         }));
         assert!(unwound.is_err());
         assert!(!batcher.lock().driving, "the next caller can drive");
+    }
+
+    /// Which requests may join a batch: the same model or a clone with the same end token,
+    /// equal settings and prompt; not a reloaded model, nor a clone whose config ends
+    /// sequences at another token.
+    #[test]
+    fn only_compatible_requests_join_a_batch() {
+        let model = model();
+        let cfg = sampled();
+        let batch = Settings::of(&model, &cfg, &[1]);
+        assert!(batch.admits(&model, &cfg, &[1]));
+        assert!(batch.admits(&model.clone(), &cfg, &[1]));
+        let mut other_eos = model.clone();
+        other_eos.config.text_config.sep_token_id += 1;
+        assert!(!batch.admits(&other_eos, &cfg, &[1]));
+        assert!(!batch.admits(&crate::generation::testing::model(), &cfg, &[1]));
+        assert!(!batch.admits(&model, &cfg, &[1, 2]));
+        let greedy = GenerationConfig {
+            do_sample: false,
+            ..cfg
+        };
+        assert!(!batch.admits(&model, &greedy, &[1]));
     }
 }
