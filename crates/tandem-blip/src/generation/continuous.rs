@@ -121,6 +121,7 @@ impl<B: Backend> std::fmt::Debug for ContinuousBatcher<B> {
 }
 
 impl<B: Backend> ContinuousBatcher<B> {
+    /// An idle batcher; [`crate::BlipCaptioner`] holds one per loaded model.
     pub fn new() -> Self {
         Self::default()
     }
