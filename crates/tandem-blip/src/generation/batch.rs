@@ -23,7 +23,7 @@ use super::sample::next_token;
 use crate::error::{BlipError, Result};
 use crate::model::BlipModel;
 use crate::text::{DecoderCache, ImageContext};
-use tandem_tensor::{Backend, DType, Tensor};
+use tandem_tensor::{Backend, Tensor};
 
 /// One caption being generated.
 pub(crate) struct Sequence {
@@ -108,7 +108,6 @@ pub(crate) fn prepare<B: Backend>(
     let logits = model
         .text
         .step(&ids, &first, &ctx, &mut cache)?
-        .to_dtype(DType::F32)?
         .to_vec_f32()?;
     let mut progress = Progress {
         done: vec![vec![Vec::new(); n]; images],
@@ -289,7 +288,6 @@ impl<B: Backend> DecodeBatch<B> {
         let logits = model
             .text
             .step_ragged(&ids, &self.starts, &groups, ctx, &mut self.cache)?
-            .to_dtype(DType::F32)?
             .to_vec_f32()?;
         // Each row's token depends on its logits and its own random stream only, so the rows
         // are picked on the compute pool: at 60 rows of a 30,524-token vocabulary, picking them

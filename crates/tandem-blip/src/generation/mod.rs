@@ -24,7 +24,7 @@ use crate::cross_attention::RowGroup;
 use crate::error::{BlipError, Result};
 use crate::model::{BlipCaptioner, BlipModel};
 use crate::text::{DecoderCache, ImageContext};
-use tandem_tensor::{Backend, DType, Tensor};
+use tandem_tensor::{Backend, Tensor};
 
 /// One generated caption: its token ids (starting with the decoder prompt `[DEC] …`, ending
 /// with `[SEP]` unless it hit the length limit) and its decoded text.
@@ -57,7 +57,7 @@ impl<B: Backend> DecodeStep<'_, B> {
             .model
             .text
             .step(&ids, groups, self.ctx, &mut self.cache)?;
-        Ok(logits.to_dtype(DType::F32)?.to_vec_f32()?)
+        Ok(logits.to_vec_f32()?)
     }
     fn select_rows(&mut self, rows: &[u32]) -> Result<()> {
         self.cache.select_rows(self.model.backend(), rows)
