@@ -39,6 +39,13 @@ pub(crate) struct Sequence {
     pub(crate) rng: Option<SequenceRng>,
 }
 
+impl Sequence {
+    /// Whether the token just picked ends the caption: `[SEP]`, or the length limit reached.
+    fn ended(&self, eos: u32, max_len: usize) -> bool {
+        self.tokens.last() == Some(&eos) || self.tokens.len() >= max_len
+    }
+}
+
 /// A request's captions as its sequences finish: `done[image][index]`.
 pub(crate) struct Progress {
     done: Vec<Vec<Vec<u32>>>,
@@ -130,7 +137,7 @@ pub(crate) fn prepare<B: Backend>(
             let mut row = logits[image * vocab..(image + 1) * vocab].to_vec();
             let token = next_token(&mut row, &mut seq, cfg, eos);
             seq.tokens.push(token);
-            if token == eos || seq.tokens.len() >= max_len {
+            if seq.ended(eos, max_len) {
                 progress.done[image][index] = seq.tokens;
             } else {
                 rows.push(image as u32);
@@ -305,8 +312,7 @@ impl<B: Backend> DecodeBatch<B> {
         let mut keep = Vec::with_capacity(self.seqs.len());
         let mut survivors = Vec::with_capacity(self.seqs.len());
         for (r, mut seq) in self.seqs.drain(..).enumerate() {
-            let token = *seq.tokens.last().unwrap_or(&self.eos);
-            if token == self.eos || seq.tokens.len() >= self.max_len {
+            if seq.ended(self.eos, self.max_len) {
                 let Some(progress) = self.requests.get_mut(&seq.request) else {
                     return Err(BlipError::generation(
                         "continuous batching",
