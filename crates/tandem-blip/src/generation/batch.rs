@@ -159,7 +159,6 @@ pub(crate) fn prepare<B: Backend>(
 
 /// The running rows of one or more requests with the same [`GenerationConfig`] and prompt.
 pub(crate) struct DecodeBatch<B: Backend> {
-    backend: B,
     cfg: GenerationConfig,
     max_len: usize,
     eos: u32,
@@ -192,7 +191,6 @@ impl<B: Backend> DecodeBatch<B> {
         let capacity = capacity.max(max_len);
         let layers = model.text.num_layers();
         DecodeBatch {
-            backend: model.backend().clone(),
             cfg: cfg.clone(),
             max_len,
             eos: model.config.text_config.sep_token_id,
@@ -330,7 +328,7 @@ impl<B: Backend> DecodeBatch<B> {
             }
         }
         self.seqs = survivors;
-        self.retire_rows(&keep)?;
+        self.retire_rows(model.backend(), &keep)?;
         Ok(finished
             .into_iter()
             .filter_map(|id| self.requests.remove(&id).map(|p| (id, p)))
@@ -338,7 +336,7 @@ impl<B: Backend> DecodeBatch<B> {
     }
 
     /// Keeps cache rows `keep` (the survivors, in order), and only the images they use.
-    fn retire_rows(&mut self, keep: &[u32]) -> Result<()> {
+    fn retire_rows(&mut self, backend: &B, keep: &[u32]) -> Result<()> {
         if self.seqs.is_empty() {
             // Nothing runs: start over with a fresh cache for whoever joins next.
             self.ctx = None;
@@ -351,7 +349,7 @@ impl<B: Backend> DecodeBatch<B> {
         if unchanged {
             return Ok(());
         }
-        self.cache.select_rows(&self.backend, keep)?;
+        self.cache.select_rows(backend, keep)?;
         self.starts = keep.iter().map(|&r| self.starts[r as usize]).collect();
         // Images whose sequences all ended leave the context (views: nothing is copied).
         let mut used: Vec<usize> = self.seqs.iter().map(|s| s.image).collect();
