@@ -75,6 +75,40 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
         Ok(self.clone())
     }
 
+    /// Columns per panel of this backend's kernel for a right-hand side packed once
+    /// ([`crate::PackedRhs`], [`Backend::matmul_panels`]) in `dtype`, or `None` (the default)
+    /// when it has no such kernel: `tandem_nn::Linear` then keeps its weight as a matrix.
+    /// A backend returns a width only where its packed kernel beats its plain matmul.
+    fn panel_width(&self, dtype: DType) -> Option<usize> {
+        let _ = dtype;
+        None
+    }
+
+    /// Packs the `[k, n]` float matrix `rhs` (any layout) into panels of `width` (≥ 1)
+    /// columns: `⌈n / width⌉ · k · width` elements of `rhs`'s dtype in the layout
+    /// [`crate::PackedRhs`] documents, zeros past column `n`. The default composes primitives
+    /// (pad, permute, copy); a backend overrides it with one pass.
+    fn pack_panels(&self, rhs: &Tensor<Self>, width: usize) -> Result<Self::Storage> {
+        crate::packed::pack_by_copies(rhs, width)
+    }
+
+    /// `act(lhs · rhs + bias)` with `rhs` packed: `lhs` `[m, k]` (any layout), `panels` the
+    /// contiguous `[⌈n / w⌉, k, w]` packing of a `[k, n]` matrix (any width `w`), `bias` a
+    /// contiguous `[n]`, all of one float dtype (checked by [`Tensor::matmul_packed`]).
+    /// Returns the contiguous `[m, n]` result. The default unpacks the matrix and calls
+    /// [`Tensor::matmul_fused`]: correct everywhere, fast nowhere; a backend with a
+    /// [`Backend::panel_width`] overrides it.
+    fn matmul_panels(
+        &self,
+        lhs: &Tensor<Self>,
+        panels: &Tensor<Self>,
+        n: usize,
+        bias: Option<&Tensor<Self>>,
+        activation: Option<Activation>,
+    ) -> Result<Self::Storage> {
+        crate::packed::matmul_unpacked(lhs, panels, n, bias, activation)
+    }
+
     // ----- primitives ---------------------------------------------------------------------
 
     /// Materialises any strided layout (including broadcast strides of 0) contiguously.

@@ -1,18 +1,30 @@
-//! The fused matmul epilogue `act(x·w + bias)` through `matmul_fused` and `linear` (weight
-//! `[out, in]` used through a transposed view), with every activation.
+//! The fused matmul epilogue `act(x·w + bias)` through `matmul_fused`, `linear` (weight
+//! `[out, in]` used through a transposed view) and `matmul_packed` (weight packed into column
+//! panels of the backend's width, or of another), with every activation.
 
 use super::check_float;
 use crate::input::{arb_float_dtype, arb_size, Dist, Input};
 use crate::reference::{layout, matmul};
 use crate::{run_problem, Tolerance};
 use proptest::prelude::*;
-use tandem_tensor::{Activation, Backend, DType};
+use tandem_tensor::{Activation, Backend, DType, PackedRhs};
+
+/// How the product is asked for.
+#[derive(Clone, Copy, Debug)]
+pub enum Form {
+    /// `linear(x, w[n, k])`.
+    Linear,
+    /// `matmul_fused(x, w[k, n])`.
+    Matmul,
+    /// `matmul_packed(x, PackedRhs(w[k, n]))` with panels of this many columns; 0: the
+    /// backend's own width ([`Backend::panel_width`]), or 16 where it has none.
+    Packed(usize),
+}
 
 #[derive(Clone, Debug)]
 pub struct Problem {
     pub dtype: DType,
-    /// `linear(x, w[n, k])` when true, `matmul_fused(x, w[k, n])` otherwise.
-    pub linear: bool,
+    pub form: Form,
     pub x: Input,
     pub w: Input,
     pub bias: Option<Input>,
@@ -31,23 +43,30 @@ const ACTS: [Activation; 6] = [
 pub fn strategy() -> BoxedStrategy<Problem> {
     let lead = proptest::collection::vec(arb_size(9), 1..=3);
     let act = proptest::option::weighted(0.8, proptest::sample::select(ACTS.to_vec()));
+    let form = prop_oneof![
+        Just(Form::Linear),
+        Just(Form::Matmul),
+        proptest::sample::select(vec![0usize, 0, 1, 5, 16, 32]).prop_map(Form::Packed),
+    ];
     (
         arb_float_dtype(),
-        any::<bool>(),
+        form,
         lead,
         arb_size(48),
         arb_size(48),
         act,
         any::<bool>(),
     )
-        .prop_flat_map(|(dtype, linear, lead, k, n, act, with_bias)| {
+        .prop_flat_map(|(dtype, form, lead, k, n, act, with_bias)| {
+            let linear = matches!(form, Form::Linear);
             let mut xd = lead.clone();
             xd.push(k);
             let wd = if linear { vec![n, k] } else { vec![k, n] };
             let x = if linear {
                 Input::arb(xd, Dist::Uniform(-1.0, 1.0), true)
             } else {
-                // matmul_fused needs rank ≥ 2 on both sides: use [lead…, k] as is.
+                // matmul_fused needs rank ≥ 2 on both sides: use [lead…, k] as is (and so
+                // does matmul_packed, which reshapes the leading dims to rows).
                 Input::arb(xd, Dist::Uniform(-1.0, 1.0), false)
             };
             let w = super::matmul::matrix_input(vec![], wd[0], wd[1]);
@@ -60,7 +79,7 @@ pub fn strategy() -> BoxedStrategy<Problem> {
             };
             (x, w, bias).prop_map(move |(x, w, bias)| Problem {
                 dtype,
-                linear,
+                form,
                 x,
                 w,
                 bias,
@@ -68,18 +87,14 @@ pub fn strategy() -> BoxedStrategy<Problem> {
             })
         })
         .prop_filter("matmul_fused needs a matrix", |p| {
-            p.linear || p.x.dims.len() >= 2
+            matches!(p.form, Form::Linear) || p.x.dims.len() >= 2
         })
         .boxed()
 }
 
 pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
-    let what = format!(
-        "{} (act {:?}, bias {})",
-        if p.linear { "linear" } else { "matmul_fused" },
-        p.act,
-        p.bias.is_some()
-    );
+    let linear = matches!(p.form, Form::Linear);
+    let what = format!("{:?} (act {:?}, bias {})", p.form, p.act, p.bias.is_some());
     let x = p.x.to_tensor(backend, p.dtype).map_err(|e| e.to_string())?;
     let w = p.w.to_tensor(backend, p.dtype).map_err(|e| e.to_string())?;
     let bias = p
@@ -88,13 +103,32 @@ pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
         .map(|b| b.to_tensor(backend, p.dtype))
         .transpose()
         .map_err(|e| e.to_string())?;
-    let y = if p.linear {
-        x.linear(&w, bias.as_ref(), p.act)
-    } else {
-        x.matmul_fused(&w, bias.as_ref(), p.act)
+    let y = match p.form {
+        Form::Linear => x.linear(&w, bias.as_ref(), p.act),
+        Form::Matmul => x.matmul_fused(&w, bias.as_ref(), p.act),
+        Form::Packed(width) => {
+            let width = match width {
+                0 => backend.panel_width(p.dtype).unwrap_or(16),
+                w => w,
+            };
+            let packed = PackedRhs::with_width(&w, width).map_err(|e| format!("{what}: {e}"))?;
+            // The panels hold the matrix exactly, whatever the width.
+            let back = packed.unpack().and_then(|t| t.to_vec_f32());
+            let want = w.to_vec_f32();
+            match (back, want) {
+                (Ok(back), Ok(want)) if back == want => {}
+                (Err(e), _) | (_, Err(e)) => return Err(format!("{what}: {e}")),
+                _ => {
+                    return Err(format!(
+                        "{what}: unpacking width {width} changed the matrix"
+                    ))
+                }
+            }
+            x.matmul_packed(&packed, bias.as_ref(), p.act)
+        }
     }
     .map_err(|e| format!("{what}: {e}"))?;
-    let (wd, wv) = if p.linear {
+    let (wd, wv) = if linear {
         layout::permute(&p.w.values(p.dtype), &p.w.dims, &[1, 0])
     } else {
         (p.w.dims.clone(), p.w.values(p.dtype))

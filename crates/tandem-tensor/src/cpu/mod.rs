@@ -80,6 +80,48 @@ impl Backend for CpuBackend {
         dtype == DType::BF16
     }
 
+    /// f32 on AVX-512F (32 columns) or AVX2 + FMA (16): [`ops::matmul_panels`].
+    fn panel_width(&self, dtype: DType) -> Option<usize> {
+        match dtype {
+            DType::F32 => ops::matmul_panels::selected().map(|k| k.width()),
+            _ => None,
+        }
+    }
+
+    fn pack_panels(&self, rhs: &Tensor<Self>, width: usize) -> Result<CpuStorage> {
+        ops::matmul_panels::pack_storage(rhs.storage(), rhs.layout(), width)
+    }
+
+    fn matmul_panels(
+        &self,
+        lhs: &Tensor<Self>,
+        panels: &Tensor<Self>,
+        n: usize,
+        bias: Option<&Tensor<Self>>,
+        activation: Option<Activation>,
+    ) -> Result<CpuStorage> {
+        let kernel = ops::matmul_panels::selected();
+        if let Some(kernel) = kernel.filter(|k| k.width() == panels.dims()[2]) {
+            let bias = bias.map(|b| b.storage().as_f32());
+            let bias = bias.as_deref().map(|b| &b[..n]);
+            let done = ops::matmul_panels::matmul_storage(
+                kernel,
+                lhs.storage(),
+                lhs.layout(),
+                panels.storage(),
+                panels.layout().offset(),
+                n,
+                bias,
+                activation,
+            )?;
+            if let Some(out) = done {
+                return Ok(out);
+            }
+        }
+        // Another dtype or width: the trait's composition (unpack, then matmul).
+        crate::packed::matmul_unpacked(lhs, panels, n, bias, activation)
+    }
+
     fn copy_strided(&self, src: &Tensor<Self>) -> Result<CpuStorage> {
         if src
             .layout()

@@ -26,7 +26,7 @@ fn last_index(m: &MatrixRef, batch: usize, rows: usize, cols: usize) -> usize {
 
 /// Out-of-bounds addressing would be undefined behaviour inside `gemm`; a layout built by hand
 /// (`Tensor::from_shared`) must fail cleanly instead.
-fn check_bounds(
+pub(crate) fn check_bounds(
     name: &'static str,
     m: &MatrixRef,
     len: usize,
@@ -99,11 +99,7 @@ pub fn matmul(
     check_bounds("left", &spec.lhs, lhs.len(), spec.batch, spec.m, spec.k)?;
     check_bounds("right", &spec.rhs, rhs.len(), spec.batch, spec.k, spec.n)?;
     let per = spec.m * spec.n;
-    let mut out = vec![0f32; spec.batch * per];
-    if let Some(bias) = bias {
-        out.par_chunks_mut(spec.n.max(1))
-            .for_each(|row| row.copy_from_slice(bias));
-    }
+    let mut out = bias_rows(spec.batch * spec.m, spec.n, bias);
     // With no product to compute the result is the bias (or zeros). `per > 0` keeps empty
     // outputs away from the kernels (`matmul_with_empty_dimensions`); `k > 0` only skips work,
     // since every path with k = 0 leaves the bias (cargo-mutants: `>` → `>=` there is
@@ -140,6 +136,17 @@ pub fn matmul(
         unary_in_place(act.as_unary(), &mut out);
     }
     Ok(CpuStorage::from_f32(out, lhs.dtype()))
+}
+
+/// `rows` rows of `n` floats, each a copy of `bias` (zeros without one): the output a GEMM
+/// then accumulates into.
+pub(crate) fn bias_rows(rows: usize, n: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    let mut out = vec![0f32; rows * n];
+    if let Some(bias) = bias {
+        out.par_chunks_mut(n.max(1))
+            .for_each(|row| row.copy_from_slice(bias));
+    }
+    out
 }
 
 fn flops(spec: &MatmulSpec) -> usize {

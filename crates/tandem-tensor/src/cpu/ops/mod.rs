@@ -10,6 +10,7 @@ pub mod gemm_bf16;
 pub mod index_select;
 pub mod layer_norm;
 pub mod matmul;
+pub mod matmul_panels;
 pub(crate) mod matmul_skinny;
 pub mod reduce;
 pub mod softmax;
