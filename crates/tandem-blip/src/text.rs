@@ -29,18 +29,13 @@ struct DecoderLayer<B: Backend> {
 /// load time: one matmul per step instead of three (the `[b, l, 3, h, d]` output layout is
 /// what [`QkvProjection::Fused`] expects).
 fn fused_self_qkv<B: Backend>(w: &Weights<B>, dim: usize) -> Result<QkvProjection<B>> {
-    let parts: Vec<Linear<B>> = ["query", "key", "value"]
-        .iter()
-        .map(|n| Linear::load(&w.prefix(n), dim, dim, true))
-        .collect::<std::result::Result<_, _>>()?;
-    let weights: Vec<&Tensor<B>> = parts.iter().map(|l| l.weight()).collect();
-    let mut biases = Vec::with_capacity(3);
-    for l in &parts {
-        biases.push(
-            l.bias()
-                .ok_or_else(|| BlipError::config("attention.self", "bias missing"))?,
-        );
+    let (mut weights, mut biases) = (Vec::with_capacity(3), Vec::with_capacity(3));
+    for name in ["query", "key", "value"] {
+        let p = w.prefix(name);
+        weights.push(p.get("weight", &[dim, dim])?);
+        biases.push(p.get("bias", &[dim])?);
     }
+    let (weights, biases): (Vec<_>, Vec<_>) = (weights.iter().collect(), biases.iter().collect());
     Ok(QkvProjection::Fused(Linear::new(
         Tensor::cat(&weights, 0)?,
         Some(Tensor::cat(&biases, 0)?),

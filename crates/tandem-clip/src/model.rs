@@ -118,7 +118,7 @@ impl<B: Backend> ClipModel<B> {
     }
 
     fn backend(&self) -> &B {
-        self.visual_projection.weight().backend()
+        self.visual_projection.backend()
     }
 
     fn tok(&self) -> Result<&ClipTokenizer> {
@@ -134,7 +134,7 @@ impl<B: Backend> ClipModel<B> {
 
     /// `pixel_values` `[n, 3, size, size]` of images, in the compute dtype.
     pub fn pixel_values(&self, images: &[&RgbImage]) -> Result<Tensor<B>> {
-        let dtype = self.visual_projection.weight().dtype();
+        let dtype = self.visual_projection.dtype();
         Ok(self
             .processor
             .pixel_values(self.backend(), images)?

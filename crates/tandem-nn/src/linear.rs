@@ -2,54 +2,57 @@
 
 use crate::error::{NnError, Result};
 use crate::weights::Weights;
-use tandem_tensor::{Activation, Backend, Tensor};
+use tandem_tensor::{Activation, Backend, DType, PackedRhs, Tensor};
 
 /// A dense layer with the Hugging Face layout: `weight: [out, in]`, optional `bias: [out]`.
 ///
-/// The weight is transposed once, when the layer is built, into a contiguous `[in, out]`
-/// matrix: GEMM kernels run markedly faster on a row-major right-hand side than on a
-/// transposed view when the left side has few rows (a ViT at batch 1, a decoder step), and the
-/// copy replaces the original rather than adding to it. Unless the backend says its kernels
-/// read the stored `[out, in]` as well (`Backend::linear_weight_as_stored`: the CPU's bf16). An activation can be fused into the
-/// matmul epilogue.
+/// The weight is prepared once, when the layer is built, for the backend's fastest product,
+/// and that form replaces the original rather than adding to it:
+/// - **packed** into column panels ([`PackedRhs`]) where the backend has a kernel for them
+///   ([`Backend::panel_width`]: the CPU in f32). A decoder step multiplies a few dozen rows by
+///   every weight of the model; without packing, the GEMM copies each weight into panels on
+///   every call;
+/// - else **transposed** into a contiguous `[in, out]`: GEMM kernels run markedly faster on a
+///   row-major right-hand side than on a transposed view when the left side has few rows;
+/// - else **as stored** where the backend's kernels read `[out, in]` as well
+///   ([`Backend::linear_weight_as_stored`]: the CPU's bf16).
+///
+/// An activation can be fused into the matmul epilogue.
 #[derive(Clone, Debug)]
 pub struct Linear<B: Backend> {
-    /// `[out, in]`; a transposed view of `weight_t` when that exists.
-    weight: Tensor<B>,
-    /// Contiguous `[in, out]`.
-    weight_t: Option<Tensor<B>>,
+    weight: Weight<B>,
     bias: Option<Tensor<B>>,
+}
+
+/// The form a [`Linear`] keeps its weight in.
+#[derive(Clone, Debug)]
+enum Weight<B: Backend> {
+    /// `Wᵀ` (`[in, out]`) in column panels.
+    Packed(PackedRhs<B>),
+    /// `Wᵀ`, contiguous `[in, out]`.
+    Transposed(Tensor<B>),
+    /// `W` as given (`[out, in]`; any rank, reported by the first `forward`).
+    AsStored(Tensor<B>),
 }
 
 impl<B: Backend> Linear<B> {
     /// From a `[out, in]` weight (and `[out]` bias). A weight of another rank is kept as given
-    /// and reported by the first `forward`.
+    /// and reported by the first `forward`; so is one the backend fails to pack or copy.
     pub fn new(weight: Tensor<B>, bias: Option<Tensor<B>>) -> Self {
-        let keep = weight.backend().linear_weight_as_stored(weight.dtype());
-        let weight_t = if weight.rank() == 2 && !keep {
-            weight.transpose(0, 1).and_then(|t| t.contiguous()).ok()
-        } else {
-            None
+        let weight = match weight.transpose(0, 1) {
+            Ok(wt) if weight.rank() == 2 => match PackedRhs::new(&wt) {
+                Ok(Some(packed)) => Weight::Packed(packed),
+                _ if weight.backend().linear_weight_as_stored(weight.dtype()) => {
+                    Weight::AsStored(weight)
+                }
+                _ => match wt.contiguous() {
+                    Ok(wt) => Weight::Transposed(wt),
+                    Err(_) => Weight::AsStored(weight),
+                },
+            },
+            _ => Weight::AsStored(weight),
         };
-        match weight_t {
-            Some(wt) => match wt.transpose(0, 1) {
-                Ok(view) => Linear {
-                    weight: view,
-                    weight_t: Some(wt),
-                    bias,
-                },
-                Err(_) => Linear {
-                    weight,
-                    weight_t: None,
-                    bias,
-                },
-            },
-            None => Linear {
-                weight,
-                weight_t: None,
-                bias,
-            },
-        }
+        Linear { weight, bias }
     }
 
     /// Loads `weight` `[out, in]` and, when `bias`, `bias` `[out]`.
@@ -67,41 +70,88 @@ impl<B: Backend> Linear<B> {
         self.forward_act(x, None)
     }
 
-    /// `act(x·Wᵀ + b)` in one fused kernel where the backend has one.
+    /// `act(x·Wᵀ + b)` for `x` `[..., in]` → `[..., out]`, in one fused kernel where the
+    /// backend has one.
+    ///
+    /// # Errors
+    /// [`NnError`] naming `linear` when `x` is a scalar or does not end in `in`; the
+    /// backend's errors.
     pub fn forward_act(&self, x: &Tensor<B>, act: Option<Activation>) -> Result<Tensor<B>> {
-        let Some(wt) = &self.weight_t else {
-            return Ok(x.linear(&self.weight, self.bias.as_ref(), act)?);
-        };
-        let (inp, out) = (wt.dims()[0], wt.dims()[1]);
+        match &self.weight {
+            Weight::AsStored(w) => Ok(x.linear(w, self.bias.as_ref(), act)?),
+            Weight::Packed(p) => {
+                self.input_lead(x)?;
+                Ok(x.matmul_packed(p, self.bias.as_ref(), act)?)
+            }
+            Weight::Transposed(wt) => {
+                let lead = self.input_lead(x)?;
+                let rows: usize = lead.iter().product();
+                let y =
+                    x.reshape(&[rows, self.in_dim()])?
+                        .matmul_fused(wt, self.bias.as_ref(), act)?;
+                let mut dims = lead.to_vec();
+                dims.push(self.out_dim());
+                Ok(y.reshape(&dims)?)
+            }
+        }
+    }
+
+    /// The dims of `x` before its last, which must be `in`.
+    fn input_lead<'x>(&self, x: &'x Tensor<B>) -> Result<&'x [usize]> {
         let Some((&last, lead)) = x.dims().split_last() else {
             return Err(NnError::input("linear", "input is a scalar"));
         };
-        if last != inp {
+        if last != self.in_dim() {
             return Err(NnError::input(
                 "linear",
-                format!("input {:?} does not end in {inp}", x.dims()),
+                format!("input {:?} does not end in {}", x.dims(), self.in_dim()),
             ));
         }
-        let rows: usize = lead.iter().product();
-        let y = x
-            .reshape(&[rows, inp])?
-            .matmul_fused(wt, self.bias.as_ref(), act)?;
-        let mut dims = lead.to_vec();
-        dims.push(out);
-        Ok(y.reshape(&dims)?)
+        Ok(lead)
     }
 
-    /// The weight as `[out, in]` (a view).
-    pub fn weight(&self) -> &Tensor<B> {
-        &self.weight
+    /// The weight as `[out, in]`: a view, or (for a packed weight) an unpacked copy.
+    ///
+    /// # Errors
+    /// The backend's, from unpacking.
+    pub fn weight(&self) -> Result<Tensor<B>> {
+        Ok(match &self.weight {
+            Weight::Packed(p) => p.unpack()?.transpose(0, 1)?,
+            Weight::Transposed(wt) => wt.transpose(0, 1)?,
+            Weight::AsStored(w) => w.clone(),
+        })
     }
     pub fn bias(&self) -> Option<&Tensor<B>> {
         self.bias.as_ref()
     }
+    /// Whether the weight is packed into column panels ([`PackedRhs`]).
+    pub fn is_packed(&self) -> bool {
+        matches!(self.weight, Weight::Packed(_))
+    }
+    pub fn dtype(&self) -> DType {
+        match &self.weight {
+            Weight::Packed(p) => p.dtype(),
+            Weight::Transposed(w) | Weight::AsStored(w) => w.dtype(),
+        }
+    }
+    pub fn backend(&self) -> &B {
+        match &self.weight {
+            Weight::Packed(p) => p.backend(),
+            Weight::Transposed(w) | Weight::AsStored(w) => w.backend(),
+        }
+    }
     pub fn in_dim(&self) -> usize {
-        self.weight.dims().get(1).copied().unwrap_or(0)
+        match &self.weight {
+            Weight::Packed(p) => p.k(),
+            Weight::Transposed(wt) => wt.dims()[0],
+            Weight::AsStored(w) => w.dims().get(1).copied().unwrap_or(0),
+        }
     }
     pub fn out_dim(&self) -> usize {
-        self.weight.dims().first().copied().unwrap_or(0)
+        match &self.weight {
+            Weight::Packed(p) => p.n(),
+            Weight::Transposed(wt) => wt.dims()[1],
+            Weight::AsStored(w) => w.dims().first().copied().unwrap_or(0),
+        }
     }
 }

@@ -4,7 +4,7 @@
 use tandem_nn::{
     padding_mask, Attention, CrossKv, KvCache, Linear, QkvProjection, VisionEmbeddings,
 };
-use tandem_tensor::{CpuBackend, DType, Tensor};
+use tandem_tensor::{Backend, CpuBackend, DType, Tensor};
 use tandem_tensor_testing::{assert_close_slices, Close};
 
 /// Our layers against host f32 loops: dot products of length ≤ 8 (γ_8·Σ|a·b| ≈ 5e-7·Σ|a·b|,
@@ -450,6 +450,58 @@ fn bf16_linear_matches_a_host_loop_at_every_row_count() {
             }
         }
     }
+}
+
+/// An f32 `Linear` is packed into column panels where the backend has a kernel for them
+/// (`Backend::panel_width`: the CPU on AVX-512F or AVX2 + FMA) and gives what `Tensor::linear`
+/// gives on the weight as stored, with leading dims, bias and activation, at row counts on
+/// both sides of a register tile and a rayon task; `weight()` returns the weight exactly.
+/// Bound: f32 accumulation of 70 products in any order, twice (both sides).
+#[test]
+fn an_f32_linear_packs_where_the_backend_can_and_matches_linear() {
+    let mut rng = Rng(12);
+    let (inp, out) = (70, 45);
+    let (w, b) = (rng.vec(out * inp), rng.vec(out));
+    let (wt, bt) = (tensor(&w, &[out, inp]), tensor(&b, &[out]));
+    let layer = Linear::new(wt.clone(), Some(bt.clone()));
+    assert_eq!(
+        layer.is_packed(),
+        CpuBackend.panel_width(DType::F32).is_some()
+    );
+    assert_eq!((layer.in_dim(), layer.out_dim()), (inp, out));
+    assert_eq!(
+        layer
+            .weight()
+            .and_then(|t| Ok(t.to_vec_f32()?))
+            .expect("weight"),
+        w
+    );
+    for rows in [1, 5, 12, 13, 97, 200] {
+        let lead = if rows % 2 == 0 {
+            [2, rows / 2]
+        } else {
+            [rows, 1]
+        };
+        let x = tensor(&rng.vec(rows * inp), &[lead[0], lead[1], inp]);
+        let act = Some(tandem_tensor::Activation::Gelu);
+        let got = layer.forward_act(&x, act).expect("packed linear");
+        let want = x.linear(&wt, Some(&bt), act).expect("linear");
+        assert_eq!(got.dims(), want.dims());
+        // |x|, |w|, |b| ≤ 1: Σ|x·w| + |b| ≤ 71; GELU's slope is below 1.13.
+        let bound = 2.0 * 71.0 * 71.0 * 2f64.powi(-24) * 1.13;
+        assert_close_slices(
+            &format!("{rows} rows"),
+            &got.to_vec_f32().expect("read"),
+            &want.to_vec_f32().expect("read"),
+            Close::abs(bound),
+        );
+    }
+    let bad = layer.forward(&tensor(&[0.0; 6], &[2, 3]));
+    assert!(
+        bad.as_ref()
+            .is_err_and(|e| e.to_string().contains("does not end in 70")),
+        "{bad:?}"
+    );
 }
 
 /// The values of a `[b, h, n, d]` tensor as nested rows, for comparing cache contents.
