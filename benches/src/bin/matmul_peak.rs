@@ -187,12 +187,12 @@ fn matmul_table(shapes: &[MatmulShape], peak: f64, budget: Duration) -> Result<(
         cpu.name()
     );
     println!(
-        "| {:<14} | {:<47} | {:>20} | {:>20} | {:>20} | {:>20} |",
-        "m x k x n", "role", "matmul", "linear+bias", "raw gemm", "raw gemm Bt"
+        "| {:<14} | {:<47} | {:>20} | {:>20} | {:>20} | {:>20} | {:>20} |",
+        "m x k x n", "role", "matmul", "linear+bias", "nn::Linear", "raw gemm", "raw gemm Bt"
     );
     println!(
-        "|{:-<16}|{:-<49}|{:->22}|{:->22}|{:->22}|{:->22}|",
-        "", "", "", "", "", ""
+        "|{:-<16}|{:-<49}|{:->22}|{:->22}|{:->22}|{:->22}|{:->22}|",
+        "", "", "", "", "", "", ""
     );
     for s in shapes {
         let a = random(&cpu, &[s.m, s.k], 1.0, 1)?;
@@ -201,15 +201,22 @@ fn matmul_table(shapes: &[MatmulShape], peak: f64, budget: Duration) -> Result<(
         let bias = random(&cpu, &[s.n], 0.1, 4)?;
         let t_mm = time_it(budget, || a.matmul(&b))?;
         let t_lin = time_it(budget, || a.linear(&w, Some(&bias), None))?;
+        let layer = tandem_nn::Linear::new(w.clone(), Some(bias.clone()));
+        let t_layer = time_it(budget, || {
+            layer
+                .forward(&a)
+                .map_err(|e| tandem_tensor::Error::backend("cpu", e))
+        })?;
         let t_raw = raw_gemm(s, false, budget)?;
         let t_raw_t = raw_gemm(s, true, budget)?;
         let f = s.flops();
         println!(
-            "| {:<14} | {:<47} | {} | {} | {} | {} |",
+            "| {:<14} | {:<47} | {} | {} | {} | {} | {} |",
             s.id(),
             s.role,
             cell(f, t_mm, peak),
             cell(f, t_lin, peak),
+            cell(f, t_layer, peak),
             cell(f, t_raw, peak),
             cell(f, t_raw_t, peak)
         );
