@@ -78,7 +78,9 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
     /// Columns per panel of this backend's kernel for a right-hand side packed once
     /// ([`crate::PackedRhs`], [`Backend::matmul_panels`]) in `dtype`, or `None` (the default)
     /// when it has no such kernel: `tandem_nn::Linear` then keeps its weight as a matrix.
-    /// A backend returns a width only where its packed kernel beats its plain matmul.
+    /// A backend returns a width where its packed kernel is at least as fast as its plain
+    /// matmul at the shapes `linear` layers run (the CPU's f32: much faster at decoder steps,
+    /// within noise at a ViT's 577 rows; `benches/src/bin/packed_linear.rs`).
     fn panel_width(&self, dtype: DType) -> Option<usize> {
         let _ = dtype;
         None

@@ -30,6 +30,34 @@ fn operand(t: &Tensor<CpuBackend>) -> Operand<'_> {
     }
 }
 
+/// The `n` values of a bias vector (contiguous from its layout's offset) as f32, or an error
+/// naming `op` when its storage is shorter: a layout built by hand (`Tensor::from_shared`) that
+/// would otherwise index past the end.
+fn bias_values<'a>(
+    op: &'static str,
+    bias: Option<&'a Tensor<CpuBackend>>,
+    n: usize,
+) -> Result<Option<std::borrow::Cow<'a, [f32]>>> {
+    let Some(b) = bias else {
+        return Ok(None);
+    };
+    let start = b.layout().offset();
+    let values = b.storage().as_f32();
+    if values.len() < start + n {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "bias of {n} values from element {start} runs past the end of its storage ({} elements)",
+                values.len()
+            ),
+        ));
+    }
+    Ok(Some(match values {
+        std::borrow::Cow::Borrowed(v) => std::borrow::Cow::Borrowed(&v[start..start + n]),
+        std::borrow::Cow::Owned(v) => std::borrow::Cow::Owned(v[start..start + n].to_vec()),
+    }))
+}
+
 fn wrap(storage: CpuStorage, like: &Tensor<CpuBackend>) -> Tensor<CpuBackend> {
     Tensor::from_storage(storage, like.dims(), like.dtype(), CpuBackend)
 }
@@ -89,6 +117,7 @@ impl Backend for CpuBackend {
     }
 
     fn pack_panels(&self, rhs: &Tensor<Self>, width: usize) -> Result<CpuStorage> {
+        crate::packed::check_pack(rhs, width)?;
         ops::matmul_panels::pack_storage(rhs.storage(), rhs.layout(), width)
     }
 
@@ -100,10 +129,9 @@ impl Backend for CpuBackend {
         bias: Option<&Tensor<Self>>,
         activation: Option<Activation>,
     ) -> Result<CpuStorage> {
-        let kernel = ops::matmul_panels::selected();
-        if let Some(kernel) = kernel.filter(|k| k.width() == panels.dims()[2]) {
-            let bias = bias.map(|b| b.storage().as_f32());
-            let bias = bias.as_deref().map(|b| &b[..n]);
+        crate::packed::check_panels(lhs, panels, n, bias)?;
+        if let Some(kernel) = ops::matmul_panels::for_width(panels.dims()[2]) {
+            let bias = bias_values("matmul_packed", bias, n)?;
             let done = ops::matmul_panels::matmul_storage(
                 kernel,
                 lhs.storage(),
@@ -111,7 +139,7 @@ impl Backend for CpuBackend {
                 panels.storage(),
                 panels.layout().offset(),
                 n,
-                bias,
+                bias.as_deref(),
                 activation,
             )?;
             if let Some(out) = done {
@@ -238,9 +266,8 @@ impl Backend for CpuBackend {
         bias: Option<&Tensor<Self>>,
         activation: Option<Activation>,
     ) -> Result<CpuStorage> {
-        let bias = bias.map(|b| b.storage().as_f32());
-        let bias = bias.as_deref().map(|b| &b[..spec.n]);
-        ops::matmul::matmul(lhs, rhs, spec, bias, activation)
+        let bias = bias_values("matmul", bias, spec.n)?;
+        ops::matmul::matmul(lhs, rhs, spec, bias.as_deref(), activation)
     }
 
     fn softmax_last(

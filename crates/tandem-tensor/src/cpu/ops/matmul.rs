@@ -27,6 +27,7 @@ fn last_index(m: &MatrixRef, batch: usize, rows: usize, cols: usize) -> usize {
 /// Out-of-bounds addressing would be undefined behaviour inside `gemm`; a layout built by hand
 /// (`Tensor::from_shared`) must fail cleanly instead.
 pub(crate) fn check_bounds(
+    op: &'static str,
     name: &'static str,
     m: &MatrixRef,
     len: usize,
@@ -36,7 +37,7 @@ pub(crate) fn check_bounds(
 ) -> Result<()> {
     if batch * rows * cols > 0 && last_index(m, batch, rows, cols) >= len {
         return Err(Error::invalid(
-            "matmul",
+            op,
             format!("{name} operand addresses past the end of its storage ({len} elements)"),
         ));
     }
@@ -96,8 +97,24 @@ pub fn matmul(
     bias: Option<&[f32]>,
     activation: Option<Activation>,
 ) -> Result<CpuStorage> {
-    check_bounds("left", &spec.lhs, lhs.len(), spec.batch, spec.m, spec.k)?;
-    check_bounds("right", &spec.rhs, rhs.len(), spec.batch, spec.k, spec.n)?;
+    check_bounds(
+        "matmul",
+        "left",
+        &spec.lhs,
+        lhs.len(),
+        spec.batch,
+        spec.m,
+        spec.k,
+    )?;
+    check_bounds(
+        "matmul",
+        "right",
+        &spec.rhs,
+        rhs.len(),
+        spec.batch,
+        spec.k,
+        spec.n,
+    )?;
     let per = spec.m * spec.n;
     let mut out = bias_rows(spec.batch * spec.m, spec.n, bias);
     // With no product to compute the result is the bias (or zeros). `per > 0` keeps empty

@@ -13,6 +13,7 @@ pub mod matmul;
 pub mod matmul_panels;
 pub(crate) mod matmul_skinny;
 pub mod reduce;
+mod shared_out;
 pub mod softmax;
 pub mod topk;
 

@@ -20,6 +20,7 @@ mod amx;
 mod avx512;
 mod pack;
 
+use super::shared_out::SharedOut;
 use crate::op::MatmulSpec;
 use half::bf16;
 use pack::{column_blocks, A_BLOCK, B_BLOCK, KB, MB, NB};
@@ -192,7 +193,7 @@ pub fn matmul(
         m.div_ceil(ROWS_PER_TASK),
         (blocks / 2).div_ceil(GROUP_PAIRS),
     );
-    let dst = Out(out.as_mut_ptr());
+    let dst = SharedOut::new(out);
     (0..spec.batch * row_chunks * groups)
         .into_par_iter()
         .for_each(|t| {
@@ -226,17 +227,10 @@ pub fn matmul(
         });
 }
 
-/// The output's base pointer, shared by the tasks that write disjoint rectangles of it.
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-// SAFETY: tasks only write through disjoint `OutView`s (see `matmul`).
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-
 /// A `rows × cols` rectangle of the row-major output (`ld` floats per row) at `offset`.
 #[derive(Clone, Copy)]
 struct OutView {
-    ptr: Out,
+    ptr: SharedOut,
     offset: usize,
     ld: usize,
     rows: usize,
@@ -284,7 +278,7 @@ unsafe fn write_block(
     for (i, r) in (rows.0..r1).enumerate() {
         let src = &block[i * ld..][..width];
         let out =
-            std::slice::from_raw_parts_mut(dst.ptr.0.add(dst.offset + r * dst.ld + cols.0), width);
+            std::slice::from_raw_parts_mut(dst.ptr.at(dst.offset + r * dst.ld + cols.0), width);
         if accumulate {
             out.iter_mut().zip(src).for_each(|(o, s)| *o += s);
         } else {

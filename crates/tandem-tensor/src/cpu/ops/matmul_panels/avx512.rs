@@ -42,13 +42,17 @@ pub unsafe fn tile<const R: usize>(t: &Tile) {
     let (mlo, mhi) = (mask(lo), mask(hi));
     for (i, acc) in acc.iter().enumerate() {
         let row = t.dst.add(i * t.ld);
+        // The upper half may lie past the output's end when the tile has ≤ 16 columns: its
+        // lanes are then all masked off (no access, AVX-512 suppresses faults of masked
+        // lanes), and the address is formed with `wrapping_add`, never `add`.
+        let upper = row.wrapping_add(16);
         let (mut v0, mut v1) = (acc[0], acc[1]);
         if t.accumulate {
             v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(mlo, row));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mhi, row.add(16)));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mhi, upper));
         }
         _mm512_mask_storeu_ps(row, mlo, v0);
-        _mm512_mask_storeu_ps(row.add(16), mhi, v1);
+        _mm512_mask_storeu_ps(upper, mhi, v1);
     }
 }
 

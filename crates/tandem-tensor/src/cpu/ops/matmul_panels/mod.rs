@@ -27,6 +27,7 @@ mod avx512;
 
 use super::elementwise::unary_in_place;
 use super::matmul::{bias_rows, check_bounds};
+use super::shared_out::SharedOut;
 use crate::cpu::storage::{map_vec, CpuStorage};
 use crate::op::{Activation, MatrixRef};
 use crate::{Layout, Result};
@@ -42,7 +43,7 @@ pub enum PanelKernel {
 }
 
 impl PanelKernel {
-    /// The name `TANDEM_CPU_F32_PANELS` takes: `avx512` or `avx2`.
+    /// The kernel's name: `avx512` or `avx2` (`TANDEM_CPU_F32_PANELS=avx2` selects the latter).
     pub fn name(self) -> &'static str {
         match self {
             PanelKernel::Avx512 => "avx512",
@@ -95,10 +96,11 @@ pub fn available() -> Vec<PanelKernel> {
         .collect()
 }
 
-/// The kernel f32 weights are packed for: the widest [`available`] one, capped by the
-/// environment variable `TANDEM_CPU_F32_PANELS` (read once): `avx2` skips AVX-512, `off`
-/// packs nothing, so `linear` keeps its `[in, out]` copy and `gemm` (for comparisons; any other
-/// value leaves the choice alone).
+/// The kernel f32 weights are packed for (its width is the CPU backend's `panel_width`): the
+/// widest [`available`] one, capped by the environment variable `TANDEM_CPU_F32_PANELS` (read
+/// once, exact lower-case values): `avx2` skips AVX-512, `off` packs nothing, so `linear`
+/// keeps its `[in, out]` copy and `gemm` (for comparisons). Any other value leaves the choice
+/// alone.
 pub fn selected() -> Option<PanelKernel> {
     static SELECTED: std::sync::OnceLock<Option<PanelKernel>> = std::sync::OnceLock::new();
     *SELECTED.get_or_init(|| {
@@ -112,7 +114,14 @@ pub fn selected() -> Option<PanelKernel> {
     })
 }
 
-/// Elements of the packed form of a `k × n` matrix in panels of `width` columns.
+/// The available kernel that reads panels of `width` columns, whatever [`selected`] packs for
+/// (a `PackedRhs` built at another width with `PackedRhs::with_width` still runs on it).
+pub fn for_width(width: usize) -> Option<PanelKernel> {
+    available().into_iter().find(|k| k.width() == width)
+}
+
+/// Elements of the packed form of a `k × n` matrix in panels of `width` columns (unchecked:
+/// callers validated the sizes, `packed::packed_elems`).
 pub fn packed_len(k: usize, n: usize, width: usize) -> usize {
     n.div_ceil(width) * k * width
 }
@@ -154,11 +163,12 @@ pub fn pack<T: Copy + Default + Send + Sync>(
 }
 
 /// The CPU backend's [`crate::Backend::pack_panels`]: the `[k, n]` matrix `layout` addresses
-/// in `src`, packed into panels of `width` columns in one pass, in `src`'s dtype.
+/// in `src`, packed into panels of `width` columns in one pass, in `src`'s dtype. The caller
+/// has checked the rank, the width and the packed length (`packed::check_pack`).
 ///
 /// # Errors
 /// [`crate::Error::InvalidArgument`] when the layout addresses past the end of `src`.
-pub fn pack_storage(src: &CpuStorage, layout: &Layout, width: usize) -> Result<CpuStorage> {
+pub(crate) fn pack_storage(src: &CpuStorage, layout: &Layout, width: usize) -> Result<CpuStorage> {
     let (k, n) = (layout.dims()[0], layout.dims()[1]);
     let rhs = MatrixRef {
         offset: layout.offset(),
@@ -166,7 +176,7 @@ pub fn pack_storage(src: &CpuStorage, layout: &Layout, width: usize) -> Result<C
         row_stride: layout.strides()[0],
         col_stride: layout.strides()[1],
     };
-    check_bounds("packed", &rhs, src.len(), 1, k, n)?;
+    check_bounds("pack_rhs", "packed", &rhs, src.len(), 1, k, n)?;
     let len = packed_len(k, n, width);
     Ok(map_vec!(src, v => {
         let mut out = vec![Default::default(); len];
@@ -177,13 +187,13 @@ pub fn pack_storage(src: &CpuStorage, layout: &Layout, width: usize) -> Result<C
 
 /// The CPU backend's [`crate::Backend::matmul_panels`] on `kernel`: `act(lhs · P + bias)` for
 /// an f32 `lhs` `[m, k]` (any strides) and f32 panels packed for `kernel.width()` starting at
-/// element `panels_offset` of `panels`. `None` when an operand is not f32 (the caller takes the
-/// generic path).
+/// element `panels_offset` of `panels`, shapes checked by the caller (`packed::check_panels`).
+/// `None` when an operand is not f32 (the caller takes the generic path).
 ///
 /// # Errors
 /// [`crate::Error::InvalidArgument`] when an operand addresses past the end of its storage.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul_storage(
+pub(crate) fn matmul_storage(
     kernel: PanelKernel,
     lhs: &CpuStorage,
     lhs_layout: &Layout,
@@ -203,11 +213,11 @@ pub fn matmul_storage(
         row_stride: lhs_layout.strides()[0],
         col_stride: lhs_layout.strides()[1],
     };
-    check_bounds("left", &lhs_ref, a.len(), 1, m, k)?;
+    check_bounds("matmul_packed", "left", &lhs_ref, a.len(), 1, m, k)?;
     let len = packed_len(k, n, kernel.width());
     let Some(p) = p.get(panels_offset..panels_offset + len) else {
         return Err(crate::Error::invalid(
-            "matmul_panels",
+            "matmul_packed",
             format!("{len} packed elements from {panels_offset} past the end of the storage"),
         ));
     };
@@ -242,23 +252,6 @@ pub(crate) struct Tile {
     ld: usize,
     cols: usize,
     accumulate: bool,
-}
-
-/// The output's base pointer, shared by tasks that write disjoint rectangles of it.
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-// SAFETY: tasks only write through disjoint tiles (see `matmul`).
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-
-impl Out {
-    /// The pointer `offset` floats in (a method, so closures capture the `Sync` wrapper).
-    ///
-    /// # Safety
-    /// `offset` is inside the output.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
-        self.0.add(offset)
-    }
 }
 
 /// `out (m × n, row-major) [+]= lhs · rhs`, with `lhs` the `m × k` matrix `a` addresses
@@ -318,7 +311,7 @@ pub fn matmul(
         m.div_ceil(rows_per_task),
         n.div_ceil(width).div_ceil(PANELS_PER_TASK),
     );
-    let dst = Out(out.as_mut_ptr());
+    let dst = SharedOut::new(out);
     let packed_a = &packed_a;
     let task = |t: usize| {
         let (chunk, group) = (t / groups, t % groups);
