@@ -162,6 +162,17 @@ pub fn pack<T: Copy + Default + Send + Sync>(
         });
 }
 
+/// A 2-D layout as one matrix (batch entry 0) and its `(rows, cols)`.
+fn matrix_of(layout: &Layout) -> (MatrixRef, (usize, usize)) {
+    let m = MatrixRef {
+        offset: layout.offset(),
+        batch_stride: 0,
+        row_stride: layout.strides()[0],
+        col_stride: layout.strides()[1],
+    };
+    (m, (layout.dims()[0], layout.dims()[1]))
+}
+
 /// The CPU backend's [`crate::Backend::pack_panels`]: the `[k, n]` matrix `layout` addresses
 /// in `src`, packed into panels of `width` columns in one pass, in `src`'s dtype. The caller
 /// has checked the rank, the width and the packed length (`packed::check_pack`).
@@ -169,13 +180,7 @@ pub fn pack<T: Copy + Default + Send + Sync>(
 /// # Errors
 /// [`crate::Error::InvalidArgument`] when the layout addresses past the end of `src`.
 pub(crate) fn pack_storage(src: &CpuStorage, layout: &Layout, width: usize) -> Result<CpuStorage> {
-    let (k, n) = (layout.dims()[0], layout.dims()[1]);
-    let rhs = MatrixRef {
-        offset: layout.offset(),
-        batch_stride: 0,
-        row_stride: layout.strides()[0],
-        col_stride: layout.strides()[1],
-    };
+    let (rhs, (k, n)) = matrix_of(layout);
     check_bounds("pack_rhs", "packed", &rhs, src.len(), 1, k, n)?;
     let len = packed_len(k, n, width);
     Ok(map_vec!(src, v => {
@@ -206,13 +211,7 @@ pub(crate) fn matmul_storage(
     let (CpuStorage::F32(a), CpuStorage::F32(p)) = (lhs, panels) else {
         return Ok(None);
     };
-    let (m, k) = (lhs_layout.dims()[0], lhs_layout.dims()[1]);
-    let lhs_ref = MatrixRef {
-        offset: lhs_layout.offset(),
-        batch_stride: 0,
-        row_stride: lhs_layout.strides()[0],
-        col_stride: lhs_layout.strides()[1],
-    };
+    let (lhs_ref, (m, k)) = matrix_of(lhs_layout);
     check_bounds("matmul_packed", "left", &lhs_ref, a.len(), 1, m, k)?;
     let len = packed_len(k, n, kernel.width());
     let Some(p) = p.get(panels_offset..panels_offset + len) else {
