@@ -45,7 +45,7 @@ impl<B: Backend> PackedRhs<B> {
     ///
     /// # Errors
     /// [`Error::RankMismatch`] when `rhs` is not 2-D, [`Error::UnsupportedDType`] for an
-    /// integer dtype, [`Error::InvalidArgument`] for a width of 0 or above [`MAX_WIDTH`], or
+    /// integer dtype, [`Error::InvalidArgument`] for a width of 0 or above [`MAX_PANEL_WIDTH`], or
     /// panels with more elements than fit in `usize`; the backend's errors.
     pub fn with_width(rhs: &Tensor<B>, width: usize) -> Result<Self> {
         check_pack(rhs, width)?;
@@ -109,17 +109,17 @@ pub(crate) fn unpack<B: Backend>(panels: &Tensor<B>, n: usize) -> Result<Tensor<
 /// Widest panel accepted. Kernels read panels of a few registers (16 or 32 f32 on the CPU); a
 /// width beyond this is a mistake, and one of 2⁴⁰ columns would pad a single column into
 /// terabytes before any arithmetic could overflow.
-pub const MAX_WIDTH: usize = 1024;
+pub const MAX_PANEL_WIDTH: usize = 1024;
 
 /// Elements of a `[k, n]` matrix packed in panels of `width` columns, `⌈n / width⌉ · k · width`.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] naming `op` for a width of 0 or a count past `usize`.
 pub(crate) fn packed_elems(op: &'static str, k: usize, n: usize, width: usize) -> Result<usize> {
-    if width == 0 || width > MAX_WIDTH {
+    if width == 0 || width > MAX_PANEL_WIDTH {
         return Err(Error::invalid(
             op,
-            format!("panel width {width} is outside 1..={MAX_WIDTH}"),
+            format!("panel width {width} is outside 1..={MAX_PANEL_WIDTH}"),
         ));
     }
     n.div_ceil(width)
@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn widths_and_sizes_out_of_range_are_errors() {
         let w = t(&[1.0, 2.0, 3.0], &[3, 1]);
-        for width in [0, MAX_WIDTH + 1, 1 << 40, usize::MAX] {
+        for width in [0, MAX_PANEL_WIDTH + 1, 1 << 40, usize::MAX] {
             invalid(PackedRhs::with_width(&w, width), "pack_rhs");
         }
         // A count past usize at a legal width.
