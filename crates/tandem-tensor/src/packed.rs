@@ -271,21 +271,7 @@ impl<B: Backend> Tensor<B> {
             });
         }
         let n = rhs.n();
-        let bias = match bias {
-            Some(b) => {
-                self.check_same_device(op, b)?;
-                self.check_same_dtype(op, b)?;
-                if b.dims() != [n] {
-                    return Err(Error::ShapeMismatch {
-                        op: "matmul_packed bias",
-                        lhs: vec![n],
-                        rhs: b.dims().to_vec(),
-                    });
-                }
-                Some(b.contiguous()?)
-            }
-            None => None,
-        };
+        let bias = self.bias_operand(op, "matmul_packed bias", bias, n)?;
         let rows: usize = lead.iter().product();
         let lhs = self.reshape(&[rows, k])?;
         let storage =

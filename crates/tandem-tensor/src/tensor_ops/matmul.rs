@@ -88,20 +88,7 @@ impl<B: Backend> Tensor<B> {
         };
         let (lhs_t, lhs) = operand(self, &with(m, k))?;
         let (rhs_t, rhs_m) = operand(rhs, &with(k, n))?;
-        let bias = match bias {
-            Some(b) => {
-                self.check_same_dtype(op, b)?;
-                if b.dims() != [n] {
-                    return Err(Error::ShapeMismatch {
-                        op: "matmul bias",
-                        lhs: vec![n],
-                        rhs: b.dims().to_vec(),
-                    });
-                }
-                Some(b.contiguous()?)
-            }
-            None => None,
-        };
+        let bias = self.bias_operand(op, "matmul bias", bias, n)?;
         let spec = MatmulSpec {
             batch,
             m,
@@ -124,6 +111,31 @@ impl<B: Backend> Tensor<B> {
             self.dtype(),
             self.backend().clone(),
         ))
+    }
+
+    /// `bias` as the epilogue bias of a product with `n` columns: on `self`'s device, in its
+    /// dtype, dims `[n]`; contiguous from its start, as backends read it. Errors name `op`, a
+    /// shape error `bias_op`.
+    pub(crate) fn bias_operand(
+        &self,
+        op: &'static str,
+        bias_op: &'static str,
+        bias: Option<&Self>,
+        n: usize,
+    ) -> Result<Option<Self>> {
+        let Some(b) = bias else {
+            return Ok(None);
+        };
+        self.check_same_device(op, b)?;
+        self.check_same_dtype(op, b)?;
+        if b.dims() != [n] {
+            return Err(Error::ShapeMismatch {
+                op: bias_op,
+                lhs: vec![n],
+                rhs: b.dims().to_vec(),
+            });
+        }
+        Ok(Some(b.contiguous()?))
     }
 
     /// A Hugging Face / PyTorch `nn.Linear`: `act(x · weightᵀ + bias)` with `weight: [out, in]`
