@@ -88,12 +88,12 @@ impl PanelKernel {
     }
 }
 
+/// Every kernel of this module, widest first.
+const KERNELS: [PanelKernel; 2] = [PanelKernel::Avx512, PanelKernel::Avx2];
+
 /// The kernels this CPU runs, widest first.
 pub fn available() -> Vec<PanelKernel> {
-    [PanelKernel::Avx512, PanelKernel::Avx2]
-        .into_iter()
-        .filter(|k| k.available())
-        .collect()
+    KERNELS.into_iter().filter(|k| k.available()).collect()
 }
 
 /// The kernel f32 weights are packed for (its width is the CPU backend's `panel_width`): the
@@ -116,8 +116,12 @@ pub fn selected() -> Option<PanelKernel> {
 
 /// The available kernel that reads panels of `width` columns, whatever [`selected`] packs for
 /// (a `PackedRhs` built at another width with `PackedRhs::with_width` still runs on it).
+///
+/// Runs on every packed product, so it allocates nothing (feature detection is cached).
 pub fn for_width(width: usize) -> Option<PanelKernel> {
-    available().into_iter().find(|k| k.width() == width)
+    KERNELS
+        .into_iter()
+        .find(|k| k.width() == width && k.available())
 }
 
 /// Elements of the packed form of a `k × n` matrix in panels of `width` columns (unchecked:
