@@ -46,7 +46,7 @@ struct Projection {
 fn main() -> Result<()> {
     let reps = tandem_benches::timing::reps_from_args(7)?;
     let backend = CpuBackend;
-    let Some(width) = backend.panel_width(DType::F32) else {
+    let Some(layout) = backend.panel_layout(DType::F32) else {
         println!(
             "this CPU has no f32 panel kernel (AVX-512F or AVX2 + FMA), or TANDEM_CPU_F32_PANELS \
              is off: nothing to compare"
@@ -63,15 +63,16 @@ fn main() -> Result<()> {
         let wt = weight.transpose(0, 1)?;
         step.push(Projection {
             copy: wt.contiguous()?,
-            packed: PackedRhs::with_width(&wt, width)?,
+            packed: PackedRhs::with_layout(&wt, layout)?,
             bias: Tensor::from_slice(&backend, &rng.vec(out), &[out])?,
         });
     }
     println!(
-        "one BLIP-base decoder step ({} products, {} MB of f32 weights), panels of {width} columns, \
+        "one BLIP-base decoder step ({} products, {} MB of f32 weights), panels of {} columns, \
          rayon pool of {} threads, median of {reps} steps",
         step.len(),
         shapes.iter().map(|(i, o)| i * o * 4).sum::<usize>() / 1_000_000,
+        layout.width,
         rayon::current_num_threads()
     );
     println!(

@@ -9,7 +9,7 @@ use tandem_tensor::{Activation, Backend, DType, PackedRhs, Tensor};
 /// The weight is prepared once, when the layer is built, for the backend's fastest product,
 /// and that form replaces the original rather than adding to it:
 /// - **packed** into column panels ([`PackedRhs`]) where the backend has a kernel for them
-///   ([`Backend::panel_width`]: the CPU in f32) and the layer has at least one panel's width of
+///   ([`Backend::panel_layout`]: the CPU in f32) and the layer has at least one panel's width of
 ///   outputs. A decoder step multiplies a few dozen rows by every weight of the model; without
 ///   packing, the GEMM copies each weight into panels on every call. Padding to whole panels
 ///   adds under one panel of columns (under 1 % of BLIP's and CLIP's layers);
@@ -42,11 +42,11 @@ impl<B: Backend> Linear<B> {
     pub fn new(weight: Tensor<B>, bias: Option<Tensor<B>>) -> Self {
         let weight = match weight.transpose(0, 1) {
             Ok(wt) if weight.rank() == 2 => {
-                let packed = match weight.backend().panel_width(weight.dtype()) {
+                let packed = match weight.backend().panel_layout(weight.dtype()) {
                     // Panels pad the columns to a whole panel: a layer narrower than one panel
                     // (a 1-output head) would multiply mostly zeros, so it stays a matrix.
-                    Some(width) if weight.dims()[0] >= width => {
-                        PackedRhs::with_width(&wt, width).ok()
+                    Some(layout) if weight.dims()[0] >= layout.width => {
+                        PackedRhs::with_layout(&wt, layout).ok()
                     }
                     _ => None,
                 };

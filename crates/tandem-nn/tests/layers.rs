@@ -453,8 +453,8 @@ fn bf16_linear_matches_a_host_loop_at_every_row_count() {
 }
 
 /// An f32 `Linear` is packed into column panels where the backend has a kernel for them
-/// (`Backend::panel_width`: the CPU on AVX-512F or AVX2 + FMA) and it is a panel wide and gives what `Tensor::linear`
-/// gives on the weight as stored, with leading dims, bias and activation, at row counts on
+/// (`Backend::panel_layout`: the CPU on AVX-512F or AVX2 + FMA) and it is a panel wide and
+/// gives what `Tensor::linear` gives on the weight as stored, with leading dims, bias and activation, at row counts on
 /// both sides of a register tile and a rayon task; `weight()` returns the weight exactly.
 /// Bound: f32 accumulation of 70 products in any order, twice (both sides).
 #[test]
@@ -464,7 +464,7 @@ fn an_f32_linear_packs_where_the_backend_can_and_matches_linear() {
     let (w, b) = (rng.vec(out * inp), rng.vec(out));
     let (wt, bt) = (tensor(&w, &[out, inp]), tensor(&b, &[out]));
     let layer = Linear::new(wt.clone(), Some(bt.clone()));
-    let width = CpuBackend.panel_width(DType::F32);
+    let width = CpuBackend.panel_layout(DType::F32).map(|l| l.width);
     assert_eq!(layer.is_packed(), width.is_some_and(|w| out >= w));
     // A layer narrower than one panel stays a matrix (packing would pad it with zeros).
     let narrow = Linear::new(tensor(&w[..5 * inp], &[5, inp]), None);

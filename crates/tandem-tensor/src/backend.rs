@@ -75,40 +75,39 @@ pub trait Backend: Clone + Send + Sync + Debug + 'static {
         Ok(self.clone())
     }
 
-    /// Columns per panel of this backend's kernel for a right-hand side packed once
+    /// The layout this backend's panel kernel reads a right-hand side packed once in
     /// ([`crate::PackedRhs`], [`Backend::matmul_panels`]) in `dtype`, or `None` (the default)
     /// when it has no such kernel: `tandem_nn::Linear` then keeps its weight as a matrix.
-    /// A backend returns a width where its packed kernel is at least as fast as its plain
-    /// matmul at the shapes `linear` layers run (the CPU's f32: much faster at decoder steps,
+    /// A backend returns a layout where its packed kernel is at least as fast as its plain
+    /// matmul at the shapes `linear` layers run (the CPU: f32 much faster at decoder steps and
     /// within noise at a ViT's 577 rows; `benches/src/bin/packed_linear.rs`).
-    fn panel_width(&self, dtype: DType) -> Option<usize> {
+    fn panel_layout(&self, dtype: DType) -> Option<crate::PanelLayout> {
         let _ = dtype;
         None
     }
 
-    /// Packs the `[k, n]` float matrix `rhs` (any layout) into panels of `width` (≥ 1)
-    /// columns: `⌈n / width⌉ · k · width` elements of `rhs`'s dtype in the layout
-    /// [`crate::PackedRhs`] documents, zeros past column `n`. The default composes primitives
-    /// (pad, permute, copy); a backend overrides it with one pass.
-    fn pack_panels(&self, rhs: &Tensor<Self>, width: usize) -> Result<Self::Storage> {
-        crate::packed::pack_by_copies(rhs, width)
+    /// Packs the `[k, n]` float matrix `rhs` (any layout) in `layout`: a tensor of `rhs`'s
+    /// dtype with dims [`crate::PanelLayout::dims`] and contiguous strides, holding the
+    /// elements where [`crate::PackedRhs`] documents and zeros in the padding. It may start at
+    /// an offset of its storage (the CPU aligns bf16 panels to cache lines that way). The
+    /// default composes primitives (pad, permute, copy); a backend overrides it with one pass.
+    fn pack_panels(&self, rhs: &Tensor<Self>, layout: crate::PanelLayout) -> Result<Tensor<Self>> {
+        crate::packed::pack_by_copies(rhs, layout)
     }
 
-    /// `act(lhs · rhs + bias)` with `rhs` packed: `lhs` `[m, k]` (any layout), `panels` the
-    /// contiguous `[⌈n / w⌉, k, w]` packing of a `[k, n]` matrix (any width `w`), `bias` a
-    /// contiguous `[n]`, all of one float dtype (checked by [`Tensor::matmul_packed`]).
-    /// Returns the contiguous `[m, n]` result. The default unpacks the matrix and calls
-    /// [`Tensor::matmul_fused`]: correct everywhere, fast nowhere; a backend with a
-    /// [`Backend::panel_width`] overrides it.
+    /// `act(lhs · rhs + bias)` with `rhs` packed (any layout): `lhs` `[m, k]` (any layout),
+    /// `bias` a contiguous `[n]`, all of one float dtype (checked by
+    /// [`Tensor::matmul_packed`]). Returns the contiguous `[m, n]` result. The default unpacks
+    /// the matrix and calls [`Tensor::matmul_fused`]: correct everywhere, fast nowhere; a
+    /// backend with a [`Backend::panel_layout`] overrides it.
     fn matmul_panels(
         &self,
         lhs: &Tensor<Self>,
-        panels: &Tensor<Self>,
-        n: usize,
+        rhs: &crate::PackedRhs<Self>,
         bias: Option<&Tensor<Self>>,
         activation: Option<Activation>,
     ) -> Result<Self::Storage> {
-        crate::packed::matmul_unpacked(lhs, panels, n, bias, activation)
+        crate::packed::matmul_unpacked(lhs, rhs, bias, activation)
     }
 
     // ----- primitives ---------------------------------------------------------------------

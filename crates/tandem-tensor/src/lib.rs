@@ -36,7 +36,7 @@ pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 pub use layout::Layout;
 pub use op::{Activation, AttentionSpec, BinaryOp, MatmulSpec, MatrixRef, ReduceOp, UnaryOp};
-pub use packed::{PackedRhs, MAX_PANEL_WIDTH};
+pub use packed::{PackedRhs, PanelLayout, MAX_PANEL_WIDTH};
 pub use rounding::{bf16_from_f64, f16_from_f64};
 pub use tensor::Tensor;
 pub use tensor_ops::attention;

@@ -7,64 +7,168 @@
 //! row-major weight from DRAM a panel's width at a time, costs about as much as the products.
 //! Packing at load is what oneDNN's weight reorders and llama.cpp's CPU "repack" buffers do.
 //!
-//! **Layout.** A `[k, n]` matrix packed with panel width `w` is the contiguous tensor
-//! `[⌈n / w⌉, k, w]`: panel `p` holds columns `p·w .. p·w + w` as a row-major `k × w` block,
-//! and columns past `n` are zeros. Element `(r, c)` is at `(c / w)·k·w + r·w + c % w`. The
-//! layout is the same for every backend; the width is the backend's ([`Backend::panel_width`]).
+//! **Layout** ([`PanelLayout`]: width `w`, depth group `g`, depth multiple `d`). A `[k, n]`
+//! matrix is padded with zero rows to a depth `K = ⌈k / d⌉·d` and with zero columns to
+//! `P = ⌈n / w⌉` whole panels, and stored as the contiguous tensor `[P, K / g, w, g]`: panel
+//! `p` holds columns `p·w .. p·w + w`, and each of its rows holds `g` consecutive depths of
+//! every column side by side. Element `(r, c)` is at
+//! `((c / w)·K + (r / g)·g)·w + (c % w)·g + r % g`.
+//!
+//! With `g = d = 1` that is a row-major `k × w` block per panel (the CPU's f32 kernels). With
+//! `g = 2` each panel row holds `w` bf16 pairs `(B[2q][c], B[2q+1][c])`: the "VNNI" operand of
+//! `VDPBF16PS` and the B tile of AMX's `TDPBF16PS` (Intel SDM vol. 2), whose 32-deep steps
+//! want `d = 32`. The layout is the same for every backend; its parameters are the backend's
+//! ([`Backend::panel_layout`]).
 
 use crate::{Activation, Backend, Error, Result, Tensor};
+
+/// How a backend's panel kernel reads a packed right-hand side (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PanelLayout {
+    /// Columns per panel, `w` (1 ..= [`MAX_PANEL_WIDTH`]).
+    pub width: usize,
+    /// Consecutive depths stored side by side for each column, `g` (1 ..= 16): 1 for plain
+    /// row-major panels, 2 for bf16 pairs.
+    pub depth_group: usize,
+    /// The depth is padded with zero rows to a multiple of this, `d` (a multiple of `g`,
+    /// at most [`MAX_PANEL_WIDTH`]): a kernel's depth step.
+    pub depth_multiple: usize,
+}
+
+impl PanelLayout {
+    /// Row-major panels of `width` columns, the depth unpadded (`g = d = 1`).
+    pub const fn plain(width: usize) -> Self {
+        PanelLayout {
+            width,
+            depth_group: 1,
+            depth_multiple: 1,
+        }
+    }
+
+    /// The padded depth `K = ⌈k / d⌉·d` (unchecked: [`PackedRhs`] checks sizes first).
+    pub fn padded_depth(&self, k: usize) -> usize {
+        k.div_ceil(self.depth_multiple) * self.depth_multiple
+    }
+
+    /// The packed tensor's dims for a `[k, n]` matrix, `[⌈n / w⌉, K / g, w, g]`.
+    pub fn dims(&self, k: usize, n: usize) -> [usize; 4] {
+        [
+            n.div_ceil(self.width),
+            self.padded_depth(k) / self.depth_group,
+            self.width,
+            self.depth_group,
+        ]
+    }
+
+    /// Where element `(r, c)` of a `k`-deep matrix lies in its packed form (module docs).
+    pub fn index(&self, k: usize, r: usize, c: usize) -> usize {
+        let (w, g) = (self.width, self.depth_group);
+        ((c / w) * self.padded_depth(k) + (r / g) * g) * w + (c % w) * g + r % g
+    }
+
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `op` for a parameter out of range.
+    fn check(&self, op: &'static str) -> Result<()> {
+        let PanelLayout {
+            width,
+            depth_group: g,
+            depth_multiple: d,
+        } = *self;
+        if width == 0 || width > MAX_PANEL_WIDTH {
+            return Err(Error::invalid(
+                op,
+                format!("panel width {width} is outside 1..={MAX_PANEL_WIDTH}"),
+            ));
+        }
+        if !(1..=16).contains(&g) || d == 0 || d > MAX_PANEL_WIDTH || d % g != 0 {
+            return Err(Error::invalid(
+                op,
+                format!(
+                    "depth group {g} and depth multiple {d}: the group must be 1..=16 and the \
+                     multiple a multiple of it up to {MAX_PANEL_WIDTH}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// A `[k, n]` matmul right-hand side packed into column panels (see the module docs), on the
 /// backend and in the dtype of the matrix it was packed from.
 #[derive(Clone, Debug)]
 pub struct PackedRhs<B: Backend> {
-    /// Contiguous `[⌈n / width⌉, k, width]`.
+    /// Contiguous `[⌈n / w⌉, K / g, w, g]` (possibly at an offset in its storage).
     panels: Tensor<B>,
+    layout: PanelLayout,
+    k: usize,
     n: usize,
 }
 
 impl<B: Backend> PackedRhs<B> {
     /// Packs `rhs` (`[k, n]`, any layout: a transposed `[n, k]` `nn.Linear` weight is read in
     /// place) for its backend's panel kernel, or returns `Ok(None)` when the backend has none
-    /// for `rhs`'s dtype ([`Backend::panel_width`]): keep the matrix and use
+    /// for `rhs`'s dtype ([`Backend::panel_layout`]): keep the matrix and use
     /// [`Tensor::matmul_fused`] then.
     ///
     /// # Errors
-    /// As [`PackedRhs::with_width`], for a dtype the backend packs (any other, integers
+    /// As [`PackedRhs::with_layout`], for a dtype the backend packs (any other, integers
     /// included, gives `Ok(None)`).
     pub fn new(rhs: &Tensor<B>) -> Result<Option<Self>> {
-        match rhs.backend().panel_width(rhs.dtype()) {
-            Some(width) => Self::with_width(rhs, width).map(Some),
+        match rhs.backend().panel_layout(rhs.dtype()) {
+            Some(layout) => Self::with_layout(rhs, layout).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Packs `rhs` (`[k, n]`, any layout) into panels of `width` columns, whatever the backend
-    /// prefers. [`Tensor::matmul_packed`] takes any width; only the backend's own reaches its
-    /// packed kernel (conformance tests use others).
+    /// Packs `rhs` (`[k, n]`, any layout) into plain panels of `width` columns
+    /// ([`PanelLayout::plain`]).
+    ///
+    /// # Errors
+    /// As [`PackedRhs::with_layout`].
+    pub fn with_width(rhs: &Tensor<B>, width: usize) -> Result<Self> {
+        Self::with_layout(rhs, PanelLayout::plain(width))
+    }
+
+    /// Packs `rhs` (`[k, n]`, any layout) in `layout`, whatever the backend prefers.
+    /// [`Tensor::matmul_packed`] takes any layout; only the backend's own reaches its packed
+    /// kernel (conformance tests use others).
     ///
     /// # Errors
     /// [`Error::RankMismatch`] when `rhs` is not 2-D, [`Error::UnsupportedDType`] for an
-    /// integer dtype, [`Error::InvalidArgument`] for a width of 0 or above [`MAX_PANEL_WIDTH`], or
-    /// panels with more elements than fit in `usize`; the backend's errors.
-    pub fn with_width(rhs: &Tensor<B>, width: usize) -> Result<Self> {
-        check_pack(rhs, width)?;
+    /// integer dtype, [`Error::InvalidArgument`] for a layout parameter out of range
+    /// ([`PanelLayout`]'s fields), panels with more elements than fit in `usize`, or packed
+    /// panels of another shape than `layout` gives (a backend's bug); the backend's errors.
+    pub fn with_layout(rhs: &Tensor<B>, layout: PanelLayout) -> Result<Self> {
+        check_pack(rhs, layout)?;
         let (k, n) = (rhs.dims()[0], rhs.dims()[1]);
-        let storage = rhs.backend().pack_panels(rhs, width)?;
+        let panels = rhs.backend().pack_panels(rhs, layout)?;
+        let dims = layout.dims(k, n);
+        if panels.dims() != dims
+            || !panels.layout().is_contiguous()
+            || panels.dtype() != rhs.dtype()
+        {
+            return Err(Error::invalid(
+                "pack_rhs",
+                format!(
+                    "the backend packed {:?} {} (contiguous: {}) for contiguous {dims:?} {}",
+                    panels.dims(),
+                    panels.dtype(),
+                    panels.layout().is_contiguous(),
+                    rhs.dtype()
+                ),
+            ));
+        }
         Ok(PackedRhs {
-            panels: Tensor::from_storage(
-                storage,
-                &[n.div_ceil(width), k, width],
-                rhs.dtype(),
-                rhs.backend().clone(),
-            ),
+            panels,
+            layout,
+            k,
             n,
         })
     }
 
-    /// Rows of the packed matrix (the matmul's depth).
+    /// Rows of the packed matrix (the matmul's depth), before padding.
     pub fn k(&self) -> usize {
-        self.panels.dims()[1]
+        self.k
     }
     /// Columns of the packed matrix.
     pub fn n(&self) -> usize {
@@ -72,7 +176,11 @@ impl<B: Backend> PackedRhs<B> {
     }
     /// Columns per panel.
     pub fn width(&self) -> usize {
-        self.panels.dims()[2]
+        self.layout.width
+    }
+    /// The layout the panels are in.
+    pub fn layout(&self) -> PanelLayout {
+        self.layout
     }
     pub fn dtype(&self) -> crate::DType {
         self.panels.dtype()
@@ -80,7 +188,7 @@ impl<B: Backend> PackedRhs<B> {
     pub fn backend(&self) -> &B {
         self.panels.backend()
     }
-    /// The panels, contiguous `[⌈n / width⌉, k, width]`.
+    /// The panels, contiguous `[⌈n / w⌉, K / g, w, g]` ([`PanelLayout::dims`]).
     pub fn panels(&self) -> &Tensor<B> {
         &self.panels
     }
@@ -91,55 +199,28 @@ impl<B: Backend> PackedRhs<B> {
     /// # Errors
     /// The backend's.
     pub fn unpack(&self) -> Result<Tensor<B>> {
-        unpack(&self.panels, self.n)
+        let [p, kg, w, g] = self.layout.dims(self.k, self.n);
+        self.panels
+            .permute(&[1, 3, 0, 2])?
+            .contiguous()?
+            .reshape(&[kg * g, p * w])?
+            .narrow(0, 0, self.k)?
+            .narrow(1, 0, self.n)
     }
 }
 
-/// `[⌈n / w⌉, k, w]` panels back to the `[k, n]` matrix (the default of
-/// [`Backend::matmul_panels`], and [`PackedRhs::unpack`]).
-pub(crate) fn unpack<B: Backend>(panels: &Tensor<B>, n: usize) -> Result<Tensor<B>> {
-    let (p, k, w) = (panels.dims()[0], panels.dims()[1], panels.dims()[2]);
-    panels
-        .permute(&[1, 0, 2])?
-        .contiguous()?
-        .reshape(&[k, p * w])?
-        .narrow(1, 0, n)
-}
-
-/// Widest panel accepted. Kernels read panels of a few registers (16 or 32 f32 on the CPU); a
-/// width beyond this is a mistake, and one of 2⁴⁰ columns would pad a single column into
-/// terabytes before any arithmetic could overflow.
+/// Widest panel (and largest depth multiple) accepted. Kernels read panels of a few registers
+/// (16 or 32 columns on the CPU); a width beyond this is a mistake, and one of 2⁴⁰ columns
+/// would pad a single column into terabytes before any arithmetic could overflow.
 pub const MAX_PANEL_WIDTH: usize = 1024;
 
-/// Elements of a `[k, n]` matrix packed in panels of `width` columns, `⌈n / width⌉ · k · width`.
-///
-/// # Errors
-/// [`Error::InvalidArgument`] naming `op` for a width of 0 or a count past `usize`.
-pub(crate) fn packed_elems(op: &'static str, k: usize, n: usize, width: usize) -> Result<usize> {
-    if width == 0 || width > MAX_PANEL_WIDTH {
-        return Err(Error::invalid(
-            op,
-            format!("panel width {width} is outside 1..={MAX_PANEL_WIDTH}"),
-        ));
-    }
-    n.div_ceil(width)
-        .checked_mul(k)
-        .and_then(|e| e.checked_mul(width))
-        .ok_or_else(|| {
-            Error::invalid(
-                op,
-                format!("panels of {width} columns for a [{k}, {n}] matrix hold more elements than fit in usize"),
-            )
-        })
-}
-
-/// What [`Backend::pack_panels`] may assume, checked: a 2-D float `rhs` and a width whose
+/// What [`Backend::pack_panels`] may assume, checked: a 2-D float `rhs` and a layout whose
 /// panels fit in memory's address space. Returns the packed length.
 ///
 /// # Errors
 /// [`Error::RankMismatch`], [`Error::UnsupportedDType`] or [`Error::InvalidArgument`] naming
 /// `pack_rhs`.
-pub(crate) fn check_pack<B: Backend>(rhs: &Tensor<B>, width: usize) -> Result<usize> {
+pub(crate) fn check_pack<B: Backend>(rhs: &Tensor<B>, layout: PanelLayout) -> Result<usize> {
     let op = "pack_rhs";
     if rhs.rank() != 2 {
         return Err(Error::RankMismatch {
@@ -149,51 +230,56 @@ pub(crate) fn check_pack<B: Backend>(rhs: &Tensor<B>, width: usize) -> Result<us
         });
     }
     rhs.check_float(op)?;
-    packed_elems(op, rhs.dims()[0], rhs.dims()[1], width)
+    layout.check(op)?;
+    let (k, n) = (rhs.dims()[0], rhs.dims()[1]);
+    k.div_ceil(layout.depth_multiple)
+        .checked_mul(layout.depth_multiple)
+        .and_then(|depth| depth.checked_mul(n.div_ceil(layout.width)))
+        .and_then(|e| e.checked_mul(layout.width))
+        .ok_or_else(|| {
+            Error::invalid(
+                op,
+                format!("{layout:?} for a [{k}, {n}] matrix holds more elements than fit in usize"),
+            )
+        })
 }
 
-/// What [`Backend::matmul_panels`] may assume, checked: `lhs` `[m, k]`, `panels`
-/// `[⌈n / w⌉, k, w]` with `w ≥ 1` (an `n` that ends inside the last panel cannot be told from
-/// the packed matrix's own: padding columns are zeros),
-/// `bias` `[n]`, one device and one float dtype.
+/// What [`Backend::matmul_panels`] may assume, checked: `lhs` `[m, k]` with `rhs`'s `k`, `bias`
+/// `[n]`, one device and one float dtype (the panels themselves were checked when packed).
 ///
 /// # Errors
 /// [`Error::RankMismatch`], [`Error::ShapeMismatch`], [`Error::DTypeMismatch`],
 /// [`Error::DeviceMismatch`] or [`Error::UnsupportedDType`] naming `matmul_packed`.
 pub(crate) fn check_panels<B: Backend>(
     lhs: &Tensor<B>,
-    panels: &Tensor<B>,
-    n: usize,
+    rhs: &PackedRhs<B>,
     bias: Option<&Tensor<B>>,
 ) -> Result<()> {
     let op = "matmul_packed";
-    for (t, rank) in [(lhs, 2), (panels, 3)] {
-        if t.rank() != rank {
-            return Err(Error::RankMismatch {
-                op,
-                expected: rank,
-                shape: t.dims().to_vec(),
-            });
-        }
+    if lhs.rank() != 2 {
+        return Err(Error::RankMismatch {
+            op,
+            expected: 2,
+            shape: lhs.dims().to_vec(),
+        });
     }
-    lhs.check_same_device(op, panels)?;
-    lhs.check_same_dtype(op, panels)?;
+    lhs.check_same_device(op, &rhs.panels)?;
+    lhs.check_same_dtype(op, &rhs.panels)?;
     lhs.check_float(op)?;
-    let (p, k, w) = (panels.dims()[0], panels.dims()[1], panels.dims()[2]);
-    if lhs.dims()[1] != k || w == 0 || p != n.div_ceil(w) {
+    if lhs.dims()[1] != rhs.k {
         return Err(Error::ShapeMismatch {
             op,
             lhs: lhs.dims().to_vec(),
-            rhs: vec![p, k, w, n],
+            rhs: vec![rhs.k, rhs.n],
         });
     }
     if let Some(b) = bias {
         lhs.check_same_device(op, b)?;
         lhs.check_same_dtype(op, b)?;
-        if b.dims() != [n] {
+        if b.dims() != [rhs.n] {
             return Err(Error::ShapeMismatch {
                 op: "matmul_packed bias",
-                lhs: vec![n],
+                lhs: vec![rhs.n],
                 rhs: b.dims().to_vec(),
             });
         }
@@ -201,38 +287,42 @@ pub(crate) fn check_panels<B: Backend>(
     Ok(())
 }
 
-/// `act(lhs · unpack(panels) + bias)` through [`Tensor::matmul_fused`] (the default of
-/// [`Backend::matmul_panels`], and the CPU's for dtypes and widths its kernel does not take).
+/// `act(lhs · unpack(rhs) + bias)` through [`Tensor::matmul_fused`] (the default of
+/// [`Backend::matmul_panels`], and the CPU's for dtypes and layouts its kernels do not take).
 pub(crate) fn matmul_unpacked<B: Backend>(
     lhs: &Tensor<B>,
-    panels: &Tensor<B>,
-    n: usize,
+    rhs: &PackedRhs<B>,
     bias: Option<&Tensor<B>>,
     activation: Option<Activation>,
 ) -> Result<B::Storage> {
-    check_panels(lhs, panels, n, bias)?;
-    lhs.matmul_fused(&unpack(panels, n)?, bias, activation)?
+    check_panels(lhs, rhs, bias)?;
+    lhs.matmul_fused(&rhs.unpack()?, bias, activation)?
         .into_contiguous_storage()
 }
 
-/// The packed storage of `rhs` (`[k, n]`) built from primitives: pad the columns with zeros to
-/// whole panels, view as `[k, P, w]`, move the panel index first and copy (the default of
-/// [`Backend::pack_panels`]).
-pub(crate) fn pack_by_copies<B: Backend>(rhs: &Tensor<B>, width: usize) -> Result<B::Storage> {
-    check_pack(rhs, width)?;
+/// The packed panels of `rhs` (`[k, n]`) built from primitives: pad with zero rows and columns
+/// to `[K, P·w]`, view as `[K / g, g, P, w]`, move the panel index first and the group last,
+/// and copy (the default of [`Backend::pack_panels`]).
+pub(crate) fn pack_by_copies<B: Backend>(
+    rhs: &Tensor<B>,
+    layout: PanelLayout,
+) -> Result<Tensor<B>> {
+    check_pack(rhs, layout)?;
     let (k, n) = (rhs.dims()[0], rhs.dims()[1]);
-    let p = n.div_ceil(width);
-    let pad = p * width - n;
-    let padded = if pad > 0 {
-        let zeros = Tensor::zeros(rhs.backend(), &[k, pad], rhs.dtype())?;
-        Tensor::cat(&[rhs, &zeros], 1)?
-    } else {
-        rhs.contiguous()?
-    };
+    let [p, kg, w, g] = layout.dims(k, n);
+    let zeros = |dims: &[usize]| Tensor::zeros(rhs.backend(), dims, rhs.dtype());
+    let mut padded = rhs.clone();
+    if p * w > n {
+        padded = Tensor::cat(&[&padded, &zeros(&[k, p * w - n])?], 1)?;
+    }
+    if kg * g > k {
+        padded = Tensor::cat(&[&padded, &zeros(&[kg * g - k, p * w])?], 0)?;
+    }
     padded
-        .reshape(&[k, p, width])?
-        .permute(&[1, 0, 2])?
-        .into_contiguous_storage()
+        .contiguous()?
+        .reshape(&[kg, g, p, w])?
+        .permute(&[2, 0, 3, 1])?
+        .contiguous()
 }
 
 impl<B: Backend> Tensor<B> {
@@ -274,9 +364,9 @@ impl<B: Backend> Tensor<B> {
         let bias = self.bias_operand(op, "matmul_packed bias", bias, n)?;
         let rows: usize = lead.iter().product();
         let lhs = self.reshape(&[rows, k])?;
-        let storage =
-            self.backend()
-                .matmul_panels(&lhs, &rhs.panels, n, bias.as_ref(), activation)?;
+        let storage = self
+            .backend()
+            .matmul_panels(&lhs, rhs, bias.as_ref(), activation)?;
         let mut dims = lead.to_vec();
         dims.push(n);
         Ok(Tensor::from_storage(
@@ -306,6 +396,76 @@ mod tests {
     }
 
     #[test]
+    fn layouts_place_every_element_and_zero_the_padding() {
+        // A 5 × 7 matrix (transposed view of [7, 5], as a linear weight) with element
+        // (r, c) = 10·r + c + 1, so that no element is 0.
+        let wt = t(
+            &(0..35)
+                .map(|i| (10 * (i % 5) + i / 5 + 1) as f32)
+                .collect::<Vec<_>>(),
+            &[7, 5],
+        )
+        .transpose(0, 1)
+        .expect("view");
+        let layouts = [
+            PanelLayout::plain(3),
+            PanelLayout {
+                width: 4,
+                depth_group: 2,
+                depth_multiple: 4,
+            },
+            PanelLayout {
+                width: 32,
+                depth_group: 2,
+                depth_multiple: 32,
+            },
+        ];
+        for layout in layouts {
+            for packed in [
+                PackedRhs::with_layout(&wt, layout).expect("pack"),
+                PackedRhs {
+                    panels: pack_by_copies(&wt, layout).expect("pack by copies"),
+                    layout,
+                    k: 5,
+                    n: 7,
+                },
+            ] {
+                assert_eq!(packed.panels().dims(), layout.dims(5, 7));
+                let v = packed.panels().to_vec_f32().expect("read");
+                let mut want = vec![0f32; v.len()];
+                for r in 0..5 {
+                    for c in 0..7 {
+                        want[layout.index(5, r, c)] = (10 * r + c + 1) as f32;
+                    }
+                }
+                assert_eq!(v, want, "{layout:?}");
+                let back = packed
+                    .unpack()
+                    .and_then(|m| m.to_vec_f32())
+                    .expect("unpack");
+                assert_eq!(back, wt.to_vec_f32().expect("read"), "{layout:?}");
+            }
+        }
+        // Depth pairs side by side: (r, c) = (1, 0) right after (0, 0); (2, 0) a row later.
+        let g2 = layouts[1];
+        assert_eq!((g2.index(5, 1, 0), g2.index(5, 2, 0)), (1, 8));
+        assert_eq!((g2.index(5, 0, 4), g2.index(5, 0, 1)), (32, 2));
+    }
+
+    #[test]
+    fn layout_parameters_out_of_range_are_errors() {
+        let w = t(&[1.0, 2.0, 3.0], &[3, 1]);
+        for (g, d) in [(0, 1), (2, 3), (17, 17), (2, 0), (1, MAX_PANEL_WIDTH + 1)] {
+            let layout = PanelLayout {
+                width: 4,
+                depth_group: g,
+                depth_multiple: d,
+            };
+            invalid(PackedRhs::with_layout(&w, layout), "pack_rhs");
+        }
+    }
+
+    #[test]
     fn widths_and_sizes_out_of_range_are_errors() {
         let w = t(&[1.0, 2.0, 3.0], &[3, 1]);
         for width in [0, MAX_PANEL_WIDTH + 1, 1 << 40, usize::MAX] {
@@ -329,19 +489,20 @@ mod tests {
     fn backend_methods_called_directly_check_their_inputs() {
         let cpu = CpuBackend;
         let w = t(&(0..12).map(|v| v as f32).collect::<Vec<_>>(), &[3, 4]);
-        invalid(cpu.pack_panels(&w, 0), "pack_rhs");
-        invalid(cpu.pack_panels(&t(&[1.0, 2.0], &[2]), 4), "pack_rhs");
+        invalid(cpu.pack_panels(&w, PanelLayout::plain(0)), "pack_rhs");
+        invalid(
+            cpu.pack_panels(&t(&[1.0, 2.0], &[2]), PanelLayout::plain(4)),
+            "pack_rhs",
+        );
         let packed = PackedRhs::with_width(&w, 3).expect("pack");
         let x = t(&[1.0, 0.0, 2.0], &[1, 3]);
-        // More columns than the panels hold, and panels of another rank. (An `n` inside the
-        // last panel cannot be told from its zero padding: callers pass `PackedRhs::n`.)
+        // A left side of another depth or rank.
         invalid(
-            cpu.matmul_panels(&x, packed.panels(), 7, None, None),
+            cpu.matmul_panels(&t(&[1.0; 4], &[1, 4]), &packed, None, None),
             "matmul_packed",
         );
-        invalid(cpu.matmul_panels(&x, &w, 4, None, None), "matmul_packed");
         invalid(
-            cpu.matmul_panels(&t(&[1.0; 4], &[1, 4]), packed.panels(), 4, None, None),
+            cpu.matmul_panels(&t(&[1.0; 3], &[3]), &packed, None, None),
             "matmul_packed",
         );
         // A hand-built bias whose storage is shorter than its layout says.
@@ -353,7 +514,7 @@ mod tests {
         );
         // (At width 3 no CPU kernel applies: the unpacked matmul reports the bias.)
         invalid(
-            cpu.matmul_panels(&x, packed.panels(), 4, Some(&short), None),
+            cpu.matmul_panels(&x, &packed, Some(&short), None),
             "bias of 4 values",
         );
         invalid(
@@ -361,8 +522,8 @@ mod tests {
             "bias of 4 values",
         );
         let at_kernel_width = CpuBackend
-            .panel_width(DType::F32)
-            .map(|width| PackedRhs::with_width(&w, width).expect("pack"));
+            .panel_layout(DType::F32)
+            .map(|layout| PackedRhs::with_layout(&w, layout).expect("pack"));
         if let Some(p) = &at_kernel_width {
             invalid(
                 x.matmul_packed(p, Some(&short), None),

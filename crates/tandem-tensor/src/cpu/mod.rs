@@ -11,7 +11,7 @@ pub use storage::CpuStorage;
 
 use crate::layout::Layout;
 use crate::op::{Activation, AttentionSpec, BinaryOp, MatmulSpec, ReduceOp, UnaryOp};
-use crate::{Backend, DType, Error, Result, Tensor};
+use crate::{Backend, DType, Error, PackedRhs, PanelLayout, Result, Tensor};
 use ops::attention::Operand;
 
 /// Host memory and the machine's cores. Stateless and free to clone.
@@ -108,37 +108,51 @@ impl Backend for CpuBackend {
         dtype == DType::BF16
     }
 
-    /// f32 on AVX-512F (32 columns) or AVX2 + FMA (16): [`ops::matmul_panels`].
-    fn panel_width(&self, dtype: DType) -> Option<usize> {
+    /// f32 on AVX-512F (plain panels of 32 columns) or AVX2 + FMA (16):
+    /// [`ops::matmul_panels`].
+    fn panel_layout(&self, dtype: DType) -> Option<PanelLayout> {
         match dtype {
-            DType::F32 => ops::matmul_panels::selected().map(|k| k.width()),
+            DType::F32 => ops::matmul_panels::selected().map(|k| PanelLayout::plain(k.width())),
             _ => None,
         }
     }
 
-    fn pack_panels(&self, rhs: &Tensor<Self>, width: usize) -> Result<CpuStorage> {
-        crate::packed::check_pack(rhs, width)?;
-        ops::matmul_panels::pack_storage(rhs.storage(), rhs.layout(), width)
+    /// Plain layouts in one pass for every dtype; others by the trait's composition.
+    fn pack_panels(&self, rhs: &Tensor<Self>, layout: PanelLayout) -> Result<Tensor<Self>> {
+        crate::packed::check_pack(rhs, layout)?;
+        if layout != PanelLayout::plain(layout.width) {
+            return crate::packed::pack_by_copies(rhs, layout);
+        }
+        let (k, n) = (rhs.dims()[0], rhs.dims()[1]);
+        let storage = ops::matmul_panels::pack_storage(rhs.storage(), rhs.layout(), layout.width)?;
+        Ok(Tensor::from_storage(
+            storage,
+            &layout.dims(k, n),
+            rhs.dtype(),
+            *self,
+        ))
     }
 
     fn matmul_panels(
         &self,
         lhs: &Tensor<Self>,
-        panels: &Tensor<Self>,
-        n: usize,
+        rhs: &PackedRhs<Self>,
         bias: Option<&Tensor<Self>>,
         activation: Option<Activation>,
     ) -> Result<CpuStorage> {
-        crate::packed::check_panels(lhs, panels, n, bias)?;
-        if let Some(kernel) = ops::matmul_panels::for_width(panels.dims()[2]) {
-            let bias = bias_values("matmul_packed", bias, n)?;
+        crate::packed::check_panels(lhs, rhs, bias)?;
+        let layout = rhs.layout();
+        let kernel = ops::matmul_panels::for_width(layout.width)
+            .filter(|_| layout == PanelLayout::plain(layout.width));
+        if let Some(kernel) = kernel {
+            let bias = bias_values("matmul_packed", bias, rhs.n())?;
             let done = ops::matmul_panels::matmul_storage(
                 kernel,
                 lhs.storage(),
                 lhs.layout(),
-                panels.storage(),
-                panels.layout().offset(),
-                n,
+                rhs.panels().storage(),
+                rhs.panels().layout().offset(),
+                rhs.n(),
                 bias.as_deref(),
                 activation,
             )?;
@@ -146,8 +160,8 @@ impl Backend for CpuBackend {
                 return Ok(out);
             }
         }
-        // Another dtype or width: the trait's composition (unpack, then matmul).
-        crate::packed::matmul_unpacked(lhs, panels, n, bias, activation)
+        // Another dtype or layout: the trait's composition (unpack, then matmul).
+        crate::packed::matmul_unpacked(lhs, rhs, bias, activation)
     }
 
     fn copy_strided(&self, src: &Tensor<Self>) -> Result<CpuStorage> {

@@ -96,7 +96,7 @@ pub fn available() -> Vec<PanelKernel> {
     KERNELS.into_iter().filter(|k| k.available()).collect()
 }
 
-/// The kernel f32 weights are packed for (its width is the CPU backend's `panel_width`): the
+/// The kernel f32 weights are packed for (its width is that of the CPU backend's `panel_layout`): the
 /// widest [`available`] one, capped by the environment variable `TANDEM_CPU_F32_PANELS` (read
 /// once, exact lower-case values): `avx2` skips AVX-512, `off` packs nothing, so `linear`
 /// keeps its `[in, out]` copy and `gemm` (for comparisons). Any other value leaves the choice
@@ -115,7 +115,7 @@ pub fn selected() -> Option<PanelKernel> {
 }
 
 /// The available kernel that reads panels of `width` columns, whatever [`selected`] packs for
-/// (a `PackedRhs` built at another width with `PackedRhs::with_width` still runs on it).
+/// (plain panels of another width, built with `PackedRhs::with_width`, still run on it).
 ///
 /// Runs on every packed product, so it allocates nothing (feature detection is cached).
 pub fn for_width(width: usize) -> Option<PanelKernel> {
