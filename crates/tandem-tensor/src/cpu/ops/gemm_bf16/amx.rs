@@ -2,7 +2,8 @@
 //! instruction set reference"; Intel optimization manual, chapter "Intel AMX").
 //!
 //! Tile use: `tmm0..tmm3` accumulate a 32 × 32 block of C, `tmm4`/`tmm5` hold two 16-row slices
-//! of A (16 rows × 32 depths), `tmm6`/`tmm7` two packed B blocks (16 depth pairs × 16 columns).
+//! of A (16 rows × 32 depths), `tmm6`/`tmm7` the two halves of one packed B panel's depth
+//! block (16 depth pairs × 16 columns each, rows 128 bytes apart).
 //! Each step of 32 depths loads four tiles and issues four tile products (4 × 16·16·32 FMAs).
 //! Rust has no stable AMX intrinsics, so the instructions are `asm!`; the compiler never
 //! allocates tile registers, so no clobber can be violated.
@@ -11,7 +12,7 @@
 //! (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`, kernel
 //! `Documentation/arch/x86/xstate.rst`); [`available`] does so once.
 
-use super::pack::{A_BLOCK, B_BLOCK, KB, MB, NB};
+use super::pack::{A_BLOCK, B_BLOCK, KB, MB, NB, NR};
 use half::bf16;
 use std::arch::asm;
 use std::arch::x86_64::__cpuid_count;
@@ -77,15 +78,15 @@ impl TileConfig {
 struct Block([f32; MB * 2 * NB]);
 
 /// `dst [+]= A · B` on packed operands: `a` holds `ceil(dst.rows / MB)` packed row blocks of
-/// `kbs` depth blocks, `b` the packed column blocks of `dst.cols` columns (an even number of
-/// blocks). Row blocks outside, column pairs inside: one A block serves every pair from L1.
+/// `kbs` depth blocks, `b` the `ceil(dst.cols / NR)` packed panels of `kbs` depth blocks.
+/// Row blocks outside, panels inside: one A block serves every panel from L1.
 ///
 /// # Safety
 /// [`available`] must be true; `a` and `b` must have the lengths stated (checked by the safe
 /// caller in `mod.rs`) and `dst` must address valid memory no other thread touches.
 pub unsafe fn panel(a: &[bf16], b: &[bf16], kbs: usize, dst: super::OutView, accumulate: bool) {
     let a_stride = KB * 2; // bytes between rows of a packed A block
-    let b_stride = 2 * NB * 2; // bytes between rows of a packed B block
+    let b_stride = 2 * NR * 2; // bytes between rows of a packed B panel
     let c_stride = 2 * NB * 4; // bytes between rows of `Block`
     let config = TileConfig::full_tiles();
     let mut block = Block([0.0; MB * 2 * NB]);
@@ -93,9 +94,10 @@ pub unsafe fn panel(a: &[bf16], b: &[bf16], kbs: usize, dst: super::OutView, acc
     for mb in 0..dst.rows.div_ceil(MB) {
         let a0 = a.as_ptr().add(mb * kbs * A_BLOCK);
         let a1 = a0.add(16 * KB);
-        for pair in 0..dst.cols.div_ceil(2 * NB) {
-            let b0 = b.as_ptr().add(2 * pair * kbs * B_BLOCK);
-            let b1 = b0.add(kbs * B_BLOCK);
+        for panel in 0..dst.cols.div_ceil(NR) {
+            // The panel's two halves: columns 0..16 and 16..32, interleaved row by row.
+            let b0 = b.as_ptr().add(panel * kbs * B_BLOCK);
+            let b1 = b0.add(2 * NB);
             asm!(
                 "tilezero tmm0",
                 "tilezero tmm1",
@@ -140,7 +142,7 @@ pub unsafe fn panel(a: &[bf16], b: &[bf16], kbs: usize, dst: super::OutView, acc
                 2 * NB,
                 dst,
                 (mb * MB, mb * MB + MB),
-                (pair * 2 * NB, pair * 2 * NB + 2 * NB),
+                (panel * NR, panel * NR + NR),
                 accumulate,
             );
         }

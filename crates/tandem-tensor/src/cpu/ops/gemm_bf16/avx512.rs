@@ -3,10 +3,10 @@
 //! product of a bf16 pair of A (broadcast) with that column's pair of B, so the packed B rows are
 //! the second operand as stored.
 //!
-//! Register tile: [`MR`] rows × 32 columns, 16 zmm accumulators; each depth pair loads two B
-//! vectors and broadcasts [`MR`] A pairs for 16 instructions.
+//! Register tile: [`MR`] rows × one 32-column panel, 16 zmm accumulators; each depth pair
+//! loads the panel's row (two B vectors) and broadcasts [`MR`] A pairs for 16 instructions.
 
-use super::pack::{A_BLOCK, B_BLOCK, KB, MB, NB};
+use super::pack::{A_BLOCK, B_BLOCK, KB, MB, NB, NR};
 use half::bf16;
 use std::arch::x86_64::*;
 
@@ -29,15 +29,14 @@ pub unsafe fn panel(a: &[bf16], b: &[bf16], kbs: usize, dst: super::OutView, acc
     for r0 in (0..dst.rows).step_by(MR) {
         // Row r0 + i, depth pair q (block q / 16, pair q % 16 in it) as one u32.
         let a0 = a.as_ptr().add((r0 / MB) * kbs * A_BLOCK + (r0 % MB) * KB) as *const u32;
-        for pair in 0..dst.cols.div_ceil(2 * NB) {
-            let b0 = b.as_ptr().add(2 * pair * kbs * B_BLOCK);
-            let b1 = b0.add(kbs * B_BLOCK);
+        for panel in 0..dst.cols.div_ceil(NR) {
+            // Row q of the panel: 16 column pairs for the first tile, then 16 for the second.
+            let b0 = b.as_ptr().add(panel * kbs * B_BLOCK);
             let mut acc = [[_mm512_setzero_ps(); 2]; MR];
             for q in 0..kbs * KB / 2 {
-                let w0: __m512bh =
-                    std::mem::transmute(_mm512_loadu_si512(b0.add(2 * q * NB).cast()));
-                let w1: __m512bh =
-                    std::mem::transmute(_mm512_loadu_si512(b1.add(2 * q * NB).cast()));
+                let row = b0.add(2 * q * NR);
+                let w0: __m512bh = std::mem::transmute(_mm512_loadu_si512(row.cast()));
+                let w1: __m512bh = std::mem::transmute(_mm512_loadu_si512(row.add(2 * NB).cast()));
                 let aq = a0.add((q / (KB / 2)) * A_BLOCK / 2 + q % (KB / 2));
                 for (i, acc) in acc.iter_mut().enumerate() {
                     let x: __m512bh = std::mem::transmute(_mm512_set1_epi32(
@@ -56,7 +55,7 @@ pub unsafe fn panel(a: &[bf16], b: &[bf16], kbs: usize, dst: super::OutView, acc
                 2 * NB,
                 dst,
                 (r0, r0 + MR),
-                (pair * 2 * NB, pair * 2 * NB + 2 * NB),
+                (panel * NR, panel * NR + NR),
                 accumulate,
             );
         }

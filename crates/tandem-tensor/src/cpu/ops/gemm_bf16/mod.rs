@@ -9,10 +9,12 @@
 //! both instructions treat bf16 subnormal inputs (|x| < 1.2e-38) as zero and flush subnormal
 //! results (Intel SDM, TDPBF16PS and VDPBF16PS: "DAZ, FTZ, RNE, SAE" regardless of MXCSR).
 //!
-//! Operands are packed per call (`pack.rs`); the output is split over the rayon pool into
-//! rectangles of [`ROWS_PER_TASK`] rows × [`GROUP_PAIRS`] column pairs, blocked for the caches
-//! as in Goto & van de Geijn, "Anatomy of high-performance matrix multiplication" (2008): a
-//! group's packed B in L2, one row block of A in L1.
+//! A is packed per call and B too ([`matmul`]) unless it was packed once at load in
+//! [`PANEL_LAYOUT`] ([`matmul_prepacked`]: `nn.Linear` weights, as `crate::PackedRhs`); see
+//! `pack.rs`. The output is split over the rayon pool into rectangles of [`ROWS_PER_TASK`]
+//! rows × [`GROUP_PANELS`] panels, blocked for the caches as in Goto & van de Geijn, "Anatomy
+//! of high-performance matrix multiplication" (2008): a group's packed B in L2, one row block
+//! of A in L1.
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod amx;
@@ -21,19 +23,20 @@ mod avx512;
 mod pack;
 
 use super::shared_out::SharedOut;
-use crate::op::MatmulSpec;
+use crate::op::{MatmulSpec, MatrixRef};
 use half::bf16;
-use pack::{column_blocks, A_BLOCK, B_BLOCK, KB, MB, NB};
+pub use pack::{pack_b_panel, PANEL_LAYOUT};
+use pack::{panels, Aligned, A_BLOCK, B_BLOCK, KB, MB, NR};
 use rayon::prelude::*;
 
 /// Rows one rayon task multiplies (a multiple of `pack::MB`).
 const ROWS_PER_TASK: usize = 8 * MB;
 
-/// Column pairs (of 2 × `pack::NB` columns) one rayon task multiplies: their packed B
-/// (`GROUP_PAIRS · 32 · k` bf16, 192 KiB at k = 768) stays in L2 while every row block of the
+/// Panels (of `pack::NR` = 32 columns) one rayon task multiplies: their packed B
+/// (`GROUP_PANELS · 32 · k` bf16, 192 KiB at k = 768) stays in L2 while every row block of the
 /// task passes over it, and one packed A row block (32 × k, 48 KiB at k = 768) is reused by
-/// every pair.
-const GROUP_PAIRS: usize = 4;
+/// every panel.
+const GROUP_PANELS: usize = 4;
 
 /// Fewest rows worth packing for: below half an A block most of every tile product is
 /// padding, and packing B (O(n·k) per call) outweighs the O(m·n·k) work it serves.
@@ -134,7 +137,7 @@ unsafe fn product_loop(kernel: Bf16Gemm, steps: usize) {
 }
 
 /// `out (batch × m × n, row-major) [+]= lhs · rhs` per `spec`, both operands bf16, accumulated
-/// in f32 by `kernel`.
+/// in f32 by `kernel`; B packed here, once for all entries when it is broadcast (a weight).
 ///
 /// # Panics
 /// When `kernel` is not available on this CPU, `out` is not `batch · m · n` long, or an operand
@@ -147,54 +150,103 @@ pub fn matmul(
     out: &mut [f32],
     accumulate: bool,
 ) {
-    assert!(
-        kernel.available(),
-        "bf16 GEMM kernel {kernel:?} is not available on this CPU"
-    );
-    let (m, n, k) = (spec.m, spec.n, spec.k);
-    assert_eq!(out.len(), spec.batch * m * n, "bf16 GEMM output length");
-    if out.is_empty() {
-        return;
-    }
-    let kbs = k.div_ceil(KB);
-    let panel_len = kbs * B_BLOCK;
-    let blocks = column_blocks(n);
-    // One packed B per batch entry, or one for all when the right operand is broadcast (a weight).
+    let (k, n) = (spec.k, spec.n);
+    let panel_len = k.div_ceil(KB) * B_BLOCK;
+    let per_entry = panels(n) * panel_len;
     let entries = if spec.rhs.batch_stride == 0 {
         1
     } else {
         spec.batch
     };
-    let mut packed_b = pack::Aligned::new();
-    packed_b.zero(entries * blocks * panel_len);
-    packed_b
-        .as_mut_slice()
-        .par_chunks_mut(panel_len)
-        .enumerate()
-        .for_each(|(i, block)| {
-            pack::pack_b_block(&spec.rhs, i / blocks, w, (k, n), i % blocks, block)
-        });
-    let per_entry = blocks * panel_len;
-    // A packed once per batch entry, one row block per rayon task.
+    let mut packed_b = Aligned::new();
+    packed_b.zero(entries * per_entry);
+    if panel_len > 0 {
+        packed_b
+            .as_mut_slice()
+            .par_chunks_mut(panel_len)
+            .enumerate()
+            .for_each(|(i, block)| {
+                pack_b_panel(&spec.rhs, i / panels(n), w, (k, n), i % panels(n), block)
+            });
+    }
+    let entry_stride = if entries == 1 { 0 } else { per_entry };
+    run(
+        kernel,
+        (spec.batch, &spec.lhs, a),
+        (spec.m, k, n),
+        (packed_b.as_slice(), entry_stride),
+        out,
+        accumulate,
+    );
+}
+
+/// `out (m × n, row-major) [+]= lhs · B` with B packed once in [`PANEL_LAYOUT`] (`panels`:
+/// `⌈n / 32⌉` panels of `⌈k / 32⌉ · 1024` bf16, a `crate::PackedRhs`'s storage), `lhs` the
+/// `m × k` bf16 matrix `lhs_ref` addresses in `a` (batch entry 0, any strides).
+///
+/// # Panics
+/// As [`matmul`], or when `panels` has another length.
+pub fn matmul_prepacked(
+    kernel: Bf16Gemm,
+    (lhs_ref, a): (&MatrixRef, &[bf16]),
+    (m, k, n): (usize, usize, usize),
+    panels_b: &[bf16],
+    out: &mut [f32],
+    accumulate: bool,
+) {
+    assert_eq!(
+        panels_b.len(),
+        panels(n) * k.div_ceil(KB) * B_BLOCK,
+        "packed B length"
+    );
+    run(
+        kernel,
+        (1, lhs_ref, a),
+        (m, k, n),
+        (panels_b, 0),
+        out,
+        accumulate,
+    );
+}
+
+/// The product on packed B: `lhs` `(batch, ref, elements)`, `b` `(panels, elements between
+/// batch entries' panels, 0 when shared)`. A is packed here, one row block per rayon task.
+fn run(
+    kernel: Bf16Gemm,
+    (batch, lhs, a): (usize, &MatrixRef, &[bf16]),
+    (m, k, n): (usize, usize, usize),
+    (packed_b, entry_stride): (&[bf16], usize),
+    out: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(
+        kernel.available(),
+        "bf16 GEMM kernel {kernel:?} is not available on this CPU"
+    );
+    assert_eq!(out.len(), batch * m * n, "bf16 GEMM output length");
+    if out.is_empty() {
+        return;
+    }
+    let kbs = k.div_ceil(KB);
+    let panel_len = kbs * B_BLOCK;
     let a_len = kbs * A_BLOCK;
     let a_blocks = m.div_ceil(MB);
-    let mut packed_a = pack::Aligned::new();
-    packed_a.zero(spec.batch * a_blocks * a_len);
-    packed_a
-        .as_mut_slice()
-        .par_chunks_mut(a_len)
-        .enumerate()
-        .for_each(|(i, block)| {
-            let (b, row0) = (i / a_blocks, (i % a_blocks) * MB);
-            pack::pack_a(&spec.lhs, b, a, (row0, MB.min(m - row0)), k, block)
-        });
+    let mut packed_a = Aligned::new();
+    packed_a.zero(batch * a_blocks * a_len);
+    if a_len > 0 {
+        packed_a
+            .as_mut_slice()
+            .par_chunks_mut(a_len)
+            .enumerate()
+            .for_each(|(i, block)| {
+                let (b, row0) = (i / a_blocks, (i % a_blocks) * MB);
+                pack::pack_a(lhs, b, a, (row0, MB.min(m - row0)), k, block)
+            });
+    }
     // Tasks: (batch entry, row chunk, column group), each writing its own rectangle of `out`.
-    let (row_chunks, groups) = (
-        m.div_ceil(ROWS_PER_TASK),
-        (blocks / 2).div_ceil(GROUP_PAIRS),
-    );
+    let (row_chunks, groups) = (m.div_ceil(ROWS_PER_TASK), panels(n).div_ceil(GROUP_PANELS));
     let dst = SharedOut::new(out);
-    (0..spec.batch * row_chunks * groups)
+    (0..batch * row_chunks * groups)
         .into_par_iter()
         .for_each(|t| {
             let (b, rc, g) = (
@@ -204,13 +256,12 @@ pub fn matmul(
             );
             let row0 = rc * ROWS_PER_TASK;
             let rows = ROWS_PER_TASK.min(m - row0);
-            let col0 = g * GROUP_PAIRS * 2 * NB;
-            let cols = (GROUP_PAIRS * 2 * NB).min(n - col0);
+            let col0 = g * GROUP_PANELS * NR;
+            let cols = (GROUP_PANELS * NR).min(n - col0);
             let a_rows = &packed_a.as_slice()[(b * a_blocks + row0 / MB) * a_len..]
                 [..rows.div_ceil(MB) * a_len];
-            let b_cols = &packed_b.as_slice()
-                [(b % entries) * per_entry + (col0 / NB) * panel_len..]
-                [..column_blocks(cols) * panel_len];
+            let b_cols =
+                &packed_b[b * entry_stride + (col0 / NR) * panel_len..][..panels(cols) * panel_len];
             let view = OutView {
                 ptr: dst,
                 offset: b * m * n + row0 * n + col0,
@@ -219,10 +270,10 @@ pub fn matmul(
                 cols,
             };
             // SAFETY: the kernel is available (asserted above); `a_rows` holds
-            // ceil(rows / MB) packed row blocks of kbs depth blocks, `b_cols`
-            // column_blocks(cols) (even) panels of kbs blocks; `view` addresses rows × cols inside `out`, and no two tasks' views
-            // overlap (distinct batch entry, row chunk or column group), while `out` stays
-            // mutably borrowed by this call until every task has finished.
+            // ceil(rows / MB) packed row blocks of kbs depth blocks, `b_cols` panels(cols)
+            // panels of kbs blocks; `view` addresses rows × cols inside `out`, and no two
+            // tasks' views overlap (distinct batch entry, row chunk or column group), while
+            // `out` stays mutably borrowed by this call until every task has finished.
             unsafe { panel(kernel, a_rows, b_cols, kbs, view, accumulate) }
         });
 }
@@ -408,9 +459,9 @@ mod tests {
 
     #[test]
     fn a_linear_layer_shape_with_every_edge() {
-        // 2 row chunks plus a partial block, 2 column groups plus a partial pair, k past a
+        // 2 row chunks plus a partial block, 2 column groups plus a partial panel, k past a
         // block: every task boundary, with a broadcast weight and with one per batch entry.
-        let n = 2 * GROUP_PAIRS * 2 * NB + 5;
+        let n = 2 * GROUP_PANELS * NR + 5;
         check(1, (2 * ROWS_PER_TASK + 17, n, 70), (false, true, true), 7);
         check(2, (ROWS_PER_TASK + 3, n, 33), (true, false, false), 8);
     }

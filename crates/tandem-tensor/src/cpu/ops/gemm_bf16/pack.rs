@@ -4,23 +4,34 @@
 //! - **A** (`m × k`, any strides) becomes, per block of [`MB`] rows, one `MB × KB` block per
 //!   depth block (2 KiB: the two 16-row A tiles of one step). A tile row, or one
 //!   `vpbroadcastd` pair, is then a plain load.
-//! - **B** (`k × n`, any strides) becomes "VNNI" blocks: for each block of [`NB`] columns and
-//!   each block of [`KB`] depths, [`KB`]`/2` rows of [`NB`] column pairs
-//!   `(B[2r][c], B[2r+1][c])`: 1 KiB, exactly the B tile of `TDPBF16PS` and, row by row, the
-//!   second operand of `VDPBF16PS` (Intel SDM, "Intel AMX instruction set reference", the B
-//!   matrix of TDPBF16PS). The number of column blocks is even: the kernels take two at a time.
+//! - **B** (`k × n`, any strides) becomes "VNNI" panels of [`NR`] columns: rows of [`NR`]
+//!   column pairs `(B[2q][c], B[2q+1][c])`, [`KB`]`/2` rows per depth block, the depth padded
+//!   to whole blocks: the [`PANEL_LAYOUT`] of [`crate::PackedRhs`], so a weight packed once at
+//!   load is read by the same kernels. Each half of a row (16 pairs, 64 bytes) is, row by row,
+//!   the second operand of `VDPBF16PS`, and 16 rows of one half at a stride of 128 bytes are
+//!   the B tile of `TDPBF16PS` (Intel SDM, "Intel AMX instruction set reference", the B matrix
+//!   of TDPBF16PS).
 
 use crate::op::MatrixRef;
+use crate::PanelLayout;
 use half::bf16;
 
 /// Depth (k) per block: one 64-byte tile row of bf16.
 pub const KB: usize = 32;
-/// Columns per B block: one tile of 16 f32 accumulators per row.
+/// Columns of one accumulator tile (16 f32 per row): half a B panel.
 pub const NB: usize = 16;
+/// Columns per packed B panel: two accumulator tiles.
+pub const NR: usize = 2 * NB;
 /// Rows per A block: two 16-row tiles.
 pub const MB: usize = 32;
-/// bf16 elements in one packed B block (`KB × NB`).
-pub const B_BLOCK: usize = KB * NB;
+/// bf16 elements in one depth block of a packed B panel (`KB × NR`, 2 KiB).
+pub const B_BLOCK: usize = KB * NR;
+/// The layout of packed B: panels of [`NR`] columns, depth pairs, depth padded to [`KB`].
+pub const PANEL_LAYOUT: PanelLayout = PanelLayout {
+    width: NR,
+    depth_group: 2,
+    depth_multiple: KB,
+};
 /// bf16 elements in one packed A block (`MB × KB`).
 pub const A_BLOCK: usize = MB * KB;
 
@@ -66,14 +77,9 @@ impl Aligned {
     }
 }
 
-/// `x` rounded up to a multiple of `to`.
-pub fn round_up(x: usize, to: usize) -> usize {
-    x.div_ceil(to) * to
-}
-
-/// Column blocks B is packed into for `n` columns: an even number.
-pub fn column_blocks(n: usize) -> usize {
-    round_up(n, 2 * NB) / NB
+/// Panels B is packed into for `n` columns.
+pub fn panels(n: usize) -> usize {
+    n.div_ceil(NR)
 }
 
 /// Packs rows `row0..row0 + rows` (at most [`MB`]) of batch entry `b` of the `k`-deep left
@@ -109,29 +115,31 @@ pub fn pack_a(
     }
 }
 
-/// Packs column block `nb` (columns `nb·NB ..`) of batch entry `b` of the `k × n` right operand
-/// `m` into `out` (`kbs · B_BLOCK` elements, `kbs = ceil(k / KB)`), zeros past `k` and `n`.
+/// Packs panel `panel` (columns `panel·NR ..`) of batch entry `b` of the `k × n` right
+/// operand `m` into `out` (`kbs · B_BLOCK` elements, `kbs = ceil(k / KB)`), zeros past `k` and
+/// `n`. Element (depth p, column c) lands at `(p / 2)·2·NR + 2·c + p % 2`.
 ///
 /// # Panics
 /// When an addressed element is outside `w`, or `out` has another length.
-pub fn pack_b_block(
+pub fn pack_b_panel(
     m: &MatrixRef,
     b: usize,
     w: &[bf16],
     (k, n): (usize, usize),
-    nb: usize,
+    panel: usize,
     out: &mut [bf16],
 ) {
     let kbs = k.div_ceil(KB);
-    assert_eq!(out.len(), kbs * B_BLOCK, "packed B block length");
+    assert_eq!(out.len(), kbs * B_BLOCK, "packed B panel length");
     out.fill(bf16::ZERO);
     let base = m.offset + b * m.batch_stride;
-    let cols = n.saturating_sub(nb * NB).min(NB);
+    let cols = n.saturating_sub(panel * NR).min(NR);
+    let rows = out.chunks_exact_mut(2 * NR).take(k.div_ceil(2));
     if m.col_stride == 1 && cols > 0 {
-        // Row-major B (a weight copied to `[in, out]`, an activation): each
-        // packed row interleaves two consecutive rows of B, 16 contiguous columns each.
-        let first = base + nb * NB;
-        for (q, row) in out.chunks_exact_mut(2 * NB).take(k.div_ceil(2)).enumerate() {
+        // Row-major B (an activation): each packed row interleaves two consecutive rows of B,
+        // `cols` contiguous columns each.
+        let first = base + panel * NR;
+        for (q, row) in rows.enumerate() {
             let even = &w[first + 2 * q * m.row_stride..][..cols];
             for (c, &v) in even.iter().enumerate() {
                 row[2 * c] = v;
@@ -146,14 +154,15 @@ pub fn pack_b_block(
         return;
     }
     if m.row_stride == 1 {
-        // Depth contiguous in every column (an `nn.Linear` weight): write each packed row of
-        // 16 pairs in one pass, reading two elements from each column.
-        let starts: Vec<usize> = (0..cols)
-            .map(|c| base + (nb * NB + c) * m.col_stride)
-            .collect();
-        for (q, row) in out.chunks_exact_mut(2 * NB).take(k.div_ceil(2)).enumerate() {
+        // Depth contiguous in every column (an `nn.Linear` weight as stored): write each
+        // packed row in one pass, reading two elements from each column.
+        let mut starts = [0usize; NR];
+        for (c, s) in starts.iter_mut().enumerate().take(cols) {
+            *s = base + (panel * NR + c) * m.col_stride;
+        }
+        for (q, row) in rows.enumerate() {
             let p = 2 * q;
-            for (c, &start) in starts.iter().enumerate() {
+            for (c, &start) in starts[..cols].iter().enumerate() {
                 row[2 * c] = w[start + p];
                 if p + 1 < k {
                     row[2 * c + 1] = w[start + p + 1];
@@ -163,11 +172,9 @@ pub fn pack_b_block(
         return;
     }
     for c in 0..cols {
-        let col = base + (nb * NB + c) * m.col_stride;
-        // Element (depth p, this column) lands at block p / KB, row (p % KB) / 2, pair slot p % 2.
+        let col = base + (panel * NR + c) * m.col_stride;
         for p in 0..k {
-            let dst = (p / KB) * B_BLOCK + ((p % KB) / 2) * (2 * NB) + 2 * c + p % 2;
-            out[dst] = w[col + p * m.row_stride];
+            out[(p / 2) * 2 * NR + 2 * c + p % 2] = w[col + p * m.row_stride];
         }
     }
 }
@@ -186,33 +193,49 @@ mod tests {
     }
 
     #[test]
-    fn b_blocks_hold_column_pairs_in_vnni_order() {
-        // B is 3 × 18 (k × n), stored as the transpose of a row-major [n, k] weight plus one
-        // leading element: B[p][c] = w[1 + c·3 + p] = 8·c + p
-        // (integers below 256 are exact in bf16).
-        let (k, n) = (3, 18);
-        let mut w = vec![bf16::from_f32(-1.0)];
-        for c in 0..n {
+    fn b_panels_hold_column_pairs_in_vnni_order() {
+        // B is 3 × 34 (k × n) with B[p][c] = 4·c + p (integers up to 256 are exact in bf16),
+        // stored three ways after one leading element: as the transpose of a row-major [n, k]
+        // weight, row-major with one padding column, and every other element of a transposed
+        // [n, 2k] (neither stride 1: the generic path).
+        let (k, n) = (3, 34);
+        let value = |p: usize, c: usize| bf16::from_f32((4 * c + p) as f32);
+        let store = |m: &MatrixRef, len: usize| {
+            let mut w = vec![bf16::from_f32(-1.0); len];
             for p in 0..k {
-                w.push(bf16::from_f32((8 * c + p) as f32));
+                for c in 0..n {
+                    w[m.offset + p * m.row_stride + c * m.col_stride] = value(p, c);
+                }
+            }
+            w
+        };
+        let forms = [
+            (mref(1, k), 1 + n * k),
+            (mref(n + 1, 1), 1 + k * (n + 1)),
+            (mref(2, 2 * k), 1 + 2 * n * k),
+        ];
+        let mut want = vec![bf16::ZERO; 2 * B_BLOCK];
+        for p in 0..k {
+            for c in 0..n {
+                want[(c / NR) * B_BLOCK + PANEL_LAYOUT.index(k, p, c % NR)] = value(p, c);
             }
         }
-        let m = mref(1, k);
-        let mut block = vec![bf16::ZERO; B_BLOCK];
-        pack_b_block(&m, 0, &w, (k, n), 1, &mut block);
-        // Block 1 holds columns 16 and 17; row 0 pairs depths 0 and 1, row 1 holds depth 2.
-        let at = |r: usize, c: usize, p: usize| block[r * 2 * NB + 2 * c + p].to_f32();
+        for (m, len) in forms {
+            let w = store(&m, len);
+            let mut got = vec![bf16::from_f32(7.0); 2 * B_BLOCK];
+            for (panel, out) in got.chunks_exact_mut(B_BLOCK).enumerate() {
+                pack_b_panel(&m, 0, &w, (k, n), panel, out);
+            }
+            assert_eq!(got, want, "{m:?}");
+        }
+        // Panel 1 holds columns 32 and 33; row 0 pairs depths 0 and 1, row 1 holds depth 2.
+        let at = |r: usize, c: usize, p: usize| want[B_BLOCK + r * 2 * NR + 2 * c + p].to_f32();
         assert_eq!(
-            (at(0, 0, 0), at(0, 0, 1), at(1, 0, 0)),
-            (128.0, 129.0, 130.0)
+            (at(0, 0, 0), at(0, 0, 1), at(1, 0, 0), at(1, 0, 1)),
+            (128.0, 129.0, 130.0, 0.0)
         );
-        assert_eq!(
-            (at(0, 1, 0), at(0, 1, 1), at(1, 1, 0)),
-            (136.0, 137.0, 138.0)
-        );
-        assert_eq!((at(1, 0, 1), at(0, 2, 0), at(2, 0, 0)), (0.0, 0.0, 0.0));
-        assert_eq!(column_blocks(18), 2);
-        assert_eq!(column_blocks(33), 4);
+        assert_eq!((at(0, 1, 0), at(1, 1, 0), at(0, 2, 0)), (132.0, 134.0, 0.0));
+        assert_eq!((panels(32), panels(33)), (1, 2));
     }
 
     #[test]
