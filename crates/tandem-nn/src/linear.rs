@@ -9,14 +9,15 @@ use tandem_tensor::{Activation, Backend, DType, PackedRhs, Tensor};
 /// The weight is prepared once, when the layer is built, for the backend's fastest product,
 /// and that form replaces the original rather than adding to it:
 /// - **packed** into column panels ([`PackedRhs`]) where the backend has a kernel for them
-///   ([`Backend::panel_layout`]: the CPU in f32) and the layer has at least one panel's width of
+///   ([`Backend::panel_layout`]: the CPU in f32, and in bf16 where it has AVX512-BF16) and the
+///   layer has at least one panel's width of
 ///   outputs. A decoder step multiplies a few dozen rows by every weight of the model; without
 ///   packing, the GEMM copies each weight into panels on every call. Padding to whole panels
 ///   adds under one panel of columns (under 1 % of BLIP's and CLIP's layers);
 /// - else **transposed** into a contiguous `[in, out]`: GEMM kernels run markedly faster on a
 ///   row-major right-hand side than on a transposed view when the left side has few rows;
 /// - else **as stored** where the backend's kernels read `[out, in]` as well
-///   ([`Backend::linear_weight_as_stored`]: the CPU's bf16).
+///   ([`Backend::linear_weight_as_stored`]: the CPU's bf16 without AVX512-BF16).
 ///
 /// An activation can be fused into the matmul epilogue.
 #[derive(Clone, Debug)]

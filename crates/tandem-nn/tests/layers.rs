@@ -505,6 +505,51 @@ fn an_f32_linear_packs_where_the_backend_can_and_matches_linear() {
     );
 }
 
+/// A bf16 `Linear` is packed into depth-pair panels where the backend has them
+/// (`Backend::panel_layout`: the CPU with a bf16 GEMM kernel and AVX512-BF16) and gives what
+/// `Tensor::linear` gives on the weight as stored, at row counts on both sides of a register
+/// tile, a row chunk of a task and the AMX boundary; `weight()` returns the weight exactly.
+/// Both sides accumulate the same bf16 products in f32 (bound as in the f32 test) and round
+/// once to bf16, so they differ by at most that bound plus one bf16 rounding of each
+/// (2⁻⁸ relative).
+#[test]
+fn a_bf16_linear_packs_where_the_backend_can_and_matches_linear() {
+    let mut rng = Rng(13);
+    let (inp, out) = (70, 45);
+    let bf = |v: &[f32], dims: &[usize]| tensor(v, dims).to_dtype(DType::BF16).expect("bf16");
+    let (w, b) = (rng.vec(out * inp), rng.vec(out));
+    let (wt, bt) = (bf(&w, &[out, inp]), bf(&b, &[out]));
+    let layer = Linear::new(wt.clone(), Some(bt.clone()));
+    let layout = CpuBackend.panel_layout(DType::BF16);
+    assert_eq!(layer.is_packed(), layout.is_some_and(|l| out >= l.width));
+    assert_eq!(
+        layer
+            .weight()
+            .and_then(|t| Ok(t.to_vec_f32()?))
+            .expect("weight"),
+        wt.to_vec_f32().expect("read")
+    );
+    for rows in [1, 6, 7, 64, 65, 97, 200] {
+        let x = bf(&rng.vec(rows * inp), &[rows, 1, inp]);
+        let act = Some(tandem_tensor::Activation::Gelu);
+        let got = layer.forward_act(&x, act).expect("packed linear");
+        let want = x.linear(&wt, Some(&bt), act).expect("linear");
+        assert_eq!(got.dims(), want.dims());
+        let (got, want) = (
+            got.to_vec_f32().expect("read"),
+            want.to_vec_f32().expect("read"),
+        );
+        let bound = 2.0 * 71.0 * 71.0 * 2f64.powi(-24) * 1.13;
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let tol = bound + 2.0 * 2f64.powi(-8) * f64::from(w.abs().max(g.abs()));
+            assert!(
+                (f64::from(*g) - f64::from(*w)).abs() <= tol,
+                "{rows} rows, element {i}: {g} vs {w} (tolerance {tol:e})"
+            );
+        }
+    }
+}
+
 /// The values of a `[b, h, n, d]` tensor as nested rows, for comparing cache contents.
 fn rows4(t: &Tensor<CpuBackend>) -> Vec<Vec<f32>> {
     let d = t.dims().to_vec();

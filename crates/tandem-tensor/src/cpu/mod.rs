@@ -99,8 +99,9 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    /// bf16 weights stay `[out, in]`: a decoder step's few rows then run on the skinny bf16
-    /// kernel, which dots contiguous weight rows read once at 2 bytes (`matmul_skinny`), and
+    /// bf16 weights the backend does not pack ([`Backend::panel_layout`]: CPUs without
+    /// AVX512-BF16, or `TANDEM_CPU_BF16_PANELS=off`) stay `[out, in]`: a decoder step's few
+    /// rows then run on the skinny bf16 kernel, which dots contiguous weight rows read once at 2 bytes (`matmul_skinny`), and
     /// larger products pack either layout for the bf16 matrix engines (`gemm_bf16`). Measured
     /// on `tandem caption --dtype bf16` (2 images, full-size BLIP + CLIP, 2 threads, Xeon with
     /// AMX): 9.2 s with the `[in, out]` copy, 4.7 s without.
@@ -109,28 +110,41 @@ impl Backend for CpuBackend {
     }
 
     /// f32 on AVX-512F (plain panels of 32 columns) or AVX2 + FMA (16):
-    /// [`ops::matmul_panels`].
+    /// [`ops::matmul_panels`]. bf16 on a CPU with a bf16 GEMM kernel and AVX512-BF16: 32-column
+    /// panels of depth pairs ([`ops::gemm_bf16::PANEL_LAYOUT`]), read by the GEMM kernels and,
+    /// for a few rows, by [`ops::gemm_bf16::rows`].
     fn panel_layout(&self, dtype: DType) -> Option<PanelLayout> {
         match dtype {
             DType::F32 => ops::matmul_panels::selected().map(|k| PanelLayout::plain(k.width())),
+            DType::BF16 if ops::gemm_bf16::packs_weights() => Some(ops::gemm_bf16::PANEL_LAYOUT),
             _ => None,
         }
     }
 
-    /// Plain layouts in one pass for every dtype; others by the trait's composition.
+    /// Plain layouts in one pass for every dtype, bf16 in the bf16 kernels' layout in one pass
+    /// (aligned to cache lines); others by the trait's composition.
     fn pack_panels(&self, rhs: &Tensor<Self>, layout: PanelLayout) -> Result<Tensor<Self>> {
         crate::packed::check_pack(rhs, layout)?;
+        let (k, n) = (rhs.dims()[0], rhs.dims()[1]);
+        let dims = layout.dims(k, n);
+        if layout == ops::gemm_bf16::PANEL_LAYOUT {
+            if let Some((storage, start)) =
+                ops::gemm_bf16::pack_storage(rhs.storage(), rhs.layout())?
+            {
+                let strides = crate::layout::contiguous_strides(&dims);
+                return Ok(Tensor::from_shared(
+                    std::sync::Arc::new(storage),
+                    Layout::new(dims.to_vec(), strides, start),
+                    rhs.dtype(),
+                    *self,
+                ));
+            }
+        }
         if layout != PanelLayout::plain(layout.width) {
             return crate::packed::pack_by_copies(rhs, layout);
         }
-        let (k, n) = (rhs.dims()[0], rhs.dims()[1]);
         let storage = ops::matmul_panels::pack_storage(rhs.storage(), rhs.layout(), layout.width)?;
-        Ok(Tensor::from_storage(
-            storage,
-            &layout.dims(k, n),
-            rhs.dtype(),
-            *self,
-        ))
+        Ok(Tensor::from_storage(storage, &dims, rhs.dtype(), *self))
     }
 
     fn matmul_panels(
@@ -142,6 +156,19 @@ impl Backend for CpuBackend {
     ) -> Result<CpuStorage> {
         crate::packed::check_panels(lhs, rhs, bias)?;
         let layout = rhs.layout();
+        if layout == ops::gemm_bf16::PANEL_LAYOUT {
+            let bias_f32 = bias_values("matmul_packed", bias, rhs.n())?;
+            let done = ops::gemm_bf16::matmul_storage(
+                (lhs.storage(), lhs.layout()),
+                (rhs.panels().storage(), rhs.panels().layout().offset()),
+                rhs.n(),
+                bias_f32.as_deref(),
+                activation,
+            )?;
+            if let Some(out) = done {
+                return Ok(out);
+            }
+        }
         let kernel = ops::matmul_panels::for_width(layout.width)
             .filter(|_| layout == PanelLayout::plain(layout.width));
         if let Some(kernel) = kernel {

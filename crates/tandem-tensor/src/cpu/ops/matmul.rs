@@ -83,7 +83,7 @@ unsafe fn gemm_one(
 
 /// `lhs · rhs` (+ `bias` broadcast over rows, then `activation`) per [`MatmulSpec`], as f32,
 /// stored in `lhs`'s dtype. A bf16 `linear` weight with a few rows runs on one of
-/// [`matmul_skinny`]'s bf16 kernels, which read the weight as stored (bf16 rows too, on
+/// `matmul_skinny`'s bf16 kernels, which read the weight as stored (bf16 rows too, on
 /// AVX512-BF16); other bf16 × bf16 products run on the CPU's
 /// bf16 matrix engine where it has one ([`gemm_bf16`]: AMX or AVX512-BF16, f32 accumulation);
 /// the rest, half-precision operands included, are widened to f32 for `gemm`.

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 /// Normalises `row` in place: `row = softmax(row)`. Entries of `-inf` get probability 0.
 /// The exponentials are the vectorised [`activation::exp`]; the max and the sum run in
-/// [`LANES`] independent lanes (see [`lanes`]).
+/// `LANES` independent lanes (see `lanes`).
 pub fn softmax_row(row: &mut [f32]) {
     let max = lanes(row, f32::NEG_INFINITY, f32::max);
     row.iter_mut().for_each(|x| *x -= max);

@@ -11,8 +11,8 @@
 //!
 //! A is packed per call and B too ([`matmul`]) unless it was packed once at load in
 //! [`PANEL_LAYOUT`] ([`matmul_prepacked`]: `nn.Linear` weights, as `crate::PackedRhs`); see
-//! `pack.rs`. The output is split over the rayon pool into rectangles of [`ROWS_PER_TASK`]
-//! rows × [`GROUP_PANELS`] panels, blocked for the caches as in Goto & van de Geijn, "Anatomy
+//! `pack.rs`. The output is split over the rayon pool into rectangles of `ROWS_PER_TASK`
+//! rows × `GROUP_PANELS` panels, blocked for the caches as in Goto & van de Geijn, "Anatomy
 //! of high-performance matrix multiplication" (2008): a group's packed B in L2, one row block
 //! of A in L1.
 
@@ -21,9 +21,15 @@ mod amx;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod pack;
+#[cfg(target_arch = "x86_64")]
+pub mod rows;
 
+use super::elementwise::unary_in_place;
+use super::matmul::{bias_rows, check_bounds};
 use super::shared_out::SharedOut;
-use crate::op::{MatmulSpec, MatrixRef};
+use crate::cpu::storage::CpuStorage;
+use crate::op::{Activation, MatmulSpec, MatrixRef};
+use crate::{Layout, Result};
 use half::bf16;
 pub use pack::{pack_b_panel, PANEL_LAYOUT};
 use pack::{panels, Aligned, A_BLOCK, B_BLOCK, KB, MB, NR};
@@ -96,6 +102,118 @@ pub fn selected() -> Option<Bf16Gemm> {
         };
         available().into_iter().find(allowed)
     })
+}
+
+/// Which kernel runs `m` rows against packed weights: [`rows`] wherever the GEMM kernel is
+/// AVX512-BF16 (on Zen 4 the rows kernel was faster at every count from 1 to 577 rows,
+/// `packed_linear --dtype bf16`); with AMX, up to [`super::matmul_skinny::BF16_MAX_ROWS`]
+/// rows, the bound below which `linear` ran on the skinny dot kernel before its weights were
+/// packed (not yet measured against AMX tiles on packed weights), AMX tiles above.
+fn rows_kernel_for(kernel: Bf16Gemm, m: usize) -> bool {
+    kernel == Bf16Gemm::Avx512Bf16 || m <= super::matmul_skinny::BF16_MAX_ROWS
+}
+
+/// Whether bf16 `linear` weights are packed once at load ([`PANEL_LAYOUT`], the CPU backend's
+/// `panel_layout` for bf16): a GEMM kernel is [`selected`] and the few-rows kernel runs here,
+/// unless the environment variable `TANDEM_CPU_BF16_PANELS` is `off` (read once; for
+/// comparisons: weights then stay as stored, read by the skinny kernel and packed by the GEMM
+/// on every call, as before).
+pub fn packs_weights() -> bool {
+    static PACKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PACKS.get_or_init(|| {
+        let off = std::env::var("TANDEM_CPU_BF16_PANELS").is_ok_and(|v| v == "off");
+        #[cfg(target_arch = "x86_64")]
+        let rows = rows::available();
+        #[cfg(not(target_arch = "x86_64"))]
+        let rows = false;
+        !off && rows && selected().is_some()
+    })
+}
+
+/// The CPU backend's `pack_panels` for bf16 in [`PANEL_LAYOUT`]: the `[k, n]` matrix `layout`
+/// addresses in `src`, packed in one pass per panel, and the element at which the panels start
+/// in the returned storage: the first 64-byte boundary, so that every panel row is whole cache
+/// lines (AMX tile loads of rows that straddle lines ran about 3× slower; see `pack.rs`).
+/// `None` when `src` is not bf16. The caller checked the rank and the packed length.
+///
+/// # Errors
+/// [`crate::Error::InvalidArgument`] when the layout addresses past the end of `src`.
+pub(crate) fn pack_storage(
+    src: &CpuStorage,
+    layout: &Layout,
+) -> Result<Option<(CpuStorage, usize)>> {
+    let CpuStorage::BF16(w) = src else {
+        return Ok(None);
+    };
+    let (rhs, (k, n)) = super::matmul_panels::matrix_of(layout);
+    check_bounds("pack_rhs", "packed", &rhs, w.len(), 1, k, n)?;
+    let panel_len = k.div_ceil(KB) * B_BLOCK;
+    let len = panels(n) * panel_len;
+    // 31 spare elements: some start within them is 64-byte aligned (bf16 is 2-byte aligned).
+    let mut v = vec![bf16::ZERO; len + 31];
+    let start = v.as_ptr().align_offset(64).min(31);
+    if panel_len > 0 {
+        v[start..start + len]
+            .par_chunks_mut(panel_len)
+            .enumerate()
+            .for_each(|(p, out)| pack_b_panel(&rhs, 0, w, (k, n), p, out));
+    }
+    Ok(Some((CpuStorage::BF16(v), start)))
+}
+
+/// The CPU backend's `matmul_panels` for bf16 panels in [`PANEL_LAYOUT`]: `act(lhs · B + bias)`
+/// for a bf16 `lhs` `[m, k]` (any strides), B's `⌈n / 32⌉` panels starting at element
+/// `panels_offset` of `panels`, in bf16, shapes checked by the caller. `None` when an operand
+/// is not bf16 or this CPU lacks the kernels (the caller takes the generic path).
+///
+/// # Errors
+/// [`crate::Error::InvalidArgument`] when an operand addresses past the end of its storage.
+pub(crate) fn matmul_storage(
+    (lhs, lhs_layout): (&CpuStorage, &Layout),
+    (panels_s, panels_offset): (&CpuStorage, usize),
+    n: usize,
+    bias: Option<&[f32]>,
+    activation: Option<Activation>,
+) -> Result<Option<CpuStorage>> {
+    let (CpuStorage::BF16(a), CpuStorage::BF16(p)) = (lhs, panels_s) else {
+        return Ok(None);
+    };
+    let Some(kernel) = selected() else {
+        return Ok(None);
+    };
+    #[cfg(target_arch = "x86_64")]
+    let rows_kernel = rows::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    let rows_kernel = false;
+    let (m, k) = (lhs_layout.dims()[0], lhs_layout.dims()[1]);
+    let lhs_ref = MatrixRef {
+        offset: lhs_layout.offset(),
+        batch_stride: 0,
+        row_stride: lhs_layout.strides()[0],
+        col_stride: lhs_layout.strides()[1],
+    };
+    check_bounds("matmul_packed", "left", &lhs_ref, a.len(), 1, m, k)?;
+    let len = panels(n) * k.div_ceil(KB) * B_BLOCK;
+    let Some(p) = p.get(panels_offset..panels_offset + len) else {
+        return Err(crate::Error::invalid(
+            "matmul_packed",
+            format!("{len} packed elements from {panels_offset} past the end of the storage"),
+        ));
+    };
+    let mut out = bias_rows(m, n, bias);
+    let accumulate = bias.is_some();
+    if m * n > 0 && k > 0 {
+        if rows_kernel && rows_kernel_for(kernel, m) {
+            #[cfg(target_arch = "x86_64")]
+            rows::matmul((&lhs_ref, a), (m, k, n), p, &mut out, accumulate);
+        } else {
+            matmul_prepacked(kernel, (&lhs_ref, a), (m, k, n), p, &mut out, accumulate);
+        }
+    }
+    if let Some(act) = activation {
+        unary_in_place(act.as_unary(), &mut out);
+    }
+    Ok(Some(CpuStorage::from_f32(out, lhs.dtype())))
 }
 
 /// The rate, in flop/s, at which the calling thread's core issues `kernel`'s product

@@ -1,11 +1,11 @@
 //! Operand packing for the bf16 kernels: both operands are copied once per call into the
 //! layouts the hardware reads, zero-padded to whole blocks so the kernels never test an edge.
 //!
-//! - **A** (`m × k`, any strides) becomes, per block of [`MB`] rows, one `MB × KB` block per
+//! - **A** (`m × k`, any strides) becomes, per block of `MB` rows, one `MB × KB` block per
 //!   depth block (2 KiB: the two 16-row A tiles of one step). A tile row, or one
 //!   `vpbroadcastd` pair, is then a plain load.
-//! - **B** (`k × n`, any strides) becomes "VNNI" panels of [`NR`] columns: rows of [`NR`]
-//!   column pairs `(B[2q][c], B[2q+1][c])`, [`KB`]`/2` rows per depth block, the depth padded
+//! - **B** (`k × n`, any strides) becomes "VNNI" panels of `NR` columns: rows of `NR`
+//!   column pairs `(B[2q][c], B[2q+1][c])`, `KB``/2` rows per depth block, the depth padded
 //!   to whole blocks: the [`PANEL_LAYOUT`] of [`crate::PackedRhs`], so a weight packed once at
 //!   load is read by the same kernels. Each half of a row (16 pairs, 64 bytes) is, row by row,
 //!   the second operand of `VDPBF16PS`, and 16 rows of one half at a stride of 128 bytes are
@@ -26,7 +26,7 @@ pub const NR: usize = 2 * NB;
 pub const MB: usize = 32;
 /// bf16 elements in one depth block of a packed B panel (`KB × NR`, 2 KiB).
 pub const B_BLOCK: usize = KB * NR;
-/// The layout of packed B: panels of [`NR`] columns, depth pairs, depth padded to [`KB`].
+/// The layout of packed B: panels of `NR` columns, depth pairs, depth padded to `KB`.
 pub const PANEL_LAYOUT: PanelLayout = PanelLayout {
     width: NR,
     depth_group: 2,
@@ -82,9 +82,9 @@ pub fn panels(n: usize) -> usize {
     n.div_ceil(NR)
 }
 
-/// Packs rows `row0..row0 + rows` (at most [`MB`]) of batch entry `b` of the `k`-deep left
+/// Packs rows `row0..row0 + rows` (at most `MB`) of batch entry `b` of the `k`-deep left
 /// operand `m` into the zeroed `out` (`kbs · A_BLOCK` elements): for each depth block, the
-/// [`MB`] rows of [`KB`] depths, so the two A tiles of a step are 2 contiguous KiB (a stream
+/// `MB` rows of `KB` depths, so the two A tiles of a step are 2 contiguous KiB (a stream
 /// the prefetchers follow). Zeros stay past `k` and `rows`.
 ///
 /// # Panics

@@ -167,7 +167,7 @@ pub fn pack<T: Copy + Default + Send + Sync>(
 }
 
 /// A 2-D layout as one matrix (batch entry 0) and its `(rows, cols)`.
-fn matrix_of(layout: &Layout) -> (MatrixRef, (usize, usize)) {
+pub(crate) fn matrix_of(layout: &Layout) -> (MatrixRef, (usize, usize)) {
     let m = MatrixRef {
         offset: layout.offset(),
         batch_stride: 0,
