@@ -324,7 +324,9 @@ fn bf16_table(shapes: &[MatmulShape], budget: Duration) -> Result<()> {
             .find(|(p, _)| Some(*p) == k)
             .map_or(f64::NAN, |(_, r)| *r)
     };
-    print!("\n## bf16 linear: best GFLOP/s (% of the kernel's roof) median GFLOP/s\n\n| {:<14} | {:<47} | {:>20} |", "m x k x n", "role", "linear+bias (bf16)");
+    // `nn::Linear`: the layer as models run it (weights packed at load where the backend packs
+    // bf16, `PackedRhs`; else the same as `linear+bias`).
+    print!("\n## bf16 linear: best GFLOP/s (% of the kernel's roof) median GFLOP/s\n\n| {:<14} | {:<47} | {:>20} | {:>20} |", "m x k x n", "role", "linear+bias (bf16)", "nn::Linear (bf16)");
     for (kernel, _) in &peaks {
         print!(" {:>20} |", format!("{} kernel", kernel.name()));
     }
@@ -335,11 +337,18 @@ fn bf16_table(shapes: &[MatmulShape], budget: Duration) -> Result<()> {
         let bias = random(&cpu, &[s.n], 0.1, 4)?.to_dtype(DType::BF16)?;
         let f = s.flops();
         let t_lin = time_it(budget, || a.linear(&w, Some(&bias), None))?;
+        let layer = tandem_nn::Linear::new(w.clone(), Some(bias.clone()));
+        let t_layer = time_it(budget, || {
+            layer
+                .forward(&a)
+                .map_err(|e| tandem_tensor::Error::backend("cpu", e))
+        })?;
         print!(
-            "| {:<14} | {:<47} | {} |",
+            "| {:<14} | {:<47} | {} | {} |",
             s.id(),
             s.role,
-            cell(f, t_lin, roof(selected))
+            cell(f, t_lin, roof(selected)),
+            cell(f, t_layer, roof(selected))
         );
         let mut rng = Rng::new(9);
         let av: Vec<_> = rng
