@@ -101,18 +101,18 @@ impl Backend for CpuBackend {
 
     /// bf16 weights the backend does not pack ([`Backend::panel_layout`]: CPUs without
     /// AVX512-BF16, or `TANDEM_CPU_BF16_PANELS=off`) stay `[out, in]`: a decoder step's few
-    /// rows then run on the skinny bf16 kernel, which dots contiguous weight rows read once at 2 bytes (`matmul_skinny`), and
-    /// larger products pack either layout for the bf16 matrix engines (`gemm_bf16`). Measured
-    /// on `tandem caption --dtype bf16` (2 images, full-size BLIP + CLIP, 2 threads, Xeon with
-    /// AMX): 9.2 s with the `[in, out]` copy, 4.7 s without.
+    /// rows then run on the skinny bf16 kernel, which dots contiguous weight rows read once at
+    /// 2 bytes (`matmul_skinny`), and larger products pack either layout for the bf16 matrix
+    /// engines (`gemm_bf16`). Measured on `tandem caption --dtype bf16` (2 images, full-size
+    /// BLIP + CLIP, 2 threads, Xeon with AMX): 9.2 s with the `[in, out]` copy, 4.7 s without.
     fn linear_weight_as_stored(&self, dtype: DType) -> bool {
         dtype == DType::BF16
     }
 
     /// f32 on AVX-512F (plain panels of 32 columns) or AVX2 + FMA (16):
     /// [`ops::matmul_panels`]. bf16 on a CPU with a bf16 GEMM kernel and AVX512-BF16: 32-column
-    /// panels of depth pairs ([`ops::gemm_bf16::PANEL_LAYOUT`]), read by the GEMM kernels and,
-    /// for a few rows, by [`ops::gemm_bf16::rows`].
+    /// panels of depth pairs ([`ops::gemm_bf16::PANEL_LAYOUT`]), read by
+    /// [`ops::gemm_bf16::rows`] (every product without AMX, up to 64 rows with it) and AMX tiles.
     fn panel_layout(&self, dtype: DType) -> Option<PanelLayout> {
         match dtype {
             DType::F32 => ops::matmul_panels::selected().map(|k| PanelLayout::plain(k.width())),

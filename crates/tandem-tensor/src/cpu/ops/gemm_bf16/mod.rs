@@ -298,12 +298,12 @@ pub fn matmul(
     );
 }
 
-/// `out (m × n, row-major) [+]= lhs · B` with B packed once in [`PANEL_LAYOUT`] (`panels`:
+/// `out (m × n, row-major) [+]= lhs · B` with B packed once in [`PANEL_LAYOUT`] (`panels_b`:
 /// `⌈n / 32⌉` panels of `⌈k / 32⌉ · 1024` bf16, a `crate::PackedRhs`'s storage), `lhs` the
 /// `m × k` bf16 matrix `lhs_ref` addresses in `a` (batch entry 0, any strides).
 ///
 /// # Panics
-/// As [`matmul`], or when `panels` has another length.
+/// As [`matmul`], or when `panels_b` has another length.
 pub fn matmul_prepacked(
     kernel: Bf16Gemm,
     (lhs_ref, a): (&MatrixRef, &[bf16]),
