@@ -17,7 +17,8 @@ use tandem_tensor::{Activation, Backend, DType, PackedRhs, Tensor};
 /// - else **transposed** into a contiguous `[in, out]`: GEMM kernels run markedly faster on a
 ///   row-major right-hand side than on a transposed view when the left side has few rows;
 /// - else **as stored** where the backend's kernels read `[out, in]` as well
-///   ([`Backend::linear_weight_as_stored`]: the CPU's bf16 without AVX512-BF16).
+///   ([`Backend::linear_weight_as_stored`]: the CPU's bf16 where it packs none: without
+///   AVX512-BF16, or with `TANDEM_CPU_BF16_PANELS=off` or `TANDEM_CPU_BF16_GEMM=f32`).
 ///
 /// An activation can be fused into the matmul epilogue.
 #[derive(Clone, Debug)]

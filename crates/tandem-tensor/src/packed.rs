@@ -45,25 +45,38 @@ impl PanelLayout {
         }
     }
 
-    /// The padded depth `K = ⌈k / d⌉·d` (unchecked: [`PackedRhs`] checks sizes first).
-    pub fn padded_depth(&self, k: usize) -> usize {
-        k.div_ceil(self.depth_multiple) * self.depth_multiple
-    }
-
-    /// The packed tensor's dims for a `[k, n]` matrix, `[⌈n / w⌉, K / g, w, g]`.
-    pub fn dims(&self, k: usize, n: usize) -> [usize; 4] {
-        [
+    /// The packed tensor's dims for a `[k, n]` matrix, `[⌈n / w⌉, K / g, w, g]` with
+    /// `K = ⌈k / d⌉·d` (what [`Backend::pack_panels`] returns).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `pack_rhs` for a parameter out of range (see the
+    /// fields) or a padded depth past `usize`.
+    pub fn dims(&self, k: usize, n: usize) -> Result<[usize; 4]> {
+        self.check("pack_rhs")?;
+        let depth = k
+            .div_ceil(self.depth_multiple)
+            .checked_mul(self.depth_multiple)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "pack_rhs",
+                    format!("depth {k} padded by {self:?} overflows"),
+                )
+            })?;
+        Ok([
             n.div_ceil(self.width),
-            self.padded_depth(k) / self.depth_group,
+            depth / self.depth_group,
             self.width,
             self.depth_group,
-        ]
+        ])
     }
 
-    /// Where element `(r, c)` of a `k`-deep matrix lies in its packed form (module docs).
-    pub fn index(&self, k: usize, r: usize, c: usize) -> usize {
-        let (w, g) = (self.width, self.depth_group);
-        ((c / w) * self.padded_depth(k) + (r / g) * g) * w + (c % w) * g + r % g
+    /// Where element `(r, c)` of a `k`-deep matrix lies in its packed form (module docs), for
+    /// a layout [`PanelLayout::dims`] accepted (unchecked: every parameter is at least 1). The
+    /// tests' statement of the layout.
+    #[cfg(test)]
+    pub(crate) fn index(&self, k: usize, r: usize, c: usize) -> usize {
+        let (w, g, d) = (self.width, self.depth_group, self.depth_multiple);
+        ((c / w) * k.div_ceil(d) * d + (r / g) * g) * w + (c % w) * g + r % g
     }
 
     /// # Errors
@@ -142,7 +155,7 @@ impl<B: Backend> PackedRhs<B> {
         check_pack(rhs, layout)?;
         let (k, n) = (rhs.dims()[0], rhs.dims()[1]);
         let panels = rhs.backend().pack_panels(rhs, layout)?;
-        let dims = layout.dims(k, n);
+        let dims = layout.dims(k, n)?;
         if panels.dims() != dims
             || !panels.layout().is_contiguous()
             || panels.dtype() != rhs.dtype()
@@ -199,7 +212,7 @@ impl<B: Backend> PackedRhs<B> {
     /// # Errors
     /// The backend's.
     pub fn unpack(&self) -> Result<Tensor<B>> {
-        let [p, kg, w, g] = self.layout.dims(self.k, self.n);
+        let [p, kg, w, g] = self.layout.dims(self.k, self.n)?;
         self.panels
             .permute(&[1, 3, 0, 2])?
             .contiguous()?
@@ -230,12 +243,11 @@ pub(crate) fn check_pack<B: Backend>(rhs: &Tensor<B>, layout: PanelLayout) -> Re
         });
     }
     rhs.check_float(op)?;
-    layout.check(op)?;
     let (k, n) = (rhs.dims()[0], rhs.dims()[1]);
-    k.div_ceil(layout.depth_multiple)
-        .checked_mul(layout.depth_multiple)
-        .and_then(|depth| depth.checked_mul(n.div_ceil(layout.width)))
-        .and_then(|e| e.checked_mul(layout.width))
+    layout
+        .dims(k, n)?
+        .iter()
+        .try_fold(1usize, |len, &d| len.checked_mul(d))
         .ok_or_else(|| {
             Error::invalid(
                 op,
@@ -309,7 +321,7 @@ pub(crate) fn pack_by_copies<B: Backend>(
 ) -> Result<Tensor<B>> {
     check_pack(rhs, layout)?;
     let (k, n) = (rhs.dims()[0], rhs.dims()[1]);
-    let [p, kg, w, g] = layout.dims(k, n);
+    let [p, kg, w, g] = layout.dims(k, n)?;
     let zeros = |dims: &[usize]| Tensor::zeros(rhs.backend(), dims, rhs.dtype());
     let mut padded = rhs.clone();
     if p * w > n {
@@ -328,9 +340,10 @@ pub(crate) fn pack_by_copies<B: Backend>(
 impl<B: Backend> Tensor<B> {
     /// `act(self · rhs + bias)` with `rhs` packed once ([`PackedRhs`]): `self` `[..., k]`,
     /// `bias` `[n]`, result `[..., n]` in `self`'s dtype. The same product as
-    /// [`Tensor::matmul_fused`] with the unpacked matrix, up to summation order; on the CPU, f32
-    /// panels of a width one of [`crate::cpu::ops::matmul_panels`]' kernels reads run there,
-    /// anything else through the unpacked matrix.
+    /// [`Tensor::matmul_fused`] with the unpacked matrix, up to summation order. On the CPU,
+    /// plain f32 panels of a width one of [`crate::cpu::ops::matmul_panels`]' kernels reads run
+    /// there, bf16 panels in [`crate::cpu::ops::gemm_bf16::PANEL_LAYOUT`] on the bf16 kernels
+    /// (where the CPU has them), anything else through the unpacked matrix.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] when `self` does not end in `k` or `bias` is not `[n]`;
@@ -430,7 +443,7 @@ mod tests {
                     n: 7,
                 },
             ] {
-                assert_eq!(packed.panels().dims(), layout.dims(5, 7));
+                assert_eq!(packed.panels().dims(), layout.dims(5, 7).expect("dims"));
                 let v = packed.panels().to_vec_f32().expect("read");
                 let mut want = vec![0f32; v.len()];
                 for r in 0..5 {
@@ -462,7 +475,15 @@ mod tests {
                 depth_multiple: d,
             };
             invalid(PackedRhs::with_layout(&w, layout), "pack_rhs");
+            invalid(layout.dims(3, 1), "pack_rhs");
         }
+        invalid(PanelLayout::plain(0).dims(3, 1), "pack_rhs");
+        let huge = PanelLayout {
+            width: 1,
+            depth_group: 1,
+            depth_multiple: MAX_PANEL_WIDTH,
+        };
+        invalid(huge.dims(usize::MAX - 1, 1), "pack_rhs");
     }
 
     #[test]

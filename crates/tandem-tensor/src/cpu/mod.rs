@@ -126,7 +126,7 @@ impl Backend for CpuBackend {
     fn pack_panels(&self, rhs: &Tensor<Self>, layout: PanelLayout) -> Result<Tensor<Self>> {
         crate::packed::check_pack(rhs, layout)?;
         let (k, n) = (rhs.dims()[0], rhs.dims()[1]);
-        let dims = layout.dims(k, n);
+        let dims = layout.dims(k, n)?;
         if layout == ops::gemm_bf16::PANEL_LAYOUT {
             if let Some((storage, start)) =
                 ops::gemm_bf16::pack_storage(rhs.storage(), rhs.layout())?
