@@ -48,7 +48,7 @@ fn vectorised(op: UnaryOp) -> Option<Activation> {
 
 /// Applies `op` to one chunk: the vectorised activation where there is one (the same values
 /// as [`apply_unary`], bit for bit), else element by element.
-fn unary_chunk(op: UnaryOp, values: &mut [f32]) {
+pub(crate) fn unary_chunk(op: UnaryOp, values: &mut [f32]) {
     match vectorised(op) {
         Some(act) => activation::apply(act, values),
         None => values.iter_mut().for_each(|x| *x = apply_unary(op, *x)),

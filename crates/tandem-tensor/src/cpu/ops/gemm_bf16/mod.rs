@@ -200,15 +200,26 @@ pub(crate) fn matmul_storage(
             format!("{len} packed elements from {panels_offset} past the end of the storage"),
         ));
     };
-    let mut out = bias_rows(m, n, bias);
-    let accumulate = bias.is_some();
-    if m * n > 0 && k > 0 {
-        if rows_kernel && rows_kernel_for(kernel, m) {
-            #[cfg(target_arch = "x86_64")]
-            rows::matmul((&lhs_ref, a), (m, k, n), p, &mut out, accumulate);
-        } else {
-            matmul_prepacked(kernel, (&lhs_ref, a), (m, k, n), p, &mut out, accumulate);
+    if rows_kernel && rows_kernel_for(kernel, m) {
+        // Bias, activation and the rounding to bf16 in the kernel's stores: no f32 result.
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut out = vec![bf16::ZERO; m * n];
+            let epilogue = (bias, activation.map(|a| a.as_unary()));
+            rows::matmul_bf16((&lhs_ref, a), (m, k, n), p, epilogue, &mut out);
+            return Ok(Some(CpuStorage::BF16(out)));
         }
+    }
+    let mut out = bias_rows(m, n, bias);
+    if m * n > 0 && k > 0 {
+        matmul_prepacked(
+            kernel,
+            (&lhs_ref, a),
+            (m, k, n),
+            p,
+            &mut out,
+            bias.is_some(),
+        );
     }
     if let Some(act) = activation {
         unary_in_place(act.as_unary(), &mut out);

@@ -18,9 +18,11 @@
 //! instruction's documented difference: subnormal bf16 inputs count as zero and subnormal
 //! results are flushed (Intel SDM, VDPBF16PS: "DAZ, FTZ, RNE, SAE" regardless of MXCSR).
 
+use super::super::elementwise::unary_chunk;
 use super::pack::{panels, B_BLOCK, KB, NB, NR};
 use super::SharedOut;
-use crate::op::MatrixRef;
+use crate::cpu::storage::f32_to_bf16;
+use crate::op::{MatrixRef, UnaryOp};
 use half::bf16;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
@@ -46,28 +48,73 @@ pub fn available() -> bool {
 /// `out (m × n, row-major) [+]= lhs · B`: `lhs` the `m × k` bf16 matrix `lhs_ref` addresses in
 /// `a` (batch entry 0, any strides), B packed in [`super::PANEL_LAYOUT`] (`panels_b`: `⌈n / 32⌉`
 /// panels of `⌈k / 32⌉ · 1024` bf16). With `accumulate` the products are added to what `out`
-/// holds (a bias).
+/// holds.
 ///
 /// # Panics
 /// When the CPU lacks the instructions, `out` is not `m · n` long, `panels_b` has another
 /// length, or `lhs_ref` addresses past `a` (callers check bounds first).
 pub fn matmul(
-    (lhs_ref, a): (&MatrixRef, &[bf16]),
+    lhs: (&MatrixRef, &[bf16]),
     (m, k, n): (usize, usize, usize),
     panels_b: &[bf16],
     out: &mut [f32],
     accumulate: bool,
 ) {
-    assert!(available(), "VDPBF16PS is not available on this CPU");
     assert_eq!(out.len(), m * n, "bf16 rows output length");
+    let sink = F32Sink {
+        out: SharedOut::new(out),
+        ld: n,
+        accumulate,
+    };
+    run(lhs, (m, k, n), panels_b, &sink);
+}
+
+/// `out (m × n, row-major) = bf16(act(lhs · B + bias))`, operands as in [`matmul`]: the bias
+/// (f32, `n` values), the activation and the rounding to bf16 (to nearest even, as
+/// `CpuStorage::from_f32`) applied to each register tile as it is stored, so no f32 result is
+/// written. Bit for bit what [`matmul`] into a buffer holding the bias, then the activation
+/// over it, then the rounding give.
+///
+/// # Panics
+/// As [`matmul`], or when `bias` does not hold `n` values.
+pub fn matmul_bf16(
+    lhs: (&MatrixRef, &[bf16]),
+    (m, k, n): (usize, usize, usize),
+    panels_b: &[bf16],
+    (bias, activation): (Option<&[f32]>, Option<UnaryOp>),
+    out: &mut [bf16],
+) {
+    assert_eq!(out.len(), m * n, "bf16 rows output length");
+    assert!(bias.is_none_or(|b| b.len() == n), "bias length");
+    let sink = Bf16Sink {
+        out: SharedOut::new(out),
+        ld: n,
+        bias,
+        activation,
+    };
+    run(lhs, (m, k, n), panels_b, &sink);
+}
+
+/// The product into `sink`, row tiles × panel pairs over the rayon pool.
+fn run<S: Sink>(
+    (lhs_ref, a): (&MatrixRef, &[bf16]),
+    (m, k, n): (usize, usize, usize),
+    panels_b: &[bf16],
+    sink: &S,
+) {
+    assert!(available(), "VDPBF16PS is not available on this CPU");
     let panel_len = k.div_ceil(KB) * B_BLOCK;
     assert_eq!(panels_b.len(), panels(n) * panel_len, "packed B length");
-    if out.is_empty() {
+    if m * n == 0 {
         return;
     }
     if k == 0 {
-        if !accumulate {
-            out.fill(0.0);
+        // No products: every output is the sink's epilogue of zero.
+        let mut zeros = vec![0f32; n];
+        for r in 0..m {
+            zeros.fill(0.0);
+            // SAFETY: row r < m, columns 0..n: the whole row, this call's alone.
+            unsafe { sink.row(r, 0, &mut zeros) };
         }
         return;
     }
@@ -91,7 +138,6 @@ pub fn matmul(
         .map(|i| src[base + i * stride..][..2 * pairs].as_ptr().cast())
         .collect();
     let rows = Rows(&rows);
-    let dst = SharedOut::new(out);
     let np = panels(n);
     let groups = np.div_ceil(PANELS_PER_TASK);
     (0..m.div_ceil(ROWS_PER_TASK) * groups)
@@ -108,26 +154,24 @@ pub fn matmul(
                 let col0 = p0 * NR;
                 let b = &panels_b[p0 * panel_len..][..tile_panels * panel_len];
                 for r0 in (chunk * ROWS_PER_TASK..row_end).step_by(MR) {
-                    let view = View {
-                        // SAFETY (offset): r0 < m and col0 < n, inside `out`.
-                        dst: unsafe { dst.at(r0 * n + col0) },
-                        ld: n,
+                    let at = At {
+                        r0,
+                        col0,
                         cols: (tile_panels * NR).min(n - col0),
-                        accumulate,
                     };
                     // SAFETY: the instructions are available (asserted above); each row
                     // pointer addresses 2·pairs readable bf16, `b` holds `tile_panels`
-                    // panels of `pairs` (or more) rows of 2·NR bf16, and the view's rows
-                    // r0.. (at most MR) and `cols` columns lie inside `out`, written by no
-                    // other task (tasks own distinct rows × panels) while `out` stays
-                    // borrowed.
+                    // panels of `pairs` (or more) rows of 2·NR bf16, and the tile's rows
+                    // r0.. (at most MR) and `cols` columns from col0 lie inside the output,
+                    // written by no other task (tasks own distinct rows × panels) while the
+                    // caller keeps it borrowed.
                     unsafe {
                         tile(
                             rows.get(r0..row_end.min(r0 + MR)),
                             b,
-                            panel_len,
-                            pairs,
-                            view,
+                            (panel_len, pairs),
+                            at,
+                            sink,
                         )
                     }
                 }
@@ -147,28 +191,86 @@ impl Rows<'_> {
 // SAFETY: the pointers address `a` (or the copy), borrowed immutably for the whole call.
 unsafe impl Sync for Rows<'_> {}
 
-/// Where a tile writes: `dst` is its (0, 0) in a row-major output of `ld` floats per row, of
-/// which `cols` columns (1 ..= PR·NR) are written.
+/// Where a tile sits in the output: rows from `r0`, `cols` columns (1 ..= PR·NR) from `col0`.
 #[derive(Clone, Copy)]
-struct View {
-    dst: *mut f32,
-    ld: usize,
+struct At {
+    r0: usize,
+    col0: usize,
     cols: usize,
+}
+
+/// Where a tile's results go, one output row at a time.
+trait Sink: Sync {
+    /// Stores `vals`, the finished products of output row `r`, columns `col0 ..
+    /// col0 + vals.len()` (the sink may change `vals` as scratch).
+    ///
+    /// # Safety
+    /// Those elements lie inside the output and belong to the calling task alone.
+    unsafe fn row(&self, r: usize, col0: usize, vals: &mut [f32]);
+}
+
+/// f32 results, stored or added to what the output holds.
+struct F32Sink {
+    out: SharedOut<f32>,
+    ld: usize,
     accumulate: bool,
+}
+
+impl Sink for F32Sink {
+    unsafe fn row(&self, r: usize, col0: usize, vals: &mut [f32]) {
+        let dst = std::slice::from_raw_parts_mut(self.out.at(r * self.ld + col0), vals.len());
+        if self.accumulate {
+            dst.iter_mut().zip(vals.iter()).for_each(|(o, v)| *o += *v);
+        } else {
+            dst.copy_from_slice(vals);
+        }
+    }
+}
+
+/// bf16 results of `act(products + bias)`.
+struct Bf16Sink<'a> {
+    out: SharedOut<bf16>,
+    ld: usize,
+    bias: Option<&'a [f32]>,
+    activation: Option<UnaryOp>,
+}
+
+impl Sink for Bf16Sink<'_> {
+    unsafe fn row(&self, r: usize, col0: usize, vals: &mut [f32]) {
+        if let Some(bias) = self.bias {
+            // The same sum as `matmul` adding products to a bias (IEEE addition commutes).
+            vals.iter_mut()
+                .zip(&bias[col0..])
+                .for_each(|(v, b)| *v += *b);
+        }
+        if let Some(op) = self.activation {
+            unary_chunk(op, vals);
+        }
+        let dst = std::slice::from_raw_parts_mut(self.out.at(r * self.ld + col0), vals.len());
+        dst.iter_mut()
+            .zip(vals.iter())
+            .for_each(|(o, v)| *o = f32_to_bf16(*v));
+    }
 }
 
 /// One tile of `rows.len()` (1 ..= `MR`) rows × `b.len() / panel_len` (1 ..= `PR`) panels.
 ///
 /// # Safety
-/// As stated where [`matmul`] calls it.
+/// As stated where [`run`] calls it.
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn tile(rows: &[*const u32], b: &[bf16], panel_len: usize, pairs: usize, view: View) {
+unsafe fn tile<S: Sink>(
+    rows: &[*const u32],
+    b: &[bf16],
+    (panel_len, pairs): (usize, usize),
+    at: At,
+    sink: &S,
+) {
     macro_rules! dispatch {
         ($($r:literal)*) => {
             match (rows.len(), b.len() / panel_len) {
                 $(
-                    ($r, 1) => tile_rp::<$r, 1>(rows, b, panel_len, pairs, view),
-                    ($r, _) => tile_rp::<$r, PR>(rows, b, panel_len, pairs, view),
+                    ($r, 1) => tile_rp::<$r, 1, S>(rows, b, (panel_len, pairs), at, sink),
+                    ($r, _) => tile_rp::<$r, PR, S>(rows, b, (panel_len, pairs), at, sink),
                 )*
                 _ => unreachable!("a tile has 1 to {MR} rows"),
             }
@@ -183,12 +285,12 @@ unsafe fn tile(rows: &[*const u32], b: &[bf16], panel_len: usize, pairs: usize, 
 /// As [`tile`], with `rows.len() == R` and `b` holding `P` panels.
 #[target_feature(enable = "avx512f,avx512bf16")]
 #[inline]
-unsafe fn tile_rp<const R: usize, const P: usize>(
+unsafe fn tile_rp<const R: usize, const P: usize, S: Sink>(
     rows: &[*const u32],
     b: &[bf16],
-    panel_len: usize,
-    pairs: usize,
-    view: View,
+    (panel_len, pairs): (usize, usize),
+    at: At,
+    sink: &S,
 ) {
     let a: [*const u32; R] = std::array::from_fn(|r| rows[r]);
     let w: [*const bf16; P] = std::array::from_fn(|p| b.as_ptr().add(p * panel_len));
@@ -209,27 +311,16 @@ unsafe fn tile_rp<const R: usize, const P: usize>(
             }
         }
     }
+    // Each row's accumulators to a line of scratch, then to the sink (the columns past
+    // `at.cols`, padding of the last panel, are dropped there).
+    let mut line = [0f32; PR * NR];
     for (r, acc_r) in acc.iter().enumerate() {
         for (p, acc_p) in acc_r.iter().enumerate() {
             for (h, &v) in acc_p.iter().enumerate() {
-                let col = p * NR + h * NB;
-                if col >= view.cols {
-                    continue;
-                }
-                let mask: __mmask16 = if view.cols - col >= NB {
-                    !0
-                } else {
-                    (1u16 << (view.cols - col)) - 1
-                };
-                let ptr = view.dst.add(r * view.ld + col);
-                let v = if view.accumulate {
-                    _mm512_add_ps(_mm512_maskz_loadu_ps(mask, ptr), v)
-                } else {
-                    v
-                };
-                _mm512_mask_storeu_ps(ptr, mask, v);
+                _mm512_storeu_ps(line.as_mut_ptr().add(p * NR + h * NB), v);
             }
         }
+        sink.row(at.r0 + r, at.col0, &mut line[..at.cols]);
     }
 }
 
@@ -316,6 +407,29 @@ mod tests {
                         exact + s
                     );
                 }
+            }
+        }
+        // The bf16 form: bit for bit the f32 products added to the bias, activated, rounded.
+        let bias: Vec<f32> = start[..n].to_vec();
+        for (with_bias, act) in [(false, None), (true, Some(UnaryOp::Gelu)), (true, None)] {
+            let mut want = vec![0f32; m * n];
+            if with_bias {
+                want.chunks_exact_mut(n)
+                    .for_each(|r| r.copy_from_slice(&bias));
+            }
+            matmul((&lhs, &a), (m, k, n), &packed, &mut want, with_bias);
+            if let Some(op) = act {
+                unary_chunk(op, &mut want);
+            }
+            let mut got = vec![bf16::from_f32(9.0); m * n];
+            let epilogue = (with_bias.then_some(bias.as_slice()), act);
+            matmul_bf16((&lhs, &a), (m, k, n), &packed, epilogue, &mut got);
+            for (e, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    g.to_bits(),
+                    f32_to_bf16(*w).to_bits(),
+                    "bf16 output {e} of {m}x{k}x{n} (bias {with_bias}, {act:?}): {g} vs {w}"
+                );
             }
         }
     }
