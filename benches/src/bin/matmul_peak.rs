@@ -28,7 +28,7 @@ use tandem_benches::probe;
 use tandem_benches::shapes::{MatmulShape, ATTENTIONS, MATMULS, VIT_LARGE};
 use tandem_benches::timing::{time_runs, Timings};
 use tandem_tensor::cpu::ops::gemm_bf16::{self, Bf16Gemm};
-use tandem_tensor::{attention, Backend, CpuBackend, DType, MatmulSpec, MatrixRef, Result};
+use tandem_tensor::{attention, Backend, CpuBackend, DType, MatmulSpec, MatrixRef, Result, Tensor};
 
 /// The denominator of every "% of peak", and how it was obtained.
 struct Peak {
@@ -108,6 +108,22 @@ fn machine_peak() -> Peak {
 fn runs_for(one: Duration, budget: Duration) -> usize {
     let one = one.as_secs_f64().max(1e-7);
     ((budget.as_secs_f64() / one) as usize).clamp(5, 200)
+}
+
+/// `a` through a `tandem_nn::Linear` built from `w` (`[out, in]`) and `bias`: the layer as
+/// models run it (weights packed at load where the backend packs them).
+fn time_layer(
+    budget: Duration,
+    a: &Tensor<CpuBackend>,
+    w: &Tensor<CpuBackend>,
+    bias: &Tensor<CpuBackend>,
+) -> Result<Timings> {
+    let layer = tandem_nn::Linear::new(w.clone(), Some(bias.clone()));
+    time_it(budget, || {
+        layer
+            .forward(a)
+            .map_err(|e| tandem_tensor::Error::backend("cpu", e))
+    })
 }
 
 fn time_it<T>(budget: Duration, mut op: impl FnMut() -> Result<T>) -> Result<Timings> {
@@ -201,12 +217,7 @@ fn matmul_table(shapes: &[MatmulShape], peak: f64, budget: Duration) -> Result<(
         let bias = random(&cpu, &[s.n], 0.1, 4)?;
         let t_mm = time_it(budget, || a.matmul(&b))?;
         let t_lin = time_it(budget, || a.linear(&w, Some(&bias), None))?;
-        let layer = tandem_nn::Linear::new(w.clone(), Some(bias.clone()));
-        let t_layer = time_it(budget, || {
-            layer
-                .forward(&a)
-                .map_err(|e| tandem_tensor::Error::backend("cpu", e))
-        })?;
+        let t_layer = time_layer(budget, &a, &w, &bias)?;
         let t_raw = raw_gemm(s, false, budget)?;
         let t_raw_t = raw_gemm(s, true, budget)?;
         let f = s.flops();
@@ -337,12 +348,7 @@ fn bf16_table(shapes: &[MatmulShape], budget: Duration) -> Result<()> {
         let bias = random(&cpu, &[s.n], 0.1, 4)?.to_dtype(DType::BF16)?;
         let f = s.flops();
         let t_lin = time_it(budget, || a.linear(&w, Some(&bias), None))?;
-        let layer = tandem_nn::Linear::new(w.clone(), Some(bias.clone()));
-        let t_layer = time_it(budget, || {
-            layer
-                .forward(&a)
-                .map_err(|e| tandem_tensor::Error::backend("cpu", e))
-        })?;
+        let t_layer = time_layer(budget, &a, &w, &bias)?;
         print!(
             "| {:<14} | {:<47} | {} | {} |",
             s.id(),

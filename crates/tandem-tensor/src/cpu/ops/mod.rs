@@ -15,6 +15,8 @@ pub(crate) mod matmul_skinny;
 pub mod reduce;
 mod shared_out;
 pub mod softmax;
+#[cfg(test)]
+mod test_reference;
 pub mod topk;
 
 /// Below this many elements an op runs on the calling thread: rayon's fork/join costs more

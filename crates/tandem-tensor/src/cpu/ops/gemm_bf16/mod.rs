@@ -469,6 +469,7 @@ unsafe fn write_block(
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_reference::assert_product;
     use super::*;
     use crate::op::MatrixRef;
     use proptest::prelude::*;
@@ -550,26 +551,16 @@ mod tests {
                 let mut out = start.clone();
                 matmul(kernel, &spec, &a, &w, &mut out, accumulate);
                 for b in 0..batch {
-                    for i in 0..m {
-                        for j in 0..n {
-                            let (mut exact, mut scale) = (0f64, 0f64);
-                            for p in 0..k {
-                                let prod = at(&a, &lhs, b, i, p) * at(&w, &rhs, b, p, j);
-                                exact += prod;
-                                scale += prod.abs();
-                            }
-                            let o = b * m * n + i * n + j;
-                            let s = if accumulate { start[o] as f64 } else { 0.0 };
-                            let tol = (k as f64 + 1.0) * 2f64.powi(-24) * (scale + s.abs());
-                            let got = out[o] as f64;
-                            assert!(
-                                (got - (exact + s)).abs() <= tol,
-                                "{kernel:?} accumulate={accumulate} [{b},{i},{j}] of {batch}x{m}x{n}x{k}: \
-                                 {got} vs {} (tolerance {tol:e})",
-                                exact + s
-                            );
-                        }
-                    }
+                    let (per, entry) = (m * n, b * m * n);
+                    assert_product(
+                        &format!("{kernel:?} entry {b} of {batch}"),
+                        (m, k, n),
+                        |i, p| at(&a, &lhs, b, i, p),
+                        |p, j| at(&w, &rhs, b, p, j),
+                        &start[entry..entry + per],
+                        accumulate,
+                        &out[entry..entry + per],
+                    );
                 }
             }
         }

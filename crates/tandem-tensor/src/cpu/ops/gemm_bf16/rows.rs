@@ -326,6 +326,7 @@ unsafe fn tile_rp<const R: usize, const P: usize, S: Sink>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::test_reference::assert_product;
     use super::super::pack::{pack_b_panel, PANEL_LAYOUT};
     use super::*;
     use proptest::prelude::*;
@@ -342,9 +343,9 @@ mod tests {
             .collect()
     }
 
-    /// The kernel against an f64 reference of the same bf16 values, B packed from a transposed
-    /// `[n, k]` weight as `PackedRhs` packs it, A contiguous or strided (the copied path).
-    /// Bound as in `gemm_bf16`'s tests: k·u·Σ|a·b| plus the start value's share (Higham §3.1).
+    /// The kernel against an f64 reference of the same bf16 values (`assert_product`), B packed
+    /// from a transposed `[n, k]` weight as `PackedRhs` packs it, A contiguous or strided (the
+    /// copied path).
     fn check(m: usize, k: usize, n: usize, strided: bool, seed: u64) {
         if !available() {
             eprintln!("skipped: this CPU has no AVX512-BF16");
@@ -384,30 +385,15 @@ mod tests {
         for accumulate in [false, true] {
             let mut out = start.clone();
             matmul((&lhs, &a), (m, k, n), &packed, &mut out, accumulate);
-            for i in 0..m {
-                for j in 0..n {
-                    let (mut exact, mut scale) = (0f64, 0f64);
-                    for p in 0..k {
-                        let x = a[lhs.offset + i * lhs.row_stride + p * lhs.col_stride].to_f64();
-                        let prod = x * w[j * k + p].to_f64();
-                        exact += prod;
-                        scale += prod.abs();
-                    }
-                    let s = if accumulate {
-                        start[i * n + j] as f64
-                    } else {
-                        0.0
-                    };
-                    let tol = (k as f64 + 1.0) * 2f64.powi(-24) * (scale + s.abs());
-                    let got = out[i * n + j] as f64;
-                    assert!(
-                        (got - (exact + s)).abs() <= tol,
-                        "accumulate={accumulate} [{i},{j}] of {m}x{k}x{n}: {got} vs {} \
-                         (tolerance {tol:e})",
-                        exact + s
-                    );
-                }
-            }
+            assert_product(
+                "rows",
+                (m, k, n),
+                |i, p| a[lhs.offset + i * lhs.row_stride + p * lhs.col_stride].to_f64(),
+                |p, j| w[j * k + p].to_f64(),
+                &start,
+                accumulate,
+                &out,
+            );
         }
         // The bf16 form: bit for bit the f32 products added to the bias, activated, rounded.
         let bias: Vec<f32> = start[..n].to_vec();

@@ -371,6 +371,7 @@ unsafe fn run(kernel: PanelKernel, rows: usize, tile: &Tile) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_reference::assert_product;
     use super::*;
     use proptest::prelude::*;
 
@@ -425,29 +426,15 @@ mod tests {
             for accumulate in [false, true] {
                 let mut out = start.clone();
                 matmul(kernel, &a, &lhs, (m, k, n), &panels, &mut out, accumulate);
-                for i in 0..m {
-                    for j in 0..n {
-                        let (mut exact, mut scale) = (0f64, 0f64);
-                        for p in 0..k {
-                            let prod = at(&a, &lhs, i, p) * at(&w, &rhs, p, j);
-                            exact += prod;
-                            scale += prod.abs();
-                        }
-                        let s = if accumulate {
-                            start[i * n + j] as f64
-                        } else {
-                            0.0
-                        };
-                        let tol = (k as f64 + 1.0) * 2f64.powi(-24) * (scale + s.abs());
-                        let got = out[i * n + j] as f64;
-                        assert!(
-                            (got - (exact + s)).abs() <= tol,
-                            "{kernel:?} accumulate={accumulate} [{i},{j}] of {m}x{k}x{n}: \
-                             {got} vs {} (tolerance {tol:e})",
-                            exact + s
-                        );
-                    }
-                }
+                assert_product(
+                    &format!("{kernel:?}"),
+                    (m, k, n),
+                    |i, p| at(&a, &lhs, i, p),
+                    |p, j| at(&w, &rhs, p, j),
+                    &start,
+                    accumulate,
+                    &out,
+                );
             }
         }
     }
