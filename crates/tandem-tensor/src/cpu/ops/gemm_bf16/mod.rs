@@ -185,13 +185,7 @@ pub(crate) fn matmul_storage(
     let rows_kernel = rows::available();
     #[cfg(not(target_arch = "x86_64"))]
     let rows_kernel = false;
-    let (m, k) = (lhs_layout.dims()[0], lhs_layout.dims()[1]);
-    let lhs_ref = MatrixRef {
-        offset: lhs_layout.offset(),
-        batch_stride: 0,
-        row_stride: lhs_layout.strides()[0],
-        col_stride: lhs_layout.strides()[1],
-    };
+    let (lhs_ref, (m, k)) = super::matmul_panels::matrix_of(lhs_layout);
     check_bounds("matmul_packed", "left", &lhs_ref, a.len(), 1, m, k)?;
     let len = panels(n) * k.div_ceil(KB) * B_BLOCK;
     let Some(p) = p.get(panels_offset..panels_offset + len) else {
