@@ -105,8 +105,8 @@ pub fn selected() -> Option<Bf16Gemm> {
 }
 
 /// Which kernel runs `m` rows against packed weights: [`rows`] wherever the GEMM kernel is
-/// AVX512-BF16 (on Zen 4 the rows kernel was faster at every count from 1 to 577 rows,
-/// `packed_linear --dtype bf16`); with AMX, up to [`super::matmul_skinny::BF16_MAX_ROWS`]
+/// AVX512-BF16 (on Zen 4 the rows kernel was as fast or faster at 1 to 577 rows in four runs
+/// of `packed_linear --dtype bf16`); with AMX, up to [`super::matmul_skinny::BF16_MAX_ROWS`]
 /// rows, the bound below which `linear` ran on the skinny dot kernel before its weights were
 /// packed (not yet measured against AMX tiles on packed weights), AMX tiles above.
 fn rows_kernel_for(kernel: Bf16Gemm, m: usize) -> bool {

@@ -11,8 +11,9 @@
 //! per 2 vectors and 8 broadcasts. Each panel is one sequential stream, read from memory once
 //! per call: a task's first row tile brings its panels into L2, where the other row tiles find
 //! them (`PANELS_PER_TASK` panels: 768 KiB at k = 3072, within a 1 MiB L2). Measured on Zen 4
-//! it is faster than the AVX-512 GEMM kernel on the same packed weights at every row count from
-//! 1 to 577 (`packed_linear --dtype bf16`).
+//! it was faster than the AVX-512 GEMM kernel on the same packed weights at nearly every row
+//! count from 1 to 577 over four runs, and within the host's noise at the others
+//! (`packed_linear --dtype bf16`).
 //!
 //! The result equals an f32 matmul of the same bf16 values up to summation order, with the
 //! instruction's documented difference: subnormal bf16 inputs count as zero and subnormal
