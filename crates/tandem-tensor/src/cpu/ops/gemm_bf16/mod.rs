@@ -113,6 +113,14 @@ fn rows_kernel_for(kernel: Bf16Gemm, m: usize) -> bool {
     kernel == Bf16Gemm::Avx512Bf16 || m <= super::matmul_skinny::BF16_MAX_ROWS
 }
 
+/// Whether this CPU runs [`rows`] (x86-64 only).
+fn rows_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return rows::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// Whether bf16 `linear` weights are packed once at load ([`PANEL_LAYOUT`], the CPU backend's
 /// `panel_layout` for bf16): a GEMM kernel is [`selected`] and the few-rows kernel runs here,
 /// unless the environment variable `TANDEM_CPU_BF16_PANELS` is `off` (read once; for
@@ -122,11 +130,7 @@ pub fn packs_weights() -> bool {
     static PACKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *PACKS.get_or_init(|| {
         let off = std::env::var("TANDEM_CPU_BF16_PANELS").is_ok_and(|v| v == "off");
-        #[cfg(target_arch = "x86_64")]
-        let rows = rows::available();
-        #[cfg(not(target_arch = "x86_64"))]
-        let rows = false;
-        !off && rows && selected().is_some()
+        !off && rows_available() && selected().is_some()
     })
 }
 
@@ -181,10 +185,6 @@ pub(crate) fn matmul_storage(
     let Some(kernel) = selected() else {
         return Ok(None);
     };
-    #[cfg(target_arch = "x86_64")]
-    let rows_kernel = rows::available();
-    #[cfg(not(target_arch = "x86_64"))]
-    let rows_kernel = false;
     let (lhs_ref, (m, k)) = super::matmul_panels::matrix_of(lhs_layout);
     check_bounds("matmul_packed", "left", &lhs_ref, a.len(), 1, m, k)?;
     let len = panels(n) * k.div_ceil(KB) * B_BLOCK;
@@ -194,7 +194,7 @@ pub(crate) fn matmul_storage(
             format!("{len} packed elements from {panels_offset} past the end of the storage"),
         ));
     };
-    if rows_kernel && rows_kernel_for(kernel, m) {
+    if rows_available() && rows_kernel_for(kernel, m) {
         // Bias, activation and the rounding to bf16 in the kernel's stores: no f32 result.
         #[cfg(target_arch = "x86_64")]
         {
