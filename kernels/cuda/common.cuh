@@ -6,6 +6,9 @@
 // round-to-nearest-even, as the CPU reference's `half` crate does), u32, i64. Every kernel
 // computes in f32 and rounds once when it stores, like the CPU reference.
 // Requires sm_80 or newer (bf16 `cvt`, bf16 tensor cores).
+//
+// `TANDEM_CUDA_SIM` is defined only when the host simulator (crates/tandem-cuda/sim) compiles
+// these files with a C++ compiler: it supplies the few operations written here in inline PTX.
 
 typedef unsigned short u16;
 typedef unsigned int u32;
@@ -18,9 +21,13 @@ struct __align__(2) f16 { u16 bits; };
 __device__ __forceinline__ float to_f32(float x) { return x; }
 __device__ __forceinline__ float to_f32(bf16 x) { return __uint_as_float(((u32)x.bits) << 16); }
 __device__ __forceinline__ float to_f32(f16 x) {
+#ifdef TANDEM_CUDA_SIM
+    return tandem_sim::f16_bits_to_f32(x.bits);
+#else
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x.bits));
     return f;
+#endif
 }
 __device__ __forceinline__ float to_f32(u32 x) { return (float)x; }
 __device__ __forceinline__ float to_f32(i64 x) { return (float)x; }
@@ -28,14 +35,22 @@ __device__ __forceinline__ float to_f32(i64 x) { return (float)x; }
 template <typename T> __device__ __forceinline__ T from_f32(float x);
 template <> __device__ __forceinline__ float from_f32<float>(float x) { return x; }
 template <> __device__ __forceinline__ bf16 from_f32<bf16>(float x) {
+#ifdef TANDEM_CUDA_SIM
+    return bf16{tandem_sim::f32_to_bf16_bits(x)};
+#else
     u16 b;
     asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(x));
     return bf16{b};
+#endif
 }
 template <> __device__ __forceinline__ f16 from_f32<f16>(float x) {
+#ifdef TANDEM_CUDA_SIM
+    return f16{tandem_sim::f32_to_f16_bits(x)};
+#else
     u16 h;
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x));
     return f16{h};
+#endif
 }
 // Float → int truncates toward zero and saturates (NaN → 0), as Rust's `as` does; PTX `cvt.rzi`
 // saturates by definition.

@@ -28,6 +28,14 @@ struct MatmulParams {
 #define TC_THREADS 128
 
 template <typename T> struct MmaOp;
+#ifdef TANDEM_CUDA_SIM
+template <> struct MmaOp<bf16> {
+    static void run(float* c, const u32* a, const u32* b) { tandem_sim::mma_m16n8k16(c, a, b, true); }
+};
+template <> struct MmaOp<f16> {
+    static void run(float* c, const u32* a, const u32* b) { tandem_sim::mma_m16n8k16(c, a, b, false); }
+};
+#else
 template <> struct MmaOp<bf16> {
     static __device__ __forceinline__ void run(float* c, const u32* a, const u32* b) {
         asm volatile(
@@ -44,6 +52,7 @@ template <> struct MmaOp<f16> {
             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
     }
 };
+#endif
 
 template <typename T>
 __device__ __forceinline__ void matmul_tc(const T* __restrict__ lhs, const T* __restrict__ rhs, const T* __restrict__ bias,
