@@ -93,6 +93,30 @@ pub fn check<B: Backend>(backend: &B, p: &Problem) -> Result<(), String> {
     )
 }
 
+/// Rows whose sums are all equal, with eps 1e-12: the fused kernels must normalise them to
+/// exactly beta, as `super::layer_norm::constant_rows` checks for the unfused op.
+pub fn constant_rows() -> Vec<Problem> {
+    super::layer_norm::constant_rows()
+        .into_iter()
+        .map(|p| {
+            let zeros = vec![0.0; p.x.data.len()];
+            Problem {
+                dtype: p.dtype,
+                eps: p.eps,
+                residual: Input::contiguous(p.x.dims.clone(), zeros),
+                x: p.x,
+                gamma: p.gamma,
+                beta: p.beta,
+            }
+        })
+        .collect()
+}
+
 pub fn run<B: Backend>(backend: &B, cases: u32) {
+    for p in constant_rows() {
+        if let Err(e) = check(backend, &p) {
+            panic!("add_layer_norm on constant rows ({:?}): {e}", p.dtype);
+        }
+    }
     run_problem("add_layer_norm", backend, cases, strategy(), check);
 }
