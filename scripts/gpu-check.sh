@@ -4,7 +4,7 @@
 #
 #   scripts/gpu-check.sh [--quick]      # writes target/gpu-check/report.txt and prints it
 #
-# 1. conformance: every op against the reference (the suite CI lists as ignored for lack of a GPU)
+# 1. conformance: every op against the reference (CI runs it on the CUDA simulator; here, the GPU)
 # 2. golden parity: CLIP and BLIP outputs/ids on CUDA vs transformers; device preprocessing vs CPU
 # 3. kernel benches: GEMM TFLOP/s against the device's dense bf16 peak, attention GB/s
 # 4. BLIP captioning at full size (random weights) at 1, 8 and 64 images per call, f32 and bf16
@@ -13,6 +13,9 @@
 # (e.g. the `nvidia-cuda-nvrtc-cu12` wheel's nvidia/cuda_nvrtc/lib/libnvrtc.so.12).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+case "${LD_LIBRARY_PATH:-}" in
+  *cuda-sim*) echo "LD_LIBRARY_PATH points at the CUDA simulator ($LD_LIBRARY_PATH): this check is for a real GPU" >&2; exit 2;;
+esac
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 out=target/gpu-check

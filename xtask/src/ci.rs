@@ -86,6 +86,36 @@ pub fn run(_args: &[String]) -> Result<()> {
     if !status.success() {
         bail!("cargo test failed with {status}");
     }
+    cuda_on_simulator(&nvrtc)
+}
+
+/// The CUDA backend's device tests (ignored by `cargo test` for want of a GPU: the conformance
+/// suite and the CLIP/BLIP parity tests) on the CUDA simulator, so every kernel runs in CI.
+/// The test binaries are the ones `cargo test` just built; only the driver library differs.
+fn cuda_on_simulator(nvrtc: &Path) -> Result<()> {
+    let sim = crate::cuda_sim::build()?;
+    let packages = ["tandem-cuda", "tandem-clip", "tandem-blip"];
+    eprintln!(
+        "$ LD_LIBRARY_PATH={} TANDEM_CUDA_NVRTC={} cargo test --locked -p {} -- --ignored",
+        sim.display(),
+        nvrtc.display(),
+        packages.join(" -p ")
+    );
+    let mut cmd = Command::new("cargo");
+    cmd.args(["test", "--locked"]);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd
+        .args(["--", "--ignored"])
+        .env("LD_LIBRARY_PATH", &sim)
+        .env("TANDEM_CUDA_NVRTC", nvrtc)
+        .current_dir(project_root())
+        .status()
+        .context("could not start cargo test")?;
+    if !status.success() {
+        bail!("the CUDA tests on the simulator failed with {status}");
+    }
     Ok(())
 }
 

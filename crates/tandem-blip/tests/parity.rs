@@ -457,11 +457,12 @@ fn wgpu_half_precision_outputs_within_transformers_drift() {
     }
 }
 
-/// The same golden checks on the CUDA backend. CI has no GPU, so the test is ignored with the
+/// The same golden checks on the CUDA backend. It needs a CUDA driver, so it is ignored with the
 /// reason (listed, never a silent pass); `cargo test -p tandem-blip --test parity -- --ignored`
-/// (scripts/gpu-check.sh) runs it on one, where a missing driver fails it with the fix named.
+/// runs it on a GPU (scripts/gpu-check.sh) or on the CUDA simulator (`cargo xtask cuda-sim`, as
+/// CI does); without either, a missing driver fails it with the fix named.
 #[test]
-#[ignore = "needs an NVIDIA GPU and driver: run with --ignored (scripts/gpu-check.sh) on one"]
+#[ignore = "needs a CUDA driver: run with --ignored on a GPU (scripts/gpu-check.sh) or on the simulator (LD_LIBRARY_PATH=$(cargo xtask cuda-sim)), as CI does"]
 fn cuda_outputs_and_generations_match() {
     let gpu =
         tandem_tensor_testing::acquire("blip parity (cuda)", tandem_cuda::CudaBackend::new(0));
@@ -474,7 +475,7 @@ fn cuda_outputs_and_generations_match() {
 
 /// bf16 and f16 on the CUDA kernels, within the bound derived from transformers' own drift.
 #[test]
-#[ignore = "needs an NVIDIA GPU and driver: run with --ignored (scripts/gpu-check.sh) on one"]
+#[ignore = "needs a CUDA driver: run with --ignored on a GPU (scripts/gpu-check.sh) or on the simulator (LD_LIBRARY_PATH=$(cargo xtask cuda-sim)), as CI does"]
 fn cuda_half_precision_outputs_within_transformers_drift() {
     let gpu =
         tandem_tensor_testing::acquire("blip parity (cuda)", tandem_cuda::CudaBackend::new(0));

@@ -1,6 +1,8 @@
 //! The CLIP golden parity checks on the CUDA backend, and the device preprocessing against the
-//! CPU path. CI has no GPU: each test is `#[ignore]`d with the reason (listed as ignored, never
-//! a silent pass); `cargo test -p tandem-clip --test parity_cuda -- --ignored` runs them on one.
+//! CPU path. They need a CUDA driver, so each test is `#[ignore]`d with the reason (listed as
+//! ignored by a plain `cargo test`, never a silent pass); `cargo test -p tandem-clip --test
+//! parity_cuda -- --ignored` runs them on a GPU, or on the CUDA simulator (`cargo xtask
+//! cuda-sim`), which is how CI runs them.
 
 mod common;
 
@@ -10,7 +12,7 @@ use tandem_tensor::DType;
 use tandem_tensor_testing::{acquire, assert_close, Close};
 
 #[test]
-#[ignore = "needs an NVIDIA GPU and driver: run with --ignored (scripts/gpu-check.sh) on one"]
+#[ignore = "needs a CUDA driver: run with --ignored on a GPU (scripts/gpu-check.sh) or on the simulator (LD_LIBRARY_PATH=$(cargo xtask cuda-sim)), as CI does"]
 fn cuda_parity_with_transformers() {
     let gpu = acquire("clip parity (cuda)", CudaBackend::new(0));
     common::parity_suite(&gpu);
@@ -18,7 +20,7 @@ fn cuda_parity_with_transformers() {
 
 /// bf16 and f16 within the bound derived from transformers' own drift, as on the CPU.
 #[test]
-#[ignore = "needs an NVIDIA GPU and driver: run with --ignored (scripts/gpu-check.sh) on one"]
+#[ignore = "needs a CUDA driver: run with --ignored on a GPU (scripts/gpu-check.sh) or on the simulator (LD_LIBRARY_PATH=$(cargo xtask cuda-sim)), as CI does"]
 fn cuda_half_precision_within_transformers_drift() {
     let gpu = acquire("clip parity (cuda)", CudaBackend::new(0));
     for name in common::CONFIGS {
@@ -31,7 +33,7 @@ fn cuda_half_precision_within_transformers_drift() {
 /// Pillow-exact bicubic resize + normalize on the device equals the CPU path within one 8-bit
 /// level (`1 / (255 · std)` after normalising), for BLIP's 384 and CLIP's 224 and odd sizes.
 #[test]
-#[ignore = "needs an NVIDIA GPU and driver: run with --ignored (scripts/gpu-check.sh) on one"]
+#[ignore = "needs a CUDA driver: run with --ignored on a GPU (scripts/gpu-check.sh) or on the simulator (LD_LIBRARY_PATH=$(cargo xtask cuda-sim)), as CI does"]
 fn cuda_resize_normalize_matches_the_cpu_path() {
     let gpu = acquire("resize_normalize (cuda)", CudaBackend::new(0));
     let (w, h) = (517, 389);
