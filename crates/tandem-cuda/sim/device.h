@@ -58,6 +58,17 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, unsigned src);
 /// the fragments, laid out as the PTX ISA specifies (section "Matrix Fragments for
 /// mma.m16n8k16 with floating point type"). `is_bf16` picks the input format.
 void mma_m16n8k16(float* c, const uint32_t* a, const uint32_t* b, bool is_bf16);
+/// `cp.async.cg.shared.global [smem], [gmem], bytes, src_bytes`: queued in this thread's open
+/// group and performed only when a `cp.async.wait_group` lets it complete, so a kernel that
+/// reads shared memory before waiting sees the old contents, as it could on a GPU.
+void cp_async(void* smem, const void* gmem, unsigned bytes, unsigned src_bytes);
+/// `cp.async.commit_group`.
+void cp_async_commit();
+/// `cp.async.wait_group n`: completes this thread's committed groups but the newest `n`.
+void cp_async_wait(unsigned n);
+/// `ldmatrix.sync.aligned.m8n8.x4.shared.b16`: lanes 8i..8i+7 give the row addresses of 8×8
+/// matrix i; register i of lane t gets row t/4, columns 2(t%4) and 2(t%4)+1 of matrix i.
+void ldmatrix_x4(uint32_t* r, const void* smem);
 /// Reports a fault in kernel code (fails the launch with CUDA_ERROR_LAUNCH_FAILED).
 [[noreturn]] void fault(const char* message);
 

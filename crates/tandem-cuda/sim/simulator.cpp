@@ -105,9 +105,17 @@ constexpr unsigned MAX_THREADS = 1024;
 
 enum class Wait { None, Block, Warp };
 
+struct AsyncCopy {
+    void* dst;
+    const void* src;
+    unsigned bytes, src_bytes;
+};
+
 struct Fiber {
     Context context;
     ThreadState state;
+    std::vector<AsyncCopy> open;                   // cp.async not yet committed
+    std::vector<std::vector<AsyncCopy>> committed;  // oldest first
     Wait wait = Wait::None;
     uint64_t generation = 0;  // of the barrier it waits at
     bool done = false;
@@ -235,6 +243,43 @@ void fault(const char* message) {
 
 void syncthreads() { arrive(run->block, Wait::Block); }
 
+void cp_async(void* smem, const void* gmem, unsigned bytes, unsigned src_bytes) {
+    if (bytes != 4 && bytes != 8 && bytes != 16) fault("cp.async of a size other than 4, 8 or 16 bytes");
+    if (src_bytes > bytes) fault("cp.async with src-size larger than cp-size");
+    if ((uintptr_t)smem % bytes != 0 || (src_bytes > 0 && (uintptr_t)gmem % bytes != 0))
+        fault("cp.async address not aligned to its size");
+    run->running->open.push_back(AsyncCopy{smem, gmem, bytes, src_bytes});
+}
+
+void cp_async_commit() {
+    Fiber* f = run->running;
+    f->committed.push_back(std::move(f->open));
+    f->open.clear();
+}
+
+void cp_async_wait(unsigned n) {
+    Fiber* f = run->running;
+    while (f->committed.size() > n) {
+        for (const AsyncCopy& c : f->committed.front()) {
+            std::memcpy(c.dst, c.src, c.src_bytes);
+            std::memset((char*)c.dst + c.src_bytes, 0, c.bytes - c.src_bytes);
+        }
+        f->committed.erase(f->committed.begin());
+    }
+}
+
+void ldmatrix_x4(uint32_t* r, const void* smem) {
+    Warp& w = full_warp(0xffffffffu, "ldmatrix");
+    if ((uintptr_t)smem % 16 != 0) fault("ldmatrix row address not 16-byte aligned");
+    const unsigned parity = w.barrier.generation & 1, lane = current->lane;
+    w.words[parity][lane] = (uint64_t)(uintptr_t)smem;
+    arrive(w.barrier, Wait::Warp);
+    for (unsigned i = 0; i < 4; ++i) {
+        const char* row = (const char*)(uintptr_t)w.words[parity][8 * i + lane / 4];
+        std::memcpy(&r[i], row + 4 * (lane % 4), 4);
+    }
+}
+
 uint64_t warp_exchange(unsigned mask, uint64_t value, unsigned src) {
     Warp& w = full_warp(mask, "a warp shuffle");
     const unsigned parity = w.barrier.generation & 1;
@@ -339,6 +384,8 @@ std::string launch(const Kernel& kernel, Dim3 grid, Dim3 block, void** params) {
                     f.state.warp = t / 32;
                     f.wait = Wait::None;
                     f.done = false;
+                    f.open.clear();
+                    f.committed.clear();
                     prepare(f.context, stacks()[t].get(), STACK_BYTES, fiber_main);
                 }
                 unsigned finished = 0;
