@@ -120,7 +120,11 @@ fn entry_points_follow_the_naming_rule() {
         ),
         (
             "matmul",
-            floats.iter().map(|d| format!("matmul_{d}")).collect(),
+            floats
+                .iter()
+                .map(|d| format!("matmul_{d}"))
+                .chain(["bf16", "f16"].map(|d| format!("matmul_{d}_128x128")))
+                .collect(),
         ),
         ("topk", floats.iter().map(|d| format!("topk_{d}")).collect()),
         ("copy", all.iter().map(|d| format!("copy_{d}")).collect()),

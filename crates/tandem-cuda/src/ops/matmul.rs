@@ -31,13 +31,43 @@ struct MatmulParams {
 // SAFETY: `#[repr(C)]` integers laid out exactly as the CUDA struct (4 × u32, then 8 × u64).
 unsafe impl DeviceRepr for MatmulParams {}
 
-/// Block tile of every variant (64 × 64), and threads per block.
-const TILE: usize = 64;
-fn threads(dtype: DType) -> u32 {
+/// One compiled variant of `matmul.cu`: its entry point, block tile and threads per block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Variant {
+    entry: String,
+    tile: usize,
+    threads: u32,
+}
+
+/// The kernel for a `batch × m × n` product on a GPU of `sms` multiprocessors.
+///
+/// Half types use the 128 × 128 tensor-core tile when both dims fill it and there are at least
+/// as many such tiles as SMs: a bigger tile reuses each loaded element twice as often, but a
+/// product of fewer tiles than SMs would leave most of the GPU idle (decoding's few rows, the
+/// small products of the tiny test models), where the 64 × 64 tile gives 4× the blocks. f32 has
+/// one (SIMT) variant.
+fn variant(dtype: DType, batch: usize, m: usize, n: usize, sms: usize) -> Variant {
+    let base = entry("matmul", dtype);
     if dtype == DType::F32 {
-        256
+        return Variant {
+            entry: base,
+            tile: 64,
+            threads: 256,
+        };
+    }
+    let big_tiles = batch * m.div_ceil(128) * n.div_ceil(128);
+    if m >= 128 && n >= 128 && big_tiles >= sms.max(1) {
+        Variant {
+            entry: format!("{base}_128x128"),
+            tile: 128,
+            threads: 256,
+        }
     } else {
-        128
+        Variant {
+            entry: base,
+            tile: 64,
+            threads: 128,
+        }
     }
 }
 
@@ -101,7 +131,8 @@ pub fn matmul(
         b_rs: b.row_stride as u64,
         b_cs: b.col_stride as u64,
     };
-    let grid_y = fits_u32("matmul", m.div_ceil(TILE))?;
+    let v = variant(dtype, batch, m, n, be.device().sm_count());
+    let grid_y = fits_u32("matmul", m.div_ceil(v.tile))?;
     if grid_y > 65_535 || batch > 65_535 {
         return Err(CudaError::Unsupported {
             op: "matmul",
@@ -109,11 +140,15 @@ pub fn matmul(
         });
     }
     let cfg = LaunchConfig {
-        grid_dim: (fits_u32("matmul", n.div_ceil(TILE))?, grid_y, batch as u32),
-        block_dim: (threads(dtype), 1, 1),
+        grid_dim: (
+            fits_u32("matmul", n.div_ceil(v.tile))?,
+            grid_y,
+            batch as u32,
+        ),
+        block_dim: (v.threads, 1, 1),
         shared_mem_bytes: 0,
     };
-    let f = be.device().function("matmul", &entry("matmul", dtype))?;
+    let f = be.device().function("matmul", &v.entry)?;
     let null = 0u64;
     let mut l = be.stream().launch_builder(&f);
     l.arg(lhs.buf()).arg(rhs.buf());
@@ -122,8 +157,34 @@ pub fn matmul(
         None => l.arg(&null),
     };
     l.arg(out.buf_mut()).arg(&p);
-    // SAFETY: arguments match `matmul_<dtype>(lhs, rhs, bias, out, MatmulParams)`; every
+    // SAFETY: arguments match every variant's `(lhs, rhs, bias, out, MatmulParams)`; every
     // addressed element was checked against its storage above.
     launched(be, "matmul", unsafe { l.launch(cfg) })?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_tiles_only_when_they_fill_the_gpu() {
+        // An H100/H200 has 132 SMs.
+        let v = |m, n, batch| variant(DType::BF16, batch, m, n, 132).entry;
+        // ViT-B/16 at batch 8: 8 × 197 rows… as one 1576 × 768 product = 13 × 6 = 78 tiles.
+        assert_eq!(v(1576, 768, 1), "matmul_bf16");
+        assert_eq!(v(4096, 4096, 1), "matmul_bf16_128x128");
+        assert_eq!(v(512, 512, 9), "matmul_bf16_128x128");
+        // Decoding: a handful of rows never takes the big tile.
+        assert_eq!(v(5, 30_524, 1), "matmul_bf16");
+        assert_eq!(v(4096, 64, 64), "matmul_bf16");
+        assert_eq!(
+            variant(DType::F16, 1, 2048, 2048, 132).entry,
+            "matmul_f16_128x128"
+        );
+        assert_eq!(variant(DType::F32, 1, 4096, 4096, 132).entry, "matmul_f32");
+        // One SM (the simulator): any product of at least one full tile.
+        assert_eq!(variant(DType::BF16, 1, 128, 128, 1).tile, 128);
+        assert_eq!(variant(DType::BF16, 1, 127, 4096, 1).tile, 64);
+    }
 }

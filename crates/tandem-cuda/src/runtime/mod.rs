@@ -65,6 +65,7 @@ pub struct Device {
     pub(crate) ctx: Arc<CudaContext>,
     name: String,
     capability: (i32, i32),
+    sm_count: usize,
     arch: String,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     functions: Mutex<HashMap<String, CudaFunction>>,
@@ -102,10 +103,16 @@ impl Device {
         if major < 8 {
             return Err(CudaError::UnsupportedArch { name, major, minor });
         }
+        let sm_count = ctx
+            .attribute(
+                cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+            )
+            .map_err(CudaError::driver("multiprocessor count"))?;
         Ok(Arc::new(Device {
             ctx,
             name,
             capability: (major, minor),
+            sm_count: sm_count.max(1) as usize,
             arch: compile::arch_name(major, minor),
             modules: Mutex::default(),
             functions: Mutex::default(),
@@ -127,6 +134,11 @@ impl Device {
     /// Compute capability, e.g. `(9, 0)` for an H100/H200.
     pub fn compute_capability(&self) -> (i32, i32) {
         self.capability
+    }
+
+    /// Streaming multiprocessors (132 on an H100/H200 SXM): kernels size their grids by it.
+    pub fn sm_count(&self) -> usize {
+        self.sm_count
     }
 
     /// The CUBIN architecture kernels are compiled for, e.g. `sm_90`.
