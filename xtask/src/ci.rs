@@ -90,31 +90,73 @@ pub fn run(_args: &[String]) -> Result<()> {
 }
 
 /// The CUDA backend's device tests (ignored by `cargo test` for want of a GPU: the conformance
-/// suite and the CLIP/BLIP parity tests) on the CUDA simulator, so every kernel runs in CI.
-/// The test binaries are the ones `cargo test` just built; only the driver library differs.
+/// suite, the matmul variants, the CLIP/BLIP parity tests) on the CUDA simulator, so every kernel
+/// runs in CI. It runs the test binaries `cargo test --workspace` just built, with `--ignored`:
+/// asking cargo for three packages alone would unify features differently and rebuild half the
+/// dependency tree, and `--workspace --ignored` would also start the timely tests' child
+/// processes, which only their parents may run.
 fn cuda_on_simulator(nvrtc: &Path) -> Result<()> {
     let sim = crate::cuda_sim::build()?;
+    let root = project_root();
     let packages = ["tandem-cuda", "tandem-clip", "tandem-blip"];
-    eprintln!(
-        "$ LD_LIBRARY_PATH={} TANDEM_CUDA_NVRTC={} cargo test --locked -p {} -- --ignored",
-        sim.display(),
-        nvrtc.display(),
-        packages.join(" -p ")
-    );
-    let mut cmd = Command::new("cargo");
-    cmd.args(["test", "--locked"]);
-    for p in packages {
-        cmd.args(["-p", p]);
+    let output = Command::new("cargo")
+        .args([
+            "test",
+            "--workspace",
+            "--locked",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .current_dir(&root)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("could not start cargo test --no-run")?;
+    if !output.status.success() {
+        bail!("cargo test --no-run failed");
     }
-    let status = cmd
-        .args(["--", "--ignored"])
-        .env("LD_LIBRARY_PATH", &sim)
-        .env("TANDEM_CUDA_NVRTC", nvrtc)
-        .current_dir(project_root())
-        .status()
-        .context("could not start cargo test")?;
-    if !status.success() {
-        bail!("the CUDA tests on the simulator failed with {status}");
+    let mut binaries = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(exe), Some(manifest)) =
+            (msg["executable"].as_str(), msg["manifest_path"].as_str())
+        else {
+            continue;
+        };
+        let dir = Path::new(manifest).parent().unwrap_or(&root).to_path_buf();
+        let package = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if msg["profile"]["test"] == true && packages.contains(&package.as_str()) {
+            binaries.push((PathBuf::from(exe), dir));
+        }
+    }
+    if binaries.is_empty() {
+        bail!("cargo listed no test binaries of {}", packages.join(", "));
+    }
+    for (exe, dir) in binaries {
+        eprintln!(
+            "$ LD_LIBRARY_PATH={} TANDEM_CUDA_NVRTC={} {} --ignored",
+            sim.display(),
+            nvrtc.display(),
+            exe.display()
+        );
+        let status = Command::new(&exe)
+            .arg("--ignored")
+            .env("LD_LIBRARY_PATH", &sim)
+            .env("TANDEM_CUDA_NVRTC", nvrtc)
+            // As cargo test runs them: from the package's folder.
+            .current_dir(&dir)
+            .status()
+            .with_context(|| format!("could not start {}", exe.display()))?;
+        if !status.success() {
+            bail!(
+                "{} --ignored failed on the CUDA simulator with {status}",
+                exe.display()
+            );
+        }
     }
     Ok(())
 }
