@@ -128,6 +128,83 @@ __device__ __forceinline__ float activate(int act, float x) {
     }
 }
 
+// ----- asynchronous copies, fragment loads, tensor-core products (sm_80+) ---------------------
+// Shared by the tensor-core matmul and attention kernels. Under TANDEM_CUDA_SIM the simulator
+// implements each (crates/tandem-cuda/sim/device.h).
+
+#ifdef TANDEM_CUDA_SIM
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool fill) {
+    tandem_sim::cp_async(smem, gmem, 16, fill ? 16 : 0);
+}
+__device__ __forceinline__ void cp_async_commit() { tandem_sim::cp_async_commit(); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { tandem_sim::cp_async_wait(N); }
+__device__ __forceinline__ void ldmatrix_x4(u32* r, const void* smem) { tandem_sim::ldmatrix_x4(r, smem, false); }
+__device__ __forceinline__ void ldmatrix_x4_trans(u32* r, const void* smem) { tandem_sim::ldmatrix_x4(r, smem, true); }
+#else
+__device__ __forceinline__ u32 shared_address(const void* p) {
+    u32 a;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+    return a;
+}
+// 16 bytes global → shared, bypassing L1; `fill` false writes 16 zero bytes (src-size 0).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool fill) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(smem)), "l"(gmem),
+                 "r"(fill ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+// Waits until at most N of this thread's committed groups are still in flight.
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+// Four 8×8 b16 matrices: lanes 8i..8i+7 give the row addresses of matrix i; register i of lane
+// t holds row t/4, columns 2(t%4) and 2(t%4)+1 of matrix i.
+__device__ __forceinline__ void ldmatrix_x4(u32* r, const void* smem) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(smem)));
+}
+// The same with each matrix transposed: register i of lane t holds rows 2(t%4) and 2(t%4)+1 of
+// column t/4 of matrix i (a B fragment from a tile stored [k][n]).
+__device__ __forceinline__ void ldmatrix_x4_trans(u32* r, const void* smem) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(smem)));
+}
+#endif
+
+// D = A·B + C for one m16n8k16 tile: A row-major 16×16, B column-major 16×8, f32 C/D, the
+// fragments in the PTX ISA's layout (four, two and four registers per lane).
+template <typename T> struct MmaOp;
+#ifdef TANDEM_CUDA_SIM
+template <> struct MmaOp<bf16> {
+    static void run(float* c, const u32* a, const u32* b) { tandem_sim::mma_m16n8k16(c, a, b, true); }
+};
+template <> struct MmaOp<f16> {
+    static void run(float* c, const u32* a, const u32* b) { tandem_sim::mma_m16n8k16(c, a, b, false); }
+};
+#else
+template <> struct MmaOp<bf16> {
+    static __device__ __forceinline__ void run(float* c, const u32* a, const u32* b) {
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    }
+};
+template <> struct MmaOp<f16> {
+    static __device__ __forceinline__ void run(float* c, const u32* a, const u32* b) {
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    }
+};
+#endif
+
+// Two values rounded to T and packed as one b16x2 register (the lower index in the low half),
+// as a fragment register holds them.
+template <typename T> __device__ __forceinline__ u32 pack2(float lo, float hi) {
+    return (u32)from_f32<T>(lo).bits | ((u32)from_f32<T>(hi).bits << 16);
+}
+
 // ----- strided indexing --------------------------------------------------------------------
 
 // A strided view of rank ≤ 8 (the host merges contiguous dims first). Element `i` (row-major

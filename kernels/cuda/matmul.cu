@@ -30,65 +30,6 @@ struct MatmulParams {
     u64 b_offset, b_batch, b_rs, b_cs;  // rhs: element (b, kk, j) at b_offset + b·b_batch + kk·b_rs + j·b_cs
 };
 
-// ----- asynchronous copies and fragment loads (sm_80+) ----------------------------------------
-
-#ifdef TANDEM_CUDA_SIM
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool fill) {
-    tandem_sim::cp_async(smem, gmem, 16, fill ? 16 : 0);
-}
-__device__ __forceinline__ void cp_async_commit() { tandem_sim::cp_async_commit(); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { tandem_sim::cp_async_wait(N); }
-__device__ __forceinline__ void ldmatrix_x4(u32* r, const void* smem) { tandem_sim::ldmatrix_x4(r, smem); }
-#else
-__device__ __forceinline__ u32 shared_address(const void* p) {
-    u32 a;
-    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
-    return a;
-}
-// 16 bytes global → shared, bypassing L1; `fill` false writes 16 zero bytes (src-size 0).
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool fill) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(smem)), "l"(gmem),
-                 "r"(fill ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-// Waits until at most N of this thread's committed groups are still in flight.
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-// Four 8×8 b16 matrices: lanes 8i..8i+7 give the row addresses of matrix i; register i of lane
-// t holds row t/4, columns 2(t%4) and 2(t%4)+1 of matrix i.
-__device__ __forceinline__ void ldmatrix_x4(u32* r, const void* smem) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(shared_address(smem)));
-}
-#endif
-
-template <typename T> struct MmaOp;
-#ifdef TANDEM_CUDA_SIM
-template <> struct MmaOp<bf16> {
-    static void run(float* c, const u32* a, const u32* b) { tandem_sim::mma_m16n8k16(c, a, b, true); }
-};
-template <> struct MmaOp<f16> {
-    static void run(float* c, const u32* a, const u32* b) { tandem_sim::mma_m16n8k16(c, a, b, false); }
-};
-#else
-template <> struct MmaOp<bf16> {
-    static __device__ __forceinline__ void run(float* c, const u32* a, const u32* b) {
-        asm volatile(
-            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-    }
-};
-template <> struct MmaOp<f16> {
-    static __device__ __forceinline__ void run(float* c, const u32* a, const u32* b) {
-        asm volatile(
-            "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-    }
-};
-#endif
-
 // ----- tensor-core kernel ---------------------------------------------------------------------
 
 #define TC_BK 32

@@ -66,9 +66,10 @@ void cp_async(void* smem, const void* gmem, unsigned bytes, unsigned src_bytes);
 void cp_async_commit();
 /// `cp.async.wait_group n`: completes this thread's committed groups but the newest `n`.
 void cp_async_wait(unsigned n);
-/// `ldmatrix.sync.aligned.m8n8.x4.shared.b16`: lanes 8i..8i+7 give the row addresses of 8×8
-/// matrix i; register i of lane t gets row t/4, columns 2(t%4) and 2(t%4)+1 of matrix i.
-void ldmatrix_x4(uint32_t* r, const void* smem);
+/// `ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16`: lanes 8i..8i+7 give the row addresses
+/// of 8×8 matrix i; register i of lane t gets row t/4, columns 2(t%4) and 2(t%4)+1 of matrix i
+/// (with `trans`: rows 2(t%4) and 2(t%4)+1 of column t/4), the lower index in the low half.
+void ldmatrix_x4(uint32_t* r, const void* smem, bool trans);
 /// Reports a fault in kernel code (fails the launch with CUDA_ERROR_LAUNCH_FAILED).
 [[noreturn]] void fault(const char* message);
 

@@ -268,15 +268,24 @@ void cp_async_wait(unsigned n) {
     }
 }
 
-void ldmatrix_x4(uint32_t* r, const void* smem) {
+void ldmatrix_x4(uint32_t* r, const void* smem, bool trans) {
     Warp& w = full_warp(0xffffffffu, "ldmatrix");
     if ((uintptr_t)smem % 16 != 0) fault("ldmatrix row address not 16-byte aligned");
     const unsigned parity = w.barrier.generation & 1, lane = current->lane;
     w.words[parity][lane] = (uint64_t)(uintptr_t)smem;
     arrive(w.barrier, Wait::Warp);
     for (unsigned i = 0; i < 4; ++i) {
-        const char* row = (const char*)(uintptr_t)w.words[parity][8 * i + lane / 4];
-        std::memcpy(&r[i], row + 4 * (lane % 4), 4);
+        if (!trans) {
+            const char* row = (const char*)(uintptr_t)w.words[parity][8 * i + lane / 4];
+            std::memcpy(&r[i], row + 4 * (lane % 4), 4);
+        } else {
+            uint16_t lo, hi;
+            const char* row0 = (const char*)(uintptr_t)w.words[parity][8 * i + 2 * (lane % 4)];
+            const char* row1 = (const char*)(uintptr_t)w.words[parity][8 * i + 2 * (lane % 4) + 1];
+            std::memcpy(&lo, row0 + 2 * (lane / 4), 2);
+            std::memcpy(&hi, row1 + 2 * (lane / 4), 2);
+            r[i] = (uint32_t)lo | ((uint32_t)hi << 16);
+        }
     }
 }
 
