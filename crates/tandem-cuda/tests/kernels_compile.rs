@@ -144,6 +144,12 @@ fn entry_points_follow_the_naming_rule() {
             floats
                 .iter()
                 .flat_map(|d| [format!("attention_{d}_d64"), format!("attention_{d}_d128")])
+                .chain(["bf16", "f16"].into_iter().flat_map(|d| {
+                    [
+                        format!("attention_tc_{d}_d64"),
+                        format!("attention_tc_{d}_d128"),
+                    ]
+                }))
                 .collect(),
         ),
         (

@@ -1,15 +1,24 @@
 //! Fused flash attention (`attention.cu`): online softmax, no score matrix in memory, for
 //! self-attention over a KV cache (causal, queries at the end of the keys) and cross-attention.
+//! Two kernels: tensor cores (64 query rows a block) for bf16/f16 whenever the queries fill
+//! at least a warp's 16 rows and the operands' rows can be copied with `cp.async`; the SIMT
+//! kernel (4 rows a block) otherwise: f32, decoding's single rows, unaligned views.
 
 use super::{alloc, fits_u32, launched, require_float};
 use crate::error::{CudaError, Result};
 use crate::storage::CudaStorage;
 use crate::CudaBackend;
 use cudarc::driver::{DeviceRepr, LaunchConfig, PushKernelArg};
-use tandem_tensor::{AttentionSpec, Tensor};
+use tandem_tensor::{AttentionSpec, DType, Tensor};
 
-/// Query rows (warps) per block, as `ATT_ROWS` in the kernel.
+/// Query rows (warps) per block of the SIMT kernel, as `ATT_ROWS` in it.
 const ROWS: usize = 4;
+/// Query rows per block of the tensor-core kernel (4 warps × 16), as `TC_ROWS` in it.
+const TC_ROWS: usize = 64;
+/// Threads per block of both kernels (4 warps).
+const THREADS: u32 = 128;
+/// Fewest query rows for the tensor-core kernel: below one m16 tile most of its work is padding.
+const TC_MIN_ROWS: usize = 16;
 
 /// `AttentionParams` of `attention.cu`.
 #[repr(C)]
@@ -41,6 +50,16 @@ pub fn variant(d: usize, dv: usize) -> Option<&'static str> {
         65..=128 => Some("d128"),
         _ => None,
     }
+}
+
+/// Whether the tensor-core kernel takes this call: a half dtype, enough query rows, and rows of
+/// q, k and v that `cp.async` can copy (head dims, offsets and strides multiples of 8 elements).
+fn tensor_cores(dtype: DType, lq: usize, d: usize, dv: usize, views: &[[u64; 4]]) -> bool {
+    matches!(dtype, DType::BF16 | DType::F16)
+        && lq >= TC_MIN_ROWS
+        && d.is_multiple_of(8)
+        && dv.is_multiple_of(8)
+        && views.iter().flatten().all(|x| x.is_multiple_of(8))
 }
 
 fn strides4(t: &Tensor<CudaBackend>) -> [u64; 4] {
@@ -111,18 +130,24 @@ pub fn attention(
             message: format!("batch {b} × heads {h} exceed the launch grid"),
         });
     }
+    let tc = tensor_cores(q.dtype(), lq, d, dv, &[p.q, p.k, p.v]);
+    let (rows, kernel) = if tc {
+        (TC_ROWS, "attention_tc")
+    } else {
+        (ROWS, "attention")
+    };
     let cfg = LaunchConfig {
         grid_dim: (
-            fits_u32("attention", lq.div_ceil(ROWS))?,
+            fits_u32("attention", lq.div_ceil(rows))?,
             h as u32,
             b as u32,
         ),
-        block_dim: (32 * ROWS as u32, 1, 1),
+        block_dim: (THREADS, 1, 1),
         shared_mem_bytes: 0,
     };
     let f = be.device().function(
         "attention",
-        &format!("attention_{}_{var}", q.dtype().as_str()),
+        &format!("{kernel}_{}_{var}", q.dtype().as_str()),
     )?;
     let null = 0u64;
     let mut l = be.stream().launch_builder(&f);
@@ -134,8 +159,27 @@ pub fn attention(
         None => l.arg(&null),
     };
     l.arg(out.buf_mut()).arg(&p);
-    // SAFETY: arguments match `attention_<dtype>_<variant>`; the views were validated by the
-    // tensor layer (dims agree, layouts inside their storage).
+    // SAFETY: arguments match both kernels' `(q, k, v, mask, out, AttentionParams)`; the views
+    // were validated by the tensor layer (dims agree, layouts inside their storage).
     launched(be, "attention", unsafe { l.launch(cfg) })?;
     Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensor_cores_for_aligned_half_precision_prefill() {
+        let aligned = [[0, 4096, 64, 64]; 3];
+        assert!(tensor_cores(DType::BF16, 577, 64, 64, &aligned));
+        assert!(tensor_cores(DType::F16, 16, 64, 64, &aligned));
+        // Decoding, f32, odd head dims and unaligned views keep the SIMT kernel.
+        assert!(!tensor_cores(DType::BF16, 1, 64, 64, &aligned));
+        assert!(!tensor_cores(DType::F32, 577, 64, 64, &aligned));
+        assert!(!tensor_cores(DType::BF16, 577, 12, 12, &aligned));
+        let mut shifted = aligned;
+        shifted[1][0] = 3;
+        assert!(!tensor_cores(DType::BF16, 577, 64, 64, &shifted));
+    }
 }
