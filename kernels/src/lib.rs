@@ -8,7 +8,7 @@
 //! time (wgpu's shader compiler, NVRTC), so a constant is all they need.
 //!
 //! ```
-//! assert!(tandem_kernels::cuda::MATMUL.contains("matmul_bf16"));
+//! assert!(tandem_kernels::cuda::MATMUL.contains("matmul_f32"));
 //! assert!(tandem_kernels::wgsl::MATMUL.contains("fn matmul"));
 //! ```
 
