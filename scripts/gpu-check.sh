@@ -4,7 +4,8 @@
 #
 #   scripts/gpu-check.sh [--quick]      # writes target/gpu-check/report.txt and prints it
 #
-# 1. conformance: every op against the reference (CI runs it on the CUDA simulator; here, the GPU)
+# 1. conformance: every op against the reference, and every matmul/attention kernel variant (CI
+#    runs them on the CUDA simulator; here, the GPU)
 # 2. golden parity: CLIP and BLIP outputs/ids on CUDA vs transformers; device preprocessing vs CPU
 # 3. kernel benches: GEMM TFLOP/s against the device's dense bf16 peak, attention GB/s
 # 4. BLIP captioning at full size (random weights) at 1, 8 and 64 images per call, f32 and bf16
@@ -43,7 +44,8 @@ cases=64
 
 step build cargo build --release -p tandem-cuda -p tandem-blip -p tandem-clip --examples --tests
 step kernels-compile cargo test --release -p tandem-cuda --test kernels_compile
-step conformance env TANDEM_CONFORMANCE_CASES=$cases cargo test --release -p tandem-cuda --test conformance -- --ignored
+# The conformance suite and the matmul/attention variant tests (every ignored test of tandem-cuda).
+step device-tests env TANDEM_CONFORMANCE_CASES=$cases cargo test --release -p tandem-cuda -- --ignored
 step no-device-errors cargo test --release -p tandem-cuda --test no_device
 step clip-parity cargo test --release -p tandem-clip --test parity_cuda -- --ignored
 step blip-parity cargo test --release -p tandem-blip --test parity -- --ignored cuda
