@@ -11,7 +11,9 @@
 //!    namespace of its own (ops may reuse helper names), then registers each entry point;
 //! 3. every driver symbol cudarc resolves when it opens the library (read from cudarc's own
 //!    bindings, so a cudarc upgrade cannot leave one out) gets a weak stub that reports it is not
-//!    simulated; `driver.cpp`'s real definitions override the stubs at link time.
+//!    simulated; `driver.cpp`'s real definitions override the stubs at link time;
+//! 4. `sim/selftest.cpp` runs: each of the simulator's checks must fire on a kernel written
+//!    wrong on purpose and stay quiet on a right one.
 
 use crate::util::project_root;
 use anyhow::{bail, Context, Result};
@@ -118,7 +120,40 @@ pub fn build() -> Result<PathBuf> {
     let plain = out.join("libcuda.so");
     let _ = std::fs::remove_file(&plain);
     std::fs::copy(&library, &plain).with_context(|| format!("writing {}", plain.display()))?;
+    self_test(&sim, &work)?;
     Ok(out)
+}
+
+/// Builds and runs `sim/selftest.cpp`: each of the simulator's checks shown to fire on a kernel
+/// written wrong on purpose, and to stay quiet on a right one.
+fn self_test(sim: &Path, work: &Path) -> Result<()> {
+    let exe = work.join("selftest");
+    let status = Command::new("c++")
+        .args([
+            "-std=c++17",
+            "-O1",
+            "-fno-strict-aliasing",
+            "-Wall",
+            "-Wno-unknown-pragmas",
+        ])
+        .arg("-I")
+        .arg(sim)
+        .arg(sim.join("selftest.cpp"))
+        .arg(sim.join("simulator.cpp"))
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .context("could not start `c++`")?;
+    if !status.success() {
+        bail!("compiling the simulator's self-test failed");
+    }
+    let status = Command::new(&exe)
+        .status()
+        .with_context(|| format!("could not start {}", exe.display()))?;
+    if !status.success() {
+        bail!("the CUDA simulator's self-test failed (see its lines above)");
+    }
+    Ok(())
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<()> {
