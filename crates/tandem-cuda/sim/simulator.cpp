@@ -343,6 +343,14 @@ uint16_t f32_to_bf16_bits(float x) {
     return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1)) >> 16);
 }
 
+bool describe_running(char* out, std::size_t size) {
+    if (!run || !current) return false;
+    std::snprintf(out, size, "%s thread (%u,%u,%u) of block (%u,%u,%u)", run->kernel->name, current->thread_idx.x,
+                  current->thread_idx.y, current->thread_idx.z, current->block_idx.x, current->block_idx.y,
+                  current->block_idx.z);
+    return true;
+}
+
 bool register_kernel(const char* name, const char* file, Entry entry) {
     auto [it, fresh] = registry().emplace(name, Kernel{name, file, entry});
     if (!fresh) {

@@ -38,6 +38,11 @@ const Kernel* find_kernel(const char* name);
 /// a bad launch configuration).
 std::string launch(const Kernel& kernel, Dim3 grid, Dim3 block, void** params);
 
+/// Whether a kernel is running on this process now; if so, writes "<kernel> thread (x,y,z) of
+/// block (x,y,z)" into `out` (for the driver's fault report; no allocation, signal-safe enough
+/// for a report made just before the process dies).
+bool describe_running(char* out, std::size_t size);
+
 /// Calls `f` with its arguments read from `params` (pointers to each argument, in order).
 template <typename... Args, std::size_t... I>
 void invoke(void (*f)(Args...), void** params, std::index_sequence<I...>) {
