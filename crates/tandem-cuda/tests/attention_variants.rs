@@ -8,23 +8,11 @@
 //! Needs a CUDA driver: ignored with the reason, run by `--ignored` on a GPU or on the CUDA
 //! simulator (`cargo xtask cuda-sim`), as CI does.
 
+mod common;
+
+use common::{upload, values};
 use tandem_cuda::CudaBackend;
 use tandem_tensor::{attention, AttentionSpec, Backend, CpuBackend, DType, Tensor};
-
-/// Deterministic values in [-1, 1) (a 64-bit LCG).
-fn values(seed: u64, n: usize) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
 
 #[derive(Clone, Copy, Debug)]
 struct Case {
@@ -39,12 +27,6 @@ struct Case {
     shared_kv: bool,
     /// q, k and v stored `[b, l, h, d]` and viewed as `[b, h, l, d]`.
     permuted: bool,
-}
-
-fn upload<B: Backend>(be: &B, data: &[f32], dims: &[usize], dtype: DType) -> Tensor<B> {
-    Tensor::from_slice(be, data, dims)
-        .and_then(|t| t.to_dtype(dtype))
-        .unwrap_or_else(|e| panic!("upload {dims:?}: {e}"))
 }
 
 fn run<B: Backend>(be: &B, c: &Case, dtype: DType) -> Vec<f32> {

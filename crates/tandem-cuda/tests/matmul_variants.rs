@@ -9,23 +9,11 @@
 //! Needs a CUDA driver: ignored with the reason, run by `--ignored` on a GPU or on the CUDA
 //! simulator (`cargo xtask cuda-sim`), as CI does.
 
+mod common;
+
+use common::{upload, values};
 use tandem_cuda::CudaBackend;
 use tandem_tensor::{Activation, Backend, CpuBackend, DType, Tensor};
-
-/// Deterministic values in [-1, 1) (a 64-bit LCG; no test depends on their distribution).
-fn values(seed: u64, n: usize) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
 
 /// How an operand is stored and viewed.
 #[derive(Clone, Copy, Debug)]
@@ -46,12 +34,6 @@ struct Case {
     form: Form,
     bias: bool,
     activation: Option<Activation>,
-}
-
-fn upload<B: Backend>(be: &B, data: &[f32], dims: &[usize], dtype: DType) -> Tensor<B> {
-    Tensor::from_slice(be, data, dims)
-        .and_then(|t| t.to_dtype(dtype))
-        .unwrap_or_else(|e| panic!("upload {dims:?}: {e}"))
 }
 
 /// The product on `be` in `dtype`, as f32.
