@@ -59,8 +59,9 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, unsigned src);
 /// mma.m16n8k16 with floating point type"). `is_bf16` picks the input format.
 void mma_m16n8k16(float* c, const uint32_t* a, const uint32_t* b, bool is_bf16);
 /// `cp.async.cg.shared.global [smem], [gmem], bytes, src_bytes`: queued in this thread's open
-/// group and performed only when a `cp.async.wait_group` lets it complete, so a kernel that
-/// reads shared memory before waiting sees the old contents, as it could on a GPU.
+/// group and performed only when a `cp.async.wait_group` lets it complete; until then the
+/// destination holds 0xff bytes, so a kernel that reads shared memory before waiting sees
+/// values that cannot pass for the copied ones.
 void cp_async(void* smem, const void* gmem, unsigned bytes, unsigned src_bytes);
 /// `cp.async.commit_group`.
 void cp_async_commit();

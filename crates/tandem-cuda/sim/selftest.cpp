@@ -1,8 +1,9 @@
-// The simulator's own checks, each shown to fire: kernels written wrong on purpose (a barrier
-// only some threads reach, a full-mask shuffle in a partial warp, shared memory read before its
-// cp.async completes) and right (a block reduction through shared memory, warp shuffles,
-// ldmatrix against its definition). `cargo xtask cuda-sim` builds and runs this after the
-// library; a failure fails the build. It reports on stderr: the command's stdout is only the
+// The simulator's own checks, each shown to fire: kernels written wrong on purpose (threads
+// split between a barrier and a shuffle, a full-mask shuffle in a partial warp, lanes exiting
+// while their warp waits at a shuffle, shared memory read before its cp.async completes) and
+// right (a block reduction through shared memory, warp shuffles, ldmatrix against its
+// definition). `cargo xtask cuda-sim` builds and runs this after the library; a failure fails
+// the build. It reports on stderr: the command's stdout is only the
 // library's folder, for `LD_LIBRARY_PATH=$(cargo xtask cuda-sim)`.
 
 #include "simulator.h"
@@ -43,11 +44,18 @@ void warp_sums(int* out) {
     out[threadIdx.x] = v;
 }
 
-// Thread 0 copies 16 bytes into shared memory; before the wait it must still see the old bytes.
+// The upper half of a warp exits while the lower half waits at a shuffle that reads from it.
+void lanes_exit_during_a_shuffle(int* out) {
+    if (threadIdx.x >= 16) return;
+    out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, (int)threadIdx.x, 16);
+}
+
+// Thread 0 copies 16 bytes into shared memory that already holds them; before the wait it must
+// see something else.
 void cp_async_before_and_after_wait(const int* src, int* out) {
     __shared__ __align__(16) int tile[4];
     if (threadIdx.x != 0) return;
-    tile[0] = -1;
+    tile[0] = src[0];
     tandem_sim::cp_async(tile, src, 16, 16);
     tandem_sim::cp_async_commit();
     out[0] = tile[0];
@@ -107,6 +115,10 @@ int main() {
     fault = run("shuffle_in_partial_warp", kernels::shuffle_in_partial_warp, 48, p_out);
     expect(fault.find("fewer than 32") != std::string::npos, "a full-mask shuffle in a partial warp is a fault", fault);
 
+    fault = run("lanes_exit_during_a_shuffle", kernels::lanes_exit_during_a_shuffle, 32, p_out);
+    expect(fault.find("exited while other lanes") != std::string::npos,
+           "lanes exiting while their warp waits at a shuffle is a fault", fault);
+
     float sum = 0.0f;
     float* sump = &sum;
     void* p_sum[] = {&sump};
@@ -121,7 +133,8 @@ int main() {
     const int* srcp = src;
     void* p_copy[] = {&srcp, &outp};
     fault = run("cp_async_before_and_after_wait", kernels::cp_async_before_and_after_wait, 32, p_copy);
-    expect(fault.empty() && out[0] == -1 && out[1] == 7, "cp.async lands only at its wait_group", fault);
+    expect(fault.empty() && out[0] == -1 && out[1] == 7, "cp.async lands only at its wait_group (0xff before)",
+           fault);
 
     for (int& o : out) o = -1;
     fault = run("ldmatrix_layout", kernels::ldmatrix_layout, 32, p_out);

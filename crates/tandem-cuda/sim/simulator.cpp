@@ -202,6 +202,9 @@ void leave(Barrier& b) {
 void fiber_main() {
     Fiber* f = run->running;
     run->kernel->entry(run->params);
+    if (run->warps[f->state.warp].barrier.arrived > 0)
+        fault("exited while other lanes of its warp wait at a warp collective (shuffle, ldmatrix or mma.sync) "
+              "that needs it: undefined on a GPU");
     f->done = true;
     leave(run->block);
     leave(run->warps[f->state.warp].barrier);
@@ -248,6 +251,10 @@ void cp_async(void* smem, const void* gmem, unsigned bytes, unsigned src_bytes) 
     if (src_bytes > bytes) fault("cp.async with src-size larger than cp-size");
     if ((uintptr_t)smem % bytes != 0 || (src_bytes > 0 && (uintptr_t)gmem % bytes != 0))
         fault("cp.async address not aligned to its size");
+    // Until its wait_group the destination holds nothing defined: 0xff bytes (NaN in every float
+    // format), so a read that comes too early sees values that cannot pass for the copied ones,
+    // even where the tile held identical data before.
+    std::memset(smem, 0xff, bytes);
     run->running->open.push_back(AsyncCopy{smem, gmem, bytes, src_bytes});
 }
 
