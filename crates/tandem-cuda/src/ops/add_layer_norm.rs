@@ -44,6 +44,6 @@ pub fn add_layer_norm(
         .arg(&c)
         .arg(&eps);
     // SAFETY: arguments match `add_layer_norm_<dtype>`; one block per row.
-    launched(be, OP, unsafe { b.launch(grid_rows(OP, rows)?) })?;
+    launched(be, &f, unsafe { b.launch(grid_rows(OP, rows)?) })?;
     Ok((sum, normed))
 }

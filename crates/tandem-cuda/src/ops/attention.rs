@@ -161,7 +161,7 @@ pub fn attention(
     l.arg(out.buf_mut()).arg(&p);
     // SAFETY: arguments match both kernels' `(q, k, v, mask, out, AttentionParams)`; the views
     // were validated by the tensor layer (dims agree, layouts inside their storage).
-    launched(be, "attention", unsafe { l.launch(cfg) })?;
+    launched(be, &f, unsafe { l.launch(cfg) })?;
     Ok(Some(out))
 }
 

@@ -56,6 +56,6 @@ pub fn binary(
         .arg(&code)
         .arg(&s);
     // SAFETY: arguments match `binary_<dtype>`; the tensor layer checked both views are in range.
-    launched(be, "binary", unsafe { b.launch(grid_1d(n)) })?;
+    launched(be, &f, unsafe { b.launch(grid_1d(n)) })?;
     Ok(out)
 }

@@ -28,6 +28,6 @@ pub fn cast(
     let mut b = be.stream().launch_builder(&f);
     b.arg(&input).arg(out.buf_mut()).arg(&n);
     // SAFETY: arguments match `cast_<from>_<to>(const A*, B*, u32 n)`; both hold `n` elements.
-    launched(be, "cast", unsafe { b.launch(grid_1d(len)) })?;
+    launched(be, &f, unsafe { b.launch(grid_1d(len)) })?;
     Ok(out)
 }

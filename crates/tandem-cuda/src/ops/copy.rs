@@ -67,7 +67,7 @@ pub fn copy_into(
         .arg(&doff)
         .arg(&s);
     // SAFETY: arguments match `copy_<dtype>`; the host checked every addressed element is in range.
-    launched(be, "copy", unsafe { b.launch(grid_1d(n)) })
+    launched(be, &f, unsafe { b.launch(grid_1d(n)) })
 }
 
 /// A contiguous copy of the strided view (`dims`, `strides`, `offset`) of `src`.

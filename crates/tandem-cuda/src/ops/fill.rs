@@ -31,6 +31,6 @@ pub fn full(be: &CudaBackend, value: f64, len: usize, dtype: DType) -> Result<Cu
     };
     b.arg(&n);
     // SAFETY: arguments match `fill_<dtype>(T* out, T value, u32 n)`; `out` holds `n` elements.
-    launched(be, "fill", unsafe { b.launch(grid_1d(len)) })?;
+    launched(be, &f, unsafe { b.launch(grid_1d(len)) })?;
     Ok(out)
 }

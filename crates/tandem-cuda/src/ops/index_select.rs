@@ -57,6 +57,6 @@ pub fn index_select(
         .arg(&io)
         .arg(&ids_i64);
     // SAFETY: arguments match `index_select_<dtype>`; indices were range-checked on the host.
-    launched(be, "index_select", unsafe { b.launch(grid_1d(total)) })?;
+    launched(be, &f, unsafe { b.launch(grid_1d(total)) })?;
     Ok(out)
 }

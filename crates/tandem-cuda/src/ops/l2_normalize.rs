@@ -23,7 +23,7 @@ pub fn l2_normalize(be: &CudaBackend, x: &Tensor<CudaBackend>, eps: f32) -> Resu
     let mut b = be.stream().launch_builder(&f);
     b.arg(&xv).arg(out.buf_mut()).arg(&c).arg(&eps);
     // SAFETY: arguments match `l2_normalize_<dtype>`; one block per row.
-    launched(be, "l2_normalize", unsafe {
+    launched(be, &f, unsafe {
         b.launch(grid_rows("l2_normalize", rows)?)
     })?;
     Ok(out)

@@ -39,8 +39,6 @@ pub fn layer_norm(
         .arg(&c)
         .arg(&eps);
     // SAFETY: arguments match `layer_norm_<dtype>`; one block per row.
-    launched(be, "layer_norm", unsafe {
-        b.launch(grid_rows("layer_norm", rows)?)
-    })?;
+    launched(be, &f, unsafe { b.launch(grid_rows("layer_norm", rows)?) })?;
     Ok(out)
 }

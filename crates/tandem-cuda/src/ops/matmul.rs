@@ -159,7 +159,7 @@ pub fn matmul(
     l.arg(out.buf_mut()).arg(&p);
     // SAFETY: arguments match every variant's `(lhs, rhs, bias, out, MatmulParams)`; every
     // addressed element was checked against its storage above.
-    launched(be, "matmul", unsafe { l.launch(cfg) })?;
+    launched(be, &f, unsafe { l.launch(cfg) })?;
     Ok(out)
 }
 

@@ -18,6 +18,7 @@ pub mod topk;
 pub mod unary;
 
 use crate::error::{CudaError, Result};
+use crate::runtime::Kernel;
 use crate::storage::CudaStorage;
 use crate::CudaBackend;
 use cudarc::driver::{CudaView, DeviceRepr, LaunchConfig};
@@ -121,14 +122,14 @@ pub(crate) fn entry(op: &str, dtype: DType) -> String {
     format!("{op}_{}", dtype.as_str())
 }
 
-/// Maps a launch failure to our error and counts the launch.
+/// Maps a launch failure of `kernel` to our error and counts the launch.
 pub(crate) fn launched<T>(
     be: &CudaBackend,
-    op: &'static str,
+    kernel: &Kernel,
     r: std::result::Result<T, cudarc::driver::DriverError>,
 ) -> Result<()> {
-    r.map_err(CudaError::driver(op))?;
-    be.device().count_launch();
+    r.map_err(CudaError::driver(kernel.op))?;
+    be.device().count_launch(kernel);
     Ok(())
 }
 

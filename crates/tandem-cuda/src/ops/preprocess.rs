@@ -180,7 +180,7 @@ fn pass<'a>(
     l.arg(bounds.buf()?).arg(weights.buf()?).arg(&k);
     // SAFETY: arguments match the resample kernel's signature; the bounds stay inside the
     // input (Pillow's coefficient rules) and the output holds `total` bytes.
-    launched(be, "resize", unsafe { l.launch(grid_1d(total)) })?;
+    launched(be, &f, unsafe { l.launch(grid_1d(total)) })?;
     Ok(dst)
 }
 
@@ -268,7 +268,7 @@ impl CudaBackend {
         let mut l = self.stream().launch_builder(&f);
         l.arg(resized.buf()?).arg(out.buf_mut()).arg(&n).arg(&p);
         // SAFETY: arguments match `normalize_<dtype>`; `resized` holds `pixels × 3` bytes.
-        launched(self, "normalize", unsafe { l.launch(grid_1d(3 * pixels)) })?;
+        launched(self, &f, unsafe { l.launch(grid_1d(3 * pixels)) })?;
         Ok(Tensor::from_storage(
             out,
             &[3, out_h, out_w],

@@ -36,8 +36,6 @@ pub fn reduce_last(
     let mut b = be.stream().launch_builder(&f);
     b.arg(&input).arg(out.buf_mut()).arg(&c).arg(&code);
     // SAFETY: arguments match `reduce[_arg]_<dtype>(const T*, out*, u32 cols, u32 op)`; one block per row.
-    launched(be, "reduce", unsafe {
-        b.launch(grid_rows("reduce", rows)?)
-    })?;
+    launched(be, &f, unsafe { b.launch(grid_rows("reduce", rows)?) })?;
     Ok(out)
 }

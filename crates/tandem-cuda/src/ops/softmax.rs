@@ -54,8 +54,6 @@ pub fn softmax(
     };
     b.arg(out.buf_mut()).arg(&c).arg(&q).arg(&causal).arg(&log);
     // SAFETY: arguments match `softmax_<dtype>`; one block per row of `cols` elements.
-    launched(be, "softmax", unsafe {
-        b.launch(grid_rows("softmax", rows)?)
-    })?;
+    launched(be, &f, unsafe { b.launch(grid_rows("softmax", rows)?) })?;
     Ok(out)
 }

@@ -33,6 +33,6 @@ pub fn topk_last(
         .arg(&c)
         .arg(&k32);
     // SAFETY: arguments match `topk_<dtype>`; one block per row, k ≤ cols checked by the tensor layer.
-    launched(be, "topk", unsafe { b.launch(grid_rows("topk", rows)?) })?;
+    launched(be, &f, unsafe { b.launch(grid_rows("topk", rows)?) })?;
     Ok((values, indices))
 }

@@ -69,6 +69,6 @@ pub fn unary(
         .arg(&mul)
         .arg(&add);
     // SAFETY: arguments match `unary_<dtype>(const T*, T*, u32 n, u32 op, float mul, float add)`.
-    launched(be, "unary", unsafe { b.launch(grid_1d(len)) })?;
+    launched(be, &f, unsafe { b.launch(grid_1d(len)) })?;
     Ok(out)
 }

@@ -60,6 +60,22 @@ struct Memory {
     peak_live: usize,
 }
 
+/// A loaded entry point with its names: dereferences to cudarc's function for launching.
+#[derive(Clone, Debug)]
+pub(crate) struct Kernel {
+    function: CudaFunction,
+    /// The kernel file (`<op>.cu`), for error messages.
+    pub(crate) op: &'static str,
+    pub(crate) entry: Arc<str>,
+}
+
+impl std::ops::Deref for Kernel {
+    type Target = CudaFunction;
+    fn deref(&self) -> &CudaFunction {
+        &self.function
+    }
+}
+
 /// One GPU: its context and everything shared by the streams on it.
 pub struct Device {
     pub(crate) ctx: Arc<CudaContext>,
@@ -68,7 +84,9 @@ pub struct Device {
     sm_count: usize,
     arch: String,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
-    functions: Mutex<HashMap<String, CudaFunction>>,
+    functions: Mutex<HashMap<String, Kernel>>,
+    /// Launches per entry point (which variant ran, for tests and profiles).
+    launches_by_entry: Mutex<HashMap<Arc<str>, u64>>,
     memory: Mutex<Memory>,
     staging: Mutex<Vec<PinnedHostSlice<u8>>>,
     launches: AtomicU64,
@@ -116,6 +134,7 @@ impl Device {
             arch: compile::arch_name(major, minor),
             modules: Mutex::default(),
             functions: Mutex::default(),
+            launches_by_entry: Mutex::default(),
             memory: Mutex::new(Memory {
                 pool: Pool::new(MAX_IDLE_BYTES),
                 peak_live: 0,
@@ -229,23 +248,40 @@ impl Device {
     }
 
     /// The entry point `entry` of `kernels/cuda/<op>.cu`, compiling and loading it on first use.
-    pub(crate) fn function(&self, op: &'static str, entry: &str) -> Result<CudaFunction> {
+    pub(crate) fn function(&self, op: &'static str, entry: &str) -> Result<Kernel> {
         if let Some(f) = lock(&self.functions).get(entry) {
             return Ok(f.clone());
         }
-        let f = self
-            .module(op)?
-            .load_function(entry)
-            .map_err(|e| CudaError::Unsupported {
-                op,
-                message: format!("entry point {entry} not found in {op}.cu ({e:?})"),
-            })?;
-        lock(&self.functions).insert(entry.to_string(), f.clone());
-        Ok(f)
+        let function =
+            self.module(op)?
+                .load_function(entry)
+                .map_err(|e| CudaError::Unsupported {
+                    op,
+                    message: format!("entry point {entry} not found in {op}.cu ({e:?})"),
+                })?;
+        let kernel = Kernel {
+            function,
+            op,
+            entry: entry.into(),
+        };
+        lock(&self.functions).insert(entry.to_string(), kernel.clone());
+        Ok(kernel)
     }
 
-    pub(crate) fn count_launch(&self) {
+    pub(crate) fn count_launch(&self, kernel: &Kernel) {
         self.launches.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.launches_by_entry)
+            .entry(kernel.entry.clone())
+            .or_default() += 1;
+    }
+
+    /// How many times the entry point `entry` (e.g. `matmul_bf16_128x128`) has been launched on
+    /// this device: which variant of an op a shape took, for tests and profiles.
+    pub fn launches_of(&self, entry: &str) -> u64 {
+        lock(&self.launches_by_entry)
+            .get(entry)
+            .copied()
+            .unwrap_or(0)
     }
 
     // ----- memory --------------------------------------------------------------------------
