@@ -2,8 +2,10 @@
 //! each: the tensor-core kernel (bf16/f16, at least 16 query rows, `cp.async`-aligned rows) with
 //! partial query blocks and key tiles, both head-dim variants (≤ 64 and ≤ 128, padded), causal
 //! self-attention over a longer KV cache, an additive mask, keys shared by the batch (stride 0),
-//! heads permuted out of `[b, l, h, d]`; and the SIMT kernel where the host must fall back to it
-//! (decoding's one row, a head dim that is not a multiple of 8, f32).
+//! heads permuted out of `[b, l, h, d]`, values narrower than keys; and the SIMT kernel where
+//! the host must fall back to it (decoding's one row, a head dim that is not a multiple of 8,
+//! f32). Each dtype's run must have launched every kernel it is meant to reach (the device counts
+//! launches per entry point).
 //!
 //! Needs a CUDA driver: ignored with the reason, run by `--ignored` on a GPU or on the CUDA
 //! simulator (`cargo xtask cuda-sim`), as CI does.
@@ -21,6 +23,8 @@ struct Case {
     lq: usize,
     lk: usize,
     d: usize,
+    /// The values' head dim (`d` unless a case sets it).
+    dv: usize,
     causal: bool,
     mask: bool,
     /// Keys and values of batch entry 0 serve every query batch entry.
@@ -31,33 +35,42 @@ struct Case {
 
 fn run<B: Backend>(be: &B, c: &Case, dtype: DType) -> Vec<f32> {
     let Case {
-        b, h, lq, lk, d, ..
+        b,
+        h,
+        lq,
+        lk,
+        d,
+        dv,
+        ..
     } = *c;
     let kv_b = if c.shared_kv { 1 } else { b };
-    let make = |seed, batch, len| -> tandem_tensor::Result<Tensor<B>> {
-        let data = values(seed, batch * h * len * d);
+    let make = |seed, batch, len, width| -> tandem_tensor::Result<Tensor<B>> {
+        let data = values(seed, batch * h * len * width);
         if c.permuted {
-            upload(be, &data, &[batch, len, h, d], dtype).permute(&[0, 2, 1, 3])
+            upload(be, &data, &[batch, len, h, width], dtype).permute(&[0, 2, 1, 3])
         } else {
-            Ok(upload(be, &data, &[batch, h, len, d], dtype))
+            Ok(upload(be, &data, &[batch, h, len, width], dtype))
         }
     };
     let result = (|| {
-        let q = make(11, b, lq)?;
-        let k = make(12, kv_b, lk)?;
-        let v = make(13, kv_b, lk)?;
-        // Additive mask over [b, 1, 1, lk]: the last quarter of the keys of batch entry 0 hidden.
+        let q = make(11, b, lq, d)?;
+        let k = make(12, kv_b, lk, d)?;
+        let v = make(13, kv_b, lk, dv)?;
+        // An additive mask over [b, 1, lq, lk] that differs from row to row (so a kernel that
+        // read one row's mask for all would fail): in batch entry 0, even rows lose the last
+        // quarter of the keys; everywhere, a small bias by (row, key).
         let mask = if c.mask {
-            let m: Vec<f32> = (0..b * lk)
+            let m: Vec<f32> = (0..b * lq * lk)
                 .map(|i| {
-                    if i < lk && i >= lk - lk / 4 {
+                    let (batch, row, key) = (i / (lq * lk), (i / lk) % lq, i % lk);
+                    if batch == 0 && row % 2 == 0 && key >= lk - lk / 4 {
                         -1e4
                     } else {
-                        0.25 * ((i % 3) as f32)
+                        0.3 * ((row * 7 + key) % 5) as f32 / 5.0
                     }
                 })
                 .collect();
-            Some(upload(be, &m, &[b, 1, 1, lk], dtype))
+            Some(upload(be, &m, &[b, 1, lq, lk], dtype))
         } else {
             None
         };
@@ -79,6 +92,7 @@ fn cases() -> Vec<Case> {
         lq,
         lk,
         d,
+        dv: d,
         causal: false,
         mask: false,
         shared_kv: false,
@@ -93,6 +107,11 @@ fn cases() -> Vec<Case> {
         // d ≤ 128 (32-key tiles), and padded.
         case(1, 2, 70, 100, 128),
         case(1, 1, 33, 40, 80),
+        // Values narrower than the keys.
+        Case {
+            dv: 32,
+            ..case(1, 2, 40, 70, 64)
+        },
         // Causal prefill over a longer cache (queries at the end of the keys).
         Case {
             causal: true,
@@ -127,13 +146,29 @@ fn cases() -> Vec<Case> {
 
 fn check(dtype: DType) {
     let gpu = tandem_tensor_testing::acquire("attention variants (cuda)", CudaBackend::new(0));
-    // The probabilities are rounded to the dtype before P·V on tensor cores (as FlashAttention
-    // does), the CPU backend keeps them in f32: a few ulps of the dtype on outputs below 1.
-    let atol = match dtype {
-        DType::BF16 => 8e-3,
-        DType::F16 => 1e-3,
-        _ => 1e-5,
+    // The tensor-core kernel rounds the probabilities to the dtype before P·V (as FlashAttention
+    // does; at most half an ulp of each, times values below 1), and both backends round each
+    // output once: u + 2u·|expected|, with u half an ulp of the dtype.
+    let u = match dtype {
+        DType::BF16 => 2f32.powi(-8),
+        DType::F16 => 2f32.powi(-11),
+        _ => 5e-6,
     };
+    let entries: Vec<String> = match dtype {
+        DType::F32 => vec!["attention_f32_d64".into()],
+        _ => [
+            "attention_tc_{}_d64",
+            "attention_tc_{}_d128",
+            "attention_{}_d64",
+        ]
+        .iter()
+        .map(|e| e.replace("{}", dtype.as_str()))
+        .collect(),
+    };
+    let before: Vec<u64> = entries
+        .iter()
+        .map(|e| gpu.device().launches_of(e))
+        .collect();
     for c in cases() {
         let got = run(&gpu, &c, dtype);
         let expected = run(&CpuBackend, &c, dtype);
@@ -141,13 +176,19 @@ fn check(dtype: DType) {
         let mut worst = 0.0f32;
         for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
             let err = (g - e).abs();
+            let allowed = u + 2.0 * u * e.abs();
             assert!(
-                err <= atol,
-                "{dtype:?} {c:?}: element {i}: got {g}, expected {e} (error {err} > {atol})"
+                err <= allowed,
+                "{dtype:?} {c:?}: element {i}: got {g}, expected {e} (error {err} > {allowed})"
             );
             worst = worst.max(err);
         }
         eprintln!("{dtype:?} {c:?}: max abs error {worst}");
+    }
+    for (e, b) in entries.iter().zip(before) {
+        let n = gpu.device().launches_of(e) - b;
+        assert!(n > 0, "{e} never ran: the cases no longer reach it");
+        eprintln!("{e}: {n} launches");
     }
 }
 

@@ -1,10 +1,12 @@
 //! Every variant and operand loader of `matmul.cu` against the CPU backend, on shapes chosen to
 //! reach each one: the 64 × 64 and 128 × 128 tensor-core tiles (the host picks the big tile for
-//! products of at least one full tile per SM, so a GPU needs large shapes and the simulator's
-//! single SM takes it from 128 × 128 up), the `cp.async` loader (k-contiguous operands with
-//! 16-byte aligned rows) and the element loader (everything else), with partial tiles in m, n
-//! and k, batches and the fused bias + activation epilogue. The random conformance suite draws
-//! mostly small, odd shapes; these are the ones it rarely reaches.
+//! products of at least one full tile per SM: on an H100/H200's 132 SMs only the 1536 × 1536
+//! case takes it, on the simulator's single SM every case from 128 × 128 up), the `cp.async`
+//! loader (k-contiguous operands with 16-byte aligned rows) and the element loader (everything
+//! else), with partial tiles in m, n and k, batches and the fused bias + activation epilogue.
+//! The random conformance suite draws mostly small, odd shapes; these are the ones it rarely
+//! reaches. Each dtype's run must have launched both tile variants (the device counts launches
+//! per entry point), so a dispatch change cannot quietly leave one untested.
 //!
 //! Needs a CUDA driver: ignored with the reason, run by `--ignored` on a GPU or on the CUDA
 //! simulator (`cargo xtask cuda-sim`), as CI does.
@@ -78,7 +80,9 @@ fn cases() -> Vec<Case> {
         activation: None,
     };
     vec![
-        // 128 × 128 tile, cp.async on both operands, then with tails in m, n and k.
+        // 128 × 128 tile on a GPU too (144 tiles), cp.async on both operands.
+        case(1, 1536, 1536, 24, Form::Linear),
+        // 128 × 128 on the simulator: one exact tile, then tails in m, n and k.
         case(1, 128, 128, 64, Form::Linear),
         case(1, 200, 300, 136, Form::Linear),
         // B n-contiguous: the element loader for B; A still cp.async.
@@ -87,10 +91,11 @@ fn cases() -> Vec<Case> {
         case(1, 129, 131, 13, Form::Linear),
         // A transposed: the element loader for A.
         case(1, 140, 136, 48, Form::TransposedLhs),
-        // 64 × 64 tile: one exact tile, a skinny decoding product, a batch.
+        // 64 × 64 tile everywhere: one exact tile, a skinny decoding product, a batch.
         case(1, 64, 64, 32, Form::Linear),
         case(1, 5, 1000, 96, Form::Linear),
         case(3, 70, 150, 24, Form::Plain),
+        // A batch of two tiles' worth (the 128 × 128 tile on the simulator only).
         case(2, 150, 140, 64, Form::Plain),
         // The fused epilogue on both tiles.
         Case {
@@ -114,6 +119,17 @@ fn check(dtype: DType) {
         DType::F16 => 2f32.powi(-11),
         _ => 1e-6,
     };
+    let variants: Vec<String> = match dtype {
+        DType::F32 => vec!["matmul_f32".into()],
+        _ => vec![
+            format!("matmul_{}", dtype.as_str()),
+            format!("matmul_{}_128x128", dtype.as_str()),
+        ],
+    };
+    let before: Vec<u64> = variants
+        .iter()
+        .map(|v| gpu.device().launches_of(v))
+        .collect();
     for c in cases() {
         let got = product(&gpu, &c, dtype);
         // The CPU backend on the same inputs in the same dtype: both round the f32 accumulation
@@ -134,6 +150,11 @@ fn check(dtype: DType) {
             }
         }
         eprintln!("{dtype:?} {what:?}: max abs error {}", worst.0);
+    }
+    for (v, b) in variants.iter().zip(before) {
+        let n = gpu.device().launches_of(v) - b;
+        assert!(n > 0, "{v} never ran: the cases no longer reach it");
+        eprintln!("{v}: {n} launches");
     }
 }
 
