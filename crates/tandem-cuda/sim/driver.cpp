@@ -151,8 +151,9 @@ CUresult allocate(CUdeviceptr* out, size_t bytes) {
     if (!initialised) return NOT_INITIALIZED;
     if (bytes == 0) return INVALID_VALUE;
     if (allocated_bytes + bytes > TOTAL_MEMORY) return OUT_OF_MEMORY;
-    // The buffer ends where an inaccessible page begins (and another page precedes it), so a
-    // kernel running past either end faults at once. Device pointers stay 256-byte aligned.
+    // The buffer ends where an inaccessible page begins, so a kernel running past its end faults
+    // at once; an inaccessible page also lies below the buffer's first page, so one running
+    // below its start faults once it leaves that page. Device pointers stay 256-byte aligned.
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
     const size_t body = (bytes + 255) / 256 * 256;
     const size_t mapped = (body + page - 1) / page * page + 2 * page;

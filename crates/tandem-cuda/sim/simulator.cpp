@@ -9,10 +9,13 @@
 
 #include "simulator.h"
 
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -138,6 +141,7 @@ struct Warp {
 };
 
 struct Run {
+    pthread_t launcher;  // the OS thread running every fiber of this launch
     const Kernel* kernel;
     void** params;
     std::vector<Fiber> fibers;
@@ -156,10 +160,25 @@ std::map<std::string, Kernel>& registry() {
 }
 
 // Fiber stacks, kept across launches (touching fresh pages at every launch is most of a small
-// launch's cost).
-std::vector<std::unique_ptr<char[]>>& stacks() {
-    static std::vector<std::unique_ptr<char[]>> s;
+// launch's cost), each above an inaccessible page so that a kernel overflowing its stack faults
+// (and is named by the driver's SIGSEGV report) instead of writing over its neighbour's.
+struct Stack {
+    char* base = nullptr;  // the usable stack, STACK_BYTES above the guard page
+};
+std::vector<Stack>& stacks() {
+    static std::vector<Stack> s;
     return s;
+}
+
+Stack new_stack() {
+    const std::size_t page = (std::size_t)sysconf(_SC_PAGESIZE);
+    void* m = mmap(nullptr, STACK_BYTES + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        std::fprintf(stderr, "tandem CUDA simulator: out of memory for fiber stacks\n");
+        std::abort();
+    }
+    mprotect(m, page, PROT_NONE);
+    return Stack{static_cast<char*>(m) + page};
 }
 
 void yield() {
@@ -247,7 +266,7 @@ void fault(const char* message) {
 void syncthreads() { arrive(run->block, Wait::Block); }
 
 void cp_async(void* smem, const void* gmem, unsigned bytes, unsigned src_bytes) {
-    if (bytes != 4 && bytes != 8 && bytes != 16) fault("cp.async of a size other than 4, 8 or 16 bytes");
+    if (bytes != 16) fault("cp.async.cg of a size other than 16 bytes");
     if (src_bytes > bytes) fault("cp.async with src-size larger than cp-size");
     if ((uintptr_t)smem % bytes != 0 || (src_bytes > 0 && (uintptr_t)gmem % bytes != 0))
         fault("cp.async address not aligned to its size");
@@ -351,7 +370,9 @@ uint16_t f32_to_bf16_bits(float x) {
 }
 
 bool describe_running(char* out, std::size_t size) {
-    if (!run || !current) return false;
+    // Only the launching thread runs kernel code; a fault on any other thread is not the kernel's.
+    Run* r = run;
+    if (!r || !current || !pthread_equal(pthread_self(), r->launcher)) return false;
     std::snprintf(out, size, "%s thread (%u,%u,%u) of block (%u,%u,%u)", run->kernel->name, current->thread_idx.x,
                   current->thread_idx.y, current->thread_idx.z, current->block_idx.x, current->block_idx.y,
                   current->block_idx.z);
@@ -387,7 +408,8 @@ std::string launch(const Kernel& kernel, Dim3 grid, Dim3 block, void** params) {
     r.params = params;
     r.fibers.resize(threads);
     r.warps.resize((threads + 31) / 32);
-    while (stacks().size() < threads) stacks().emplace_back(new char[STACK_BYTES]);
+    while (stacks().size() < threads) stacks().push_back(new_stack());
+    r.launcher = pthread_self();
     run = &r;
     for (unsigned bz = 0; bz < grid.z; ++bz)
         for (unsigned by = 0; by < grid.y; ++by)
@@ -410,7 +432,7 @@ std::string launch(const Kernel& kernel, Dim3 grid, Dim3 block, void** params) {
                     f.done = false;
                     f.open.clear();
                     f.committed.clear();
-                    prepare(f.context, stacks()[t].get(), STACK_BYTES, fiber_main);
+                    prepare(f.context, stacks()[t].base, STACK_BYTES, fiber_main);
                 }
                 unsigned finished = 0;
                 while (finished < threads) {
