@@ -1,12 +1,13 @@
 // The CUDA device-code vocabulary our kernels use, defined for a host C++ compiler, so that
 // `kernels/cuda/*.cu` compile unchanged into the simulator (see simulator.h). Included before
 // `common.cuh`; `TANDEM_CUDA_SIM` tells the kernel sources to take the portable path where they
-// would otherwise use inline PTX (`cvt` to f16/bf16, `mma.sync`).
+// would otherwise use inline PTX (`cvt` to f16/bf16, `mma.sync`, `ldmatrix`, `cp.async`).
 //
 // Semantics kept: every thread of a block runs as its own fiber; `__shared__` variables are one
 // instance per block (blocks of a launch run one after another, launches are serialised);
-// `__syncthreads` is a block barrier over the threads that have not exited; warp shuffles and
-// `mma.sync` exchange values among the 32 lanes of a warp at a warp barrier. What is not kept:
+// `__syncthreads` is a block barrier over the threads that have not exited; warp shuffles,
+// `ldmatrix` and `mma.sync` exchange values among the 32 lanes of a warp at a warp barrier;
+// `cp.async` copies complete at their `wait_group`. What is not kept:
 // timing, memory-model races (fibers switch only at barriers), and the device's own rounding of
 // `expf`/`erff`/`tanhf` (the host's libm is used, within the tolerances CUDA documents).
 

@@ -1,11 +1,12 @@
 // Fibers, barriers and warp collectives for the CUDA simulator (see simulator.h).
 //
 // A block runs as one fiber per thread on the launching OS thread. A fiber runs until it
-// reaches a barrier (`__syncthreads`, or the warp barrier inside a shuffle or `mma.sync`), then
-// yields to the scheduler, which resumes, in thread order, every fiber whose barrier has since
-// been released. A barrier releases when every thread of its scope that has not exited has
-// arrived; a pass in which no fiber can run while some have not finished is a deadlock (threads
-// waiting at barriers the others never reach), reported as a fault instead of hanging.
+// reaches a barrier (`__syncthreads`, or the warp barrier inside a shuffle, `ldmatrix` or
+// `mma.sync`), then yields to the scheduler, which resumes, in thread order, every fiber whose
+// barrier has since been released. A barrier releases when every thread of its scope that has
+// not exited has arrived; a pass in which no fiber can run while some have not finished is a
+// deadlock (threads waiting at barriers the others never reach), reported as a fault instead of
+// hanging.
 
 #include "simulator.h"
 

@@ -38,7 +38,7 @@ const Kernel* find_kernel(const char* name);
 /// a bad launch configuration).
 std::string launch(const Kernel& kernel, Dim3 grid, Dim3 block, void** params);
 
-/// Whether a kernel is running on this process now; if so, writes "<kernel> thread (x,y,z) of
+/// Whether the calling thread is running a kernel's fibers now; if so, writes "<kernel> thread (x,y,z) of
 /// block (x,y,z)" into `out` (for the driver's fault report; no allocation, signal-safe enough
 /// for a report made just before the process dies).
 bool describe_running(char* out, std::size_t size);
