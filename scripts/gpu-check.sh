@@ -49,6 +49,7 @@ step device-tests env TANDEM_CONFORMANCE_CASES=$cases cargo test --release -p ta
 step no-device-errors cargo test --release -p tandem-cuda --test no_device
 step clip-parity cargo test --release -p tandem-clip --test parity_cuda -- --ignored
 step blip-parity cargo test --release -p tandem-blip --test parity -- --ignored cuda
+step cli-cuda cargo test --release -p tandem-cli --test cuda -- --ignored
 step kernel-bench cargo run --release -p tandem-benches --bin cuda_kernels -- $([ $quick = 1 ] && echo --quick)
 images=64
 [ $quick = 1 ] && images=16

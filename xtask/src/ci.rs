@@ -90,15 +90,16 @@ pub fn run(_args: &[String]) -> Result<()> {
 }
 
 /// The CUDA backend's device tests (ignored by `cargo test` for want of a GPU: the conformance
-/// suite, the matmul variants, the CLIP/BLIP parity tests) on the CUDA simulator, so every kernel
-/// runs in CI. It runs the test binaries `cargo test --workspace` just built, with `--ignored`:
-/// asking cargo for three packages alone would unify features differently and rebuild half the
-/// dependency tree, and `--workspace --ignored` would also start the timely tests' child
-/// processes, which only their parents may run.
+/// suite, the matmul and attention variants, the CLIP/BLIP parity tests, `tandem caption
+/// --backend cuda`) on the CUDA simulator, so every kernel runs in CI. It runs the test
+/// binaries `cargo test --workspace` just built, with `--ignored`: asking cargo for these
+/// packages alone would unify features differently and rebuild half the dependency tree, and
+/// `--workspace --ignored` would also start the timely tests' child processes, which only their
+/// parents may run.
 fn cuda_on_simulator(nvrtc: &Path) -> Result<()> {
     let sim = crate::cuda_sim::build()?;
     let root = project_root();
-    let packages = ["tandem-cuda", "tandem-clip", "tandem-blip"];
+    let packages = ["tandem-cuda", "tandem-clip", "tandem-blip", "tandem-cli"];
     let output = Command::new("cargo")
         .args([
             "test",
