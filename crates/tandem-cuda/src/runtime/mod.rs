@@ -155,7 +155,8 @@ impl Device {
         self.capability
     }
 
-    /// Streaming multiprocessors (132 on an H100/H200 SXM): kernels size their grids by it.
+    /// Streaming multiprocessors (132 on an H100/H200 SXM): the matmul chooses its block tile by
+    /// it (big tiles only when there are enough of them to occupy every SM).
     pub fn sm_count(&self) -> usize {
         self.sm_count
     }
