@@ -21,11 +21,18 @@
 //! ([`runtime::library::NVRTC_ENV`] names its file). The kernels include no CUDA header, so no
 //! toolkit include folder is needed either.
 //!
+//! # Testing without a GPU
+//! `cargo xtask cuda-sim` builds a stand-in `libcuda` that runs these kernels on the host (the
+//! simulator in `sim/`); with it on `LD_LIBRARY_PATH` the device tests (`--ignored`) run
+//! unchanged, and CI runs them so. See the crate README for what it checks and what it cannot.
+//!
 //! # Kernels (see the crate README for the table)
-//! Tensor-core GEMM for bf16/f16 (`mma.sync.m16n8k16`, f32 accumulation) and a tiled f32 GEMM,
-//! both with the fused bias + activation epilogue and strided/transposed/broadcast operands;
-//! flash attention (online softmax, no score matrix in memory) for self-attention over a KV
-//! cache and cross-attention; layer norm, softmax (mask, causal, log), L2 norm and reductions
+//! Tensor-core GEMM for bf16/f16 (`mma.sync.m16n8k16`, f32 accumulation, `cp.async` double
+//! buffering, `ldmatrix` fragments, a 64×64 or 128×128 block tile by shape and SM count) and a
+//! tiled f32 GEMM, both with the fused bias + activation epilogue and
+//! strided/transposed/broadcast operands; flash attention (online softmax, no score matrix in
+//! memory; on tensor cores for bf16/f16 prefill, FlashAttention-2's split) for self-attention
+//! over a KV cache and cross-attention; layer norm, softmax (mask, causal, log), L2 norm and reductions
 //! with warp-shuffle block reductions; argmax and top-k on the device; strided copy (also the
 //! in-place write and concat), cast, gather, elementwise ops; Pillow-exact bicubic resize and
 //! normalize from u8 ([`CudaBackend::resize_normalize`]). Requires compute capability 8.0+.
