@@ -149,24 +149,14 @@ __device__ __forceinline__ void attention_tc(const T* __restrict__ q, const T* _
     const u16* kb = (const u16*)k + p.k_offset + (u64)batch * p.k_sb + (u64)head * p.k_sh;
     const u16* vb = (const u16*)v + p.v_offset + (u64)batch * p.v_sb + (u64)head * p.v_sh;
 
-    // rows × D halves of `src` (row stride `sl`, `cols` valid columns) into `tile`, 16 bytes a
-    // copy, zero past the last row or column.
-    auto stage = [&](u16(*tile)[LD], const u16* src, u64 sl, u32 first, u32 rows, u32 limit, u32 cols) {
-        for (u32 c = tid; c < rows * (D / 8); c += 128) {
-            const u32 r = c / (D / 8), col = (c % (D / 8)) * 8;
-            const bool in = first + r < limit && col < cols;
-            cp_async16(&tile[r][col], in ? src + (u64)(first + r) * sl + col : src, in);
-        }
-    };
-
     // Keys the block's last row can see (a causal block stops early).
     const u32 past = p.kv_len - p.q_len;
     const u32 last_row = min(q0 + TC_ROWS, p.q_len) - 1;
     const u32 keys = p.causal ? min(p.kv_len, past + last_row + 1) : p.kv_len;
     const u32 tiles = (keys + BKV - 1) / BKV;
 
-    stage(Qs, qb, p.q_sl, q0, TC_ROWS, p.q_len, p.d);
-    if (tiles > 0) stage(Ks, kb, p.k_sl, 0, BKV, keys, p.d);
+    cp_async_rows<TC_ROWS, D, LD, 128>(Qs, qb, p.q_sl, q0, p.q_len, 0, p.d);
+    if (tiles > 0) cp_async_rows<BKV, D, LD, 128>(Ks, kb, p.k_sl, 0, keys, 0, p.d);
     cp_async_commit();
     cp_async_wait<0>();
     __syncthreads();
@@ -189,7 +179,7 @@ __device__ __forceinline__ void attention_tc(const T* __restrict__ q, const T* _
     for (u32 t = 0; t < tiles; ++t) {
         const u32 j0 = t * BKV;
         // V of this tile, in flight while S is computed.
-        stage(Vs, vb, p.v_sl, j0, BKV, keys, p.dv);
+        cp_async_rows<BKV, D, LD, 128>(Vs, vb, p.v_sl, j0, keys, 0, p.dv);
         cp_async_commit();
         cp_async_wait<1>();  // K of this tile
         __syncthreads();
@@ -212,7 +202,7 @@ __device__ __forceinline__ void attention_tc(const T* __restrict__ q, const T* _
                 MmaOp<T>::run(s[nt + 1], qf[kt], b1);
             }
         __syncthreads();  // every warp is done with Ks
-        if (t + 1 < tiles) stage(Ks, kb, p.k_sl, j0 + BKV, BKV, keys, p.d);
+        if (t + 1 < tiles) cp_async_rows<BKV, D, LD, 128>(Ks, kb, p.k_sl, j0 + BKV, keys, 0, p.d);
         cp_async_commit();
 
         // Scale, mask, and the online softmax update of both rows.

@@ -199,6 +199,27 @@ template <> struct MmaOp<f16> {
 };
 #endif
 
+// ROWS × COLS halves of a row-major source into `tile` ([ROWS][LD] halves in shared memory) by
+// `cp.async`, 16 bytes a copy spread over THREADS threads: tile row r, columns c..c+8 come from
+// source row row0 + r, columns col0 + c..; chunks past `row_end` or `col_end` are zero-filled
+// (from a valid address, the source's start). The caller guarantees 16-byte aligned source
+// rows (row stride, col0 and the start multiples of 8 halves) and col_end a multiple of 8.
+template <int ROWS, int COLS, int LD, int THREADS>
+__device__ __forceinline__ void cp_async_rows(u16 (*tile)[LD], const u16* src, u64 row_stride, u32 row0, u32 row_end,
+                                              u32 col0, u32 col_end) {
+    constexpr u32 CHUNKS = ROWS * (COLS / 8);
+    // Kept a loop: unrolled, the attention kernel's stages took about 50 more registers per
+    // thread on sm_90 (214 for d128) for copies that only issue.
+#pragma unroll 1
+    for (u32 e = 0; e < (CHUNKS + THREADS - 1) / THREADS; ++e) {
+        const u32 c = threadIdx.x + e * THREADS;
+        if (CHUNKS % THREADS != 0 && c >= CHUNKS) break;
+        const u32 r = c / (COLS / 8), col = (c % (COLS / 8)) * 8;
+        const bool in = row0 + r < row_end && col0 + col < col_end;
+        cp_async16(&tile[r][col], in ? src + (u64)(row0 + r) * row_stride + col0 + col : src, in);
+    }
+}
+
 // Two values rounded to T and packed as one b16x2 register (the lower index in the low half),
 // as a fragment register holds them.
 template <typename T> __device__ __forceinline__ u32 pack2(float lo, float hi) {

@@ -49,24 +49,15 @@ __device__ __forceinline__ bool rows_vectorizable(const void* base, u64 offset, 
 template <int ROWS, int THREADS>
 __device__ __forceinline__ void stage_rows(u16 (*tile)[TC_LD], const u16* src, u32 rows, u32 k, u32 r0, u32 k0,
                                            u64 rs, u64 ks, bool vectorized) {
-    const u32 tid = threadIdx.x;
     if (vectorized) {
-        // ROWS × 4 chunks of 8 halves.
-#pragma unroll
-        for (u32 e = 0; e < ROWS * (TC_BK / 8) / THREADS; ++e) {
-            const u32 c = tid + e * THREADS, r = c / (TC_BK / 8), kc = (c % (TC_BK / 8)) * 8;
-            const bool in = r0 + r < rows && k0 + kc < k;
-            // Out of range: a valid address (the operand's start) and a zero fill.
-            const u16* g = in ? src + (u64)(r0 + r) * rs + (k0 + kc) : src;
-            cp_async16(&tile[r][kc], g, in);
-        }
+        cp_async_rows<ROWS, TC_BK, TC_LD, THREADS>(tile, src, rs, r0, rows, k0, k);
     } else {
         // Element by element, in the order that makes consecutive threads read consecutive
         // addresses: along k when k is the contiguous dim, along the rows otherwise.
         const bool k_major = ks == 1;
 #pragma unroll 4
         for (u32 e = 0; e < ROWS * TC_BK / THREADS; ++e) {
-            const u32 idx = tid + e * THREADS;
+            const u32 idx = threadIdx.x + e * THREADS;
             const u32 r = k_major ? idx / TC_BK : idx % ROWS;
             const u32 c = k_major ? idx % TC_BK : idx / ROWS;
             const u32 gr = r0 + r, gk = k0 + c;
