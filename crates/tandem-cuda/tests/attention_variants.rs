@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{upload, values};
+use common::{assert_each_launched, upload, values};
 use tandem_cuda::CudaBackend;
 use tandem_tensor::{attention, AttentionSpec, Backend, CpuBackend, DType, Tensor};
 
@@ -165,31 +165,24 @@ fn check(dtype: DType) {
         .map(|e| e.replace("{}", dtype.as_str()))
         .collect(),
     };
-    let before: Vec<u64> = entries
-        .iter()
-        .map(|e| gpu.device().launches_of(e))
-        .collect();
-    for c in cases() {
-        let got = run(&gpu, &c, dtype);
-        let expected = run(&CpuBackend, &c, dtype);
-        assert_eq!(got.len(), expected.len(), "{c:?}");
-        let mut worst = 0.0f32;
-        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
-            let err = (g - e).abs();
-            let allowed = u + 2.0 * u * e.abs();
-            assert!(
-                err <= allowed,
-                "{dtype:?} {c:?}: element {i}: got {g}, expected {e} (error {err} > {allowed})"
-            );
-            worst = worst.max(err);
+    assert_each_launched(&gpu, &entries, || {
+        for c in cases() {
+            let got = run(&gpu, &c, dtype);
+            let expected = run(&CpuBackend, &c, dtype);
+            assert_eq!(got.len(), expected.len(), "{c:?}");
+            let mut worst = 0.0f32;
+            for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+                let err = (g - e).abs();
+                let allowed = u + 2.0 * u * e.abs();
+                assert!(
+                    err <= allowed,
+                    "{dtype:?} {c:?}: element {i}: got {g}, expected {e} (error {err} > {allowed})"
+                );
+                worst = worst.max(err);
+            }
+            eprintln!("{dtype:?} {c:?}: max abs error {worst}");
         }
-        eprintln!("{dtype:?} {c:?}: max abs error {worst}");
-    }
-    for (e, b) in entries.iter().zip(before) {
-        let n = gpu.device().launches_of(e) - b;
-        assert!(n > 0, "{e} never ran: the cases no longer reach it");
-        eprintln!("{e}: {n} launches");
-    }
+    });
 }
 
 #[test]

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{upload, values};
+use common::{assert_each_launched, upload, values};
 use tandem_cuda::CudaBackend;
 use tandem_tensor::{Activation, Backend, CpuBackend, DType, Tensor};
 
@@ -126,36 +126,27 @@ fn check(dtype: DType) {
             format!("matmul_{}_128x128", dtype.as_str()),
         ],
     };
-    let before: Vec<u64> = variants
-        .iter()
-        .map(|v| gpu.device().launches_of(v))
-        .collect();
-    for c in cases() {
-        let got = product(&gpu, &c, dtype);
-        // The CPU backend on the same inputs in the same dtype: both round the f32 accumulation
-        // once, so they differ by at most about one ulp of the output.
-        let expected = product(&CpuBackend, &c, dtype);
-        let what = (c.batch, c.m, c.n, c.k, c.form);
-        assert_eq!(got.len(), expected.len(), "{what:?}");
-        let mut worst = (0.0f32, 0usize);
-        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
-            let err = (g - e).abs();
-            let allowed = 2.0 * rel * e.abs() + 1e-3;
-            assert!(
+    assert_each_launched(&gpu, &variants, || {
+        for c in cases() {
+            let got = product(&gpu, &c, dtype);
+            // The CPU backend on the same inputs in the same dtype: both round the f32 accumulation
+            // once, so they differ by at most about one ulp of the output.
+            let expected = product(&CpuBackend, &c, dtype);
+            let what = (c.batch, c.m, c.n, c.k, c.form);
+            assert_eq!(got.len(), expected.len(), "{what:?}");
+            let mut worst = 0.0f32;
+            for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+                let err = (g - e).abs();
+                let allowed = 2.0 * rel * e.abs() + 1e-3;
+                assert!(
                 err <= allowed,
                 "{dtype:?} {what:?}: element {i}: got {g}, expected {e} (error {err} > {allowed})"
             );
-            if err > worst.0 {
-                worst = (err, i);
+                worst = worst.max(err);
             }
+            eprintln!("{dtype:?} {what:?}: max abs error {worst}");
         }
-        eprintln!("{dtype:?} {what:?}: max abs error {}", worst.0);
-    }
-    for (v, b) in variants.iter().zip(before) {
-        let n = gpu.device().launches_of(v) - b;
-        assert!(n > 0, "{v} never ran: the cases no longer reach it");
-        eprintln!("{v}: {n} launches");
-    }
+    });
 }
 
 #[test]
