@@ -49,7 +49,7 @@ pub fn build() -> Result<PathBuf> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let entries = entry_points(&sim, &kernels, op)?;
+        let entries = entry_points(&sim, &kernels, op, &work.join(format!("{name}.scan.cpp")))?;
         if entries.is_empty() {
             bail!("{} defines no entry point", op.display());
         }
@@ -163,21 +163,21 @@ fn write_if_changed(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The `extern "C"` kernels `op` defines, in order, macros expanded.
-fn entry_points(sim: &Path, kernels: &Path, op: &Path) -> Result<Vec<String>> {
+/// The `extern "C"` kernels `op` defines, in order, macros expanded (`scan`: where to write the
+/// little file that includes it for the preprocessor).
+fn entry_points(sim: &Path, kernels: &Path, op: &Path, scan: &Path) -> Result<Vec<String>> {
     let source = format!(
         "#include \"device.h\"\n#include \"common.cuh\"\n#include \"{}\"\n",
         op.display()
     );
-    let scan = sim_scan_path(op)?;
-    std::fs::write(&scan, source)?;
+    std::fs::write(scan, source).with_context(|| format!("writing {}", scan.display()))?;
     let output = Command::new("c++")
         .args(["-std=c++17", "-E", "-P", "-DTANDEM_SIM_SCAN"])
         .arg("-I")
         .arg(sim)
         .arg("-I")
         .arg(kernels)
-        .arg(&scan)
+        .arg(scan)
         .output()
         .context("could not start `c++` (the simulator needs a C++17 compiler)")?;
     if !output.status.success() {
@@ -188,12 +188,6 @@ fn entry_points(sim: &Path, kernels: &Path, op: &Path) -> Result<Vec<String>> {
         );
     }
     Ok(marked_names(&String::from_utf8_lossy(&output.stdout)))
-}
-
-fn sim_scan_path(op: &Path) -> Result<PathBuf> {
-    let dir = project_root().join("target/cuda-sim/build");
-    let stem = op.file_stem().context("kernel file without a name")?;
-    Ok(dir.join(format!("{}.scan.cpp", stem.to_string_lossy())))
 }
 
 /// Names following `<MARKER> void` in preprocessed text.
