@@ -206,7 +206,8 @@ size_t image_size(const unsigned char* image) {
     std::memcpy(&shentsize, image + 0x3a, 2);
     std::memcpy(&shnum, image + 0x3c, 2);
     size_t end = std::max<uint64_t>(shoff + (uint64_t)shentsize * shnum, phoff + (uint64_t)phentsize * phnum);
-    // Section contents lie before the section header table in NVIDIA's CUBINs; be generous.
+    // The image ends with whichever header table lies last (NVIDIA's CUBINs put the section
+    // contents before them); never less than the 64-byte ELF header itself.
     return std::max<size_t>(end, 64);
 }
 
